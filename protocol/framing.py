@@ -19,11 +19,13 @@ MAX_FRAME = MAX_PACKET + CRC_SIZE + (MAX_PACKET + CRC_SIZE) // 254 + 1
 
 
 def _cobs_encode_py(data):
-    out = bytearray(len(data) + len(data) // 254 + 1)
-    code_at = 0
+    n = len(data)
+    out = bytearray(n + n // 254 + 1)
+    code_at = 0  # where the current block's code byte goes
     code = 1
     o = 1
-    for byte in data:
+    for i in range(n):
+        byte = data[i]
         if byte == 0:
             out[code_at] = code
             code_at = o
@@ -33,7 +35,9 @@ def _cobs_encode_py(data):
             out[o] = byte
             o += 1
             code += 1
-            if code == 0xFF:
+            # A full block of 254 data bytes ends without an implied zero; a new block is
+            # opened only if data follows, as the COBS paper (and the `cobs` package) do.
+            if code == 0xFF and i + 1 < n:
                 out[code_at] = code
                 code_at = o
                 o += 1

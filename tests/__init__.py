@@ -1,0 +1,1 @@
+"""Perimeter test suite: one folder per room, plus e2e."""

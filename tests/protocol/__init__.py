@@ -1,0 +1,1 @@
+"""Protocol specs. Modules without `hypothesis`/`pytest` imports also run on MicroPython."""
