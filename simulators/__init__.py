@@ -1,0 +1,1 @@
+"""Perimeter simulators: signal models, radio channel, fleet runner and scorer (CPython)."""

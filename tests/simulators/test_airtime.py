@@ -1,0 +1,20 @@
+"""LoRa time on air matches the figures in FIELD.md / DESIGN.md (BW125, CR4/5, 8 preamble)."""
+
+import pytest
+
+from simulators.airtime import duty_cycle_packets_per_hour, time_on_air_ms
+
+
+@pytest.mark.parametrize(
+    "size, sf, expected_ms",
+    [(16, 7, 51.5), (16, 10, 329.7), (16, 12, 1318.9),
+     (24, 7, 61.7), (24, 10, 370.7), (24, 12, 1482.8),
+     (32, 7, 71.9), (32, 10, 452.6), (32, 12, 1810.4)],
+)
+def test_time_on_air_matches_the_semtech_calculator(size: int, sf: int, expected_ms: float) -> None:
+    assert round(time_on_air_ms(size, sf), 1) == expected_ms
+
+
+def test_one_percent_duty_cycle_allows_36_seconds_per_hour() -> None:
+    per_hour = duty_cycle_packets_per_hour(24, 12)
+    assert per_hour == int(36_000 // time_on_air_ms(24, 12)) == 24
