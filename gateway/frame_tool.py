@@ -155,7 +155,9 @@ def encode(spec: dict[str, Any], site_key: bytes, site_id: int, *, encrypted: bo
         raise EncodeError("fields must be a JSON object")
     fields = {name: _field_value(message, name, value) for name, value in spec["fields"].items()}
     body = encode_body(message.type_id, fields)
-    return seal_packet(NodeKey.for_node(site_key, node_id), site_id, message.type_id, node_id, ctr, body, ack_req, encrypted)
+    return seal_packet(
+        NodeKey.for_node(site_key, node_id), site_id, message.type_id, node_id, ctr, body, ack_req, encrypted
+    )
 
 
 def default_vector_files() -> list[Path]:
@@ -181,13 +183,23 @@ def check_vectors(paths: list[Path], out: TextIO) -> int:
             decoded = decode(parse_hex(entry["serial"]), site_key, site_id, encrypted=encrypted)
             ok = built == entry["serial"] and decoded["fields"] == entry["fields"]
             failed += not ok
-            print("  %s %-34s %-9s %s" % ("ok  " if ok else "FAIL", entry["name"], decoded["type"], entry["serial"]), file=out)
+            print(
+                "  %s %-34s %-9s %s" % ("ok  " if ok else "FAIL", entry["name"], decoded["type"], entry["serial"]),
+                file=out,
+            )
         for entry in doc["invalid"]:
             total += 1
             serial = "serial" in entry
             try:
-                decode(parse_hex(entry["serial" if serial else "packet"]), site_key, site_id, serial=serial,
-                       encrypted=encrypted, direction=entry.get("dir"), last_ctr=entry.get("last_ctr"))
+                decode(
+                    parse_hex(entry["serial" if serial else "packet"]),
+                    site_key,
+                    site_id,
+                    serial=serial,
+                    encrypted=encrypted,
+                    direction=entry.get("dir"),
+                    last_ctr=entry.get("last_ctr"),
+                )
                 got = "accepted"
             except FrameRejected as exc:
                 got = exc.kind
@@ -237,8 +249,13 @@ def add_parser(subparsers: Any) -> None:
 
     enc = actions.add_parser("encode", help="build a frame from JSON, print it as hex")
     keyed(enc)
-    enc.add_argument("json", nargs="?", default="-", metavar="JSON",
-                     help='{"type": "FENCE", "node_id": 7, "ctr": 1, "ack_req": true, "fields": {...}}; - for stdin')
+    enc.add_argument(
+        "json",
+        nargs="?",
+        default="-",
+        metavar="JSON",
+        help='{"type": "FENCE", "node_id": 7, "ctr": 1, "ack_req": true, "fields": {...}}; - for stdin',
+    )
     enc.set_defaults(run=_run_encode)
 
     chk = actions.add_parser("check-vectors", help="round-trip the golden vectors through encode and decode")
@@ -252,8 +269,15 @@ def _run_decode(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
     status = 0
     for text in _inputs(args.hex, stdin):
         try:
-            decoded = decode(parse_hex(text), site_key, args.site_id, serial=not args.packet,
-                             encrypted=not args.plain, direction=args.dir, last_ctr=args.last_ctr)
+            decoded = decode(
+                parse_hex(text),
+                site_key,
+                args.site_id,
+                serial=not args.packet,
+                encrypted=not args.plain,
+                direction=args.dir,
+                last_ctr=args.last_ctr,
+            )
         except FrameRejected as exc:
             print("rejected: %s (%s)" % (exc.kind, exc.detail), file=err)
             status = 1

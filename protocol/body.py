@@ -8,7 +8,7 @@ truncates out-of-range values, so every value is range-checked here before packi
 import struct
 
 from .errors import BODY, TYPE, EncodeError, FrameRejected
-from .messages import BY_ID, KINDS
+from .messages import BY_ID, KINDS, MessageType
 
 _CHAR = {"u8": "B", "i8": "b", "u16": "H", "i16": "h", "u24": "3s", "u32": "I"}
 
@@ -16,7 +16,7 @@ _CHAR = {"u8": "B", "i8": "b", "u16": "H", "i16": "h", "u24": "3s", "u32": "I"}
 class _Layout:
     """A message type's body as a struct format, computed once per type."""
 
-    def __init__(self, message):
+    def __init__(self, message: MessageType) -> None:
         self.message = message
         self.fields = message.fields
         self.format = "<" + "".join(_CHAR[f[1]] for f in message.fields)
@@ -27,7 +27,7 @@ class _Layout:
 _LAYOUTS = {type_id: _Layout(m) for type_id, m in BY_ID.items()}
 
 
-def decode_body(type_id: int, body: bytes) -> dict:
+def decode_body(type_id: int, body: bytes) -> dict[str, int]:
     """The fields of a body of type `type_id`, as a dict of ints.
 
     Raises `FrameRejected` ("type" for an unknown type, "body" for a wrong length or a value
@@ -37,9 +37,7 @@ def decode_body(type_id: int, body: bytes) -> dict:
     if layout is None:
         raise FrameRejected(TYPE, "unknown message type %d" % type_id)
     if len(body) != layout.size:
-        raise FrameRejected(
-            BODY, "%s body is %d bytes, not %d" % (layout.message.name, len(body), layout.size)
-        )
+        raise FrameRejected(BODY, "%s body is %d bytes, not %d" % (layout.message.name, len(body), layout.size))
     values = struct.unpack_from(layout.format, body, 0)
     fields = {}
     for i, field in enumerate(layout.fields):
@@ -53,7 +51,7 @@ def decode_body(type_id: int, body: bytes) -> dict:
     return fields
 
 
-def encode_body(type_id: int, fields: dict) -> bytes:
+def encode_body(type_id: int, fields: dict[str, int]) -> bytes:
     """The body bytes of a message of type `type_id` with these field values.
 
     Every field of the layout must be given, as an int in its kind's range (or, for enum
@@ -75,16 +73,18 @@ def encode_body(type_id: int, fields: dict) -> bytes:
             raise EncodeError("%s.%s must be an int, not %r" % (layout.message.name, name, value))
         low, high = KINDS[kind][1], KINDS[kind][2]
         if not low <= value <= high:
-            raise EncodeError("%s.%s = %d outside %s range %d..%d" % (layout.message.name, name, value, kind, low, high))
+            raise EncodeError(
+                "%s.%s = %d outside %s range %d..%d" % (layout.message.name, name, value, kind, low, high)
+            )
         if field[2] is not None and value not in field[2]:
             raise EncodeError("%s.%s = %d is not one of %s" % (layout.message.name, name, value, sorted(field[2])))
         values.append(value.to_bytes(3, "little") if kind == "u24" else value)
-    return struct.pack(layout.format, *values)
+    return bytes(struct.pack(layout.format, *values))
 
 
-def field_labels(type_id: int, fields: dict) -> dict:
+def field_labels(type_id: int, fields: dict[str, int]) -> dict[str, object]:
     """Names for the enum values and set flags among `fields`, for people to read."""
-    labels = {}
+    labels: dict[str, object] = {}
     message = BY_ID[type_id]
     for name, _kind, enum, flags in message.fields:
         value = fields.get(name)

@@ -13,11 +13,11 @@ _MICROPYTHON = sys.implementation.name == "micropython"
 _BLOCK = 64  # SHA-256 block size, for HMAC key padding
 
 if _MICROPYTHON:
-    import cryptolib  # type: ignore[import-not-found]
+    import cryptolib
 
     _AES_ECB = 1  # cryptolib mode constant (MODE_ECB)
 
-    def _pad_key(key, pad):
+    def _pad_key(key: bytes, pad: int) -> bytes:
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
         padded = bytearray(_BLOCK)
@@ -30,34 +30,34 @@ if _MICROPYTHON:
     class HmacSha256:
         """HMAC-SHA256 with a fixed key (RFC 2104), padded keys computed once."""
 
-        def __init__(self, key):
+        def __init__(self, key: bytes) -> None:
             self._inner = _pad_key(key, 0x36)
             self._outer = _pad_key(key, 0x5C)
 
-        def digest(self, *parts):
+        def digest(self, *parts: bytes) -> bytes:
             inner = hashlib.sha256(self._inner)
             for part in parts:
                 inner.update(part)
             outer = hashlib.sha256(self._outer)
             outer.update(inner.digest())
-            return outer.digest()
+            return bytes(outer.digest())
 
     class AesEcb:
         """AES-128 block encryption with a fixed key (ECB: the caller builds CTR blocks)."""
 
-        def __init__(self, key):
+        def __init__(self, key: bytes) -> None:
             self._aes = cryptolib.aes(key, _AES_ECB)
 
-        def encrypt(self, blocks):
-            return self._aes.encrypt(blocks)
+        def encrypt(self, blocks: bytes) -> bytes:
+            return bytes(self._aes.encrypt(blocks))
 
-    def xor(data, keystream):
+    def xor(data: bytes, keystream: bytes) -> bytes:
         out = bytearray(len(data))
         for i in range(len(data)):
             out[i] = data[i] ^ keystream[i]
         return bytes(out)
 
-    def equal(a, b):
+    def equal(a: bytes, b: bytes) -> bool:
         """Constant-time comparison: every byte is looked at whatever the first difference."""
         if len(a) != len(b):
             return False
@@ -92,7 +92,7 @@ else:
             self._encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
 
         def encrypt(self, blocks: bytes) -> bytes:
-            return self._encryptor.update(blocks)
+            return bytes(self._encryptor.update(blocks))
 
     def xor(data: bytes, keystream: bytes) -> bytes:
         n = len(data)

@@ -18,7 +18,7 @@ DELIMITER = 0
 MAX_FRAME = MAX_PACKET + CRC_SIZE + (MAX_PACKET + CRC_SIZE) // 254 + 1
 
 
-def _cobs_encode_py(data):
+def _cobs_encode_py(data: bytes) -> bytes:
     n = len(data)
     out = bytearray(n + n // 254 + 1)
     code_at = 0  # where the current block's code byte goes
@@ -46,7 +46,7 @@ def _cobs_encode_py(data):
     return bytes(out[:o])
 
 
-def _cobs_decode_py(data):
+def _cobs_decode_py(data: bytes) -> bytes:
     out = bytearray()
     i = 0
     n = len(data)
@@ -72,7 +72,8 @@ else:
     # order of magnitude faster; tests prove both give the same bytes.
     from cobs import cobs as _cobs
 
-    cobs_encode = _cobs.encode
+    def cobs_encode(data: bytes) -> bytes:
+        return bytes(_cobs.encode(data))
 
     def cobs_decode(data: bytes) -> bytes:
         try:
@@ -88,7 +89,7 @@ def crc32(data: bytes) -> int:
 
 def encode_frame(packet: bytes) -> bytes:
     """The serial frame of a packet, delimiter included."""
-    return cobs_encode(packet + struct.pack("<I", crc32(packet))) + b"\x00"
+    return bytes(cobs_encode(packet + struct.pack("<I", crc32(packet)))) + b"\x00"
 
 
 def decode_frame(frame: bytes) -> bytes:
@@ -104,7 +105,7 @@ def decode_frame(frame: bytes) -> bytes:
     if len(frame) > MAX_FRAME:
         raise FrameRejected(OVERSIZE, "frame of %d bytes exceeds %d" % (len(frame), MAX_FRAME))
     try:
-        data = cobs_decode(frame)
+        data = bytes(cobs_decode(frame))
     except ValueError as exc:
         raise FrameRejected(CRC, "bad COBS: %s" % exc) from None
     if len(data) < CRC_SIZE:

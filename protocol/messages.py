@@ -91,6 +91,7 @@ EVENT_PREFIX = (
 )
 
 # (type id, name, direction, is_event, fields)
+# fmt: off
 _TABLE = (
     (1, "HELLO", UP, False, (
         ("fw_major", "u8", None, None),
@@ -160,12 +161,20 @@ _TABLE = (
         ("arg", "u16", None, None),
     )),
 )
+# fmt: on
 
 
 class MessageType:
     """One row of the table: id, name, direction and the full body layout."""
 
-    def __init__(self, type_id, name, direction, is_event, fields):
+    def __init__(
+        self,
+        type_id: int,
+        name: str,
+        direction: int,
+        is_event: bool,
+        fields: "tuple[tuple[str, str, dict[int, str] | None, dict[int, str] | None], ...]",
+    ) -> None:
         self.type_id = type_id
         self.name = name
         self.direction = direction
@@ -176,7 +185,7 @@ class MessageType:
             size += KINDS[field[1]][0]
         self.size = size
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "MessageType(%d, %s)" % (self.type_id, self.name)
 
 
@@ -185,7 +194,7 @@ BY_ID = {m.type_id: m for m in MESSAGES}
 BY_NAME = {m.name: m for m in MESSAGES}
 
 
-def message_type(ref):
+def message_type(ref: "int | str") -> "MessageType | None":
     """The `MessageType` for an id (int) or a name ("FENCE", case-insensitive), or None."""
     if isinstance(ref, int):
         return BY_ID.get(ref)

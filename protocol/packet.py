@@ -15,10 +15,11 @@ header is believed; a frame from another site, or for another node, fails its ta
 import struct
 
 from .body import decode_body, encode_body
+from .crypto import equal, xor
 from .errors import REPLAY, TAG, TRUNCATED, TYPE, VERSION, EncodeError, FrameRejected
 from .keys import NodeKey, check_node_id
-from .messages import BY_ID, DOWN, UP, VERSION as PROTOCOL_VERSION
-from .crypto import equal, xor
+from .messages import BY_ID, DOWN, UP
+from .messages import VERSION as PROTOCOL_VERSION
 
 HEADER_SIZE = 6
 TAG_SIZE = 6
@@ -32,7 +33,9 @@ _BLOCK = 16
 class Packet:
     """A verified, decrypted and decoded packet."""
 
-    def __init__(self, type_id, ack_req, node_id, ctr, body, fields, direction):
+    def __init__(
+        self, type_id: int, ack_req: bool, node_id: int, ctr: int, body: bytes, fields: dict[str, int], direction: int
+    ) -> None:
         self.type_id = type_id
         self.ack_req = ack_req
         self.node_id = node_id
@@ -42,12 +45,17 @@ class Packet:
         self.direction = direction
 
     @property
-    def name(self):
+    def name(self) -> str:
         return BY_ID[self.type_id].name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Packet(%s node=%d ctr=%d ack_req=%s %r)" % (
-            self.name, self.node_id, self.ctr, self.ack_req, self.fields)
+            self.name,
+            self.node_id,
+            self.ctr,
+            self.ack_req,
+            self.fields,
+        )
 
 
 def header_node_id(packet: bytes) -> int:
@@ -60,7 +68,7 @@ def header_node_id(packet: bytes) -> int:
     return packet[1] | packet[2] << 8
 
 
-def _keystream_blocks(site_id, direction, node_id, ctr, length):
+def _keystream_blocks(site_id: int, direction: int, node_id: int, ctr: int, length: int) -> bytes:
     # Block i = site_id u32 || dir u8 || node_id u16 || ctr u24 || 5 zero bytes || i u8.
     # The body is at most 243 bytes (16 blocks), so the counter byte never wraps.
     blocks = bytearray(_BLOCK * ((length + _BLOCK - 1) // _BLOCK))
@@ -81,7 +89,8 @@ def apply_ctr(key: NodeKey, site_id: int, direction: int, node_id: int, ctr: int
 
 def compute_tag(key: NodeKey, site_id: int, direction: int, signed: bytes) -> bytes:
     """The 6-byte tag over the header and (encrypted) body, bound to site and direction."""
-    return key.mac.digest(struct.pack("<IB", site_id, direction), signed)[:TAG_SIZE]
+    tag: bytes = key.mac.digest(struct.pack("<IB", site_id, direction), signed)[:TAG_SIZE]
+    return tag
 
 
 def seal_packet(
@@ -113,7 +122,16 @@ def seal_packet(
     return signed + compute_tag(key, site_id, direction, signed)
 
 
-def encode_packet(key, site_id, type_id, node_id, ctr, fields, ack_req=False, encrypted=True):
+def encode_packet(
+    key: NodeKey,
+    site_id: int,
+    type_id: int,
+    node_id: int,
+    ctr: int,
+    fields: dict[str, int],
+    ack_req: bool = False,
+    encrypted: bool = True,
+) -> bytes:
     """A complete packet for a message given as a dict of field values."""
     return seal_packet(key, site_id, type_id, node_id, ctr, encode_body(type_id, fields), ack_req, encrypted)
 

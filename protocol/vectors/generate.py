@@ -29,6 +29,7 @@ SITE_KEY = hashlib.sha256(b"perimeter golden vectors site key").digest()
 OTHER_SITE_KEY = hashlib.sha256(b"perimeter golden vectors another site").digest()
 
 # (name, type, node_id, ctr, ack_req, fields)
+# fmt: off
 VALID: list[tuple[str, str, int, int, bool, dict[str, int]]] = [
     ("hello_after_power_on", "HELLO", 7, 256, False, {
         "fw_major": 0, "fw_minor": 1, "fw_patch": 0, "boot_count": 3, "reset_cause": 1,
@@ -80,6 +81,7 @@ VALID: list[tuple[str, str, int, int, bool, dict[str, int]]] = [
     ("command_self_test", "COMMAND", 7, 7, True, {"command": 3, "arg": 0}),
     ("command_walk_test", "COMMAND", 7, 8, True, {"command": 4, "arg": 600}),
 ]
+# fmt: on
 
 
 def _dir_name(direction: int) -> str:
@@ -102,19 +104,21 @@ def _valid_entries(encrypted: bool) -> list[dict[str, Any]]:
         key = NodeKey.for_node(SITE_KEY, node_id)
         body = encode_body(message.type_id, fields)
         packet = seal_packet(key, SITE_ID, message.type_id, node_id, ctr, body, ack_req, encrypted)
-        entries.append({
-            "name": name,
-            "dir": _dir_name(message.direction),
-            "node_id": node_id,
-            "ctr": ctr,
-            "type": message.type_id,
-            "type_name": message.name,
-            "ack_req": ack_req,
-            "body_plain": body.hex(),
-            "packet": packet.hex(),
-            "serial": encode_frame(packet).hex(),
-            "fields": fields,
-        })
+        entries.append(
+            {
+                "name": name,
+                "dir": _dir_name(message.direction),
+                "node_id": node_id,
+                "ctr": ctr,
+                "type": message.type_id,
+                "type_name": message.name,
+                "ack_req": ack_req,
+                "body_plain": body.hex(),
+                "packet": packet.hex(),
+                "serial": encode_frame(packet).hex(),
+                "fields": fields,
+            }
+        )
     return entries
 
 
@@ -146,8 +150,11 @@ def _invalid_entries(encrypted: bool) -> list[dict[str, Any]]:
     e: list[dict[str, Any]] = [
         {"name": "serial_bit_flipped_in_body", "serial": flipped(good_serial, 12, 3).hex(), "error": "crc"},
         {"name": "serial_crc_wrong", "serial": (cobs_encode(crc_wrong) + b"\x00").hex(), "error": "crc"},
-        {"name": "serial_zero_inside_frame", "serial": (good_serial[:9] + b"\x00" + good_serial[10:]).hex(),
-         "error": "crc"},
+        {
+            "name": "serial_zero_inside_frame",
+            "serial": (good_serial[:9] + b"\x00" + good_serial[10:]).hex(),
+            "error": "crc",
+        },
         {"name": "serial_bad_cobs_code", "serial": (b"\x09\x01\x02" + b"\x00").hex(), "error": "crc"},
         {"name": "serial_only_crc_no_packet", "serial": _with_crc_frame(b"\x47\x07\x00"), "error": "truncated"},
         {"name": "serial_two_bytes", "serial": "03aabb00", "error": "truncated"},
@@ -158,31 +165,60 @@ def _invalid_entries(encrypted: bool) -> list[dict[str, Any]]:
         {"name": "packet_node_id_changed", "packet": (good[:1] + b"\x08\x00" + good[3:]).hex(), "error": "tag"},
         {"name": "packet_counter_changed", "packet": (good[:3] + b"\x03\x01\x00" + good[6:]).hex(), "error": "tag"},
         {"name": "packet_ack_req_cleared", "packet": flipped(good, 0, 0).hex(), "error": "tag"},
-        {"name": "packet_from_another_site_key", "packet": seal_packet(
-            other_site, SITE_ID, fence, 7, 258, body, True, encrypted).hex(), "error": "tag"},
-        {"name": "packet_from_another_site_id", "packet": seal_packet(
-            key7, SITE_ID + 1, fence, 7, 258, body, True, encrypted).hex(), "error": "tag"},
+        {
+            "name": "packet_from_another_site_key",
+            "packet": seal_packet(other_site, SITE_ID, fence, 7, 258, body, True, encrypted).hex(),
+            "error": "tag",
+        },
+        {
+            "name": "packet_from_another_site_id",
+            "packet": seal_packet(key7, SITE_ID + 1, fence, 7, 258, body, True, encrypted).hex(),
+            "error": "tag",
+        },
         {"name": "packet_uplink_tag_on_downlink", "packet": good.hex(), "dir": "down", "error": "tag"},
-        {"name": "serial_good_crc_forged_tag",
-         "serial": encode_frame(good[:-TAG_SIZE] + bytes(TAG_SIZE)).hex(), "error": "tag"},
-        {"name": "packet_version_0", "packet": _reseal(key7, UP, header(0x00 | fence << 1 | 1) + sealed_body).hex(),
-         "error": "version"},
-        {"name": "packet_version_2", "packet": _reseal(key7, UP, header(0x80 | fence << 1 | 1) + sealed_body).hex(),
-         "error": "version"},
-        {"name": "packet_unknown_type_9", "packet": _reseal(key7, UP, header(0x40 | 9 << 1) + sealed_body).hex(),
-         "error": "type"},
-        {"name": "packet_downlink_type_sent_up", "packet": _reseal(
-            key7, UP, header(0x40 | ack << 1) + b"\x01\x02\x03").hex(), "error": "type"},
+        {
+            "name": "serial_good_crc_forged_tag",
+            "serial": encode_frame(good[:-TAG_SIZE] + bytes(TAG_SIZE)).hex(),
+            "error": "tag",
+        },
+        {
+            "name": "packet_version_0",
+            "packet": _reseal(key7, UP, header(0x00 | fence << 1 | 1) + sealed_body).hex(),
+            "error": "version",
+        },
+        {
+            "name": "packet_version_2",
+            "packet": _reseal(key7, UP, header(0x80 | fence << 1 | 1) + sealed_body).hex(),
+            "error": "version",
+        },
+        {
+            "name": "packet_unknown_type_9",
+            "packet": _reseal(key7, UP, header(0x40 | 9 << 1) + sealed_body).hex(),
+            "error": "type",
+        },
+        {
+            "name": "packet_downlink_type_sent_up",
+            "packet": _reseal(key7, UP, header(0x40 | ack << 1) + b"\x01\x02\x03").hex(),
+            "error": "type",
+        },
         {"name": "packet_replayed_same_ctr", "packet": good.hex(), "last_ctr": 258, "error": "replay"},
         {"name": "packet_replayed_older_ctr", "packet": good.hex(), "last_ctr": 1000, "error": "replay"},
         {"name": "serial_replayed", "serial": good_serial.hex(), "last_ctr": 258, "error": "replay"},
-        {"name": "packet_body_one_byte_short", "packet": seal_packet(
-            key7, SITE_ID, fence, 7, 258, body[:-1], True, encrypted).hex(), "error": "body"},
-        {"name": "packet_body_one_byte_long", "packet": seal_packet(
-            key7, SITE_ID, fence, 7, 258, body + b"\x00", True, encrypted).hex(), "error": "body"},
-        {"name": "packet_fence_class_unknown", "packet": seal_packet(
-            key7, SITE_ID, fence, 7, 258, body[:4] + b"\x09" + body[5:], True, encrypted).hex(),
-         "error": "body"},
+        {
+            "name": "packet_body_one_byte_short",
+            "packet": seal_packet(key7, SITE_ID, fence, 7, 258, body[:-1], True, encrypted).hex(),
+            "error": "body",
+        },
+        {
+            "name": "packet_body_one_byte_long",
+            "packet": seal_packet(key7, SITE_ID, fence, 7, 258, body + b"\x00", True, encrypted).hex(),
+            "error": "body",
+        },
+        {
+            "name": "packet_fence_class_unknown",
+            "packet": seal_packet(key7, SITE_ID, fence, 7, 258, body[:4] + b"\x09" + body[5:], True, encrypted).hex(),
+            "error": "body",
+        },
     ]
     for entry in e:
         entry.setdefault("dir", "up")
@@ -255,8 +291,7 @@ def worked_example(doc: dict[str, Any]) -> str:
         "| step | bytes (hex) |",
         "|---|---|",
         "| fields | `%s` |" % json.dumps(v["fields"], separators=(",", ":")),
-        "| k_node = HMAC-SHA256(site_key, \"perimeter-node\" ‖ 07 00) | `%s` |"
-        % (key.k_enc + key.k_mac).hex(),
+        '| k_node = HMAC-SHA256(site_key, "perimeter-node" ‖ 07 00) | `%s` |' % (key.k_enc + key.k_mac).hex(),
         "| k_enc | `%s` |" % key.k_enc.hex(),
         "| k_mac | `%s` |" % key.k_mac.hex(),
         "| header: 0x47 = version 01, type 3, ack_req 1; node 7; ctr 258 | `%s` |" % _spaced(packet[:6].hex()),

@@ -39,8 +39,13 @@ def test_installed_command_decodes_a_serial_frame_to_json(key_file: str) -> None
 
 
 def test_encode_piped_into_decode_round_trips(key_file: str) -> None:
-    spec = {"type": "FENCE", "node_id": 7, "ctr": 999, "ack_req": True,
-            "fields": dict(CLIMB["fields"], **{"class": "cut"})}
+    spec = {
+        "type": "FENCE",
+        "node_id": 7,
+        "ctr": 999,
+        "ack_req": True,
+        "fields": dict(CLIMB["fields"], **{"class": "cut"}),
+    }
     keyed = ["--site-key-file", key_file, "--site-id", SITE_ID]
     encoded = perimeter("frame", "encode", *keyed, json.dumps(spec))
     assert encoded.returncode == 0, encoded.stderr
@@ -78,17 +83,21 @@ def test_plain_site_frames_decode_with_plain(key_file: str, capsys: pytest.Captu
     [
         (["decode", "--site-id", SITE_ID, "zz"], "not hex"),
         (["encode", "--site-id", SITE_ID, "{"], "not JSON"),
-        (["encode", "--site-id", SITE_ID, '{"type": "FENCE", "node_id": 7, "ctr": 1, "fields": {"class": "jump"}}'],
-         "FENCE.class has no value 'jump'"),
-        (["encode", "--site-id", SITE_ID, '{"type": "BOGUS", "node_id": 7, "ctr": 1, "fields": {}}'],
-         "unknown message type"),
-        (["encode", "--site-id", SITE_ID, '{"type": "ACK", "node_id": 0, "ctr": 1, "fields": {"acked_ctr": 1}}'],
-         "node_id 0 outside"),
+        (
+            ["encode", "--site-id", SITE_ID, '{"type": "FENCE", "node_id": 7, "ctr": 1, "fields": {"class": "jump"}}'],
+            "FENCE.class has no value 'jump'",
+        ),
+        (
+            ["encode", "--site-id", SITE_ID, '{"type": "BOGUS", "node_id": 7, "ctr": 1, "fields": {}}'],
+            "unknown message type",
+        ),
+        (
+            ["encode", "--site-id", SITE_ID, '{"type": "ACK", "node_id": 0, "ctr": 1, "fields": {"acked_ctr": 1}}'],
+            "node_id 0 outside",
+        ),
     ],
 )
-def test_bad_input_gets_a_clear_message_and_exit_status_2(
-    key_file: str, args: list[str], message: str
-) -> None:
+def test_bad_input_gets_a_clear_message_and_exit_status_2(key_file: str, args: list[str], message: str) -> None:
     result = perimeter("frame", args[0], "--site-key-file", key_file, *args[1:])
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr

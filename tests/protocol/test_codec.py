@@ -18,21 +18,24 @@ CLIMB = {"event_no": 1, "age_ds": 0, "class": 1, "peak": 900, "noise_floor": 40,
 
 # RFC 4231 section 4: (key, data, HMAC-SHA256, bytes compared).
 RFC4231 = (
-    (b"\x0b" * 20, b"Hi There",
-     "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", 32),
-    (b"Jefe", b"what do ya want for nothing?",
-     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", 32),
-    (b"\xaa" * 20, b"\xdd" * 50,
-     "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe", 32),
-    (bytes(range(1, 26)), b"\xcd" * 50,
-     "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b", 32),
+    (b"\x0b" * 20, b"Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", 32),
+    (b"Jefe", b"what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", 32),
+    (b"\xaa" * 20, b"\xdd" * 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe", 32),
+    (bytes(range(1, 26)), b"\xcd" * 50, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b", 32),
     (b"\x0c" * 20, b"Test With Truncation", "a3b6167473100ee06e0c796c2955552b", 16),
-    (b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First",
-     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", 32),
-    (b"\xaa" * 131,
-     b"This is a test using a larger than block-size key and a larger than block-size data."
-     b" The key needs to be hashed before being used by the HMAC algorithm.",
-     "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2", 32),
+    (
+        b"\xaa" * 131,
+        b"Test Using Larger Than Block-Size Key - Hash Key First",
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+        32,
+    ),
+    (
+        b"\xaa" * 131,
+        b"This is a test using a larger than block-size key and a larger than block-size data."
+        b" The key needs to be hashed before being used by the HMAC algorithm.",
+        "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+        32,
+    ),
 )
 
 
@@ -181,8 +184,18 @@ def test_every_event_body_starts_with_event_no_and_age():
 
 def test_message_ids_are_those_the_design_fixes():
     ids = {m.name: m.type_id for m in MESSAGES}
-    assert ids == {"HELLO": 1, "HEARTBEAT": 2, "FENCE": 3, "ACOUSTIC": 4, "IMPACT": 5, "TAMPER": 6,
-                   "FAULT": 7, "ACK": 16, "CONFIG": 17, "COMMAND": 18}
+    assert ids == {
+        "HELLO": 1,
+        "HEARTBEAT": 2,
+        "FENCE": 3,
+        "ACOUSTIC": 4,
+        "IMPACT": 5,
+        "TAMPER": 6,
+        "FAULT": 7,
+        "ACK": 16,
+        "CONFIG": 17,
+        "COMMAND": 18,
+    }
     assert all((m.direction == UP) == (m.type_id < 16) for m in MESSAGES)
     assert message_type("fence") is message_type(3)
 
@@ -210,8 +223,17 @@ def test_enum_values_outside_the_table_are_refused_both_ways():
 
 def test_signed_fields_round_trip_negative_values():
     hb = BY_NAME["HEARTBEAT"].type_id
-    fields = {"battery_mv": 3000, "temperature_dc": -400, "status": 3, "downlink_rssi_dbm": -128,
-              "fence_floor": 1, "acoustic_floor": 2, "impact_floor": 3, "queued": 4, "uptime_s": 5}
+    fields = {
+        "battery_mv": 3000,
+        "temperature_dc": -400,
+        "status": 3,
+        "downlink_rssi_dbm": -128,
+        "fence_floor": 1,
+        "acoustic_floor": 2,
+        "impact_floor": 3,
+        "queued": 4,
+        "uptime_s": 5,
+    }
     assert decode_body(hb, encode_body(hb, fields)) == fields
 
 

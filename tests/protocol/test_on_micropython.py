@@ -38,7 +38,10 @@ def _spec_names() -> list[str]:
 def micropython_run() -> tuple[dict[str, str], str]:
     proc = subprocess.run(
         [micropython(), "-X", "heapsize=" + HEAP, "tests/micropython_runner.py", *SHARED],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     results = {}
     for line in proc.stdout.splitlines():

@@ -48,15 +48,29 @@ def sealed(draw: st.DrawFn) -> dict:
     ack_req, encrypted = draw(st.booleans()), draw(st.booleans())
     key = NodeKey.for_node(site_key, node_id)
     packet = seal_packet(key, site_id, type_id, node_id, ctr, encode_body(type_id, fields), ack_req, encrypted)
-    return dict(key=key, site_id=site_id, type_id=type_id, direction=direction, fields=fields,
-                node_id=node_id, ctr=ctr, ack_req=ack_req, encrypted=encrypted, packet=packet)
+    return dict(
+        key=key,
+        site_id=site_id,
+        type_id=type_id,
+        direction=direction,
+        fields=fields,
+        node_id=node_id,
+        ctr=ctr,
+        ack_req=ack_req,
+        encrypted=encrypted,
+        packet=packet,
+    )
 
 
 @given(sealed())
 def test_struct_encoded_packet_decodes_with_the_construct_schema(m: dict) -> None:
     parsed = schema.parse_packet(m["packet"])
     assert (parsed["type_id"], parsed["node_id"], parsed["ctr"], parsed["ack_req"]) == (
-        m["type_id"], m["node_id"], m["ctr"], m["ack_req"])
+        m["type_id"],
+        m["node_id"],
+        m["ctr"],
+        m["ack_req"],
+    )
     body = parsed["body"]
     if m["encrypted"]:
         body = apply_ctr(m["key"], m["site_id"], m["direction"], m["node_id"], m["ctr"], body)
@@ -77,7 +91,12 @@ def test_construct_built_packet_decodes_with_the_struct_codec(
     packet = signed + compute_tag(key, site_id, direction, signed)
     opened = open_packet(key, site_id, packet, direction, None, encrypted)
     assert (opened.type_id, opened.node_id, opened.ctr, opened.ack_req, opened.fields) == (
-        type_id, node_id, ctr, ack_req, fields)
+        type_id,
+        node_id,
+        ctr,
+        ack_req,
+        fields,
+    )
 
 
 @given(sealed(), st.data())
@@ -121,8 +140,7 @@ _garbage = st.binary(min_size=1, max_size=2 * MAX_FRAME)
 
 @settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
 @given(
-    st.lists(st.one_of(st.tuples(st.just("frame"), sealed()), st.tuples(st.just("garbage"), _garbage)),
-             max_size=12),
+    st.lists(st.one_of(st.tuples(st.just("frame"), sealed()), st.tuples(st.just("garbage"), _garbage)), max_size=12),
     st.lists(st.integers(1, 64), min_size=1, max_size=20),
 )
 def test_deframer_returns_every_frame_not_overlapped_by_garbage_and_never_raises(
@@ -155,11 +173,12 @@ def test_deframer_returns_every_frame_not_overlapped_by_garbage_and_never_raises
 
 
 @given(st.binary(max_size=300), site_keys, st.integers(0, 1))
-def test_arbitrary_bytes_are_rejected_cleanly_or_accepted_never_crash(data: bytes, site_key: bytes, direction: int) -> None:
+def test_arbitrary_bytes_are_rejected_cleanly_or_accepted_never_crash(
+    data: bytes, site_key: bytes, direction: int
+) -> None:
     key = NodeKey.for_node(site_key, 1)
     for attempt in (lambda: decode_frame(data), lambda: open_packet(key, 0, data, direction)):
         try:
             attempt()
         except FrameRejected:
             pass
-

@@ -60,8 +60,14 @@ def test_valid_vectors_encode_to_exactly_their_bytes():
             assert body == bytes.fromhex(entry["body_plain"]), entry["name"]
             key = NodeKey.for_node(site_key, entry["node_id"])
             packet = seal_packet(
-                key, doc["site_id"], entry["type"], entry["node_id"], entry["ctr"], body,
-                entry["ack_req"], doc["encrypted"],
+                key,
+                doc["site_id"],
+                entry["type"],
+                entry["node_id"],
+                entry["ctr"],
+                body,
+                entry["ack_req"],
+                doc["encrypted"],
             )
             assert packet.hex() == entry["packet"], entry["name"]
             assert encode_frame(packet).hex() == entry["serial"], entry["name"]
