@@ -318,3 +318,15 @@ def test_empty_frames_are_ignored():
     deframer.feed(b"\x00\x00\x00" + encode_frame(packet) + b"\x00\x00")
     assert deframer.next_packet() == packet
     assert deframer.stats() == {"packets": 1, "bad_crc": 0, "truncated": 0, "oversize": 0}
+
+
+def test_crypto_comes_from_the_interpreters_own_library():
+    import sys
+
+    from protocol import crypto
+
+    if sys.implementation.name == "micropython":
+        assert crypto.cryptolib.__name__ == "cryptolib"
+    else:
+        assert crypto.Cipher.__module__.startswith("cryptography.")
+        assert crypto._hmac.__name__ == "hmac"
