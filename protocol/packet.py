@@ -136,6 +136,50 @@ def encode_packet(
     return seal_packet(key, site_id, type_id, node_id, ctr, encode_body(type_id, fields), ack_req, encrypted)
 
 
+class Header:
+    """The header of a packet whose tag has verified: now it can be believed."""
+
+    def __init__(self, type_id: int, ack_req: bool, node_id: int, ctr: int, direction: int) -> None:
+        self.type_id = type_id
+        self.ack_req = ack_req
+        self.node_id = node_id
+        self.ctr = ctr
+        self.direction = direction
+
+
+def verify_packet(key: NodeKey, site_id: int, packet: bytes, direction: int = UP) -> Header:
+    """Check length, tag, version and type; the header, believable from here on.
+
+    Raises `FrameRejected` ("truncated", "tag", "version" or "type").
+    """
+    n = len(packet)
+    if n < OVERHEAD:
+        raise FrameRejected(TRUNCATED, "packet is %d bytes, the smallest is %d" % (n, OVERHEAD))
+    if not equal(compute_tag(key, site_id, direction, packet[: n - TAG_SIZE]), packet[n - TAG_SIZE :]):
+        raise FrameRejected(TAG, "tag does not verify")
+    first = packet[0]
+    if first >> 6 != PROTOCOL_VERSION:
+        raise FrameRejected(VERSION, "protocol version %d, expected %d" % (first >> 6, PROTOCOL_VERSION))
+    type_id = (first >> 1) & 0x1F
+    message = BY_ID.get(type_id)
+    if message is None:
+        raise FrameRejected(TYPE, "unknown message type %d" % type_id)
+    if message.direction != direction:
+        raise FrameRejected(TYPE, "%s is not sent %s" % (message.name, "up" if direction == UP else "down"))
+    node_id = packet[1] | packet[2] << 8
+    ctr = packet[3] | packet[4] << 8 | packet[5] << 16
+    return Header(type_id, bool(first & 1), node_id, ctr, direction)
+
+
+def decode_verified(key: NodeKey, site_id: int, header: Header, packet: bytes, encrypted: bool = True) -> Packet:
+    """Decrypt and decode a packet `verify_packet` has passed. Raises `FrameRejected` ("body")."""
+    body = bytes(packet[HEADER_SIZE : len(packet) - TAG_SIZE])
+    if encrypted:
+        body = apply_ctr(key, site_id, header.direction, header.node_id, header.ctr, body)
+    fields = decode_body(header.type_id, body)
+    return Packet(header.type_id, header.ack_req, header.node_id, header.ctr, body, fields, header.direction)
+
+
 def open_packet(
     key: NodeKey,
     site_id: int,
@@ -151,30 +195,21 @@ def open_packet(
     state: the caller stores the new counter once it has accepted the packet.
     Raises `FrameRejected` with the kind of the first check that fails.
     """
-    n = len(packet)
-    if n < OVERHEAD:
-        raise FrameRejected(TRUNCATED, "packet is %d bytes, the smallest is %d" % (n, OVERHEAD))
-    signed = packet[: n - TAG_SIZE]
-    if not equal(compute_tag(key, site_id, direction, signed), packet[n - TAG_SIZE :]):
-        raise FrameRejected(TAG, "tag does not verify")
-    first = packet[0]
-    if first >> 6 != PROTOCOL_VERSION:
-        raise FrameRejected(VERSION, "protocol version %d, expected %d" % (first >> 6, PROTOCOL_VERSION))
-    type_id = (first >> 1) & 0x1F
-    message = BY_ID.get(type_id)
-    if message is None:
-        raise FrameRejected(TYPE, "unknown message type %d" % type_id)
-    if message.direction != direction:
-        raise FrameRejected(TYPE, "%s is not sent %s" % (message.name, "up" if direction == UP else "down"))
-    node_id = packet[1] | packet[2] << 8
-    ctr = packet[3] | packet[4] << 8 | packet[5] << 16
-    if last_ctr is not None and ctr <= last_ctr:
-        raise FrameRejected(REPLAY, "ctr %d is not above %d" % (ctr, last_ctr))
-    body = bytes(signed[HEADER_SIZE:])
-    if encrypted:
-        body = apply_ctr(key, site_id, direction, node_id, ctr, body)
-    fields = decode_body(type_id, body)
-    return Packet(type_id, bool(first & 1), node_id, ctr, body, fields, direction)
+    header = verify_packet(key, site_id, packet, direction)
+    if last_ctr is not None and header.ctr <= last_ctr:
+        raise FrameRejected(REPLAY, "ctr %d is not above %d" % (header.ctr, last_ctr))
+    return decode_verified(key, site_id, header, packet, encrypted)
 
 
-__all__ = ["DOWN", "UP", "Packet", "open_packet", "seal_packet", "encode_packet", "header_node_id"]
+__all__ = [
+    "DOWN",
+    "UP",
+    "Header",
+    "Packet",
+    "verify_packet",
+    "decode_verified",
+    "open_packet",
+    "seal_packet",
+    "encode_packet",
+    "header_node_id",
+]

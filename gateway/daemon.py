@@ -1,0 +1,477 @@
+"""The gateway daemon: transports in, journal and MQTT out, supervision in between.
+
+The asyncio shell around the sans-I/O parts. What arrives on a transport goes through the
+`FramePipeline`; each accepted frame is journalled, its counter stored and its MQTT message
+queued in one SQLite transaction; only after that commit does the node get its ACK. The MQTT
+sink drains the queue on its own schedule, so a broker outage delays messages and loses none.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from typing import Any
+
+from gateway.config import GatewayConfig
+from gateway.journal import Journal, utc_iso, utc_now
+from gateway.mqtt_sink import MqttSink
+from gateway.pipeline import COUNTER_KINDS, Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
+from gateway.registry import COMM_FAIL, NodeRegistry, SupervisionChange
+from gateway.transports import (
+    UP,
+    LoraBridgeTransport,
+    SemtechUdpTransport,
+    SerialTransport,
+    TcpTransport,
+    Transport,
+)
+from protocol.body import encode_body, field_labels
+from protocol.messages import BY_ID, BY_NAME
+from protocol.packet import seal_packet
+
+log = logging.getLogger("perimeter.gateway")
+
+EVENT_SCHEMA = "perimeter.event/1"
+STATE_SCHEMA = "perimeter.node-state/1"
+ACK = BY_NAME["ACK"].type_id
+VERSION = "0.1.0"
+
+
+class Gateway:
+    """One gateway: its transports, pipeline, journal, node registry and MQTT sink."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.prefix = "%s/%s/%s" % (config.mqtt.prefix, config.site_name, config.gateway_id)
+        self.journal = Journal(config.journal)
+        self.keyring = Keyring(config.site_key, {n.id for n in config.nodes})
+        radio = [t.name for t in config.lora_bridge] + [t.name for t in config.semtech_udp]
+        self.pipeline = FramePipeline(
+            self.keyring,
+            config.site_id,
+            encrypted=config.encrypted,
+            last_ctr=self.journal.last_counters(),
+            dedup_window_s=config.dedup_window_ms / 1000,
+            hold_transports=frozenset(radio) if len(radio) > 1 else frozenset(),
+            bad_tag_alarm_count=config.bad_tag_alarm_count,
+            bad_tag_alarm_window_s=config.bad_tag_alarm_window_s,
+        )
+        self.registry = NodeRegistry(config.missed_heartbeats, config.default_heartbeat_s)
+        now = time.time()
+        saved = self.journal.load_nodes()
+        for node in config.nodes:
+            self.registry.add(node.id, node.name, node.heartbeat_s, now)
+            if node.id in saved:
+                self.registry.restore(node.id, saved[node.id])
+        self.transports: dict[str, Transport] = {}
+        for s in config.serial:
+            self.transports[s.name] = SerialTransport(s.name, self, s.port, s.baudrate)
+        for b in config.lora_bridge:
+            self.transports[b.name] = LoraBridgeTransport(b.name, self, b.port, b.baudrate)
+        for t in config.tcp:
+            self.transports[t.name] = TcpTransport(t.name, self, t.host, t.port)
+        for u in config.semtech_udp:
+            self.transports[u.name] = SemtechUdpTransport(u, self)
+        self.sink = MqttSink(
+            config.mqtt,
+            self.journal,
+            self.prefix,
+            "perimeter-%s-%s" % (config.site_name, config.gateway_id),
+            info=self.info,
+            health=self.health,
+        )
+        self.counters = {
+            "events": 0,
+            "retransmits": 0,
+            "acks_sent": 0,
+            "acks_unsent": 0,
+            "security_findings": 0,
+            "state_changes": 0,
+        }
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop = asyncio.Event()
+        self.metrics_address: tuple[str, int] | None = None
+
+    # -- what transports deliver (Receiver) ------------------------------------------------------
+
+    def on_stream(self, data: bytes, reception: Reception) -> None:
+        self._handle(self.pipeline.feed_stream(data, reception))
+
+    def on_packet(self, packet: bytes, reception: Reception) -> None:
+        self._handle(self.pipeline.feed_packet(packet, reception))
+
+    def on_transport_state(self, name: str, state: str, detail: str) -> None:
+        data = {"transport": name, "state": state, "detail": detail}
+        self.journal.append("transport", data)
+        self.journal.set_retained(
+            "%s/bridge/transport/%s" % (self.prefix, name), json.dumps(dict(data, ts=utc_now())).encode()
+        )
+        self.journal.commit()
+        self.sink.wake()
+
+    # -- the sans-I/O outcomes, made durable -------------------------------------------------------
+
+    def _handle(self, outcomes: list[Frame | Rejected | SecurityFinding]) -> None:
+        if not outcomes:
+            return
+        acks: list[tuple[Reception, bytes]] = []
+        try:
+            for outcome in outcomes:
+                if isinstance(outcome, Frame):
+                    ack = self._frame(outcome)
+                    if ack is not None:
+                        acks.append(ack)
+                elif isinstance(outcome, SecurityFinding):
+                    self._security(outcome)
+                else:
+                    log.debug(
+                        "rejected transport=%s kind=%s node=%s %s",
+                        outcome.transport,
+                        outcome.kind,
+                        outcome.node_id,
+                        outcome.detail,
+                    )
+            self.journal.commit()
+        except Exception:
+            # Nothing was acked: the node will retransmit, and the journal stays consistent.
+            self.journal.rollback()
+            log.exception("could not journal %d outcomes; nothing acked", len(outcomes))
+            return
+        self.sink.wake()
+        for reception, packet in acks:
+            self._spawn(self._send_ack(reception, packet))
+
+    def _frame(self, frame: Frame) -> tuple[Reception, bytes] | None:
+        packet = frame.packet
+        node_id = packet.node_id
+        message = BY_ID[packet.type_id]
+        reception = frame.first
+        now = reception.received_at
+        self.journal.set_last_up(node_id, packet.ctr)
+        receptions = [r.as_json() for r in frame.receptions]
+        node, restored, changes = self.registry.heard(node_id, packet.type_id, packet.fields, receptions, now)
+        for change in restored:
+            self._supervision(change)
+        if message.is_event:
+            boot = node.boot_count if node.boot_count is not None else 0
+            event_id = "%s:%d:%d:%d" % (self.config.site_name, node_id, boot, packet.fields["event_no"])
+            payload = {
+                "schema": EVENT_SCHEMA,
+                "event_id": event_id,
+                "site": self.config.site_name,
+                "gateway": self.config.gateway_id,
+                "node_id": node_id,
+                "node": node.name,
+                "type": message.name.lower(),
+                "fields": packet.fields,
+                "labels": field_labels(packet.type_id, packet.fields),
+                "event_time": utc_iso(now - packet.fields["age_ds"] / 10),
+                "received_at": utc_iso(now),
+                "ctr": packet.ctr,
+                "receptions": receptions,
+            }
+            if self.journal.append("event", payload, node_id=node_id, event_id=event_id, ts=utc_iso(now)):
+                self.journal.enqueue(
+                    "%s/node/%d/event/%s" % (self.prefix, node_id, message.name.lower()), json.dumps(payload).encode()
+                )
+                self.counters["events"] += 1
+            else:
+                self.counters["retransmits"] += 1  # already journalled and queued: ack again only
+        if changes:
+            self.counters["state_changes"] += 1
+            self.journal.append(
+                "state",
+                {"node_id": node_id, "changed": changes, "state": {k: getattr(node, k) for k in changes}},
+                node_id=node_id,
+            )
+        self._publish_node(node_id)
+        if not packet.ack_req:
+            return None
+        down_ctr = self.journal.take_down_ctr(node_id)
+        ack = seal_packet(
+            self.keyring.key(node_id),
+            self.config.site_id,
+            ACK,
+            node_id,
+            down_ctr,
+            encode_body(ACK, {"acked_ctr": packet.ctr}),
+            False,
+            self.config.encrypted,
+        )
+        # Answer through the receiver that heard the node best.
+        best = max(frame.receptions, key=lambda r: r.rssi_dbm if r.rssi_dbm is not None else -1e9)
+        return best, ack
+
+    def _publish_node(self, node_id: int) -> None:
+        node = self.registry.nodes[node_id]
+        snapshot = node.snapshot()
+        self.journal.save_node(node_id, snapshot)
+        state = dict(
+            snapshot,
+            schema=STATE_SCHEMA,
+            last_seen=utc_iso(node.last_seen) if node.last_seen else None,
+            comm_fail_since=utc_iso(node.comm_fail_since) if node.comm_fail_since else None,
+        )
+        self.journal.set_retained("%s/node/%d/state" % (self.prefix, node_id), json.dumps(state).encode())
+        availability = b"offline" if node.supervision == COMM_FAIL else b"online"
+        self.journal.set_retained("%s/node/%d/availability" % (self.prefix, node_id), availability)
+
+    def _security(self, finding: SecurityFinding) -> None:
+        self.counters["security_findings"] += 1
+        data = {
+            "schema": "perimeter.security/1",
+            "kind": finding.kind,
+            "node_id": finding.node_id,
+            "transport": finding.transport,
+            "count": finding.count,
+            "detail": finding.detail,
+            "alarm": finding.kind == "substitution",
+            "ts": utc_now(),
+        }
+        log.warning(
+            "security kind=%s node=%s transport=%s count=%d %s",
+            finding.kind,
+            finding.node_id,
+            finding.transport,
+            finding.count,
+            finding.detail,
+        )
+        self.journal.append("security", data, node_id=finding.node_id)
+        self.journal.enqueue("%s/bridge/event/security" % self.prefix, json.dumps(data).encode())
+
+    def _supervision(self, change: SupervisionChange) -> None:
+        node = self.registry.nodes[change.node_id]
+        data = {
+            "schema": "perimeter.supervision/1",
+            "event_id": "%s:%d:supervision:%d" % (self.config.site_name, change.node_id, int(change.at * 1000)),
+            "node_id": change.node_id,
+            "node": node.name,
+            "state": change.state,
+            "silent_s": round(change.silent_s, 1),
+            "ts": utc_iso(change.at),
+        }
+        log.warning("supervision node=%d state=%s silent_s=%.1f", change.node_id, change.state, change.silent_s)
+        self.journal.append("supervision", data, node_id=change.node_id)
+        self.journal.enqueue("%s/node/%d/event/supervision" % (self.prefix, change.node_id), json.dumps(data).encode())
+        self._publish_node(change.node_id)
+
+    def check_supervision(self, now: float | None = None) -> list[SupervisionChange]:
+        changes = self.registry.check(time.time() if now is None else now)
+        for change in changes:
+            self._supervision(change)
+        if changes:
+            self.journal.commit()
+            self.sink.wake()
+        return changes
+
+    async def _send_ack(self, reception: Reception, packet: bytes) -> None:
+        transport = self.transports.get(reception.transport)
+        sent = False
+        if transport is not None:
+            try:
+                sent = await transport.send(packet, reception)
+            except Exception as exc:  # a link failing under a write: the node retransmits
+                log.warning("ack transport=%s failed: %s", reception.transport, exc)
+        self.counters["acks_sent" if sent else "acks_unsent"] += 1
+
+    # -- reports ---------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "site": self.config.site_name,
+            "gateway": self.config.gateway_id,
+            "transports": {name: t.kind for name, t in self.transports.items()},
+            "nodes": len(self.registry.nodes),
+            "encrypted": self.config.encrypted,
+        }
+
+    def health(self) -> dict[str, Any]:
+        states: dict[str, int] = {}
+        for node in self.registry.nodes.values():
+            states[node.supervision] = states.get(node.supervision, 0) + 1
+        return {
+            "transports": {n: t.state for n, t in self.transports.items()},
+            "frames": {n: dict(c) for n, c in self.pipeline.counters.items()},
+            "outbox_depth": self.journal.outbox_depth(),
+            "supervision": states,
+            "mqtt_connected": self.sink.connected,
+            "mqtt_reconnects": self.sink.reconnects,
+            **self.counters,
+        }
+
+    def metrics_text(self) -> str:
+        """Prometheus exposition of the counters."""
+        lines = []
+
+        def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+            lines.append("# HELP perimeter_%s %s" % (name, help_text))
+            lines.append("# TYPE perimeter_%s %s" % (name, kind))
+            for labels, value in samples:
+                lines.append("perimeter_%s%s %s" % (name, labels, value))
+
+        frames = [
+            ('{transport="%s",result="%s"}' % (t, k), float(v))
+            for t in sorted(self.pipeline.counters)
+            for k, v in self.pipeline.counters[t].items()
+        ]
+        metric("frames_total", "counter", "Frames received, by transport and result.", frames)
+        metric(
+            "transport_up",
+            "gauge",
+            "1 while the transport is connected.",
+            [
+                ('{transport="%s",kind="%s"}' % (n, t.kind), 1.0 if t.state == UP else 0.0)
+                for n, t in sorted(self.transports.items())
+            ],
+        )
+        metric(
+            "transport_reconnects_total",
+            "counter",
+            "Times a transport was lost after being up.",
+            [('{transport="%s"}' % n, float(t.reconnects)) for n, t in sorted(self.transports.items())],
+        )
+        metric(
+            "outbox_depth",
+            "gauge",
+            "MQTT messages awaiting the broker's PUBACK.",
+            [("", float(self.journal.outbox_depth()))],
+        )
+        states = {"ok": 0, "comm_fail": 0}
+        for node in self.registry.nodes.values():
+            states[node.supervision] = states.get(node.supervision, 0) + 1
+        metric(
+            "nodes", "gauge", "Nodes by supervision state.", [('{state="%s"}' % s, float(n)) for s, n in states.items()]
+        )
+        metric(
+            "mqtt_connected", "gauge", "1 while connected to the broker.", [("", 1.0 if self.sink.connected else 0.0)]
+        )
+        metric("mqtt_reconnects_total", "counter", "Broker connections lost.", [("", float(self.sink.reconnects))])
+        for name, value in sorted(self.counters.items()):
+            metric(name + "_total", "counter", "Gateway %s." % name.replace("_", " "), [("", float(value))])
+        return "\n".join(lines) + "\n"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _supervise(self) -> None:
+        while True:
+            self.check_supervision()
+            await asyncio.sleep(0.5)
+
+    async def _release_held(self) -> None:
+        while True:
+            deadline = self.pipeline.next_deadline()
+            delay = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.time()))
+            await asyncio.sleep(delay)
+            self._handle(self.pipeline.poll(time.time()))
+
+    async def _serve_metrics(self) -> asyncio.Server | None:
+        if not self.config.metrics_listen:
+            return None
+        host, _, port = self.config.metrics_listen.rpartition(":")
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                request = await asyncio.wait_for(reader.readline(), 5)
+                while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+                    pass
+                path = request.split(b" ")[1] if request.count(b" ") >= 2 else b""
+                if path == b"/metrics":
+                    body, status = self.metrics_text().encode(), b"200 OK"
+                else:
+                    body, status = b"see /metrics\n", b"404 Not Found"
+                writer.write(
+                    b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+                )
+                await writer.drain()
+            except (TimeoutError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        try:
+            server = await asyncio.start_server(handle, host or "127.0.0.1", int(port))
+        except OSError as exc:
+            log.error("metrics listen=%s failed: %s (running without metrics)", self.config.metrics_listen, exc)
+            return None
+        self.metrics_address = server.sockets[0].getsockname()[:2]
+        return server
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until `stop()` (or SIGTERM/SIGINT when run by `serve`)."""
+        self.journal.append("gateway", {"action": "start", "version": VERSION, "transports": list(self.transports)})
+        self.journal.commit()
+        for transport in self.transports.values():
+            self._spawn(transport.run())
+        self._spawn(self.sink.run())
+        self._spawn(self._supervise())
+        self._spawn(self._release_held())
+        server = await self._serve_metrics()
+        notify("READY=1")
+        watchdog = self._spawn(self._watchdog())
+        log.info(
+            "gateway=%s site=%s transports=%d nodes=%d started",
+            self.config.gateway_id,
+            self.config.site_name,
+            len(self.transports),
+            len(self.registry.nodes),
+        )
+        try:
+            await self._stop.wait()
+        finally:
+            notify("STOPPING=1")
+            watchdog.cancel()
+            for transport in self.transports.values():
+                transport.stop()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if server is not None:
+                server.close()
+            self.journal.append("gateway", {"action": "stop"})
+            self.journal.commit()
+            self.journal.close()
+
+    async def _watchdog(self) -> None:
+        usec = os.environ.get("WATCHDOG_USEC")
+        interval = int(usec) / 2e6 if usec and usec.isdigit() else 10.0
+        while True:
+            notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+
+def notify(state: str) -> None:
+    """Tell systemd (Type=notify) how we are; nothing happens outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(state.encode(), address)
+
+
+async def serve(config: GatewayConfig) -> None:
+    """Run a gateway until SIGTERM or SIGINT."""
+    gateway = Gateway(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, gateway.stop)
+    await gateway.run()
+
+
+__all__ = ["Gateway", "serve", "COUNTER_KINDS"]

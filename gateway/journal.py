@@ -1,0 +1,346 @@
+"""The journal: an append-only, hash-chained SQLite log, and the gateway's durable state.
+
+One SQLite file in WAL mode holds, and commits together:
+- `journal`: every accepted event, state change and security finding, each row chained to
+  the one before (`hash = SHA-256(prev_hash || canonical row)`), so `verify` detects any
+  edit, insertion or deletion;
+- `counters`: the last uplink counter accepted per node and the next downlink counter, so
+  replays are refused across restarts and ACKs never reuse a counter;
+- `outbox`: MQTT messages not yet acknowledged by the broker (deleted only after PUBACK);
+- `retained`: the latest retained message per topic (node state, availability), republished
+  after every reconnect.
+
+Because an event, its counter and its outbox message are one transaction, an ACK sent after
+`commit()` means the event survives a `kill -9` and will reach the broker.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+GENESIS = "0" * 64
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    seq       INTEGER PRIMARY KEY,
+    ts        TEXT    NOT NULL,
+    kind      TEXT    NOT NULL,
+    node_id   INTEGER,
+    event_id  TEXT    UNIQUE,
+    data      TEXT    NOT NULL,
+    prev_hash TEXT    NOT NULL,
+    hash      TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_ts ON journal (ts);
+CREATE TABLE IF NOT EXISTS counters (
+    node_id   INTEGER PRIMARY KEY,
+    last_up   INTEGER,
+    next_down INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id   INTEGER PRIMARY KEY,
+    state     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id        INTEGER PRIMARY KEY,
+    topic     TEXT    NOT NULL,
+    payload   BLOB    NOT NULL,
+    qos       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS retained (
+    topic     TEXT PRIMARY KEY,
+    payload   BLOB NOT NULL,
+    version   INTEGER NOT NULL
+);
+"""
+
+
+class JournalError(Exception):
+    """The journal file cannot be used (named in the message)."""
+
+
+def utc_now() -> str:
+    """Now as an ISO 8601 UTC timestamp with milliseconds."""
+    return utc_iso(datetime.now(UTC).timestamp())
+
+
+def utc_iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def canonical(row: dict[str, Any]) -> bytes:
+    """The bytes a row's hash covers: its fields as sorted, compact JSON."""
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(row)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    ts: str
+    kind: str
+    node_id: int | None
+    event_id: str | None
+    data: dict[str, Any]
+    hash: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "kind": self.kind,
+            "node_id": self.node_id,
+            "event_id": self.event_id,
+            "data": self.data,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    rows: int
+    head: str
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+
+
+class Journal:
+    """The gateway's SQLite file. Writes happen between `begin()` and `commit()`."""
+
+    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed row is on disk before the node is acked, power cut or not.
+            self._db.execute("PRAGMA synchronous=%s" % ("FULL" if durable else "NORMAL"))
+            self._db.executescript(SCHEMA)
+            head = self._db.execute("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError("journal %s cannot be used: %s" % (self.path, exc)) from None
+        self._head: str = head[0] if head else GENESIS
+        self._in_tx = False
+        self._head_at_begin = self._head
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- transactions ----------------------------------------------------------------------
+
+    def begin(self) -> None:
+        if not self._in_tx:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+            self._head_at_begin = self._head
+
+    def commit(self) -> None:
+        if self._in_tx:
+            self._db.execute("COMMIT")
+            self._in_tx = False
+
+    def rollback(self) -> None:
+        if self._in_tx:
+            self._db.execute("ROLLBACK")
+            self._in_tx = False
+            self._head = self._head_at_begin
+
+    # -- the chain ---------------------------------------------------------------------------
+
+    def append(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        node_id: int | None = None,
+        event_id: str | None = None,
+        ts: str | None = None,
+    ) -> bool:
+        """Append a row; False (and nothing written) if `event_id` is already journalled."""
+        self.begin()
+        if event_id is not None and self.has_event(event_id):
+            return False
+        seq = (self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]) + 1
+        row = {"seq": seq, "ts": ts or utc_now(), "kind": kind, "node_id": node_id, "event_id": event_id, "data": data}
+        digest = row_hash(self._head, row)
+        self._db.execute(
+            "INSERT INTO journal (seq, ts, kind, node_id, event_id, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+            (seq, row["ts"], kind, node_id, event_id, json.dumps(data, sort_keys=True), self._head, digest),
+        )
+        self._head = digest
+        return True
+
+    def has_event(self, event_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM journal WHERE event_id = ?", (event_id,)).fetchone() is not None
+
+    @property
+    def head(self) -> str:
+        return self._head
+
+    def entries(self, since: str | None = None) -> Iterator[Entry]:
+        query = "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal"
+        args: tuple[Any, ...] = ()
+        if since:
+            query += " WHERE ts >= ?"
+            args = (since,)
+        for seq, ts, kind, node_id, event_id, data, digest in self._db.execute(query + " ORDER BY seq", args):
+            yield Entry(seq, ts, kind, node_id, event_id, json.loads(data), digest)
+
+    def verify(self) -> Verification:
+        """Recompute the chain from the first row; the first row that does not hold, if any."""
+        prev = GENESIS
+        expected_seq = 1
+        rows = 0
+        cursor = self._db.execute(
+            "SELECT seq, ts, kind, node_id, event_id, data, prev_hash, hash FROM journal ORDER BY seq"
+        )
+        for seq, ts, kind, node_id, event_id, data, prev_hash, digest in cursor:
+            rows += 1
+            if seq != expected_seq:
+                return Verification(
+                    False, rows, prev, "row %d missing (next is %d): rows were deleted" % (expected_seq, seq)
+                )
+            if prev_hash != prev:
+                return Verification(False, rows, prev, "row %d does not follow row %d" % (seq, seq - 1))
+            try:
+                row = {
+                    "seq": seq,
+                    "ts": ts,
+                    "kind": kind,
+                    "node_id": node_id,
+                    "event_id": event_id,
+                    "data": json.loads(data),
+                }
+            except ValueError:
+                return Verification(False, rows, prev, "row %d holds data that is not JSON" % seq)
+            if row_hash(prev, row) != digest:
+                return Verification(False, rows, prev, "row %d was altered (its hash does not match)" % seq)
+            prev = digest
+            expected_seq += 1
+        return Verification(True, rows, prev)
+
+    # -- counters --------------------------------------------------------------------------
+
+    def last_counters(self) -> dict[int, int]:
+        rows = self._db.execute("SELECT node_id, last_up FROM counters WHERE last_up IS NOT NULL")
+        return {node: ctr for node, ctr in rows}
+
+    def set_last_up(self, node_id: int, ctr: int) -> None:
+        self.begin()
+        self._db.execute(
+            "INSERT INTO counters (node_id, last_up) VALUES (?, ?) "
+            "ON CONFLICT(node_id) DO UPDATE SET last_up = MAX(COALESCE(last_up, -1), excluded.last_up)",
+            (node_id, ctr),
+        )
+
+    def take_down_ctr(self, node_id: int) -> int:
+        """The next downlink counter for a node, used up (committed with the transaction)."""
+        self.begin()
+        row = self._db.execute("SELECT next_down FROM counters WHERE node_id = ?", (node_id,)).fetchone()
+        ctr = row[0] if row else 1
+        self._db.execute(
+            "INSERT INTO counters (node_id, next_down) VALUES (?, ?) "
+            "ON CONFLICT(node_id) DO UPDATE SET next_down = excluded.next_down",
+            (node_id, ctr + 1),
+        )
+        return int(ctr)
+
+    # -- node registry snapshot ------------------------------------------------------------------
+
+    def save_node(self, node_id: int, state: dict[str, Any]) -> None:
+        self.begin()
+        self._db.execute("INSERT OR REPLACE INTO nodes (node_id, state) VALUES (?, ?)", (node_id, json.dumps(state)))
+
+    def load_nodes(self) -> dict[int, dict[str, Any]]:
+        return {node: json.loads(state) for node, state in self._db.execute("SELECT node_id, state FROM nodes")}
+
+    # -- outbox and retained -------------------------------------------------------------------
+
+    def enqueue(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self.begin()
+        self._db.execute("INSERT INTO outbox (topic, payload, qos) VALUES (?, ?, ?)", (topic, payload, qos))
+
+    def outbox(self, after_id: int = 0, limit: int = 100) -> list[OutboxMessage]:
+        rows = self._db.execute(
+            "SELECT id, topic, payload, qos FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [OutboxMessage(i, t, bytes(p), q) for i, t, p, q in rows]
+
+    def outbox_done(self, message_id: int) -> None:
+        """The broker acknowledged it: forget it (autocommitted unless a transaction is open)."""
+        self._db.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
+
+    def outbox_depth(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def set_retained(self, topic: str, payload: bytes) -> None:
+        self.begin()
+        self._db.execute(
+            "INSERT INTO retained (topic, payload, version) VALUES (?, ?, "
+            "(SELECT COALESCE(MAX(version), 0) + 1 FROM retained)) "
+            "ON CONFLICT(topic) DO UPDATE SET payload = excluded.payload, version = excluded.version",
+            (topic, payload),
+        )
+
+    def retained(self, after_version: int = 0) -> list[tuple[int, str, bytes]]:
+        rows = self._db.execute(
+            "SELECT version, topic, payload FROM retained WHERE version > ? ORDER BY version", (after_version,)
+        )
+        return [(v, t, bytes(p)) for v, t, p in rows]
+
+
+def export(journal: Journal, out: TextIO, *, since: str | None = None, fmt: str = "jsonl") -> int:
+    """Write the journal (from `since`, an ISO timestamp prefix) as JSON lines or CSV; rows written.
+
+    The last line (JSONL) or a trailing comment row (CSV) carries the chain head, so whoever
+    receives the export can check it against `perimeter journal verify` on the gateway.
+    """
+    count = 0
+    if fmt == "jsonl":
+        for entry in journal.entries(since):
+            out.write(json.dumps(entry.as_json(), sort_keys=True) + "\n")
+            count += 1
+        out.write(json.dumps({"chain_head": journal.head, "rows": count}) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(["seq", "ts", "kind", "node_id", "event_id", "data", "hash"])
+        for entry in journal.entries(since):
+            writer.writerow(
+                [
+                    entry.seq,
+                    entry.ts,
+                    entry.kind,
+                    entry.node_id if entry.node_id is not None else "",
+                    entry.event_id or "",
+                    json.dumps(entry.data, sort_keys=True),
+                    entry.hash,
+                ]
+            )
+            count += 1
+        writer.writerow(["# chain_head", journal.head, "rows", count])
+    else:
+        raise ValueError("format must be jsonl or csv, not %r" % fmt)
+    return count
+
+
+def export_text(journal: Journal, since: str | None = None, fmt: str = "jsonl") -> str:
+    buffer = io.StringIO()
+    export(journal, buffer, since=since, fmt=fmt)
+    return buffer.getvalue()

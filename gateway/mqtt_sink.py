@@ -1,0 +1,156 @@
+"""MQTT sink: drains the journal's outbox to the broker, in order, deleting only after PUBACK.
+
+- Connects with a last will (`P/bridge/state` = `offline`, retained) and announces `online`.
+- Publishes outbox rows oldest first, at most `inflight` awaiting PUBACK at once (an unbounded
+  in-flight list is how peers lost messages and were disconnected); a row is deleted only
+  when its PUBACK has arrived, so a broker outage or a `kill -9` loses nothing — at worst a
+  message is published twice, with the same `event_id`.
+- After every (re)connect, republishes every retained topic (node state, availability), so
+  nothing stays "offline" after a broker restart.
+- Reconnects with jittered backoff; never raises out of `run()`.
+"""
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from gateway.config import MqttConfig
+from gateway.journal import Journal, utc_now
+
+log = logging.getLogger("perimeter.mqtt")
+
+
+class MqttSink:
+    """Publishes what the journal has queued, for as long as the daemon runs."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        journal: Journal,
+        prefix: str,
+        client_id: str,
+        info: Callable[[], dict[str, Any]] | None = None,
+        health: Callable[[], dict[str, Any]] | None = None,
+        health_interval_s: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.journal = journal
+        self.prefix = prefix
+        self.client_id = client_id
+        self.info = info or (lambda: {})
+        self.health = health or (lambda: {})
+        self.health_interval_s = health_interval_s
+        self.connected = False
+        self.reconnects = 0
+        self.published = 0
+        self._wake = asyncio.Event()
+        self._retained_version = 0
+
+    def wake(self) -> None:
+        """Something new is in the outbox or retained table."""
+        self._wake.set()
+
+    def _client(self) -> aiomqtt.Client:
+        c = self.config
+        password = None
+        if c.password_file:
+            password = Path(c.password_file).read_text().strip()
+        tls_context = None
+        if c.tls:
+            tls_context = ssl.create_default_context(cafile=c.ca_file)
+            if c.cert_file:
+                tls_context.load_cert_chain(c.cert_file, c.key_file)
+        will = aiomqtt.Will("%s/bridge/state" % self.prefix, b"offline", qos=1, retain=True)
+        return aiomqtt.Client(
+            c.host,
+            c.port,
+            username=c.username,
+            password=password,
+            identifier=self.client_id,
+            will=will,
+            keepalive=c.keepalive_s,
+            tls_context=tls_context,
+            max_inflight_messages=c.inflight,
+            clean_session=True,
+            timeout=10,
+        )
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with self._client() as client:
+                    attempt = 0
+                    await self._session(client)
+            except asyncio.CancelledError:
+                raise
+            except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
+                if self.connected:
+                    self.reconnects += 1
+                    log.warning("mqtt=down broker=%s:%d error=%s", self.config.host, self.config.port, exc)
+                elif attempt == 0:
+                    log.warning("mqtt=unreachable broker=%s:%d error=%s", self.config.host, self.config.port, exc)
+                self.connected = False
+            attempt += 1
+            await asyncio.sleep(0.2 + random.uniform(0, min(5.0, 0.2 * 1.5 ** min(attempt, 20))))
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        self.connected = True
+        log.info("mqtt=up broker=%s:%d", self.config.host, self.config.port)
+        await client.publish("%s/bridge/state" % self.prefix, b"online", qos=1, retain=True)
+        info = dict(self.info(), connected_at=utc_now())
+        await client.publish("%s/bridge/info" % self.prefix, json.dumps(info).encode(), qos=1, retain=True)
+        self._retained_version = 0  # the broker may have lost everything: republish it all
+        health = asyncio.create_task(self._health(client))
+        try:
+            while True:
+                self._wake.clear()
+                busy = await self._publish_retained(client)
+                busy = await self._publish_outbox(client) or busy
+                if not busy:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    except TimeoutError:
+                        pass
+                if health.done():
+                    health.result()  # re-raise a broker error seen by the health task
+        finally:
+            health.cancel()
+
+    async def _publish_retained(self, client: aiomqtt.Client) -> bool:
+        rows = self.journal.retained(self._retained_version)
+        for version, topic, payload in rows:
+            await client.publish(topic, payload, qos=1, retain=True)
+            self._retained_version = version
+        return bool(rows)
+
+    async def _publish_outbox(self, client: aiomqtt.Client) -> bool:
+        batch = self.journal.outbox(0, self.config.inflight)
+        if not batch:
+            return False
+
+        async def one(message_id: int, topic: str, payload: bytes, qos: int) -> None:
+            await client.publish(topic, payload, qos=qos)
+            self.journal.outbox_done(message_id)
+            self.published += 1
+
+        # The publishes are handed to the client in outbox order (each publish call sends its
+        # PUBLISH before awaiting), so the broker receives them in order.
+        results = await asyncio.gather(*(one(m.id, m.topic, m.payload, m.qos) for m in batch), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return True
+
+    async def _health(self, client: aiomqtt.Client) -> None:
+        while True:
+            payload = dict(self.health(), ts=utc_now())
+            await client.publish("%s/bridge/health" % self.prefix, json.dumps(payload).encode(), qos=0)
+            await asyncio.sleep(self.health_interval_s)

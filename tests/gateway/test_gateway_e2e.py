@@ -1,0 +1,195 @@
+"""The gateway end to end with real parts: pseudo-terminals, a real Mosquitto, SQLite files."""
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load
+from gateway.daemon import Gateway
+from gateway.journal import Journal
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def pty(tmp_path: Path) -> Iterator[Pty]:
+    p = Pty(tmp_path / "ttyNODE")
+    yield p
+    p.unplug()
+
+
+async def start(config: Path) -> tuple[Gateway, asyncio.Task[None]]:
+    gateway = Gateway(load(config))
+    task = asyncio.create_task(gateway.run())
+    await wait_until(lambda: all(t.state == "up" for t in gateway.transports.values()), 10)
+    return gateway, task
+
+
+async def stop(gateway: Gateway, task: asyncio.Task[None]) -> None:
+    gateway.stop()
+    await asyncio.wait_for(task, 10)
+
+
+async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError("condition not met within %.1f s" % timeout)
+        await asyncio.sleep(0.02)
+
+
+def serial_transport(name: str, port: Path) -> str:
+    return '[[transport.serial]]\nname = "%s"\nport = "%s"\n\n' % (name, port)
+
+
+@pytest.fixture
+async def running(tmp_path: Path, broker: Broker, pty: Pty) -> AsyncIterator[tuple[Gateway, Path]]:
+    config = write_site(tmp_path, broker.port, transports=serial_transport("fence", pty.link))
+    gateway, task = await start(config)
+    yield gateway, config
+    await stop(gateway, task)
+
+
+async def test_frame_written_into_a_pty_reaches_mosquitto_sub_as_event_json(
+    running: tuple[Gateway, Path], broker: Broker, pty: Pty
+) -> None:
+    gateway, _ = running
+    sub = subprocess.Popen(
+        [
+            shutil.which("mosquitto_sub") or "mosquitto_sub",
+            "-p",
+            str(broker.port),
+            "-v",
+            "-C",
+            "1",
+            "-t",
+            "perimeter/test/gw/node/+/event/#",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    await asyncio.sleep(0.3)  # let mosquitto_sub subscribe
+    node = SimNode(2)
+    pty.write(node.fence(peak=2345))
+    out, _ = await asyncio.to_thread(sub.communicate, timeout=10)
+    topic, _, payload = out.strip().partition(" ")
+    event = json.loads(payload)
+    assert topic == "perimeter/test/gw/node/2/event/fence"
+    assert event["event_id"] == "test:2:0:1" and event["fields"]["peak"] == 2345
+    assert event["labels"]["class"] == "climb" and event["schema"] == "perimeter.event/1"
+    assert event["receptions"] == [{"transport": "fence"}]
+
+
+async def test_ack_goes_back_down_the_pty_only_after_the_event_is_journalled(
+    running: tuple[Gateway, Path], pty: Pty
+) -> None:
+    gateway, _ = running
+    node = SimNode(1)
+    pty.write(node.fence())
+    acked: list[int] = []
+    await wait_until(lambda: bool(acked.extend(node.take_acks(pty.read())) or acked), 5)
+    assert acked == [1]
+    assert Journal(gateway.config.journal).has_event("test:1:0:1")
+
+
+async def test_retransmitted_event_is_acked_again_but_published_once(
+    running: tuple[Gateway, Path], broker: Broker, pty: Pty
+) -> None:
+    gateway, _ = running
+    node = SimNode(3)
+    async with Collector(broker.port) as mqtt:
+        pty.write(node.fence(event_no=7))
+        pty.write(node.fence(event_no=7))  # same event, fresh ctr: a retransmission
+        acked: list[int] = []
+        await wait_until(lambda: bool(acked.extend(node.take_acks(pty.read()))) or len(acked) >= 2, 5)
+        await mqtt.wait_for(lambda: len(mqtt.events()) >= 1)
+        await asyncio.sleep(0.3)
+    assert acked == [1, 2]
+    assert len(mqtt.events()) == 1 and gateway.counters["retransmits"] == 1
+
+
+async def test_forged_replayed_and_unknown_frames_are_rejected_counted_and_reported(
+    running: tuple[Gateway, Path], broker: Broker, pty: Pty
+) -> None:
+    gateway, _ = running
+    node = SimNode(1)
+    forger = SimNode(1, site_key=bytes(32))  # right id, wrong key: random tags
+    stranger = SimNode(999)
+    async with Collector(broker.port) as mqtt:
+        genuine = node.fence()
+        pty.write(genuine)
+        await mqtt.wait_for(lambda: len(mqtt.events()) == 1)
+        pty.write(genuine)  # replay of a captured frame
+        pty.write(forger.fence())
+        pty.write(stranger.fence())
+        await mqtt.wait_for(lambda: len(mqtt.events("security")) >= 3)
+    counters = gateway.pipeline.counters["fence"]
+    assert (counters["replay"], counters["bad_tag"], counters["unknown_node"]) == (1, 1, 1)
+    kinds = sorted(e["kind"] for e in mqtt.events("security"))
+    assert kinds == ["bad_tag", "replay", "unknown_node"]
+    assert len(mqtt.events()) == 1  # only the genuine event was published
+    metrics = gateway.metrics_text()
+    assert 'perimeter_frames_total{transport="fence",result="bad_tag"} 1.0' in metrics
+
+
+async def test_repeated_bad_tags_for_one_node_raise_a_substitution_alarm(
+    running: tuple[Gateway, Path], broker: Broker, pty: Pty
+) -> None:
+    forger = SimNode(2, site_key=bytes(32))
+    async with Collector(broker.port) as mqtt:
+        for _ in range(5):
+            pty.write(forger.fence())
+        await mqtt.wait_for(lambda: any(e["kind"] == "substitution" for e in mqtt.events("security")))
+    alarm = next(e for e in mqtt.events("security") if e["kind"] == "substitution")
+    assert alarm["alarm"] is True and alarm["node_id"] == 2
+
+
+async def test_replay_is_rejected_across_a_gateway_restart(tmp_path: Path, broker: Broker, pty: Pty) -> None:
+    config = write_site(tmp_path, broker.port, transports=serial_transport("fence", pty.link))
+    node = SimNode(1)
+    captured = node.fence()
+    gateway, task = await start(config)
+    pty.write(captured)
+    await wait_until(lambda: gateway.pipeline.counters["fence"]["frames_ok"] == 1)
+    await stop(gateway, task)
+    gateway, task = await start(config)
+    pty.write(captured)
+    await wait_until(lambda: gateway.pipeline.counters["fence"]["replay"] == 1)
+    await stop(gateway, task)
+
+
+async def test_silent_node_goes_comm_fail_within_its_window_and_is_restored(
+    tmp_path: Path, broker: Broker, pty: Pty
+) -> None:
+    config = write_site(
+        tmp_path, broker.port, transports=serial_transport("fence", pty.link), nodes=[1], heartbeat_s=1, missed=2
+    )
+    node = SimNode(1)
+    async with Collector(broker.port) as mqtt:
+        gateway, task = await start(config)
+        pty.write(node.heartbeat())
+        await wait_until(lambda: gateway.registry.nodes[1].last_seen is not None)
+        last = time.time()
+        await mqtt.wait_for(lambda: len(mqtt.events("supervision")) == 1, timeout=6)
+        failed_after = time.time() - last
+        pty.write(node.heartbeat())
+        await mqtt.wait_for(lambda: len(mqtt.events("supervision")) == 2, timeout=5)
+        await stop(gateway, task)
+    states = [e["state"] for e in mqtt.events("supervision")]
+    assert states == ["comm_fail", "ok"]
+    assert 2.0 <= failed_after < 3.5  # 2 missed heartbeats of 1 s, checked every 0.5 s
+    availability = [p for t, p, _ in mqtt.messages if t == "perimeter/test/gw/node/1/availability"]
+    assert b"offline" in availability and availability[-1] == b"online"
