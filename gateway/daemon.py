@@ -382,9 +382,10 @@ class Gateway:
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                request = await asyncio.wait_for(reader.readline(), 5)
-                while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                    pass
+                async with asyncio.timeout(5):
+                    request = await reader.readline()
+                    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                        pass
                 path = request.split(b" ")[1] if request.count(b" ") >= 2 else b""
                 if path == b"/metrics":
                     body, status = self.metrics_text().encode(), b"200 OK"

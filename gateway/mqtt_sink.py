@@ -11,6 +11,7 @@
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -115,10 +116,11 @@ class MqttSink:
                 busy = await self._publish_retained(client)
                 busy = await self._publish_outbox(client) or busy
                 if not busy:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                    except TimeoutError:
-                        pass
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                    # that races the event being set, and the daemon would never stop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1.0):
+                            await self._wake.wait()
                 if health.done():
                     health.result()  # re-raise a broker error seen by the health task
         finally:

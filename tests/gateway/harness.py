@@ -37,8 +37,11 @@ class Broker:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
+        # Persistence on, so a subscriber's session and its queued QoS 1 messages survive a
+        # broker restart: an outage test must not depend on who reconnects first.
         self.conf.write_text(
-            "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n" % self.port
+            "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"
+            "max_queued_messages 100000\n" % (self.port, workdir)
         )
         self.proc: subprocess.Popen[bytes] | None = None
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -93,16 +96,21 @@ class Pty:
         if self.link.is_symlink():
             self.link.unlink()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, *, drop_when_full: bool = False) -> bool:
+        """Write all of `data`; with `drop_when_full`, give up (False) when nobody is reading,
+        as a node's transmission is lost when the gateway is not listening."""
         assert self.master is not None
         view = memoryview(data)
         while view:
             try:
                 n = os.write(self.master, view)
             except BlockingIOError:
+                if drop_when_full:
+                    return False
                 time.sleep(0.001)
                 continue
             view = view[n:]
+        return True
 
     def read(self) -> bytes:
         if self.master is None:
@@ -142,23 +150,23 @@ class SimNode:
     def frame(self, type_name: str, fields: dict[str, int], ack_req: bool = False) -> bytes:
         return encode_frame(self.packet(type_name, fields, ack_req))
 
-    def fence(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True) -> bytes:
+    def fence_packet(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True) -> bytes:
         if event_no is None:
             self.event_no += 1
             event_no = self.event_no
-        return self.frame(
-            "FENCE",
-            {
-                "event_no": event_no,
-                "age_ds": 1,
-                "class": 1,
-                "peak": peak,
-                "noise_floor": 30,
-                "pulses": 12,
-                "duration_ds": 25,
-            },
-            ack_req,
-        )
+        fields = {
+            "event_no": event_no,
+            "age_ds": 1,
+            "class": 1,
+            "peak": peak,
+            "noise_floor": 30,
+            "pulses": 12,
+            "duration_ds": 25,
+        }
+        return self.packet("FENCE", fields, ack_req)
+
+    def fence(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True) -> bytes:
+        return encode_frame(self.fence_packet(peak, event_no, ack_req))
 
     def heartbeat(self) -> bytes:
         return self.frame(

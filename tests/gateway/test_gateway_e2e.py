@@ -40,7 +40,19 @@ async def start(config: Path) -> tuple[Gateway, asyncio.Task[None]]:
 
 async def stop(gateway: Gateway, task: asyncio.Task[None]) -> None:
     gateway.stop()
-    await asyncio.wait_for(task, 10)
+    done, _ = await asyncio.wait({task}, timeout=10)
+    if not done:
+        stacks = []
+        for t in gateway._tasks:
+            coro = t.get_coro()
+            chain = []
+            while coro is not None:
+                frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                chain.append("%s:%s" % (getattr(coro, "__qualname__", coro), frame.f_lineno if frame else "?"))
+                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            stacks.append(" -> ".join(chain))
+        raise AssertionError("gateway did not stop: " + " | ".join(stacks))
+    task.result()
 
 
 async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -193,3 +205,83 @@ async def test_silent_node_goes_comm_fail_within_its_window_and_is_restored(
     assert 2.0 <= failed_after < 3.5  # 2 missed heartbeats of 1 s, checked every 0.5 s
     availability = [p for t, p, _ in mqtt.messages if t == "perimeter/test/gw/node/1/availability"]
     assert b"offline" in availability and availability[-1] == b"online"
+
+
+async def test_serial_unplug_is_reported_and_reconnected_within_2_s_while_tcp_keeps_serving(
+    tmp_path: Path, broker: Broker, pty: Pty
+) -> None:
+    received: list[bytes] = []
+
+    async def simulator(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tcp_writer.append(writer)
+        while data := await reader.read(4096):
+            received.append(data)
+
+    tcp_writer: list[asyncio.StreamWriter] = []
+    server = await asyncio.start_server(simulator, "127.0.0.1", 0)
+    tcp_port = server.sockets[0].getsockname()[1]
+    transports = (
+        serial_transport("fence", pty.link)
+        + '[[transport.tcp]]\nname = "sim"\nhost = "127.0.0.1"\nport = %d\n' % tcp_port
+    )
+    config = write_site(tmp_path, broker.port, transports=transports)
+    async with Collector(broker.port) as mqtt:
+        gateway, task = await start(config)
+        pty.unplug()
+        await wait_until(lambda: gateway.transports["fence"].state == "down", 5)
+        assert 'perimeter_transport_up{transport="fence",kind="serial"} 0.0' in gateway.metrics_text()
+        # Meanwhile the TCP transport still carries frames.
+        tcp_node = SimNode(3)
+        await wait_until(lambda: bool(tcp_writer))
+        tcp_writer[0].write(tcp_node.fence())
+        await mqtt.wait_for(lambda: any(e["node_id"] == 3 for e in mqtt.events()))
+        await asyncio.sleep(1.5)  # stay unplugged a while: several reconnect attempts fail
+        pty.plug()
+        plugged = time.time()
+        await wait_until(lambda: gateway.transports["fence"].state == "up", 5)
+        reconnected_after = time.time() - plugged
+        pty.write(SimNode(1).fence())
+        await mqtt.wait_for(lambda: any(e["node_id"] == 1 for e in mqtt.events()))
+        await mqtt.wait_for(
+            lambda: any(t.endswith("bridge/transport/fence") and b'"down"' in p for t, p, _ in mqtt.messages)
+        )
+        await stop(gateway, task)
+    server.close()
+    assert reconnected_after < 2.0
+    assert gateway.transports["fence"].reconnects == 1
+
+
+async def test_broker_outage_of_60_s_loses_no_event_and_delivers_in_order(
+    tmp_path: Path, broker: Broker, pty: Pty
+) -> None:
+    config = write_site(tmp_path, broker.port, transports=serial_transport("fence", pty.link))
+    node = SimNode(1)
+    async with Collector(broker.port, "perimeter/test/gw/node/+/event/fence") as mqtt:
+        gateway, task = await start(config)
+        await wait_until(lambda: gateway.sink.connected)
+        for _ in range(20):
+            pty.write(node.fence())
+        await mqtt.wait_for(lambda: len(mqtt.events()) == 20)
+        broker.stop()
+        outage_started = time.time()
+        sent_during_outage = 0
+        while time.time() - outage_started < 60:
+            pty.write(node.fence())
+            sent_during_outage += 1
+            await asyncio.sleep(0.5)
+        await wait_until(lambda: gateway.journal.outbox_depth() == sent_during_outage, 5)
+        broker.start()
+        try:
+            await mqtt.wait_for(lambda: len(mqtt.events()) >= 20 + sent_during_outage, timeout=30)
+        except AssertionError as exc:
+            got = sorted(e["fields"]["event_no"] for e in mqtt.events())
+            raise AssertionError(
+                "outbox depth %d, sink published %d, received %s"
+                % (gateway.journal.outbox_depth(), gateway.sink.published, got)
+            ) from exc
+        await stop(gateway, task)
+    numbers = [e["fields"]["event_no"] for e in mqtt.events()]
+    assert sent_during_outage >= 100
+    assert sorted(set(numbers)) == list(range(1, 21 + sent_during_outage))  # none lost
+    assert numbers == sorted(numbers)  # in order
+    assert gateway.sink.reconnects >= 1
