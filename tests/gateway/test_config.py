@@ -1,0 +1,124 @@
+"""The config file: the template works as it is, and every mistake is named by key and line."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import TEMPLATE, ConfigError, load, parse
+
+PERIMETER = str(Path(sys.executable).with_name("perimeter"))
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    key = tmp_path / "site.key"
+    key.write_text("ab" * 32)
+    key.chmod(0o600)
+    return tmp_path
+
+
+def test_printed_template_is_a_valid_config(site: Path) -> None:
+    result = subprocess.run([PERIMETER, "gateway", "config-template"], capture_output=True, text=True)
+    assert result.returncode == 0
+    (site / "gateway.toml").write_text(result.stdout)
+    config = load(site / "gateway.toml")
+    assert config.site_key == bytes.fromhex("ab" * 32) and config.journal == site / "journal.sqlite"
+    assert config.missed_heartbeats * config.default_heartbeat_s <= 90  # DESIGN: comm-fail reported within 90 s
+
+
+def _line(text: str, fragment: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+@pytest.mark.parametrize(
+    "change, key, message",
+    [
+        (("port = 1883", 'port = "1883"'), "mqtt.port", 'expected an integer, got "1883"'),
+        (("encrypted = true", "encrypted = true\ncolour = 1"), "site.colour", "unknown key"),
+        (("id = 1 ", "id = -1 "), "site.id", "-1 is outside 0..4294967295"),
+        (('name = "site"', 'name = "a/b"'), "site.name", "use letters, digits"),
+        (("missed_heartbeats = 3", "missed_heartbeats = 0"), "supervision.missed_heartbeats", "0 is outside 1..100"),
+        (('listen = "127.0.0.1:9464"', 'listen = "everywhere"'), "metrics.listen", 'expected "host:port"'),
+    ],
+)
+def test_broken_config_names_the_key_and_line(site: Path, change: tuple[str, str], key: str, message: str) -> None:
+    text = TEMPLATE.replace(*change, 1)
+    assert text != TEMPLATE
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "gateway.toml", site)
+    line = _line(text, change[1].splitlines()[-1])
+    assert "%s (line %d): %s" % (key, line, message) in str(caught.value)
+
+
+def test_toml_syntax_error_gives_the_parsers_line_and_column(site: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*\(at line 8, column 13\)"):
+        parse(TEMPLATE.replace("encrypted = true", "encrypted = yes"), "gateway.toml", site)
+
+
+def test_transport_and_node_blocks_are_checked_too(site: Path) -> None:
+    text = TEMPLATE + '\n[[transport.serial]]\nname = "a"\nport = "/dev/ttyS0"\nbaudrate = "fast"\n'
+    with pytest.raises(ConfigError, match=r"transport.serial\[0\].baudrate \(line \d+\): expected an integer"):
+        parse(text, "gateway.toml", site)
+    text = TEMPLATE + "\n[[node]]\nid = 7\n\n[[node]]\nid = 7\n"
+    with pytest.raises(ConfigError, match=r"node\[1\].id \(line \d+\): node 7 is listed twice"):
+        parse(text, "gateway.toml", site)
+    text = (
+        TEMPLATE
+        + '\n[[transport.tcp]]\nname = "x"\nhost = "h"\nport = 1\n\n[[transport.tcp]]\nname = "x"\nhost = "h"\nport = 2\n'
+    )
+    with pytest.raises(ConfigError, match="transport name 'x' is used twice"):
+        parse(text, "gateway.toml", site)
+
+
+def test_site_key_readable_by_others_is_refused(site: Path) -> None:
+    (site / "site.key").chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by group or others; chmod 600"):
+        parse(TEMPLATE, "gateway.toml", site)
+
+
+def test_missing_or_short_site_key_is_named(site: Path) -> None:
+    (site / "site.key").write_text("abcd")
+    with pytest.raises(ConfigError, match="must hold 32 bytes"):
+        parse(TEMPLATE, "gateway.toml", site)
+    (site / "site.key").unlink()
+    with pytest.raises(ConfigError, match="site.key_file: cannot read"):
+        parse(TEMPLATE, "gateway.toml", site)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["gateway", "--config", "/nonexistent/gateway.toml"], "cannot read config /nonexistent/gateway.toml"),
+        (["gateway"], "needs --config FILE"),
+        (["journal", "verify", "--journal", "/nonexistent.sqlite"], "no journal at /nonexistent.sqlite"),
+    ],
+)
+def test_cli_gives_a_one_line_message_and_exit_2_never_a_traceback(args: list[str], message: str) -> None:
+    result = subprocess.run([PERIMETER, *args], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_broken_config_file_stops_the_gateway_with_a_message(site: Path) -> None:
+    (site / "gateway.toml").write_text(TEMPLATE.replace("port = 1883", "port = 99999"))
+    result = subprocess.run(
+        [PERIMETER, "gateway", "--config", str(site / "gateway.toml")], capture_output=True, text=True, timeout=30
+    )
+    assert (
+        result.returncode == 2
+        and "mqtt.port (line %d): 99999 is outside 1..65535" % _line(TEMPLATE, "port = 1883") in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_summarises_a_good_file(site: Path) -> None:
+    (site / "gateway.toml").write_text(TEMPLATE)
+    result = subprocess.run(
+        [PERIMETER, "gateway", "check-config", "--config", str(site / "gateway.toml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0 and "ok (site site, gateway gw1, 0 transports, 0 nodes)" in result.stdout
