@@ -64,10 +64,8 @@ def test_transport_and_node_blocks_are_checked_too(site: Path) -> None:
     text = TEMPLATE + "\n[[node]]\nid = 7\n\n[[node]]\nid = 7\n"
     with pytest.raises(ConfigError, match=r"node\[1\].id \(line \d+\): node 7 is listed twice"):
         parse(text, "gateway.toml", site)
-    text = (
-        TEMPLATE
-        + '\n[[transport.tcp]]\nname = "x"\nhost = "h"\nport = 1\n\n[[transport.tcp]]\nname = "x"\nhost = "h"\nport = 2\n'
-    )
+    tcp = '\n[[transport.tcp]]\nname = "x"\nhost = "h"\nport = %d\n'
+    text = TEMPLATE + tcp % 1 + tcp % 2
     with pytest.raises(ConfigError, match="transport name 'x' is used twice"):
         parse(text, "gateway.toml", site)
 
