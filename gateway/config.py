@@ -57,7 +57,7 @@ class MqttConfig:
     cert_file: str | None = None
     key_file: str | None = None
     keepalive_s: int = 30
-    inflight: int = 16
+    inflight: int = 10
     prefix: str = "perimeter"
 
 
@@ -128,7 +128,7 @@ tls = false
 # cert_file = "client.pem"
 # key_file = "client.key"
 keepalive_s = 30
-inflight = 16                 # QoS 1 messages awaiting PUBACK at once
+inflight = 10                 # QoS 1 messages awaiting PUBACK at once (aiomqtt warns above 10)
 prefix = "perimeter"
 
 # Any number of each transport; all run at once and reconnect on their own.
@@ -324,7 +324,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         cert_file=optional_path("cert_file"),
         key_file=optional_path("key_file"),
         keepalive_s=r.get(mq, "mqtt", "keepalive_s", int, 30, low=5, high=3600),
-        inflight=r.get(mq, "mqtt", "inflight", int, 16, low=1, high=1000),
+        inflight=r.get(mq, "mqtt", "inflight", int, 10, low=1, high=1000),
         prefix=r.get(mq, "mqtt", "prefix", str, "perimeter"),
     )
 

@@ -283,9 +283,13 @@ class Journal:
         )
         return [OutboxMessage(i, t, bytes(p), q) for i, t, p, q in rows]
 
-    def outbox_done(self, message_id: int) -> None:
-        """The broker acknowledged it: forget it (autocommitted unless a transaction is open)."""
-        self._db.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
+    def outbox_done(self, message_ids: list[int]) -> None:
+        """The broker acknowledged these: forget them, in one transaction (one fsync)."""
+        if not message_ids:
+            return
+        self.begin()
+        self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in message_ids])
+        self.commit()
 
     def outbox_depth(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

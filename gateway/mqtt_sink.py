@@ -138,14 +138,16 @@ class MqttSink:
         if not batch:
             return False
 
-        async def one(message_id: int, topic: str, payload: bytes, qos: int) -> None:
+        async def one(topic: str, payload: bytes, qos: int) -> None:
             await client.publish(topic, payload, qos=qos)
-            self.journal.outbox_done(message_id)
-            self.published += 1
 
         # The publishes are handed to the client in outbox order (each publish call sends its
-        # PUBLISH before awaiting), so the broker receives them in order.
-        results = await asyncio.gather(*(one(m.id, m.topic, m.payload, m.qos) for m in batch), return_exceptions=True)
+        # PUBLISH before awaiting), so the broker receives them in order. Rows are deleted only
+        # for the messages whose PUBACK arrived.
+        results = await asyncio.gather(*(one(m.topic, m.payload, m.qos) for m in batch), return_exceptions=True)
+        acked = [m.id for m, result in zip(batch, results, strict=True) if result is None]
+        self.journal.outbox_done(acked)
+        self.published += len(acked)
         for result in results:
             if isinstance(result, BaseException):
                 raise result

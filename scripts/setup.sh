@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Creates .venv beside the checkout and installs the pinned project and tooling into it.
-# Idempotent: a second run only re-checks the pins.
+# Creates .venv beside the checkout and installs the pinned project and tooling into it;
+# installs Mosquitto (broker and clients) from Debian if the machine lacks it, since the
+# gateway's tests run against a real broker. Idempotent: a second run only re-checks.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] || ! command -v mosquitto_sub >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+    else
+        echo "setup: Mosquitto is missing; install the mosquitto and mosquitto-clients packages" >&2
+    fi
+fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi

@@ -41,7 +41,7 @@ class Broker:
         # broker restart: an outage test must not depend on who reconnects first.
         self.conf.write_text(
             "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"
-            "max_queued_messages 100000\n" % (self.port, workdir)
+            "max_queued_messages 100000\nset_tcp_nodelay true\n" % (self.port, workdir)
         )
         self.proc: subprocess.Popen[bytes] | None = None
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
