@@ -438,9 +438,13 @@ class Gateway:
             watchdog.cancel()
             for transport in self.transports.values():
                 transport.stop()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.sink.stop()
+            # Cancel until everything has stopped: a cancellation that races a completing
+            # wait_for (inside aiomqtt, on Python 3.11) can be swallowed once.
+            while pending := [t for t in self._tasks if not t.done()]:
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=0.5)
             if server is not None:
                 server.close()
             self.journal.append("gateway", {"action": "stop"})

@@ -52,10 +52,16 @@ class MqttSink:
         self.reconnects = 0
         self.published = 0
         self._wake = asyncio.Event()
+        self._stopping = False
         self._retained_version = 0
 
     def wake(self) -> None:
         """Something new is in the outbox or retained table."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish: the session loop ends at its next turn."""
+        self._stopping = True
         self._wake.set()
 
     def _client(self) -> aiomqtt.Client:
@@ -85,7 +91,7 @@ class MqttSink:
 
     async def run(self) -> None:
         attempt = 0
-        while True:
+        while not self._stopping:
             try:
                 async with self._client() as client:
                     attempt = 0
@@ -111,7 +117,7 @@ class MqttSink:
         self._retained_version = 0  # the broker may have lost everything: republish it all
         health = asyncio.create_task(self._health(client))
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 busy = await self._publish_retained(client)
                 busy = await self._publish_outbox(client) or busy

@@ -2,6 +2,7 @@
 with its key file and config, and simulated nodes that build real frames."""
 
 import asyncio
+import getpass
 import json
 import os
 import shutil
@@ -38,10 +39,13 @@ class Broker:
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
         # Persistence on, so a subscriber's session and its queued QoS 1 messages survive a
-        # broker restart: an outage test must not depend on who reconnects first.
+        # broker restart: an outage test must not depend on who reconnects first. TCP_NODELAY,
+        # or Nagle holds back small PUBACKs for tens of ms. As root, Mosquitto would drop to its
+        # own user and could not read the test's private folder: stay who we are.
+        user = "user %s\n" % getpass.getuser() if os.getuid() == 0 else ""
         self.conf.write_text(
-            "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"
-            "max_queued_messages 100000\nset_tcp_nodelay true\n" % (self.port, workdir)
+            "%slistener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"
+            "max_queued_messages 100000\nset_tcp_nodelay true\n" % (user, self.port, workdir)
         )
         self.proc: subprocess.Popen[bytes] | None = None
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -1,0 +1,124 @@
+"""What the people running the gateway rely on: metrics over HTTP, systemd readiness,
+an authenticated broker, and the retained state that says the bridge is online or not."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
+from tests.gateway.test_gateway_e2e import start, stop, wait_until
+
+PERIMETER = str(Path(sys.executable).with_name("perimeter"))
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Broker:
+    b = Broker(tmp_path)
+    b.start()
+    yield b  # type: ignore[misc]
+    b.stop()
+
+
+async def test_prometheus_metrics_are_served_over_http(tmp_path: Path, broker: Broker) -> None:
+    pty = Pty(tmp_path / "tty")
+    gateway, task = await start(
+        write_site(tmp_path, broker.port, transports='[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link)
+    )
+    pty.write(SimNode(1).fence() + b"\x05\x01\x02\x03\x04\x00")  # the second: line noise
+    await wait_until(lambda: gateway.pipeline.counters["fence"]["bad_crc"] == 1)
+    assert gateway.metrics_address is not None
+    url = "http://%s:%d/metrics" % gateway.metrics_address
+    body = (await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())).decode()
+    await stop(gateway, task)
+    pty.unplug()
+    assert 'perimeter_frames_total{transport="fence",result="frames_ok"} 1.0' in body
+    assert 'perimeter_frames_total{transport="fence",result="bad_crc"} 1.0' in body
+    assert 'perimeter_transport_up{transport="fence",kind="serial"} 1.0' in body
+    assert "perimeter_outbox_depth" in body and 'perimeter_nodes{state="ok"} 3.0' in body
+
+
+async def test_gateway_tells_systemd_it_is_ready_and_stops_cleanly_on_sigterm(tmp_path: Path, broker: Broker) -> None:
+    config = write_site(tmp_path, broker.port)
+    notify_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(notify_path))
+    sock.settimeout(15)
+    proc = subprocess.Popen(
+        [PERIMETER, "gateway", "--config", str(config)],
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="2000000"),
+    )
+    try:
+        messages = {(await asyncio.to_thread(sock.recv, 100)).decode() for _ in range(2)}
+        assert messages == {"READY=1", "WATCHDOG=1"}
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.to_thread(proc.communicate, timeout=15)
+    finally:
+        proc.kill()
+        sock.close()
+    assert proc.returncode == 0 and b"Traceback" not in err
+
+
+async def test_broker_with_passwords_accepts_the_gateway_and_its_last_will_says_offline(tmp_path: Path) -> None:
+    broker = Broker(tmp_path)
+    passwords = tmp_path / "passwd"
+    passwords.write_text("")
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "gateway", "s3cret"], check=True)
+    broker.conf.write_text(
+        broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous true\npassword_file %s" % passwords)
+    )
+    broker.start()
+    (tmp_path / "mqtt.password").write_text("s3cret\n")
+    config = write_site(tmp_path, broker.port)
+    config.write_text(
+        config.read_text().replace(
+            "keepalive_s = 5", 'keepalive_s = 5\nusername = "gateway"\npassword_file = "mqtt.password"'
+        )
+    )
+    try:
+        async with Collector(broker.port, "perimeter/test/gw/bridge/state") as mqtt:
+            proc = subprocess.Popen([PERIMETER, "gateway", "--config", str(config)], stderr=subprocess.DEVNULL)
+            await mqtt.wait_for(lambda: (mqtt.messages or [("", b"", False)])[-1][1] == b"online")
+            proc.kill()  # no clean disconnect: the broker publishes the last will
+            proc.wait()
+            await mqtt.wait_for(lambda: mqtt.messages[-1][1] == b"offline", timeout=20)
+    finally:
+        broker.stop()
+
+
+async def test_wrong_broker_password_is_logged_and_retried_not_fatal(tmp_path: Path) -> None:
+    broker = Broker(tmp_path)
+    passwords = tmp_path / "passwd"
+    passwords.write_text("")
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "gateway", "s3cret"], check=True)
+    broker.conf.write_text(
+        broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false\npassword_file %s" % passwords)
+    )
+    broker.start()
+    (tmp_path / "mqtt.password").write_text("wrong\n")
+    pty = Pty(tmp_path / "tty")
+    config = write_site(
+        tmp_path, broker.port, transports='[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link
+    )
+    config.write_text(
+        config.read_text().replace(
+            "keepalive_s = 5", 'keepalive_s = 5\nusername = "gateway"\npassword_file = "mqtt.password"'
+        )
+    )
+    try:
+        gateway, task = await start(config)
+        pty.write(SimNode(1).fence())
+        await wait_until(lambda: gateway.journal.outbox_depth() == 1)  # journalled, waiting for a broker
+        await asyncio.sleep(1.0)
+        assert not gateway.sink.connected and not task.done()
+        await stop(gateway, task)
+    finally:
+        broker.stop()
+        pty.unplug()
