@@ -122,3 +122,79 @@ async def test_wrong_broker_password_is_logged_and_retried_not_fatal(tmp_path: P
     finally:
         broker.stop()
         pty.unplug()
+
+
+def make_tls_files(folder: Path) -> None:
+    """A throwaway CA and a server certificate for 127.0.0.1 (openssl CLI)."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=perimeter test CA",
+    )
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    )
+
+
+async def test_gateway_publishes_over_tls_and_refuses_a_broker_it_cannot_verify(tmp_path: Path) -> None:
+    make_tls_files(tmp_path)
+    broker = Broker(tmp_path)
+    broker.conf.write_text(
+        broker.conf.read_text()
+        + "cafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\n" % (tmp_path, tmp_path, tmp_path)
+    )
+    broker.start()
+    pty = Pty(tmp_path / "tty")
+    config = write_site(
+        tmp_path, broker.port, transports='[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link
+    )
+    tls = config.read_text().replace("keepalive_s = 5", 'keepalive_s = 5\ntls = true\nca_file = "ca.pem"')
+    try:
+        config.write_text(tls)
+        gateway, task = await start(config)
+        pty.write(SimNode(1).fence())
+        await wait_until(lambda: gateway.sink.published >= 1)
+        await stop(gateway, task)
+        # Trusting another CA, the gateway must not talk to this broker.
+        (tmp_path / "other").mkdir()
+        make_tls_files(tmp_path / "other")
+        config.write_text(tls.replace('ca_file = "ca.pem"', 'ca_file = "other/ca.pem"'))
+        gateway, task = await start(config)
+        pty.write(SimNode(2).fence())
+        await wait_until(lambda: gateway.journal.outbox_depth() == 1)
+        await asyncio.sleep(1.0)
+        assert not gateway.sink.connected and gateway.sink.published == 0
+        await stop(gateway, task)
+    finally:
+        broker.stop()
+        pty.unplug()
