@@ -21,7 +21,9 @@ class _Layout:
         self.fields = message.fields
         self.format = "<" + "".join(_CHAR[f[1]] for f in message.fields)
         self.size = message.size
-        self.u24 = tuple(i for i, f in enumerate(message.fields) if f[1] == "u24")
+        self.names = tuple(f[0] for f in message.fields)
+        self.u24 = tuple(f[0] for f in message.fields if f[1] == "u24")
+        self.enums = tuple((f[0], f[2]) for f in message.fields if f[2] is not None)
 
 
 _LAYOUTS = {type_id: _Layout(m) for type_id, m in BY_ID.items()}
@@ -38,16 +40,12 @@ def decode_body(type_id: int, body: bytes) -> dict[str, int]:
         raise FrameRejected(TYPE, "unknown message type %d" % type_id)
     if len(body) != layout.size:
         raise FrameRejected(BODY, "%s body is %d bytes, not %d" % (layout.message.name, len(body), layout.size))
-    values = struct.unpack_from(layout.format, body, 0)
-    fields = {}
-    for i, field in enumerate(layout.fields):
-        value = values[i]
-        if i in layout.u24:
-            value = int.from_bytes(value, "little")
-        enum = field[2]
-        if enum is not None and value not in enum:
-            raise FrameRejected(BODY, "%s.%s = %d is not allowed" % (layout.message.name, field[0], value))
-        fields[field[0]] = value
+    fields = dict(zip(layout.names, struct.unpack_from(layout.format, body, 0)))
+    for name in layout.u24:
+        fields[name] = int.from_bytes(fields[name], "little")
+    for name, enum in layout.enums:
+        if fields[name] not in enum:
+            raise FrameRejected(BODY, "%s.%s = %d is not allowed" % (layout.message.name, name, fields[name]))
     return fields
 
 
