@@ -39,6 +39,7 @@ EVENT_SCHEMA = "perimeter.event/1"
 STATE_SCHEMA = "perimeter.node-state/1"
 ACK = BY_NAME["ACK"].type_id
 VERSION = "0.1.0"
+STATE_REFRESH_S = 10.0
 
 
 class Gateway:
@@ -93,6 +94,7 @@ class Gateway:
             "state_changes": 0,
         }
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._node_published: dict[int, float] = {}
         self._stop = asyncio.Event()
         self.metrics_address: tuple[str, int] | None = None
 
@@ -188,7 +190,9 @@ class Gateway:
                 {"node_id": node_id, "changed": changes, "state": {k: getattr(node, k) for k in changes}},
                 node_id=node_id,
             )
-        self._publish_node(node_id)
+        # Node state goes out when it changes, with every HELLO and heartbeat, and otherwise at
+        # most every STATE_REFRESH_S: not once per event, which would double the MQTT traffic.
+        self._publish_node(node_id, force=bool(changes or restored) or not message.is_event)
         if not packet.ack_req:
             return None
         down_ctr = self.journal.take_down_ctr(node_id)
@@ -206,8 +210,12 @@ class Gateway:
         best = max(frame.receptions, key=lambda r: r.rssi_dbm if r.rssi_dbm is not None else -1e9)
         return best, ack
 
-    def _publish_node(self, node_id: int) -> None:
+    def _publish_node(self, node_id: int, force: bool = True) -> None:
         node = self.registry.nodes[node_id]
+        now = time.time()
+        if not force and now - self._node_published.get(node_id, 0.0) < STATE_REFRESH_S:
+            return
+        self._node_published[node_id] = now
         snapshot = node.snapshot()
         self.journal.save_node(node_id, snapshot)
         state = dict(

@@ -140,24 +140,39 @@ class MqttSink:
         return bool(rows)
 
     async def _publish_outbox(self, client: aiomqtt.Client) -> bool:
-        batch = self.journal.outbox(0, self.config.inflight)
-        if not batch:
-            return False
-
-        async def one(topic: str, payload: bytes, qos: int) -> None:
-            await client.publish(topic, payload, qos=qos)
-
-        # The publishes are handed to the client in outbox order (each publish call sends its
-        # PUBLISH before awaiting), so the broker receives them in order. Rows are deleted only
-        # for the messages whose PUBACK arrived.
-        results = await asyncio.gather(*(one(m.topic, m.payload, m.qos) for m in batch), return_exceptions=True)
-        acked = [m.id for m, result in zip(batch, results, strict=True) if result is None]
-        self.journal.outbox_done(acked)
-        self.published += len(acked)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return True
+        """Publish outbox rows oldest first, keeping up to `inflight` awaiting their PUBACK (a
+        sliding window, so one slow PUBACK does not hold back the rest); delete each row only
+        once its PUBACK is in. True if anything was published."""
+        pending: dict[asyncio.Task[None], int] = {}
+        sent_upto = 0
+        published = False
+        try:
+            while True:
+                room = self.config.inflight - len(pending)
+                if room > 0:
+                    # Tasks start in creation order, and each sends its PUBLISH before it first
+                    # waits, so the broker receives the rows in outbox order.
+                    for m in self.journal.outbox(sent_upto, room):
+                        pending[asyncio.ensure_future(client.publish(m.topic, m.payload, qos=m.qos))] = m.id
+                        sent_upto = m.id
+                if not pending:
+                    return published
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                acked, error = [], None
+                for task in done:
+                    message_id = pending.pop(task)
+                    if task.exception() is None:
+                        acked.append(message_id)
+                    else:
+                        error = task.exception()
+                self.journal.outbox_done(acked)
+                self.published += len(acked)
+                published = published or bool(acked)
+                if error is not None:
+                    raise error
+        finally:
+            for task in pending:
+                task.cancel()
 
     async def _health(self, client: aiomqtt.Client) -> None:
         while True:

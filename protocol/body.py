@@ -40,7 +40,7 @@ def decode_body(type_id: int, body: bytes) -> dict[str, int]:
         raise FrameRejected(TYPE, "unknown message type %d" % type_id)
     if len(body) != layout.size:
         raise FrameRejected(BODY, "%s body is %d bytes, not %d" % (layout.message.name, len(body), layout.size))
-    fields = dict(zip(layout.names, struct.unpack_from(layout.format, body, 0)))
+    fields = dict(zip(layout.names, struct.unpack_from(layout.format, body, 0)))  # noqa: B905 (no strict= on MicroPython)
     for name in layout.u24:
         fields[name] = int.from_bytes(fields[name], "little")
     for name, enum in layout.enums:
