@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from gateway.config import GatewayConfig
-from gateway.journal import Journal, utc_iso, utc_now
+from gateway.journal import Journal, canonical_data, utc_iso, utc_now
 from gateway.mqtt_sink import MqttSink
 from gateway.pipeline import COUNTER_KINDS, Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
 from gateway.registry import COMM_FAIL, NodeRegistry, SupervisionChange
@@ -176,9 +176,10 @@ class Gateway:
                 "ctr": packet.ctr,
                 "receptions": receptions,
             }
-            if self.journal.append("event", payload, node_id=node_id, event_id=event_id, ts=utc_iso(now)):
+            text = canonical_data(payload)  # serialized once: journal row, hash and MQTT payload
+            if self.journal.append("event", data_text=text, node_id=node_id, event_id=event_id, ts=utc_iso(now)):
                 self.journal.enqueue(
-                    "%s/node/%d/event/%s" % (self.prefix, node_id, message.name.lower()), json.dumps(payload).encode()
+                    "%s/node/%d/event/%s" % (self.prefix, node_id, message.name.lower()), text.encode()
                 )
                 self.counters["events"] += 1
             else:

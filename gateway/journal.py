@@ -74,13 +74,38 @@ def utc_iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def canonical_data(data: dict[str, Any]) -> str:
+    """A row's data as stored and hashed: sorted, compact JSON."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(row: dict[str, Any]) -> bytes:
-    """The bytes a row's hash covers: its fields as sorted, compact JSON."""
+    """The bytes a row's hash covers: all its fields as sorted, compact JSON."""
     return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _canonical_stored(seq: int, ts: str, kind: str, node_id: int | None, event_id: str | None, data_text: str) -> bytes:
+    # Exactly canonical() of the row, built around the already serialized data so an event
+    # is serialized once, not three times, on the hot path.
+    def j(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    return (
+        '{"data":%s,"event_id":%s,"kind":%s,"node_id":%s,"seq":%d,"ts":%s}'
+        % (data_text, j(event_id), j(kind), j(node_id), seq, j(ts))
+    ).encode()
 
 
 def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(row)).hexdigest()
+
+
+def _stored_hash(
+    prev_hash: str, seq: int, ts: str, kind: str, node_id: int | None, event_id: str | None, data_text: str
+) -> str:
+    return hashlib.sha256(
+        bytes.fromhex(prev_hash) + _canonical_stored(seq, ts, kind, node_id, event_id, data_text)
+    ).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -133,12 +158,15 @@ class Journal:
             # FULL: a committed row is on disk before the node is acked, power cut or not.
             self._db.execute("PRAGMA synchronous=%s" % ("FULL" if durable else "NORMAL"))
             self._db.executescript(SCHEMA)
-            head = self._db.execute("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+            head = self._db.execute("SELECT hash, seq FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError("journal %s cannot be used: %s" % (self.path, exc)) from None
         self._head: str = head[0] if head else GENESIS
+        self._seq: int = head[1] if head else 0
+        self._next_down: dict[int, int] = {}
         self._in_tx = False
         self._head_at_begin = self._head
+        self._seq_at_begin = self._seq
 
     def close(self) -> None:
         self._db.close()
@@ -150,6 +178,7 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             self._in_tx = True
             self._head_at_begin = self._head
+            self._seq_at_begin = self._seq
 
     def commit(self) -> None:
         if self._in_tx:
@@ -161,30 +190,37 @@ class Journal:
             self._db.execute("ROLLBACK")
             self._in_tx = False
             self._head = self._head_at_begin
+            self._seq = self._seq_at_begin
 
     # -- the chain ---------------------------------------------------------------------------
 
     def append(
         self,
         kind: str,
-        data: dict[str, Any],
+        data: dict[str, Any] | None = None,
         *,
+        data_text: str | None = None,
         node_id: int | None = None,
         event_id: str | None = None,
         ts: str | None = None,
     ) -> bool:
-        """Append a row; False (and nothing written) if `event_id` is already journalled."""
+        """Append a row (its data as a dict, or already `canonical_data`); False, and nothing
+        written, if `event_id` is already journalled."""
         self.begin()
-        if event_id is not None and self.has_event(event_id):
-            return False
-        seq = (self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal").fetchone()[0]) + 1
-        row = {"seq": seq, "ts": ts or utc_now(), "kind": kind, "node_id": node_id, "event_id": event_id, "data": data}
-        digest = row_hash(self._head, row)
-        self._db.execute(
-            "INSERT INTO journal (seq, ts, kind, node_id, event_id, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
-            (seq, row["ts"], kind, node_id, event_id, json.dumps(data, sort_keys=True), self._head, digest),
+        if data_text is None:
+            data_text = canonical_data(data or {})
+        seq = self._seq + 1
+        ts = ts or utc_now()
+        digest = _stored_hash(self._head, seq, ts, kind, node_id, event_id, data_text)
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO journal (seq, ts, kind, node_id, event_id, data, prev_hash, hash) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (seq, ts, kind, node_id, event_id, data_text, self._head, digest),
         )
+        if cursor.rowcount == 0:  # the event_id is already there: a retransmission
+            return False
         self._head = digest
+        self._seq = seq
         return True
 
     def has_event(self, event_id: str) -> bool:
@@ -253,14 +289,18 @@ class Journal:
     def take_down_ctr(self, node_id: int) -> int:
         """The next downlink counter for a node, used up (committed with the transaction)."""
         self.begin()
-        row = self._db.execute("SELECT next_down FROM counters WHERE node_id = ?", (node_id,)).fetchone()
-        ctr = row[0] if row else 1
+        ctr = self._next_down.get(node_id)
+        if ctr is None:
+            row = self._db.execute("SELECT next_down FROM counters WHERE node_id = ?", (node_id,)).fetchone()
+            ctr = int(row[0]) if row else 1
         self._db.execute(
             "INSERT INTO counters (node_id, next_down) VALUES (?, ?) "
             "ON CONFLICT(node_id) DO UPDATE SET next_down = excluded.next_down",
             (node_id, ctr + 1),
         )
-        return int(ctr)
+        # Cached ahead of the commit: a rollback can only leave a gap, never a reused counter.
+        self._next_down[node_id] = ctr + 1
+        return ctr
 
     # -- node registry snapshot ------------------------------------------------------------------
 
