@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.gateway.harness import Broker, Pty, SimNode, write_site  # noqa: E402
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
-INFLIGHT = 10
+INFLIGHT = 32
 
 
 class Subscriber:
@@ -92,6 +92,8 @@ async def gateway_figures(workdir: Path, broker: Broker, frames: int, rate: int,
     config = write_site(
         workdir, broker.port, nodes=[1], transports='[[transport.serial]]\nname = "bench"\nport = "%s"\n' % pty.link
     )
+    # The gateway gets the same in-flight window as the bare loop.
+    config.write_text(config.read_text().replace("keepalive_s = 5", "keepalive_s = 5\ninflight = %d" % INFLIGHT))
     proc = await asyncio.create_subprocess_exec(
         PERIMETER, "gateway", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
     )

@@ -145,7 +145,7 @@ class Gateway:
             return
         self.sink.wake()
         for reception, packet in acks:
-            self._spawn(self._send_ack(reception, packet))
+            self._send_ack(reception, packet)
 
     def _frame(self, frame: Frame) -> tuple[Reception, bytes] | None:
         packet = frame.packet
@@ -277,12 +277,12 @@ class Gateway:
             self.sink.wake()
         return changes
 
-    async def _send_ack(self, reception: Reception, packet: bytes) -> None:
+    def _send_ack(self, reception: Reception, packet: bytes) -> None:
         transport = self.transports.get(reception.transport)
         sent = False
         if transport is not None:
             try:
-                sent = await transport.send(packet, reception)
+                sent = transport.send(packet, reception)
             except Exception as exc:  # a link failing under a write: the node retransmits
                 log.warning("ack transport=%s failed: %s", reception.transport, exc)
         self.counters["acks_sent" if sent else "acks_unsent"] += 1

@@ -23,7 +23,7 @@ from typing import Any
 import aiomqtt
 
 from gateway.config import MqttConfig
-from gateway.journal import Journal, utc_now
+from gateway.journal import Journal, OutboxMessage, utc_now
 
 log = logging.getLogger("perimeter.mqtt")
 
@@ -141,38 +141,52 @@ class MqttSink:
 
     async def _publish_outbox(self, client: aiomqtt.Client) -> bool:
         """Publish outbox rows oldest first, keeping up to `inflight` awaiting their PUBACK (a
-        sliding window, so one slow PUBACK does not hold back the rest); delete each row only
-        once its PUBACK is in. True if anything was published."""
+        sliding window, so one slow PUBACK does not hold back the rest); delete rows only once
+        their PUBACK is in, a batch at a time. True if anything was published."""
         pending: dict[asyncio.Task[None], int] = {}
+        queued: list[OutboxMessage] = []  # read ahead from the outbox, not yet published
+        acked: list[int] = []
         sent_upto = 0
         published = False
         try:
             while True:
                 room = self.config.inflight - len(pending)
-                if room > 0:
-                    # Tasks start in creation order, and each sends its PUBLISH before it first
-                    # waits, so the broker receives the rows in outbox order.
-                    for m in self.journal.outbox(sent_upto, room):
-                        pending[asyncio.ensure_future(client.publish(m.topic, m.payload, qos=m.qos))] = m.id
-                        sent_upto = m.id
+                if room > 0 and not queued:
+                    queued = self.journal.outbox(sent_upto, 256)
+                    if queued:
+                        sent_upto = queued[-1].id
+                # Tasks start in creation order, and each sends its PUBLISH before it first
+                # waits, so the broker receives the rows in outbox order.
+                for m in queued[:room]:
+                    pending[asyncio.ensure_future(client.publish(m.topic, m.payload, qos=m.qos))] = m.id
+                del queued[: max(room, 0)]
                 if not pending:
+                    self._forget(acked)
                     return published
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                acked, error = [], None
+                error = None
                 for task in done:
                     message_id = pending.pop(task)
                     if task.exception() is None:
                         acked.append(message_id)
                     else:
                         error = task.exception()
-                self.journal.outbox_done(acked)
-                self.published += len(acked)
                 published = published or bool(acked)
                 if error is not None:
                     raise error
+                if len(acked) >= self.config.inflight:
+                    self._forget(acked)
         finally:
             for task in pending:
                 task.cancel()
+            self._forget(acked)
+
+    def _forget(self, acked: list[int]) -> None:
+        """Delete the rows whose PUBACK arrived (one transaction for the batch)."""
+        if acked:
+            self.journal.outbox_done(acked)
+            self.published += len(acked)
+            acked.clear()
 
     async def _health(self, client: aiomqtt.Client) -> None:
         while True:

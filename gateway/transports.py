@@ -91,8 +91,9 @@ class Transport(ABC):
         """Connect, call `connected()`, and handle traffic until the link fails."""
 
     @abstractmethod
-    async def send(self, packet: bytes, reception: Reception) -> bool:
-        """Send a downlink packet back the way `reception` came; False if the link is down."""
+    def send(self, packet: bytes, reception: Reception) -> bool:
+        """Queue a downlink packet back the way `reception` came (never blocks); False if the
+        link is down."""
 
     def stop(self) -> None:
         self._stopping = True
@@ -132,7 +133,7 @@ class StreamTransport(Transport):
         writer.write(encode_frame(payload))
         return True
 
-    async def send(self, packet: bytes, reception: Reception) -> bool:
+    def send(self, packet: bytes, reception: Reception) -> bool:
         return self.write_frame(packet)
 
 
@@ -197,7 +198,7 @@ class LoraBridgeTransport(SerialTransport):
             )
             self.receiver.on_packet(packet, reception)
 
-    async def send(self, packet: bytes, reception: Reception) -> bool:
+    def send(self, packet: bytes, reception: Reception) -> bool:
         frequency, sf, bw = reception.reply_to or (869_525_000, 9, 125)
         return self.write_frame(bridge.encode_transmit(packet, frequency, sf, bw))
 
@@ -316,7 +317,7 @@ class SemtechUdpTransport(Transport):
         )
         self.receiver.on_packet(packet, reception)
 
-    async def send(self, packet: bytes, reception: Reception) -> bool:
+    def send(self, packet: bytes, reception: Reception) -> bool:
         reply = reception.reply_to
         udp = self._udp
         if udp is None or not isinstance(reply, dict):

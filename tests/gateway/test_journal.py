@@ -7,10 +7,22 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway.journal import GENESIS, Journal, export, export_text, row_hash
+from gateway.journal import (
+    GENESIS,
+    Journal,
+    _canonical_stored,
+    canonical,
+    canonical_data,
+    export,
+    export_text,
+    row_hash,
+)
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
 
@@ -162,3 +174,17 @@ def test_a_file_that_is_not_a_journal_is_named(tmp_path: Path) -> None:
     bogus.write_text("hello, not a database at all" * 100)
     result = subprocess.run([PERIMETER, "journal", "verify", "--journal", str(bogus)], capture_output=True, text=True)
     assert result.returncode == 2 and "cannot be used" in result.stderr and "Traceback" not in result.stderr
+
+
+@given(
+    st.text(),
+    st.text(),
+    st.one_of(st.none(), st.integers(0, 65535)),
+    st.one_of(st.none(), st.text()),
+    st.dictionaries(st.text(), st.one_of(st.integers(), st.text(), st.none())),
+)
+def test_the_fast_row_serialization_is_exactly_the_canonical_json(
+    ts: str, kind: str, node_id: int | None, event_id: str | None, data: dict[str, Any]
+) -> None:
+    row = {"seq": 9, "ts": ts, "kind": kind, "node_id": node_id, "event_id": event_id, "data": data}
+    assert _canonical_stored(9, ts, kind, node_id, event_id, canonical_data(data)) == canonical(row)
