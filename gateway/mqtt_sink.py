@@ -28,6 +28,19 @@ from gateway.journal import Journal, OutboxMessage, utc_now
 log = logging.getLogger("perimeter.mqtt")
 
 
+class _QuietPendingCalls(logging.Filter):
+    """aiomqtt warns on every publish while more than 10 await their PUBACK; our window is
+    bounded on purpose (`inflight`), so that warning is noise, and formatting it cost more CPU
+    than the publishing itself under load."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("There are %d pending")
+
+
+client_log = logging.getLogger("perimeter.mqtt.client")
+client_log.addFilter(_QuietPendingCalls())
+
+
 class MqttSink:
     """Publishes what the journal has queued, for as long as the daemon runs."""
 
@@ -83,6 +96,7 @@ class MqttSink:
             identifier=self.client_id,
             will=will,
             keepalive=c.keepalive_s,
+            logger=client_log,
             tls_context=tls_context,
             max_inflight_messages=c.inflight,
             clean_session=True,
@@ -143,14 +157,25 @@ class MqttSink:
         """Publish outbox rows oldest first, keeping up to `inflight` awaiting their PUBACK (a
         sliding window, so one slow PUBACK does not hold back the rest); delete rows only once
         their PUBACK is in, a batch at a time. True if anything was published."""
-        pending: dict[asyncio.Task[None], int] = {}
+        finished: asyncio.Queue[tuple[int, BaseException | None]] = asyncio.Queue()
+        pending: set[asyncio.Task[None]] = set()
         queued: list[OutboxMessage] = []  # read ahead from the outbox, not yet published
         acked: list[int] = []
         sent_upto = 0
         published = False
+
+        async def publish(message: OutboxMessage) -> None:
+            try:
+                await client.publish(message.topic, message.payload, qos=message.qos)
+            except Exception as exc:  # reported through the queue, raised by the loop below
+                finished.put_nowait((message.id, exc))
+            else:
+                finished.put_nowait((message.id, None))
+
         try:
+            in_flight = 0
             while True:
-                room = self.config.inflight - len(pending)
+                room = self.config.inflight - in_flight
                 if room > 0 and not queued:
                     queued = self.journal.outbox(sent_upto, 256)
                     if queued:
@@ -158,22 +183,23 @@ class MqttSink:
                 # Tasks start in creation order, and each sends its PUBLISH before it first
                 # waits, so the broker receives the rows in outbox order.
                 for m in queued[:room]:
-                    pending[asyncio.ensure_future(client.publish(m.topic, m.payload, qos=m.qos))] = m.id
+                    task = asyncio.ensure_future(publish(m))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                    in_flight += 1
                 del queued[: max(room, 0)]
-                if not pending:
+                if in_flight == 0:
                     self._forget(acked)
                     return published
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                error = None
-                for task in done:
-                    message_id = pending.pop(task)
-                    if task.exception() is None:
-                        acked.append(message_id)
-                    else:
-                        error = task.exception()
+                results = [await finished.get()]
+                while not finished.empty():
+                    results.append(finished.get_nowait())
+                in_flight -= len(results)
+                errors = [error for message_id, error in results if error is not None]
+                acked += [message_id for message_id, error in results if error is None]
                 published = published or bool(acked)
-                if error is not None:
-                    raise error
+                if errors:
+                    raise errors[0]
                 if len(acked) >= self.config.inflight:
                     self._forget(acked)
         finally:
