@@ -250,15 +250,21 @@ def read_site_key(path: Path, source: str) -> bytes:
         raise ConfigError("%s: site.key_file: cannot read %s: %s" % (source, path, exc.strerror)) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError("%s: site.key_file: %s is readable by group or others; chmod 600 it" % (source, path))
+    key = site_key_from_bytes(raw)
+    if key is None:
+        raise ConfigError("%s: site.key_file: %s must hold %d bytes as hex" % (source, path, SITE_KEY_SIZE))
+    return key
+
+
+def site_key_from_bytes(raw: bytes) -> bytes | None:
+    """A site key file's key: 32 raw bytes, or 64 hex digits (whitespace around them allowed)."""
     if len(raw) == SITE_KEY_SIZE:
         return raw
     try:
         key = bytes.fromhex(raw.decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
-        key = b""
-    if len(key) != SITE_KEY_SIZE:
-        raise ConfigError("%s: site.key_file: %s must hold %d bytes as hex" % (source, path, SITE_KEY_SIZE))
-    return key
+        return None
+    return key if len(key) == SITE_KEY_SIZE else None
 
 
 def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> GatewayConfig:

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+from gateway.config import site_key_from_bytes
 from protocol.body import encode_body, field_labels
 from protocol.errors import TAG, EncodeError, FrameRejected
 from protocol.framing import decode_frame, encode_frame
@@ -31,13 +32,8 @@ def read_site_key(path: str) -> bytes:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError("cannot read site key file %s: %s" % (path, exc.strerror)) from None
-    if len(raw) == SITE_KEY_SIZE:
-        return raw
-    try:
-        key = bytes.fromhex(raw.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        key = b""
-    if len(key) != SITE_KEY_SIZE:
+    key = site_key_from_bytes(raw)
+    if key is None:
         raise UsageError(
             "site key file %s must hold %d bytes as %d hex digits (or raw)" % (path, SITE_KEY_SIZE, 2 * SITE_KEY_SIZE)
         )

@@ -17,14 +17,6 @@ from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path)
-    b.start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
 def pty(tmp_path: Path) -> Iterator[Pty]:
     p = Pty(tmp_path / "ttyNODE")
     yield p

@@ -10,20 +10,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
 from tests.gateway.test_gateway_e2e import start, stop, wait_until
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Broker:
-    b = Broker(tmp_path)
-    b.start()
-    yield b  # type: ignore[misc]
-    b.stop()
 
 
 async def test_prometheus_metrics_are_served_over_http(tmp_path: Path, broker: Broker) -> None:
@@ -66,22 +56,29 @@ async def test_gateway_tells_systemd_it_is_ready_and_stops_cleanly_on_sigterm(tm
     assert proc.returncode == 0 and b"Traceback" not in err
 
 
-async def test_broker_with_passwords_accepts_the_gateway_and_its_last_will_says_offline(tmp_path: Path) -> None:
+def password_broker(tmp_path: Path, *, anonymous: bool, gateway_password: str) -> Broker:
+    """A started broker that knows user `gateway` with password `s3cret`; the gateway's
+    password file holds `gateway_password`."""
     broker = Broker(tmp_path)
     passwords = tmp_path / "passwd"
     passwords.write_text("")
     subprocess.run(["mosquitto_passwd", "-b", str(passwords), "gateway", "s3cret"], check=True)
-    broker.conf.write_text(
-        broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous true\npassword_file %s" % passwords)
-    )
+    allow = "allow_anonymous %s\npassword_file %s" % ("true" if anonymous else "false", passwords)
+    broker.conf.write_text(broker.conf.read_text().replace("allow_anonymous true", allow))
     broker.start()
-    (tmp_path / "mqtt.password").write_text("s3cret\n")
-    config = write_site(tmp_path, broker.port)
-    config.write_text(
-        config.read_text().replace(
-            "keepalive_s = 5", 'keepalive_s = 5\nusername = "gateway"\npassword_file = "mqtt.password"'
-        )
-    )
+    (tmp_path / "mqtt.password").write_text(gateway_password + "\n")
+    return broker
+
+
+def with_credentials(config: Path) -> Path:
+    credentials = 'keepalive_s = 5\nusername = "gateway"\npassword_file = "mqtt.password"'
+    config.write_text(config.read_text().replace("keepalive_s = 5", credentials))
+    return config
+
+
+async def test_broker_with_passwords_accepts_the_gateway_and_its_last_will_says_offline(tmp_path: Path) -> None:
+    broker = password_broker(tmp_path, anonymous=True, gateway_password="s3cret")
+    config = with_credentials(write_site(tmp_path, broker.port))
     try:
         async with Collector(broker.port, "perimeter/test/gw/bridge/state") as mqtt:
             proc = subprocess.Popen([PERIMETER, "gateway", "--config", str(config)], stderr=subprocess.DEVNULL)
@@ -94,24 +91,10 @@ async def test_broker_with_passwords_accepts_the_gateway_and_its_last_will_says_
 
 
 async def test_wrong_broker_password_is_logged_and_retried_not_fatal(tmp_path: Path) -> None:
-    broker = Broker(tmp_path)
-    passwords = tmp_path / "passwd"
-    passwords.write_text("")
-    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "gateway", "s3cret"], check=True)
-    broker.conf.write_text(
-        broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false\npassword_file %s" % passwords)
-    )
-    broker.start()
-    (tmp_path / "mqtt.password").write_text("wrong\n")
+    broker = password_broker(tmp_path, anonymous=False, gateway_password="wrong")
     pty = Pty(tmp_path / "tty")
-    config = write_site(
-        tmp_path, broker.port, transports='[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link
-    )
-    config.write_text(
-        config.read_text().replace(
-            "keepalive_s = 5", 'keepalive_s = 5\nusername = "gateway"\npassword_file = "mqtt.password"'
-        )
-    )
+    serial = '[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link
+    config = with_credentials(write_site(tmp_path, broker.port, transports=serial))
     try:
         gateway, task = await start(config)
         pty.write(SimNode(1).fence())

@@ -6,10 +6,7 @@ import base64
 import json
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from gateway.daemon import Gateway
 from protocol import bridge
@@ -18,14 +15,6 @@ from tests.gateway.harness import Broker, Collector, Pty, SimNode, free_port, wr
 from tests.gateway.test_gateway_e2e import start, stop, wait_until
 
 EUI = bytes.fromhex("aa555a0000000101")
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path)
-    b.start()
-    yield b
-    b.stop()
 
 
 class Forwarder:
