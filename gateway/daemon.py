@@ -177,7 +177,19 @@ class Gateway:
                 "receptions": receptions,
             }
             text = canonical_data(payload)  # serialized once: journal row, hash and MQTT payload
-            if self.journal.append("event", data_text=text, node_id=node_id, event_id=event_id, ts=utc_iso(now)):
+            new = self.journal.append("event", data_text=text, node_id=node_id, event_id=event_id, ts=utc_iso(now))
+            if not new and not self._same_event(event_id, message.name, packet.fields):
+                # Same event number, different event: the node restarted its numbering (a
+                # reboot whose HELLO never arrived). Never drop it as a retransmission.
+                log.warning(
+                    "node=%d reused event_no %d for a different event: boot not seen",
+                    node_id,
+                    packet.fields["event_no"],
+                )
+                payload["event_id"] = event_id = "%s:c%d" % (event_id, packet.ctr)
+                text = canonical_data(payload)
+                new = self.journal.append("event", data_text=text, node_id=node_id, event_id=event_id, ts=utc_iso(now))
+            if new:
                 self.journal.enqueue(
                     "%s/node/%d/event/%s" % (self.prefix, node_id, message.name.lower()), text.encode()
                 )
@@ -210,6 +222,15 @@ class Gateway:
         # Answer through the receiver that heard the node best.
         best = max(frame.receptions, key=lambda r: r.rssi_dbm if r.rssi_dbm is not None else -1e9)
         return best, ack
+
+    def _same_event(self, event_id: str, type_name: str, fields: dict[str, int]) -> bool:
+        """Whether a journalled event is the one these fields describe (a retransmission
+        differs only in its age)."""
+        stored = self.journal.event(event_id)
+        if stored is None or stored.get("type") != type_name.lower():
+            return False
+        before = {k: v for k, v in stored.get("fields", {}).items() if k != "age_ds"}
+        return before == {k: v for k, v in fields.items() if k != "age_ds"}
 
     def _publish_node(self, node_id: int, force: bool = True) -> None:
         node = self.registry.nodes[node_id]

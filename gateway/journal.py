@@ -237,6 +237,11 @@ class Journal:
     def has_event(self, event_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM journal WHERE event_id = ?", (event_id,)).fetchone() is not None
 
+    def event(self, event_id: str) -> dict[str, Any] | None:
+        """The data journalled under `event_id`, if any."""
+        row = self._db.execute("SELECT data FROM journal WHERE event_id = ?", (event_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     @property
     def head(self) -> str:
         return self._head

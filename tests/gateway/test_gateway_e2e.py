@@ -283,3 +283,21 @@ async def test_broker_outage_of_60_s_loses_no_event_and_delivers_in_order(
     for event in events:
         assert ids.setdefault(event["fields"]["event_no"], event["event_id"]) == event["event_id"]
     assert gateway.sink.reconnects >= 1
+
+
+async def test_event_number_reused_for_a_different_event_is_not_taken_for_a_retransmission(
+    running: tuple[Gateway, Path], broker: Broker, pty: Pty
+) -> None:
+    # The node rebooted and restarted its event numbers, and its HELLO was lost: event 1
+    # again, but another event. It must be published, not dropped as a repeat.
+    gateway, _ = running
+    node = SimNode(2)
+    async with Collector(broker.port) as mqtt:
+        pty.write(node.fence(peak=1000, event_no=1))
+        pty.write(node.fence(peak=1000, event_no=1))  # a true retransmission
+        pty.write(node.fence(peak=4000, event_no=1))  # a new event with a reused number
+        await mqtt.wait_for(lambda: len(mqtt.events()) == 2)
+        await asyncio.sleep(0.3)
+    events = mqtt.events()
+    assert [e["fields"]["peak"] for e in events] == [1000, 4000] and len(events) == 2
+    assert events[0]["event_id"] != events[1]["event_id"] and gateway.counters["retransmits"] == 1
