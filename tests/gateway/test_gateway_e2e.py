@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import shutil
 import subprocess
 import time
@@ -200,8 +201,9 @@ async def test_silent_node_goes_comm_fail_within_its_window_and_is_restored(
 
 
 async def test_serial_unplug_is_reported_and_reconnected_within_2_s_while_tcp_keeps_serving(
-    tmp_path: Path, broker: Broker, pty: Pty
+    tmp_path: Path, broker: Broker, pty: Pty, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="perimeter.transport")
     received: list[bytes] = []
 
     async def simulator(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -241,6 +243,9 @@ async def test_serial_unplug_is_reported_and_reconnected_within_2_s_while_tcp_ke
     server.close()
     assert reconnected_after < 2.0
     assert gateway.transports["fence"].reconnects == 1
+    logged = [r.getMessage() for r in caplog.records if r.name == "perimeter.transport"]
+    assert any(m.startswith("transport=fence kind=serial state=down") for m in logged), logged
+    assert any(m.startswith("transport=fence kind=serial state=up") for m in logged), logged
 
 
 async def test_broker_outage_of_60_s_loses_no_event_and_delivers_in_order(
