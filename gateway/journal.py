@@ -367,7 +367,9 @@ class Journal:
         self._db.execute(
             "INSERT INTO retained (topic, payload, version) VALUES (?, ?, "
             "(SELECT COALESCE(MAX(version), 0) + 1 FROM retained)) "
-            "ON CONFLICT(topic) DO UPDATE SET payload = excluded.payload, version = excluded.version",
+            # Unchanged state is not written again, so it is not republished either.
+            "ON CONFLICT(topic) DO UPDATE SET payload = excluded.payload, version = excluded.version "
+            "WHERE payload IS NOT excluded.payload",
             (topic, payload),
         )
 

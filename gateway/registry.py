@@ -92,6 +92,7 @@ class NodeRegistry:
         """An authentic frame from a node: update it. Returns the node, a restore if it was
         in comm-fail, and the names of fields whose change is a state change worth journalling."""
         node = self.nodes[node_id]
+        previous = node.last_seen if node.last_seen is not None else self._started[node_id]
         node.last_seen = now
         for reception in receptions:
             node.via[reception["transport"]] = dict(reception, at=now)
@@ -125,9 +126,8 @@ class NodeRegistry:
             node.tamper = active
         restored: list[SupervisionChange] = []
         if node.supervision == COMM_FAIL:
-            silent = now - (node.comm_fail_since or now)
             node.supervision, node.comm_fail_since = OK, None
-            restored.append(SupervisionChange(node_id, OK, silent, now))
+            restored.append(SupervisionChange(node_id, OK, now - previous, now))
         return node, restored, changes
 
     def deadline(self, node: NodeState) -> float:

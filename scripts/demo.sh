@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up .venv (pinned) and runs the demo. Until the simulated perimeter lands, the demo is
-# the frame tool's round trip: every golden vector encoded and decoded by `perimeter frame`,
-# then one frame built from JSON and piped through the decoder, as an installer would.
+# the frame tool's round trip (every golden vector encoded and decoded by `perimeter frame`,
+# then one frame built from JSON and piped through the decoder, as an installer would), then a
+# small live perimeter: three frame-level nodes on a pty, the real gateway, a real Mosquitto.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
@@ -37,3 +38,7 @@ echo
 echo "== the same frame with one bit flipped on the line"
 flipped="${frame:0:20}$(printf '%x' $(( 0x${frame:20:1} ^ 1 )))${frame:21}"
 "$bin/perimeter" frame decode "${keyed[@]}" "$flipped" || true
+
+echo
+echo "== a live perimeter: three nodes on a pty, the real gateway, a real Mosquitto"
+"$bin/python" -m simulators.gateway_demo
