@@ -26,7 +26,7 @@ def test_node_falls_into_comm_fail_after_k_missed_heartbeats_and_is_restored_by_
     assert (change.node_id, change.state, change.silent_s) == (7, COMM_FAIL, 90.0)
     assert registry.check(200.0) == []  # reported once
     _, restored, _ = registry.heard(7, HEARTBEAT, HB, [{"transport": "tty"}], now=250.0)
-    assert [(c.state, c.silent_s) for c in restored] == [(OK, 150.0)]
+    assert [(c.state, c.silent_s) for c in restored] == [(OK, 240.0)]  # silent since the frame at 10 s
 
 
 def test_a_node_that_never_speaks_fails_too() -> None:
