@@ -287,6 +287,10 @@ async def test_broker_outage_of_60_s_loses_no_event_and_delivers_in_order(
     ids = {}
     for event in events:
         assert ids.setdefault(event["fields"]["event_no"], event["event_id"]) == event["event_id"]
+    print(
+        "before outage 20, during 60 s outage %d, delivered %d distinct, %d repeats"
+        % (sent_during_outage, len(first_arrivals), len(numbers) - len(first_arrivals))
+    )
     assert gateway.sink.reconnects >= 1
 
 
