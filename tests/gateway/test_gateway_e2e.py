@@ -241,6 +241,7 @@ async def test_serial_unplug_is_reported_and_reconnected_within_2_s_while_tcp_ke
         )
         await stop(gateway, task)
     server.close()
+    print("serial back up %.2f s after the port reappeared" % reconnected_after)
     assert reconnected_after < 2.0
     assert gateway.transports["fence"].reconnects == 1
     logged = [r.getMessage() for r in caplog.records if r.name == "perimeter.transport"]
