@@ -318,7 +318,12 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
 
     def optional_path(key: str) -> str | None:
         value = r.get(mq, "mqtt", key, str, None)
-        return str(base / value) if value else None
+        if not value:
+            return None
+        path = base / value
+        if not os.access(path, os.R_OK):  # found now, not at the first broker connection
+            raise r.fail("mqtt." + key, "cannot read %s" % path)
+        return str(path)
 
     mqtt = MqttConfig(
         host=r.get(mq, "mqtt", "host", str, "127.0.0.1"),

@@ -107,6 +107,8 @@ class Gateway:
         self._handle(self.pipeline.feed_packet(packet, reception))
 
     def on_transport_state(self, name: str, state: str, detail: str) -> None:
+        if state != UP:
+            self.pipeline.reset_stream(name)
         data = {"transport": name, "state": state, "detail": detail}
         self.journal.append("transport", data)
         self.journal.set_retained(

@@ -171,6 +171,10 @@ class FramePipeline:
             counters[kind] += after[kind] - before[kind]
         return outcomes
 
+    def reset_stream(self, transport: str) -> None:
+        """The link was lost: a frame half-received before it is not joined to what follows."""
+        self._deframers.pop(transport, None)
+
     def feed_packet(self, packet: bytes, reception: Reception) -> list[Outcome]:
         """One packet (a LoRa payload, or a deframed serial frame) and who heard it."""
         counters = self.counters[reception.transport]

@@ -178,6 +178,10 @@ class LoraBridgeTransport(SerialTransport):
         self._deframer = Deframer()
         self.bad_envelopes = 0
 
+    async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        self._deframer = Deframer()  # nothing half-received before a reconnect is kept
+        return await super().open()
+
     def deliver(self, data: bytes) -> None:
         self._deframer.feed(data)
         while (envelope := self._deframer.next_packet()) is not None:

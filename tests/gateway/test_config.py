@@ -120,3 +120,11 @@ def test_check_config_summarises_a_good_file(site: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 0 and "ok (site site, gateway gw1, 0 transports, 0 nodes)" in result.stdout
+
+
+def test_an_unreadable_mqtt_password_or_ca_file_is_named_at_start(site: Path) -> None:
+    text = TEMPLATE.replace('# password_file = "mqtt.password"', 'password_file = "mqtt.password"')
+    with pytest.raises(ConfigError, match=r"mqtt.password_file \(line \d+\): cannot read .*mqtt.password"):
+        parse(text, "gateway.toml", site)
+    (site / "mqtt.password").write_text("secret\n")
+    assert parse(text, "gateway.toml", site).mqtt.password_file == str(site / "mqtt.password")

@@ -114,3 +114,13 @@ def test_frames_from_another_site_fail_their_tag() -> None:
     other_site = SimNode(1, site_id=SITE_ID + 1)
     out = p.feed_stream(encode_frame(other_site.fence_packet()), heard("tty", 1.0))
     assert [o.kind for o in out if isinstance(o, Rejected)] == ["bad_tag"]
+
+
+def test_a_frame_cut_by_a_lost_link_is_not_joined_to_what_comes_after_reconnecting() -> None:
+    p = pipeline()
+    frame = SimNode(1).fence()
+    p.feed_stream(frame[:10], heard("tty", 1.0))
+    p.reset_stream("tty")  # the port went away and came back
+    out = p.feed_stream(SimNode(2).fence(), heard("tty", 2.0))
+    assert [o.packet.node_id for o in out if isinstance(o, Frame)] == [2]
+    assert p.counters["tty"]["bad_crc"] == 0
