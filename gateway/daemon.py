@@ -110,11 +110,16 @@ class Gateway:
         if state != UP:
             self.pipeline.reset_stream(name)
         data = {"transport": name, "state": state, "detail": detail}
-        self.journal.append("transport", data)
-        self.journal.set_retained(
-            "%s/bridge/transport/%s" % (self.prefix, name), json.dumps(dict(data, ts=utc_now())).encode()
-        )
-        self.journal.commit()
+        try:
+            self.journal.append("transport", data)
+            self.journal.set_retained(
+                "%s/bridge/transport/%s" % (self.prefix, name), json.dumps(dict(data, ts=utc_now())).encode()
+            )
+            self.journal.commit()
+        except Exception:  # a full disk must not take the transport's reconnect loop with it
+            self.journal.rollback()
+            log.exception("could not journal transport=%s state=%s", name, state)
+            return
         self.sink.wake()
 
     # -- the sans-I/O outcomes, made durable -------------------------------------------------------
@@ -397,7 +402,11 @@ class Gateway:
 
     async def _supervise(self) -> None:
         while True:
-            self.check_supervision()
+            try:
+                self.check_supervision()
+            except Exception:  # keep supervising: the next check retries what failed to commit
+                self.journal.rollback()
+                log.exception("supervision check failed")
             await asyncio.sleep(0.5)
 
     async def _release_held(self) -> None:

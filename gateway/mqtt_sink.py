@@ -119,6 +119,9 @@ class MqttSink:
                 elif attempt == 0:
                     log.warning("mqtt=unreachable broker=%s:%d error=%s", self.config.host, self.config.port, exc)
                 self.connected = False
+            except Exception:  # e.g. the journal's disk: log it, reconnect, never stop publishing
+                log.exception("mqtt sink failed; reconnecting")
+                self.connected = False
             attempt += 1
             await asyncio.sleep(0.2 + random.uniform(0, min(5.0, 0.2 * 1.5 ** min(attempt, 20))))
 
