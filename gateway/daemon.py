@@ -19,7 +19,7 @@ from typing import Any
 from gateway.config import GatewayConfig
 from gateway.journal import Journal, canonical_data, utc_iso, utc_now
 from gateway.mqtt_sink import MqttSink
-from gateway.pipeline import COUNTER_KINDS, Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
+from gateway.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
 from gateway.registry import COMM_FAIL, NodeRegistry, SupervisionChange
 from gateway.transports import (
     UP,
@@ -520,4 +520,4 @@ async def serve(config: GatewayConfig) -> None:
     await gateway.run()
 
 
-__all__ = ["Gateway", "serve", "COUNTER_KINDS"]
+__all__ = ["Gateway", "serve"]
