@@ -4,7 +4,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.protocol.test_on_micropython import micropython
+from tests.test_on_micropython import micropython
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "protocol"
 NODE_MODULES = sorted(p for p in PROTOCOL.glob("*.py") if p.name != "schema.py")

@@ -1,0 +1,1 @@
+"""Device (firmware) specs; the plain-assert modules also run on MicroPython."""
