@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ("tests.protocol.test_codec", "tests.protocol.test_vectors", "tests.device.test_counter")
+SHARED = (
+    "tests.protocol.test_codec",
+    "tests.protocol.test_vectors",
+    "tests.device.test_counter",
+    "tests.device.test_delivery",
+)
 # The spec modules, compiled from source in one process, need about 80 KB; the 64 KB check
 # of the compiled protocol alone is in tests/protocol/test_node_constraints.py.
 HEAP = "256k"
