@@ -20,6 +20,7 @@ SHARED = (
     "tests.protocol.test_vectors",
     "tests.device.test_counter",
     "tests.device.test_delivery",
+    "tests.device.test_downlink",
 )
 # The spec modules, compiled from source in one process, need about 80 KB; the 64 KB check
 # of the compiled protocol alone is in tests/protocol/test_node_constraints.py.
