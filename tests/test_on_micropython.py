@@ -21,6 +21,7 @@ SHARED = (
     "tests.device.test_counter",
     "tests.device.test_delivery",
     "tests.device.test_downlink",
+    "tests.device.test_dutycycle",
 )
 # The spec modules, compiled from source in one process, need about 80 KB; the 64 KB check
 # of the compiled protocol alone is in tests/protocol/test_node_constraints.py.
