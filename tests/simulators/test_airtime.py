@@ -26,3 +26,12 @@ def test_time_on_air_matches_the_semtech_calculator(size: int, sf: int, expected
 def test_one_percent_duty_cycle_allows_36_seconds_per_hour() -> None:
     per_hour = duty_cycle_packets_per_hour(24, 12)
     assert per_hour == int(36_000 // time_on_air_ms(24, 12)) == 24
+
+
+def test_the_simulators_airtime_agrees_with_the_nodes_integer_version() -> None:
+    # Two rooms, two implementations (the node has no floats to spare): they must agree.
+    from device.dutycycle import time_on_air_us
+
+    for sf in range(7, 13):
+        for size in range(0, 256, 5):
+            assert abs(time_on_air_ms(size, sf) * 1000 - time_on_air_us(size, sf)) <= 1, (size, sf)
