@@ -13,6 +13,10 @@ def heard(transport: str, at: float, rssi: float | None = None) -> Reception:
     return Reception(transport, at, rssi_dbm=rssi)
 
 
+def finding_kinds(p: FramePipeline, packet: bytes, at: float) -> list[str]:
+    return [o.kind for o in p.feed_packet(packet, heard("tty", at)) if isinstance(o, SecurityFinding)]
+
+
 def test_stream_bytes_in_any_chunks_give_verified_frames() -> None:
     p = pipeline()
     node = SimNode(1)
@@ -77,11 +81,7 @@ def test_bad_tags_for_one_node_raise_substitution_after_the_configured_count() -
     forger = SimNode(3, site_key=bytes(32))
     kinds = []
     for i in range(3):
-        kinds += [
-            o.kind
-            for o in p.feed_packet(forger.fence_packet(), heard("tty", float(i)))
-            if isinstance(o, SecurityFinding)
-        ]
+        kinds += finding_kinds(p, forger.fence_packet(), float(i))
     assert kinds == ["bad_tag", "substitution"]
 
 
@@ -90,11 +90,7 @@ def test_bad_tags_spread_over_more_than_the_window_do_not_alarm() -> None:
     forger = SimNode(3, site_key=bytes(32))
     kinds = []
     for i in range(6):
-        kinds += [
-            o.kind
-            for o in p.feed_packet(forger.fence_packet(), heard("tty", i * 6.0))
-            if isinstance(o, SecurityFinding)
-        ]
+        kinds += finding_kinds(p, forger.fence_packet(), i * 6.0)
     assert "substitution" not in kinds
 
 
