@@ -1,0 +1,153 @@
+"""Fence intrusion detection from a 3-axis accelerometer, the way commercial fence sensors
+decide (FIELD.md: Senstar's event count / event window / alarm window).
+
+Each 50 ms block gives a level (mean |first difference| over the three axes: a high-pass
+that ignores gravity and the slow sway of the fence) and a sharpness (second-difference
+energy over first-difference energy: high for the crack of a cut wire, low for the ringing
+of a climbed panel). A block is active when its level is `fence_threshold`/16 times the
+adaptive noise floor. The floor falls quickly and rises slowly, so wind that builds up and
+steady rain lift the floor instead of raising alarms; during activity it creeps up more
+slowly still, so a storm that sets in cannot hold the sensor active for ever.
+
+- climb: activity accumulated to `climb_ms` within a `window_s` sliding window;
+- cut: `cut_count` short sharp bursts (sharpness >= `cut_threshold`/16, at most 150 ms
+  long) within `cut_window_s`, without the sustained activity of a climb;
+- rattle: an episode of activity (ended by 3 s of quiet) that raised neither and at its
+  loudest reached twice the activity threshold, reported as a low-priority event, not an
+  alarm.
+"""
+
+from device.detect.kernels import abs_diff_sums, zeros
+
+SAMPLE_RATE = 800
+BLOCK_SAMPLES = 40
+BLOCK_MS = BLOCK_SAMPLES * 1000 // SAMPLE_RATE
+
+NONE = 0
+CLIMB = 1  # protocol.messages.FENCE_CLASS
+CUT = 2
+RATTLE = 3
+
+_SHORT_BURST = 3  # blocks: a cut is over in 150 ms
+_QUIET_END = 60  # blocks of quiet that end an episode (3 s)
+_MIN_LEVEL_Q4 = 16 * 4  # below 4 LSB per sample (16 mg) nothing is activity
+
+
+class FenceDetector:
+    """Feed `process` blocks of interleaved x,y,z int16 samples at 800 Hz."""
+
+    def __init__(self, fence_threshold=48, cut_threshold=24, climb_ms=1500, window_s=10, cut_count=3, cut_window_s=30):
+        self.fence_threshold = fence_threshold
+        self.cut_threshold = cut_threshold
+        self._window = bytearray(window_s * 1000 // BLOCK_MS)
+        self._climb_blocks = climb_ms // BLOCK_MS
+        self.cut_count = cut_count
+        self._cut_window = cut_window_s * 1000 // BLOCK_MS
+        self._cuts = zeros("i", cut_count)  # block numbers of the last cut bursts
+        for i in range(cut_count):
+            self._cuts[i] = -(1 << 29)  # long ago
+        self._prev = zeros("h", 9)  # carried samples and differences; kernel outputs
+        self._primed = False
+        self.floor_q4 = 0
+        self._block = 0
+        self._pos = 0
+        self.active_blocks = 0  # active blocks in the sliding window
+        self._burst = 0
+        self._burst_sharp = 0
+        self._episode = 0  # blocks since the episode began; 0 when idle
+        self._quiet = 0
+        self._alarmed = False
+        self._episode_level = 0
+        # What the last event reports:
+        self.peak = 0
+        self.pulses = 0
+        self.duration_ds = 0
+        self.level_q4 = 0
+        self.sharpness_q4 = 0
+
+    @property
+    def noise_floor(self):
+        return self.floor_q4 >> 4
+
+    def _measure(self, xyz, count):
+        prev = self._prev
+        if not self._primed:  # no difference against the zeros before the first sample
+            prev[0] = xyz[0]
+            prev[1] = xyz[1]
+            prev[2] = xyz[2]
+            self._primed = True
+        lf = abs_diff_sums(xyz, count, prev)
+        hf = prev[6] + (prev[7] << 15)
+        self.level_q4 = lf * 16 // count
+        self.sharpness_q4 = hf * 16 // lf if lf else 0
+        return prev[8]
+
+    def _cut_burst(self):
+        cuts = self._cuts
+        for i in range(self.cut_count - 1):
+            cuts[i] = cuts[i + 1]
+        cuts[self.cut_count - 1] = self._block
+        return self._block - cuts[0] <= self._cut_window
+
+    def process(self, xyz, count=BLOCK_SAMPLES):
+        """Analyse one block; returns CLIMB, CUT or RATTLE when one is decided, else NONE."""
+        peak = self._measure(xyz, count)
+        level = self.level_q4
+        self._block += 1
+        if self.floor_q4 == 0:
+            self.floor_q4 = level if level > 0 else 1
+        active = level > _MIN_LEVEL_Q4 and level > ((self.floor_q4 >> 2) * self.fence_threshold >> 2)
+        if not active:
+            if level < self.floor_q4:
+                self.floor_q4 -= (self.floor_q4 - level) >> 4
+            else:
+                self.floor_q4 += ((level - self.floor_q4) >> 5) + 1
+        else:
+            self.floor_q4 += (level - self.floor_q4) >> 10
+
+        window = self._window
+        self.active_blocks += (1 if active else 0) - window[self._pos]
+        window[self._pos] = 1 if active else 0
+        self._pos = (self._pos + 1) % len(window)
+
+        result = NONE
+        if active:
+            if self._episode == 0:
+                self._episode = 1
+                self.peak = 0
+                self.pulses = 0
+                self._alarmed = False
+                self._episode_level = 0
+            self._quiet = 0
+            self._burst += 1
+            if self.sharpness_q4 > self._burst_sharp:
+                self._burst_sharp = self.sharpness_q4
+            if peak > self.peak:
+                self.peak = peak
+            if level > self._episode_level:
+                self._episode_level = level
+        elif self._burst:
+            if self.pulses < 255:
+                self.pulses += 1
+            if self._burst <= _SHORT_BURST and self._burst_sharp >= self.cut_threshold:
+                if self._cut_burst() and self.active_blocks < self._climb_blocks and not self._alarmed:
+                    self._alarmed = True
+                    result = CUT
+            self._burst = 0
+            self._burst_sharp = 0
+        if self._episode:
+            self._episode += 1
+            if not self._alarmed and self.active_blocks >= self._climb_blocks:
+                self._alarmed = True
+                result = CLIMB
+            if not active:
+                self._quiet += 1
+            self.duration_ds = (self._episode - self._quiet) * BLOCK_MS // 100
+            if self._quiet >= _QUIET_END:
+                # A marginal episode (a gust just over the threshold) is not worth airtime.
+                rattle = not self._alarmed and self._episode_level > ((self.floor_q4 >> 2) * self.fence_threshold >> 1)
+                self._episode = 0
+                self._quiet = 0
+                if rattle and result == NONE:
+                    result = RATTLE
+        return result

@@ -1,0 +1,139 @@
+"""The inner loops of the detectors, compiled to machine code on MicroPython.
+
+`@micropython.viper` turns these into native code with machine-word integers; on CPython
+the same functions run as ordinary Python, so the detectors can be tested and simulated
+there too. Viper reads `ptr16` buffers as unsigned 16-bit values, so every sample is sign
+extended by hand, the same way on both interpreters. Bounds are chosen so that no sum
+leaves 30 bits: on a 32-bit board a larger integer would be a heap object.
+"""
+
+from array import array
+
+try:
+    from micropython import viper
+except ImportError:  # CPython: the annotations below are only names
+    ptr16 = None
+
+    def viper(function):
+        return function
+
+
+_ITEM_SIZE = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4}
+
+
+def zeros(typecode, count):
+    """An array of `count` zeros, made without a temporary list (which costs 8 bytes per
+    item on a 64-bit heap). Both interpreters take a bytearray initializer as raw bytes."""
+    return array(typecode, bytearray(count * _ITEM_SIZE[typecode]))
+
+
+FFT_SIZE = 256  # samples per analysis frame after decimation; must match _MASK
+_MASK = 0xFF
+
+
+@viper
+def decimate_windowed(src: ptr16, dst: ptr16, window: ptr16, shift: int):  # type: ignore[valid-type]
+    """dst[i] = ((src[2i] + src[2i+1]) >> shift) * window[i] >> 10, for FFT_SIZE outputs."""
+    for i in range(256):
+        a = ((int(src[2 * i]) & 0xFFFF) ^ 0x8000) - 0x8000
+        b = ((int(src[2 * i + 1]) & 0xFFFF) ^ 0x8000) - 0x8000
+        w = int(window[i])
+        dst[i] = (((a + b) >> shift) * w) >> 10
+
+
+@viper
+def peak_of_pairs(src: ptr16) -> int:  # type: ignore[valid-type]
+    """The largest |src[2i] + src[2i+1]| over 2 * FFT_SIZE samples (at most 65536)."""
+    peak = 0
+    for i in range(256):
+        a = ((int(src[2 * i]) & 0xFFFF) ^ 0x8000) - 0x8000
+        b = ((int(src[2 * i + 1]) & 0xFFFF) ^ 0x8000) - 0x8000
+        s = a + b
+        if s < 0:
+            s = 0 - s
+        if s > peak:
+            peak = s
+    return peak
+
+
+@viper
+def correlate(x: ptr16, table: ptr16, k: int, phase: int) -> int:  # type: ignore[valid-type]
+    """sum x[i] * table[(i*k + phase) mod FFT_SIZE]: one half of DFT bin k.
+
+    With |x| < 2^11 and a Q9 sine table the sum stays below 2^28."""
+    acc = 0
+    idx = phase
+    for i in range(256):
+        v = ((int(x[i]) & 0xFFFF) ^ 0x8000) - 0x8000
+        t = ((int(table[idx & 0xFF]) & 0xFFFF) ^ 0x8000) - 0x8000
+        acc += v * t
+        idx += k
+    return acc
+
+
+@viper
+def abs_diff_sums(xyz: ptr16, n: int, prev: ptr16) -> int:  # type: ignore[valid-type]
+    """Fence block statistics for n interleaved x,y,z samples.
+
+    Returns the sum over samples of |dx|+|dy|+|dz| (first differences); writes the sum of
+    |d2x|+|d2y|+|d2z| (second differences) into prev[6] and prev[7] (low and high 15 bits)
+    and the largest single-sample |dx|+|dy|+|dz| into prev[8]. prev[0..2] hold the last
+    sample and prev[3..5] the last first difference of each axis, carried across blocks."""
+    lf = 0
+    hf = 0
+    peak = 0
+    for i in range(n):
+        total = 0
+        for axis in range(3):
+            v = ((int(xyz[3 * i + axis]) & 0xFFFF) ^ 0x8000) - 0x8000
+            p = ((int(prev[axis]) & 0xFFFF) ^ 0x8000) - 0x8000
+            d = v - p
+            pd = ((int(prev[3 + axis]) & 0xFFFF) ^ 0x8000) - 0x8000
+            d2 = d - pd
+            prev[axis] = v
+            if d > 32767:  # keep the carried difference in 16 bits
+                d = 32767
+            if d < -32768:
+                d = -32768
+            prev[3 + axis] = d
+            if d < 0:
+                d = 0 - d
+            if d2 < 0:
+                d2 = 0 - d2
+            total += d
+            hf += d2
+        lf += total
+        if total > peak:
+            peak = total
+    prev[6] = hf & 0x7FFF
+    prev[7] = hf >> 15
+    if peak > 0x7FFF:
+        peak = 0x7FFF
+    prev[8] = peak
+    return lf
+
+
+@viper
+def deviation_stats(samples: ptr16, n: int, baseline: int, out: ptr16) -> int:  # type: ignore[valid-type]
+    """Impact block statistics for n unsigned ADC samples around `baseline`.
+
+    Returns the largest |sample - baseline|; writes the sum of samples into out[0] (low 15
+    bits) and out[1] (high bits), and the sum of |sample - baseline| likewise into out[2]
+    and out[3]."""
+    peak = 0
+    total = 0
+    dev_total = 0
+    for i in range(n):
+        v = int(samples[i]) & 0xFFFF
+        total += v
+        d = v - baseline
+        if d < 0:
+            d = 0 - d
+        dev_total += d
+        if d > peak:
+            peak = d
+    out[0] = total & 0x7FFF
+    out[1] = total >> 15
+    out[2] = dev_total & 0x7FFF
+    out[3] = dev_total >> 15
+    return peak

@@ -1,0 +1,80 @@
+"""The fence detector on synthesized accelerometer signals: climbs and cuts are detected and
+told apart, a lone knock is only a rattle, and wind and rain raise no alarm. Every block is
+analysed with the heap locked on MicroPython. Runs on CPython and MicroPython."""
+
+from device.detect.fence import BLOCK_SAMPLES, CLIMB, CUT, RATTLE, FenceDetector
+from device.detect.kernels import zeros
+from tests.device.heap import without_allocation
+from tests.device.signals import FenceSignal
+
+
+def events(signal, seconds, detector=None):
+    """(time s, class, peak, pulses) for every decision over `seconds` of the signal."""
+    detector = detector or FenceDetector()
+    buf = zeros("h", 3 * BLOCK_SAMPLES)
+    found = []
+    for block in range(seconds * 20):
+        signal.fill(buf, BLOCK_SAMPLES)
+        decided = without_allocation(detector.process, buf)
+        if decided:
+            found.append((block / 20, decided, detector.peak, detector.pulses))
+    return found
+
+
+def classes(found):
+    return [event[1] for event in found]
+
+
+def test_a_climb_is_detected_within_three_seconds_and_only_as_a_climb():
+    found = events(FenceSignal(6).climb(10.0), 30)
+    assert classes(found) == [CLIMB], found
+    assert 10.0 < found[0][0] <= 13.0, found
+
+
+def test_a_climb_during_strong_gusty_wind_is_still_detected():
+    found = events(FenceSignal(9, wind_mps=10).climb(20.0), 40)
+    assert classes(found) == [CLIMB], found
+    assert 20.0 < found[0][0] <= 25.0, found
+
+
+def test_a_series_of_wire_cuts_is_a_cut_not_a_climb():
+    found = events(FenceSignal(7).cut(10.0, snaps=5), 40)
+    assert CUT in classes(found) and CLIMB not in classes(found), found
+
+
+def test_a_cut_in_rain_is_still_a_cut():
+    found = events(FenceSignal(9, rain_mmph=8).cut(20.0), 50)
+    assert CUT in classes(found) and CLIMB not in classes(found), found
+
+
+def test_a_single_knock_is_reported_as_a_rattle_only():
+    found = events(FenceSignal(8).knock(10.0), 20)
+    assert classes(found) == [RATTLE], found
+    assert found[0][3] == 1, found  # one pulse
+
+
+def test_steady_wind_at_several_strengths_raises_nothing():
+    for seed, speed in ((2, 4), (3, 10), (4, 14), (5, 20)):
+        found = events(FenceSignal(seed, wind_mps=speed), 60)
+        assert found == [], (speed, found)
+
+
+def test_rain_light_and_heavy_raises_nothing():
+    for seed, rate in ((5, 2), (6, 8), (7, 30)):
+        found = events(FenceSignal(seed, rain_mmph=rate), 60)
+        assert found == [], (rate, found)
+
+
+def test_the_noise_floor_follows_the_wind_up_and_back_down():
+    detector = FenceDetector()
+    events(FenceSignal(1), 10, detector)
+    calm = detector.noise_floor
+    events(FenceSignal(2, wind_mps=14), 30, detector)
+    windy = detector.noise_floor
+    events(FenceSignal(3), 10, detector)
+    assert windy > 4 * calm and detector.noise_floor < 2 * calm, (calm, windy, detector.noise_floor)
+
+
+def test_a_higher_threshold_ignores_a_climb_a_lower_one_detects():
+    assert events(FenceSignal(6).climb(10.0, strength=300), 30, FenceDetector(fence_threshold=48)) != []
+    assert events(FenceSignal(6).climb(10.0, strength=300), 30, FenceDetector(fence_threshold=4000)) == []
