@@ -1,0 +1,74 @@
+"""Boot: read the node's identity, build the board, run the node (or bridge) role, and if
+anything escapes, log it to flash and reset rather than hang with the watchdog fed."""
+
+import asyncio
+import json
+import sys
+
+from protocol.keys import NodeKey
+
+CRASH_LOG = "crash.log"
+_CRASH_LOG_LIMIT = 4096
+
+
+def load_identity(path="identity.json"):
+    """The node's identity written by `perimeter node deploy`: node id, site id, own key."""
+    with open(path) as f:
+        raw = json.load(f)
+    return {
+        "node_id": raw["node_id"],
+        "site_id": raw["site_id"],
+        "key": NodeKey(bytes.fromhex(raw["node_key"])),
+        "role": raw.get("role", "node"),
+        "link": raw.get("link", "serial"),
+        "encrypted": raw.get("encrypted", True),
+    }
+
+
+def log_crash(exc, path=CRASH_LOG):
+    """Append the traceback to the crash log, starting it afresh when it grows too big."""
+    try:
+        import os
+
+        mode = "a" if os.stat(path)[6] < _CRASH_LOG_LIMIT else "w"
+    except OSError:
+        mode = "w"
+    try:
+        with open(path, mode) as f:
+            sys.print_exception(exc, f)
+    except OSError:
+        pass
+    sys.print_exception(exc)
+
+
+async def _forever(role):
+    tasks = role.start()
+    while True:
+        await asyncio.sleep(1)
+        for task in tasks:
+            if task.done():  # the supervisor stops feeding the watchdog; say why meanwhile
+                return
+
+
+def main(board_name):
+    board = None
+    try:
+        module = __import__("device.boards." + board_name, None, None, ["Board"])
+        identity = load_identity()
+        board = module.Board(identity)
+        from device.storage import FileStore
+
+        store = FileStore("state.json")
+        if identity["role"] == "bridge":
+            from device.bridge import Bridge
+
+            role = Bridge(board.uart, board.modem, board.clock)
+        else:
+            from device.node import Node
+
+            role = Node(board, identity, store)
+        asyncio.run(_forever(role))
+    except Exception as exc:  # the last line of defence: log, then reset
+        log_crash(exc)
+    if board is not None:
+        board.reset()

@@ -1,0 +1,316 @@
+"""A sensor node: three detector pipelines, the link, heartbeats, downlinks and supervision.
+
+One asyncio task per sensor pipeline, one for the link, one for heartbeats, one for the
+tamper switch and battery, and the supervisor that feeds the watchdog only when all of
+them are alive (DESIGN.md: device firmware rules). Everything the node needs comes from
+`board` (sensors, link, clock, watchdog, reset), so the same code runs on an ESP32, an
+RP2040 or the unix port with simulated buses, and one process can host several nodes.
+"""
+
+import asyncio
+
+from device.counter import FrameCounter, count_boot
+from device.delivery import ALARM, HEARTBEAT, LOW, DeliveryQueue
+from device.detect import acoustic, fence, impact
+from device.detect.kernels import zeros
+from device.downlink import ACK, COMMAND, CONFIG, DownlinkGuard
+from device.settings import Settings
+from device.supervisor import Supervisor
+from protocol.messages import BY_NAME, CAPABILITIES
+
+FIRMWARE = (0, 4, 0)
+_T = {name: BY_NAME[name].type_id for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "TAMPER", "FAULT")}
+_CAP = {name: bit for bit, name in CAPABILITIES.items()}
+
+# NODE_STATUS bits
+_TAMPER = 1 << 0
+_ARMED = 1 << 1
+_BATTERY_LOW = 1 << 5
+_QUEUE_FULL = 1 << 7
+# FAULT codes and their NODE_STATUS bits
+FAULT_ACCELEROMETER = 1
+FAULT_MICROPHONE = 2
+FAULT_IMPACT = 3
+FAULT_BATTERY = 4
+_FAULT_STATUS = {
+    FAULT_ACCELEROMETER: 1 << 2,
+    FAULT_MICROPHONE: 1 << 3,
+    FAULT_IMPACT: 1 << 4,
+    FAULT_BATTERY: _BATTERY_LOW,
+}
+
+_LINK_POLL_MS = 20
+_FIFO_POLL_MS = 25  # the ADXL345 FIFO holds 32 samples = 40 ms at 800 Hz
+_HOUSEKEEPING_MS = 500
+_LARGEST_PACKET = 32  # bytes, for the duty-cycle check before a counter is spent
+
+
+class Node:
+    def __init__(self, board, identity, store):
+        self.board = board
+        self.clock = board.clock
+        self.node_id = identity["node_id"]
+        self.settings = Settings(store)
+        self.boot_count = count_boot(store)
+        counter = FrameCounter(store)
+        encrypted = identity.get("encrypted", True)
+        self.queue = DeliveryQueue(
+            identity["key"], identity["site_id"], self.node_id, counter, self.clock.random_ms, encrypted=encrypted
+        )
+        self.downlinks = DownlinkGuard(identity["key"], identity["site_id"], store, encrypted=encrypted)
+        s = self.settings
+        self.fence = fence.FenceDetector(s.fence_threshold, s.cut_threshold)
+        self.acoustic = acoustic.AcousticDetector(s.acoustic_snr_db)
+        self.impact = impact.ImpactDetector(s.impact_threshold)
+        self.supervisor = Supervisor(board.watchdog)
+        self.event_no = 0
+        self.status = 0
+        self.walk_test_until = -1
+        self.reboot_requested = False
+        self.reports = 0  # events handed to the delivery queue
+        self.started_ms = self.clock.now_ms()
+        self._audio = zeros("h", acoustic.FRAME_SAMPLES)  # also used by the self-test
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _event(self, type_name, fields, priority):
+        self.event_no = (self.event_no + 1) & 0xFFFF
+        fields["event_no"] = self.event_no
+        fields["age_ds"] = 0
+        self.reports += 1
+        if not self.queue.submit(_T[type_name], fields, priority, True, self.clock.now_ms()):
+            self.status |= _QUEUE_FULL
+
+    @property
+    def walk_test(self):
+        return self.clock.now_ms() < self.walk_test_until
+
+    def _reporting(self):
+        return self.settings.armed or self.walk_test
+
+    def hello(self):
+        caps = 0
+        for name in ("accelerometer", "microphone", "impact", "tamper_switch", "battery"):
+            caps |= 1 << _CAP[name]
+        caps |= 1 << _CAP[self.board.link_kind]
+        fields = {
+            "fw_major": FIRMWARE[0],
+            "fw_minor": FIRMWARE[1],
+            "fw_patch": FIRMWARE[2],
+            "boot_count": self.boot_count & 0xFFFFFFFF,
+            "reset_cause": self.board.reset_cause,
+            "capabilities": caps,
+            "heartbeat_s": self.settings.heartbeat_s,
+            "config_id": self.settings.config_id,
+        }
+        # With ack_req: event ids are (boot, event_no), so the gateway must learn of the boot.
+        self.queue.submit(_T["HELLO"], fields, ALARM, True, self.clock.now_ms())
+
+    def heartbeat(self):
+        status = self.status | (_ARMED if self.settings.armed else 0)
+        status |= _TAMPER if self.board.tamper.open else 0
+        fields = {
+            "battery_mv": min(self.board.battery.millivolts(), 0xFFFF),
+            "temperature_dc": self.board.temperature_dc(),
+            "status": status,
+            "downlink_rssi_dbm": max(-128, min(127, getattr(self.board.link, "last_rssi", -128))),
+            "fence_floor": min(self.fence.noise_floor, 0xFFFF),
+            "acoustic_floor": self.acoustic.floor,
+            "impact_floor": min(self.impact.noise_floor, 0xFFFF),
+            "queued": min(len(self.queue), 255),
+            "uptime_s": ((self.clock.now_ms() - self.started_ms) // 1000) & 0xFFFFFFFF,
+        }
+        self.status &= ~_QUEUE_FULL
+        self.queue.submit(_T["HEARTBEAT"], fields, HEARTBEAT, False, self.clock.now_ms())
+
+    def fault(self, code, active, detail=0):
+        bit = _FAULT_STATUS.get(code, 0)
+        if bool(self.status & bit) == bool(active):
+            return
+        self.status = (self.status | bit) if active else (self.status & ~bit)
+        self._event("FAULT", {"code": code, "state": 1 if active else 0, "detail": detail}, ALARM)
+
+    def _fence_decided(self, decided):
+        if not self._reporting():
+            return
+        det = self.fence
+        priority = LOW if decided == fence.RATTLE and not self.walk_test else ALARM
+        fields = {
+            "class": decided,
+            "peak": min(det.peak, 0xFFFF),
+            "noise_floor": min(det.noise_floor, 0xFFFF),
+            "pulses": det.pulses,
+            "duration_ds": min(det.duration_ds, 0xFFFF),
+        }
+        self._event("FENCE", fields, priority)
+
+    def _acoustic_decided(self, decided):
+        if not self._reporting():
+            return
+        det = self.acoustic
+        fields = {
+            "class": decided,
+            "fundamental_hz": det.fundamental_hz,
+            "harmonics": det.harmonics,
+            "snr_db": det.snr_db,
+            "confidence": det.confidence,
+            "duration_ds": min(det.duration_ds, 0xFFFF),
+        }
+        self._event("ACOUSTIC", fields, ALARM if decided == acoustic.DRONE else LOW)
+
+    def _impact_decided(self):
+        if not self._reporting():
+            return
+        det = self.impact
+        fields = {
+            "peak": min(det.peak, 0xFFFF),
+            "noise_floor": min(det.noise_floor, 0xFFFF),
+            "duration_ms": det.duration_ms,
+        }
+        self._event("IMPACT", fields, ALARM)
+
+    # -- downlinks -------------------------------------------------------------------------
+
+    def on_downlink(self, packet):
+        """Handle one received packet; forged or replayed ones are dropped (counted)."""
+        opened = self.downlinks.open(packet)
+        if opened is None:
+            return None
+        if opened.type_id == ACK:
+            self.queue.on_ack(opened.fields["acked_ctr"])
+        elif opened.type_id == CONFIG:
+            self.settings.apply_config(opened.fields)
+            self._apply_settings()
+            self.hello()  # tells the gateway the config_id and heartbeat now in force
+        elif opened.type_id == COMMAND:
+            self._command(opened.fields["command"], opened.fields["arg"])
+        return opened
+
+    def _apply_settings(self):
+        s = self.settings
+        self.fence.fence_threshold = s.fence_threshold
+        self.fence.cut_threshold = s.cut_threshold
+        self.acoustic.set_snr_db(s.acoustic_snr_db)
+        self.impact.impact_threshold = s.impact_threshold
+
+    def _command(self, command, arg):
+        if command == 1:  # ping
+            self.heartbeat()
+        elif command == 2:  # reboot, once what is queued has had its chance
+            self.reboot_requested = True
+        elif command == 3:  # self-test
+            self.self_test()
+            self.heartbeat()
+        elif command == 4:  # walk test for `arg` seconds (0 ends it)
+            self.walk_test_until = self.clock.now_ms() + arg * 1000 if arg else -1
+
+    def self_test(self):
+        board = self.board
+        self.fault(FAULT_ACCELEROMETER, not board.accelerometer.self_test())
+        self.fault(FAULT_MICROPHONE, not board.microphone.self_test(self._audio))
+        self.fault(FAULT_IMPACT, not board.impact.self_test())
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    async def _fence_task(self, bit):
+        xyz = zeros("h", 3 * fence.BLOCK_SAMPLES)
+        filled = 0
+        accelerometer = self.board.accelerometer
+        while True:
+            await self.clock.sleep_ms(_FIFO_POLL_MS)
+            try:
+                filled += accelerometer.read_fifo(xyz, filled, fence.BLOCK_SAMPLES - filled)
+            except OSError:
+                self.fault(FAULT_ACCELEROMETER, True)
+            if filled == fence.BLOCK_SAMPLES:
+                filled = 0
+                decided = self.fence.process(xyz)
+                if decided:
+                    self._fence_decided(decided)
+            self.supervisor.check_in(bit)
+
+    async def _acoustic_task(self, bit):
+        microphone = self.board.microphone
+        while True:
+            await self.clock.sleep_ms(acoustic.FRAME_MS)
+            if microphone.read_frame(self._audio):
+                decided = self.acoustic.process(self._audio)
+                if decided:
+                    self._acoustic_decided(decided)
+            self.supervisor.check_in(bit)
+
+    async def _impact_task(self, bit):
+        samples = zeros("H", impact.BLOCK_SAMPLES)
+        channel = self.board.impact
+        while True:
+            await self.clock.sleep_ms(impact.BLOCK_MS)
+            if self.board.read_impact(channel, samples, impact.BLOCK_SAMPLES):
+                if self.impact.process(samples) == impact.IMPACT:
+                    self._impact_decided()
+            self.supervisor.check_in(bit)
+
+    async def _link_task(self, bit):
+        link = self.board.link
+        reboot_at = None
+        while True:
+            await self.clock.sleep_ms(_LINK_POLL_MS)
+            packet = link.receive()
+            while packet is not None:
+                self.on_downlink(packet)
+                packet = link.receive()
+            now = self.clock.now_ms()
+            if not hasattr(link, "allows") or link.allows(_LARGEST_PACKET):
+                frame = self.queue.next_frame(now)
+                if frame is not None:
+                    await link.send(frame)
+            if self.reboot_requested:
+                if reboot_at is None:
+                    reboot_at = now + 2000
+                elif now >= reboot_at:
+                    self.board.reset()
+            self.supervisor.check_in(bit)
+
+    async def _heartbeat_task(self, bit):
+        last = self.clock.now_ms()
+        while True:
+            await self.clock.sleep_ms(1000)
+            now = self.clock.now_ms()
+            if now - last >= self.settings.heartbeat_s * 1000:  # a CONFIG may change it any time
+                self.heartbeat()
+                last = now
+            self.supervisor.check_in(bit)
+
+    async def _housekeeping_task(self, bit):
+        tamper = self.board.tamper
+        battery = self.board.battery
+        while True:
+            await self.clock.sleep_ms(_HOUSEKEEPING_MS)
+            if tamper.poll():
+                # Tamper is reported armed or not: an open enclosure is never routine.
+                self._event("TAMPER", {"kind": 1, "state": 1 if tamper.open else 0}, ALARM)
+            self.fault(FAULT_BATTERY, battery.is_low(), battery.millivolts())
+            self.supervisor.check_in(bit)
+
+    async def _supervisor_task(self):
+        while True:
+            await self.clock.sleep_ms(self.supervisor.period_ms)
+            if not self.supervisor.look():
+                self.board.log("watchdog not fed: stalled %s" % ",".join(self.supervisor.stalled_names()))
+
+    def start(self):
+        """Create every task; returns them (a simulation cancels them to stop the node)."""
+        self.hello()
+        if hasattr(self.board.link, "start"):
+            self.board.link.start()
+        tasks = []
+        for name, task in (
+            ("fence", self._fence_task),
+            ("acoustic", self._acoustic_task),
+            ("impact", self._impact_task),
+            ("link", self._link_task),
+            ("heartbeat", self._heartbeat_task),
+            ("housekeeping", self._housekeeping_task),
+        ):
+            tasks.append(asyncio.create_task(task(self.supervisor.register(name))))
+        tasks.append(asyncio.create_task(self._supervisor_task()))
+        return tasks

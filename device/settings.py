@@ -1,0 +1,36 @@
+"""The node's adjustable settings (CONFIG downlinks), persisted so a reboot keeps them."""
+
+DEFAULTS = (
+    ("heartbeat_s", 60),
+    ("fence_threshold", 48),
+    ("cut_threshold", 24),
+    ("acoustic_snr_db", 12),
+    ("impact_threshold", 2000),
+    ("armed", 1),
+    ("config_id", 0),
+)
+# CONFIG's `set` bits, in protocol.messages.CONFIG_KEYS order.
+CONFIG_BITS = ("heartbeat_s", "fence_threshold", "cut_threshold", "acoustic_snr_db", "impact_threshold", "armed")
+MIN_HEARTBEAT_S = 10  # a forged-looking CONFIG cannot make the node flood its own link
+
+
+class Settings:
+    def __init__(self, store):
+        self._store = store
+        for name, default in DEFAULTS:
+            setattr(self, name, store.get("cfg." + name, default))
+
+    def apply_config(self, fields):
+        """Apply a CONFIG body: only the fields its `set` bits name. Returns their names."""
+        changed = []
+        for bit, name in enumerate(CONFIG_BITS):
+            if fields["set"] & (1 << bit):
+                value = fields[name]
+                if name == "heartbeat_s" and value < MIN_HEARTBEAT_S:
+                    value = MIN_HEARTBEAT_S
+                setattr(self, name, value)
+                self._store.set("cfg." + name, value)
+                changed.append(name)
+        self.config_id = fields["config_id"]
+        self._store.set("cfg.config_id", self.config_id)
+        return changed
