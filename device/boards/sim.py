@@ -14,8 +14,6 @@ from device.drivers.adxl345 import ADXL345
 from device.drivers.analog import BatteryMonitor, ImpactChannel, TamperSwitch
 from device.drivers.microphone import Microphone
 from device.hal import VirtualClock
-from device.link.lora import LoraLink
-from device.link.serial import SerialLink
 
 
 class FileSource:
@@ -279,7 +277,14 @@ class Board:
         self.battery_adc = SimADC(value=3900 * 65536 // 6600)  # 3.9 V through a 1:2 divider
         self.battery = BatteryMonitor(self.battery_adc)
         self.link_kind = link
-        self.link = SerialLink(uart) if link == "serial" else LoraLink(modem, clock)
+        if link == "serial":  # imported here: driver specs load this module in a 64 KB heap
+            from device.link.serial import SerialLink
+
+            self.link = SerialLink(uart)
+        else:
+            from device.link.lora import LoraLink
+
+            self.link = LoraLink(modem, clock)
         self.watchdog = SimWatchdog(clock)
         self.reset_cause = 1  # power_on
         self.logged = []

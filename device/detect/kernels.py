@@ -10,12 +10,15 @@ leaves 30 bits: on a 32-bit board a larger integer would be a heap object.
 from array import array
 
 try:
-    from micropython import viper
-except ImportError:  # CPython: the annotations below are only names
-    ptr16 = None
+    import micropython
+except ImportError:  # CPython: the same functions run as plain Python; annotations are names
 
-    def viper(function):
-        return function
+    class micropython:  # type: ignore[no-redef]
+        @staticmethod
+        def viper(function):
+            return function
+
+    ptr16 = None
 
 
 _ITEM_SIZE = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4}
@@ -31,7 +34,7 @@ FFT_SIZE = 256  # samples per analysis frame after decimation; must match _MASK
 _MASK = 0xFF
 
 
-@viper
+@micropython.viper  # spelled out: the compiler recognises this exact decorator
 def decimate_windowed(src: ptr16, dst: ptr16, window: ptr16, shift: int):  # type: ignore[valid-type]
     """dst[i] = ((src[2i] + src[2i+1]) >> shift) * window[i] >> 10, for FFT_SIZE outputs."""
     for i in range(256):
@@ -41,7 +44,7 @@ def decimate_windowed(src: ptr16, dst: ptr16, window: ptr16, shift: int):  # typ
         dst[i] = (((a + b) >> shift) * w) >> 10
 
 
-@viper
+@micropython.viper
 def peak_of_pairs(src: ptr16) -> int:  # type: ignore[valid-type]
     """The largest |src[2i] + src[2i+1]| over 2 * FFT_SIZE samples (at most 65536)."""
     peak = 0
@@ -56,7 +59,7 @@ def peak_of_pairs(src: ptr16) -> int:  # type: ignore[valid-type]
     return peak
 
 
-@viper
+@micropython.viper
 def correlate(x: ptr16, table: ptr16, k: int, phase: int) -> int:  # type: ignore[valid-type]
     """sum x[i] * table[(i*k + phase) mod FFT_SIZE]: one half of DFT bin k.
 
@@ -71,7 +74,7 @@ def correlate(x: ptr16, table: ptr16, k: int, phase: int) -> int:  # type: ignor
     return acc
 
 
-@viper
+@micropython.viper
 def abs_diff_sums(xyz: ptr16, n: int, prev: ptr16) -> int:  # type: ignore[valid-type]
     """Fence block statistics for n interleaved x,y,z samples.
 
@@ -113,7 +116,7 @@ def abs_diff_sums(xyz: ptr16, n: int, prev: ptr16) -> int:  # type: ignore[valid
     return lf
 
 
-@viper
+@micropython.viper
 def deviation_stats(samples: ptr16, n: int, baseline: int, out: ptr16) -> int:  # type: ignore[valid-type]
     """Impact block statistics for n unsigned ADC samples around `baseline`.
 

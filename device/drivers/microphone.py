@@ -7,19 +7,23 @@ own gain is normalised by the detector.
 """
 
 try:
-    from micropython import viper
-except ImportError:  # CPython
-    ptr16 = None
+    import micropython
+except ImportError:  # CPython: the function runs as plain Python; annotations are names
 
-    def viper(function):
-        return function
+    class micropython:  # type: ignore[no-redef]
+        @staticmethod
+        def viper(function):
+            return function
+
+    ptr8 = ptr16 = None
 
 
-@viper
-def _top_halves(raw: ptr16, samples: ptr16, count: int):  # type: ignore[valid-type]
-    # Little-endian 32-bit slots: the high half-word of slot i is half-word 2i+1.
+@micropython.viper  # spelled out: the compiler recognises this exact decorator
+def _top_halves(raw: ptr8, samples: ptr16, count: int):  # type: ignore[valid-type]
+    # Little-endian 32-bit slots: the top 16 bits of slot i are bytes 4i+2 and 4i+3.
     for i in range(count):
-        samples[i] = raw[2 * i + 1]
+        v = int(raw[4 * i + 2]) | (int(raw[4 * i + 3]) << 8)
+        samples[i] = ((v & 0xFFFF) ^ 0x8000) - 0x8000
 
 
 class Microphone:

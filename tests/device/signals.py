@@ -160,27 +160,28 @@ class AudioSignal(_Signal):
         self._tones = []  # [phase Q16 of table index, step, amplitude]
         self.resonators = ()
 
-    def tone(self, freq_hz, amplitude):
+    def tone(self, freq_hz, amplitude, start_s=0, stop_s=1 << 20):
         step = int(freq_hz * (1 << _TABLE_BITS) * 65536 / self.RATE)
-        self._tones.append([0, step, amplitude])
+        self._tones.append([0, step, amplitude, int(start_s * self.RATE), int(stop_s * self.RATE)])
         return self
 
-    def drone(self, fundamental_hz, amplitude, harmonics=4):
+    def drone(self, fundamental_hz, amplitude, harmonics=4, start_s=0, stop_s=1 << 20):
         """A blade-pass series: each harmonic a little weaker than the one below."""
         for h in range(1, harmonics + 1):
-            self.tone(fundamental_hz * h, amplitude * 4 // (3 + h))
+            self.tone(fundamental_hz * h, amplitude * 4 // (3 + h), start_s, stop_s)
         return self
 
     def fill(self, buf, count):
         rng = self.rng
         mask = (1 << (_TABLE_BITS + 16)) - 1
+        tones = [tone for tone in self._tones if tone[3] <= self.n < tone[4]]  # on for this block
         for i in range(count):
             noise = rng.gauss_q10() * self.noise_rms >> 10
             if self.lowpass:
                 self._lp = (self._lp * 7 + noise * 3) >> 3
                 noise = self._lp
             total = noise
-            for tone in self._tones:
+            for tone in tones:
                 total += (_SINE[tone[0] >> 16] * tone[2]) >> 14
                 tone[0] = (tone[0] + tone[1]) & mask
             buf[i] = max(-32768, min(32767, total))
