@@ -7,13 +7,17 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.test_on_micropython import NODE_HEAP, compiled_tree, micropython
+from tests.test_on_micropython import compiled_tree, micropython
+
+# The live heap peaks near 148 KB on this 64-bit port, 118 KB of it the loaded code of the
+# node, the protocol and the simulation harness (a board keeps frozen code in flash).
+FULL_RUN_HEAP = "192k"
 
 
 def test_ten_simulated_minutes_of_a_full_node_deliver_every_attack(tmp_path: Path) -> None:
     tree = compiled_tree(tmp_path)
     proc = subprocess.run(
-        [micropython(), "-X", "heapsize=" + NODE_HEAP, "-m", "tests.device.ten_minutes", "600"],
+        [micropython(), "-X", "heapsize=" + FULL_RUN_HEAP, "-m", "tests.device.ten_minutes", "600"],
         cwd=tree,
         capture_output=True,
         text=True,
