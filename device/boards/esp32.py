@@ -94,12 +94,9 @@ class Board:
         return channel.drain(samples, count)  # filled by the 1 kHz timer
 
     def temperature_dc(self):
-        try:
-            import esp32
+        import esp32
 
-            return esp32.mcu_temperature() * 10
-        except (ImportError, AttributeError):
-            return 0
+        return (esp32.raw_temperature() - 32) * 50 // 9  # the die sensor reports Fahrenheit
 
     def reset(self):
         machine.reset()

@@ -55,7 +55,7 @@ class Board:
         self.microphone = Microphone(i2s)
         impact_adc = machine.ADC(machine.Pin(_IMPACT_ADC))
         self.impact = ImpactChannel(impact_adc)
-        self._timer = machine.Timer()
+        self._timer = machine.Timer(-1)  # a virtual (software) timer
         self._timer.init(freq=1000, mode=machine.Timer.PERIODIC, callback=self.impact.tick)
         self.tamper = TamperSwitch(machine.Pin(_TAMPER, machine.Pin.IN, machine.Pin.PULL_UP))
         self.battery = BatteryMonitor(machine.ADC(machine.Pin(_BATTERY_ADC)))
