@@ -35,10 +35,10 @@ def log_crash(exc, path=CRASH_LOG):
         mode = "w"
     try:
         with open(path, mode) as f:
-            sys.print_exception(exc, f)
+            sys.print_exception(exc, f)  # type: ignore[attr-defined]  # MicroPython's sys has it
     except OSError:
         pass
-    sys.print_exception(exc)
+    sys.print_exception(exc)  # type: ignore[attr-defined]
 
 
 async def _forever(role):
@@ -62,12 +62,11 @@ def main(board_name):
         if identity["role"] == "bridge":
             from device.bridge import Bridge
 
-            role = Bridge(board.uart, board.modem, board.clock)
+            asyncio.run(_forever(Bridge(board.uart, board.modem, board.clock)))
         else:
             from device.node import Node
 
-            role = Node(board, identity, store)
-        asyncio.run(_forever(role))
+            asyncio.run(_forever(Node(board, identity, store)))
     except Exception as exc:  # the last line of defence: log, then reset
         log_crash(exc)
     if board is not None:

@@ -46,16 +46,17 @@ class DutyCycleBudget:
         self._minute = None  # absolute minute number of the newest bucket
 
     def _advance(self, now_ms):
+        """Clear the buckets of minutes that left the hour; returns the current minute."""
         minute = now_ms // BUCKET_MS
-        if self._minute is None:
-            self._minute = minute
-            return
-        gap = minute - self._minute
-        if gap <= 0:
-            return
-        for step in range(1, min(gap, BUCKETS) + 1):
-            self._spent[(self._minute + step) % BUCKETS] = 0
+        last = self._minute
+        if last is None or minute <= last:
+            if last is None:
+                self._minute = minute
+            return self._minute
+        for step in range(1, min(minute - last, BUCKETS) + 1):
+            self._spent[(last + step) % BUCKETS] = 0
         self._minute = minute
+        return minute
 
     def spent_ms(self, now_ms):
         self._advance(now_ms)
@@ -70,5 +71,5 @@ class DutyCycleBudget:
 
     def record(self, airtime_ms, now_ms):
         """A transmission of `airtime_ms` went out now."""
-        self._advance(now_ms)
-        self._spent[self._minute % BUCKETS] += airtime_ms
+        minute = self._advance(now_ms)
+        self._spent[minute % BUCKETS] += airtime_ms

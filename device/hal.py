@@ -43,7 +43,7 @@ class BoardClock:
         return self._ms
 
     async def sleep_ms(self, ms):
-        await asyncio.sleep_ms(ms)
+        await asyncio.sleep_ms(ms)  # type: ignore[attr-defined]  # MicroPython's asyncio has it; the stubs do not
 
     def random_ms(self, limit):
         return self.rng.below(limit)

@@ -16,3 +16,11 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+# The MicroPython stubs of each port go in a folder of their own: the packages for two
+# ports overwrite each other in one environment (device/mypy-stubs.ini says how they are used).
+for port in esp32 rp2; do
+    if [ ! -f ".venv/stubs/$port/machine.pyi" ]; then
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check --target ".venv/stubs/$port" \
+            -r "requirements-stubs-$port.txt"
+    fi
+done

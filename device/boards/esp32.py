@@ -66,18 +66,20 @@ class Board:
         self.tamper = TamperSwitch(machine.Pin(_TAMPER, machine.Pin.IN, machine.Pin.PULL_UP))
         self.battery = BatteryMonitor(machine.ADC(machine.Pin(_BATTERY_ADC), atten=machine.ADC.ATTN_11DB))
         self.link_kind = identity["link"]
+        self.link = self._link()
+        if identity["role"] == "bridge" and not hasattr(self, "uart"):
+            self.uart = machine.UART(2, 115200, tx=_UART_TX, rx=_UART_RX, timeout=0)
+
+    def _link(self):
         if self.link_kind == "lora":
             from device.link.lora import LoraLink
 
             self.modem = self._modem()
-            self.link = LoraLink(self.modem, self.clock)
-        else:
-            from device.link.serial import SerialLink
+            return LoraLink(self.modem, self.clock)
+        from device.link.serial import SerialLink
 
-            self.uart = machine.UART(2, 115200, tx=_UART_TX, rx=_UART_RX, timeout=0)
-            self.link = SerialLink(self.uart, machine.Pin(_RS485_DE, machine.Pin.OUT, value=0))
-        if identity["role"] == "bridge" and not hasattr(self, "uart"):
-            self.uart = machine.UART(2, 115200, tx=_UART_TX, rx=_UART_RX, timeout=0)
+        self.uart = machine.UART(2, 115200, tx=_UART_TX, rx=_UART_RX, timeout=0)
+        return SerialLink(self.uart, machine.Pin(_RS485_DE, machine.Pin.OUT, value=0))
 
     def _modem(self):
         from lora import AsyncSX1276  # micropython-lib, installed with `mpremote mip install lora-sx127x`

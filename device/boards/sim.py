@@ -277,18 +277,21 @@ class Board:
         self.battery_adc = SimADC(value=3900 * 65536 // 6600)  # 3.9 V through a 1:2 divider
         self.battery = BatteryMonitor(self.battery_adc)
         self.link_kind = link
-        if link == "serial":  # imported here: driver specs load this module in a 64 KB heap
-            from device.link.serial import SerialLink
-
-            self.link = SerialLink(uart)
-        else:
-            from device.link.lora import LoraLink
-
-            self.link = LoraLink(modem, clock)
+        self.link = self._link(uart, modem)
         self.watchdog = SimWatchdog(clock)
         self.reset_cause = 1  # power_on
         self.logged = []
         self.was_reset = False
+
+    def _link(self, uart, modem):
+        # Imported here: the driver specs load this module in a 64 KB heap without links.
+        if self.link_kind == "serial":
+            from device.link.serial import SerialLink
+
+            return SerialLink(uart)
+        from device.link.lora import LoraLink
+
+        return LoraLink(modem, self.clock)
 
     def read_impact(self, channel, samples, count):
         return channel.read_block(samples, count)

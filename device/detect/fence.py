@@ -9,7 +9,8 @@ adaptive noise floor. The floor falls quickly and rises slowly, so wind that bui
 steady rain lift the floor instead of raising alarms; during activity it creeps up more
 slowly still, so a storm that sets in cannot hold the sensor active for ever.
 
-- climb: activity accumulated to `climb_ms` within a `window_s` sliding window;
+- climb: activity accumulated to `climb_ms` within a `window_s` sliding window, counted
+  from the start of the episode;
 - cut: `cut_count` short sharp bursts (sharpness >= `cut_threshold`/16, at most 150 ms
   long) within `cut_window_s`, without the sustained activity of a climb;
 - rattle: an episode of activity (ended by 3 s of quiet) that raised neither and at its
@@ -148,6 +149,11 @@ class FenceDetector:
                 rattle = not self._alarmed and self._episode_level > ((self.floor_q4 >> 2) * self.fence_threshold >> 1)
                 self._episode = 0
                 self._quiet = 0
+                # The next episode starts its own account: the climb that just ended must
+                # not count towards it (it would report a second climb at the next gust).
+                for i in range(len(window)):
+                    window[i] = 0
+                self.active_blocks = 0
                 if rattle and result == NONE:
                     result = RATTLE
         return result

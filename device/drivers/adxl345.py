@@ -8,7 +8,7 @@ try:
     from micropython import const
 except ImportError:  # CPython, for specs
 
-    def const(value):
+    def const(value):  # type: ignore[misc]  # the stubs' const is generic
         return value
 
 

@@ -1,6 +1,11 @@
 """Ten simulated minutes of a whole node on the unix port, for the memory check:
 
-    micropython -X heapsize=N tests/device/ten_minutes.py   (run from a compiled tree)
+    micropython -X heapsize=N -m tests.device.ten_minutes [SECONDS]   (in a compiled tree)
+    micropython -m tests.device.ten_minutes --code-size
+
+`--code-size` prints the heap that the loaded code alone takes (every module this run
+imports, after a collection) and exits: on this port an imported .mpy's bytecode lives in
+the heap, where a board keeps frozen or ROMFS code in flash.
 
 Wind all along; a climb, a drone, a thrown package, a cut and a knock at scripted times; a
 gateway peer that acknowledges. Samples the live heap (after a collection) every simulated
@@ -22,6 +27,10 @@ from tests.device.peer import GatewayPeer, identity  # noqa: E402
 from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal  # noqa: E402
 from tests.device.test_counter import CountingStore  # noqa: E402
 
+if "--code-size" in sys.argv:
+    gc.collect()
+    print(gc.mem_alloc())
+    sys.exit(0)
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 600
 
 

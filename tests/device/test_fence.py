@@ -37,6 +37,11 @@ def test_a_climb_during_strong_gusty_wind_is_still_detected():
     assert 20.0 < found[0][0] <= 25.0, found
 
 
+def test_one_climb_in_moderate_wind_is_one_alarm_not_one_per_gust_after_it():
+    found = events(FenceSignal(11, wind_mps=6).climb(120.0), 150)
+    assert classes(found) == [CLIMB], found
+
+
 def test_a_series_of_wire_cuts_is_a_cut_not_a_climb():
     found = events(FenceSignal(7).cut(10.0, snaps=5), 40)
     assert CUT in classes(found) and CLIMB not in classes(found), found
