@@ -25,6 +25,15 @@ def load_identity(path="identity.json"):
     }
 
 
+def _print_exception(exc, stream=None):
+    if hasattr(sys, "print_exception"):  # MicroPython
+        sys.print_exception(exc, stream) if stream is not None else sys.print_exception(exc)
+    else:  # CPython, where simulations run the same code
+        import traceback
+
+        traceback.print_exception(exc, file=stream)
+
+
 def log_crash(exc, path=CRASH_LOG):
     """Append the traceback to the crash log, starting it afresh when it grows too big."""
     try:
@@ -35,10 +44,10 @@ def log_crash(exc, path=CRASH_LOG):
         mode = "w"
     try:
         with open(path, mode) as f:
-            sys.print_exception(exc, f)  # type: ignore[attr-defined]  # MicroPython's sys has it
+            _print_exception(exc, f)
     except OSError:
         pass
-    sys.print_exception(exc)  # type: ignore[attr-defined]
+    _print_exception(exc)
 
 
 async def _forever(role):
@@ -71,3 +80,9 @@ def main(board_name):
         log_crash(exc)
     if board is not None:
         board.reset()
+    try:
+        import machine  # no board object (it failed to build): reset the chip directly
+
+        machine.reset()
+    except ImportError:
+        pass  # the unix port: nothing to reset, main() returns

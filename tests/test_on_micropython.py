@@ -37,7 +37,7 @@ DEVICE = (
     "tests.device.test_acoustic",
 )
 DEVICE_HEAP = "64k"
-NODE = ("tests.device.test_node",)
+NODE = ("tests.device.test_node", "tests.device.test_radio")
 NODE_HEAP = "256k"
 # Specs that drive MicroPython from CPython (pytest fixtures, subprocesses): not compiled.
 CPYTHON_ONLY = ("test_node_tool.py", "test_full_node_run.py", "test_stub_types.py")

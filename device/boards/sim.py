@@ -214,7 +214,7 @@ class RxPacket(bytearray):
     """What micropython-lib's `lora` modems return: the payload plus link metadata."""
 
     def __init__(self, payload, rssi, snr):
-        bytearray.__init__(self, payload)
+        super().__init__(payload)
         self.rssi = rssi
         self.snr = snr
 

@@ -9,14 +9,18 @@ from tests.device.peer import identity
 from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal
 
 
-def make_node(store, peer, fence=None, audio=None, impact=None, seed=1, start_ms=0):
-    clock = VirtualClock(seed, start_ms)
+def make_node(store, peer, fence=None, audio=None, impact=None, seed=1, start_ms=0, clock=None, modem=None):
+    """A node on the simulated board: on a serial line to `peer`, or on LoRa through `modem`
+    (whose channel the peer listens to)."""
+    clock = clock or VirtualClock(seed, start_ms)
     board = Board(
         clock,
         fence or FenceSignal(seed),
         audio or AudioSignal(seed),
         impact or ImpactSignal(seed),
-        uart=peer.node_uart,
+        link="serial" if modem is None else "lora",
+        uart=getattr(peer, "node_uart", None),
+        modem=modem,
     )
     return Node(board, identity(peer.node_id), store)
 
