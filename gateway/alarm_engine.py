@@ -1,0 +1,273 @@
+"""The alarm engine: detections, supervision and security findings in; alarm changes out.
+
+Sans-I/O and clock-free: the daemon passes each journalled event with its time, calls
+`tick(now)` every second, and journals and publishes the changes it gets back. Fence
+detections wait `fence_window_s` so that the activity of neighbouring nodes can be weighed
+together (common-mode rejection, then localisation); everything else is decided at once.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.alarms import (
+    COMM_FAIL,
+    DRONE,
+    DRONE_DROP,
+    FAULT,
+    INTRUSION,
+    JAMMING,
+    SECURITY,
+    TAMPER,
+    THROW_OVER,
+    AlarmBook,
+    Change,
+)
+from gateway.fusion import CommonModeRejection, DroneRule, JammingRule, Localisation, ThrowOverRule
+from gateway.perimeter import Perimeter
+
+FENCE_CLASSES = {1: "climb", 2: "cut", 3: "rattle"}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One journalled event, as the engine needs it."""
+
+    event_id: str
+    node_id: int
+    type: str  # fence | acoustic | impact | tamper | fault
+    fields: dict[str, int]
+    at: float
+
+
+@dataclass
+class DroneTrack:
+    track_id: int
+    started_at: float
+    last_seen: float
+    detecting: dict[int, float] = field(default_factory=dict)  # node -> SNR dB of its last report
+    evidence: list[str] = field(default_factory=list)
+    position_m: float | None = None
+    ended_at: float | None = None
+
+
+@dataclass
+class Rules:
+    fence_window_s: float = 1.0
+    common_mode: CommonModeRejection = field(default_factory=CommonModeRejection)
+    localisation: Localisation = field(default_factory=Localisation)
+    throw_over: ThrowOverRule = field(default_factory=ThrowOverRule)
+    drone: DroneRule = field(default_factory=DroneRule)
+    jamming: JammingRule = field(default_factory=JammingRule)
+
+
+class AlarmEngine:
+    def __init__(self, perimeter: Perimeter, book: AlarmBook, rules: Rules | None = None) -> None:
+        self.perimeter = perimeter
+        self.book = book
+        self.rules = rules or Rules()
+        self._pending: list[Detection] = []  # fence detections waiting for their window
+        self._recent_fence: list[Detection] = []  # for throw-over evidence
+        self._intrusions: list[tuple[float, float, str]] = []  # (at, location, alarm id)
+        self.tracks: list[DroneTrack] = []
+        self._track_seq = 0
+        self._jam: dict[str, list[tuple[float, float]]] = {}
+        self.environmental = 0  # fence groups judged to be weather
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _trigger(
+        self,
+        category: str,
+        location: float | None,
+        evidence: list[str],
+        now: float,
+        key: str = "",
+        detail: dict[str, Any] | None = None,
+        zone_name: str | None = None,
+    ) -> list[Change]:
+        zone = self.perimeter.zone_at(location) if location is not None else None
+        name = zone.name if zone is not None else zone_name
+        change = self.book.trigger(
+            category, name, location, evidence, now, zone.priority if zone else 3, key=key, detail=detail
+        )
+        return [change] if change is not None else []
+
+    def _node_location(self, node_id: int) -> float | None:
+        return self.perimeter.chainage(node_id)
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def on_event(self, d: Detection) -> list[Change]:
+        changes = self.tick(d.at)
+        if d.type == "fence":
+            self._pending.append(d)
+            self._recent_fence.append(d)
+        elif d.type == "impact":
+            changes += self._impact(d)
+        elif d.type == "acoustic":
+            changes += self._acoustic(d)
+        elif d.type == "tamper" and d.fields.get("state") == 1:
+            changes += self._trigger(
+                TAMPER,
+                self._node_location(d.node_id),
+                [d.event_id],
+                d.at,
+                key=str(d.node_id),
+                detail={"node_id": d.node_id},
+            )
+        elif d.type == "fault" and d.fields.get("state") == 1:
+            changes += self._trigger(
+                FAULT,
+                self._node_location(d.node_id),
+                [d.event_id],
+                d.at,
+                key="%d:%d" % (d.node_id, d.fields.get("code", 0)),
+                detail={"node_id": d.node_id, "code": d.fields.get("code")},
+            )
+        return changes
+
+    def on_comm_fail(self, node_id: int, event_id: str, at: float) -> list[Change]:
+        return self._trigger(
+            COMM_FAIL, self._node_location(node_id), [event_id], at, key=str(node_id), detail={"node_id": node_id}
+        )
+
+    def on_security(self, kind: str, node_id: int | None, event_id: str, at: float) -> list[Change]:
+        location = self._node_location(node_id) if node_id is not None else None
+        return self._trigger(
+            SECURITY, location, [event_id], at, key="%s:%s" % (kind, node_id), detail={"kind": kind, "node_id": node_id}
+        )
+
+    def on_interference(self, transport: str, begin: float, end: float) -> list[Change]:
+        """A receiver heard interference (raised noise floor, lost frames) from begin to end."""
+        intervals = self._jam.setdefault(transport, [])
+        intervals.append((begin, end))
+        horizon = end - self.rules.jamming.window_s
+        self._jam[transport] = [(b, e) for b, e in intervals if e > horizon]
+        if self.rules.jamming.jammed(self._jam[transport], end):
+            return self._trigger(JAMMING, None, [], end, key=transport, detail={"transport": transport}, zone_name=None)
+        return []
+
+    def tick(self, now: float) -> list[Change]:
+        changes: list[Change] = []
+        while self._pending and now - self._pending[0].at >= self.rules.fence_window_s:
+            start = self._pending[0].at
+            group = [d for d in self._pending if d.at - start < self.rules.fence_window_s]
+            self._pending = [d for d in self._pending if d.at - start >= self.rules.fence_window_s]
+            changes += self._fence_group(group)
+        horizon = now - max(self.rules.throw_over.window_s, 30.0)
+        self._recent_fence = [d for d in self._recent_fence if d.at >= horizon]
+        self._intrusions = [i for i in self._intrusions if i[0] >= horizon]
+        for track in self.tracks:
+            if track.ended_at is None and now - track.last_seen >= self.rules.drone.track_timeout_s:
+                track.ended_at = track.last_seen
+        self.tracks = [
+            t for t in self.tracks if t.ended_at is None or now - t.ended_at < self.rules.drone.drop_window_s
+        ]
+        changes += self.book.expire_masks(now)
+        return changes
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    def _fence_group(self, group: list[Detection]) -> list[Change]:
+        levels: dict[int, float] = {}
+        strongest_event: dict[int, Detection] = {}
+        for d in group:
+            level = float(d.fields.get("peak", 0))
+            if level >= levels.get(d.node_id, -1.0):
+                levels[d.node_id] = level
+                strongest_event[d.node_id] = d
+        carrier = self.rules.common_mode.standing_out(levels)
+        if carrier is None:
+            self.environmental += 1
+            return []
+        event = strongest_event[carrier]
+        kind = FENCE_CLASSES.get(event.fields.get("class", 0), "unknown")
+        if kind not in ("climb", "cut"):
+            return []  # a rattle is recorded, not alarmed
+        location = self.rules.localisation.locate(levels, carrier, self.perimeter)
+        evidence = [d.event_id for d in group]
+        changes = self._trigger(INTRUSION, location, evidence, event.at, detail={"kind": kind, "node_id": carrier})
+        for change in changes:
+            self._intrusions.append((event.at, location if location is not None else 0.0, change.alarm.alarm_id))
+        return changes
+
+    def _impact(self, d: Detection) -> list[Change]:
+        where = self._node_location(d.node_id)
+        rule = self.rules.throw_over
+        if where is None:
+            return []
+        for track in self.tracks:
+            if (
+                track.position_m is not None
+                and abs(track.position_m - where) <= self.rules.drone.drop_radius_m
+                and d.at - track.last_seen <= self.rules.drone.drop_window_s
+            ):
+                return self._trigger(
+                    DRONE_DROP,
+                    where,
+                    track.evidence + [d.event_id],
+                    d.at,
+                    key="track-%d" % track.track_id,
+                    detail={"track": track.track_id},
+                )
+        for at, location, _alarm_id in self._intrusions:
+            if d.at - at <= rule.window_s and abs(location - where) <= rule.radius_m:
+                # Someone climbed and landed: the intrusion alarm gains the evidence.
+                return self._trigger(INTRUSION, location, [d.event_id], d.at, detail={"landed": True})
+        near = [
+            f.event_id
+            for f in self._recent_fence
+            if 0 <= d.at - f.at <= rule.window_s
+            and (c := self._node_location(f.node_id)) is not None
+            and abs(c - where) <= rule.radius_m
+        ]
+        return self._trigger(
+            THROW_OVER,
+            where,
+            near + [d.event_id],
+            d.at,
+            key="%d" % int(where // max(rule.radius_m, 1.0)),
+            detail={"fence_activity_before": bool(near)},
+        )
+
+    def _acoustic(self, d: Detection) -> list[Change]:
+        where = self._node_location(d.node_id)
+        cleared = d.fields.get("class") == 2
+        track = None
+        for candidate in self.tracks:
+            if candidate.ended_at is None and (
+                d.node_id in candidate.detecting
+                or (
+                    where is not None
+                    and candidate.position_m is not None
+                    and abs(candidate.position_m - where) <= self.rules.drone.same_track_m
+                )
+            ):
+                track = candidate
+                break
+        if cleared:
+            if track is not None:
+                track.detecting.pop(d.node_id, None)
+                track.evidence.append(d.event_id)
+                if not track.detecting:
+                    track.ended_at = d.at
+            return []
+        if track is None:
+            self._track_seq += 1
+            track = DroneTrack(self._track_seq, d.at, d.at)
+            self.tracks.append(track)
+        track.last_seen = d.at
+        track.detecting[d.node_id] = max(1.0, float(d.fields.get("snr_db", 1)))
+        track.evidence.append(d.event_id)
+        weighted = [(snr, self._node_location(n)) for n, snr in track.detecting.items()]
+        known = [(w, c) for w, c in weighted if c is not None]
+        if known:
+            track.position_m = sum(w * c for w, c in known) / sum(w for w, _ in known)
+        return self._trigger(
+            DRONE,
+            track.position_m,
+            [d.event_id],
+            d.at,
+            key="track-%d" % track.track_id,
+            detail={"track": track.track_id, "fundamental_hz": d.fields.get("fundamental_hz")},
+        )

@@ -1,0 +1,236 @@
+"""Alarms and their lifecycle: active -> acknowledged (by whom, with a note) -> cleared.
+
+Sans-I/O: the book holds the alarms and zone masks and returns what changed; the daemon
+journals each change and publishes it retained on `P/alarm/<id>`. Every operator action
+names its operator and is refused without the note or reason the control room's procedures
+require. An alarm that triggers again while acknowledged is escalated: it becomes active
+again with a higher severity, so a second climb in the same place is not lost behind the
+first one's acknowledgement.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTIVE = "active"
+ACKNOWLEDGED = "acknowledged"
+CLEARED = "cleared"
+
+INTRUSION = "intrusion"
+THROW_OVER = "throw_over"
+DRONE = "drone"
+DRONE_DROP = "drone_drop"
+TAMPER = "tamper"
+FAULT = "fault"
+COMM_FAIL = "comm_fail"
+JAMMING = "jamming"
+SECURITY = "security"
+MASK_EXPIRED = "mask_expired"
+
+# Base severity per category (1 = most severe, as zone priorities); a zone's priority can
+# raise it, escalation raises it further.
+BASE_SEVERITY = {
+    INTRUSION: 2,
+    THROW_OVER: 2,
+    DRONE_DROP: 1,
+    DRONE: 3,
+    TAMPER: 2,
+    SECURITY: 2,
+    JAMMING: 2,
+    COMM_FAIL: 3,
+    FAULT: 4,
+    MASK_EXPIRED: 3,
+}
+SCHEMA = "perimeter.alarm/1"
+
+
+class OperatorError(Exception):
+    """An operator command that cannot be carried out (unknown alarm, missing note, ...)."""
+
+
+@dataclass
+class Alarm:
+    alarm_id: str
+    category: str
+    zone: str | None
+    location_m: float | None
+    severity: int
+    raised_at: float
+    updated_at: float
+    state: str = ACTIVE
+    evidence: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+    escalations: int = 0
+    acknowledged_by: str | None = None
+    acknowledged_at: float | None = None
+    note: str | None = None
+    cleared_by: str | None = None
+    cleared_at: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "alarm_id": self.alarm_id,
+            "category": self.category,
+            "zone": self.zone,
+            "location_m": None if self.location_m is None else round(self.location_m, 1),
+            "severity": self.severity,
+            "state": self.state,
+            "raised_at": self.raised_at,
+            "updated_at": self.updated_at,
+            "evidence": list(self.evidence),
+            "detail": dict(self.detail),
+            "escalations": self.escalations,
+            "acknowledged_by": self.acknowledged_by,
+            "acknowledged_at": self.acknowledged_at,
+            "note": self.note,
+            "cleared_by": self.cleared_by,
+            "cleared_at": self.cleared_at,
+        }
+
+
+@dataclass
+class Mask:
+    zone: str
+    operator: str
+    reason: str
+    until: float
+
+
+@dataclass
+class Change:
+    """What changed: an alarm (raised, updated, acknowledged, escalated, cleared) and why."""
+
+    alarm: Alarm
+    action: str
+    operator: str | None = None
+
+
+class AlarmBook:
+    def __init__(self, site: str) -> None:
+        self.site = site
+        self.alarms: dict[str, Alarm] = {}
+        self.masks: dict[str, Mask] = {}
+        self._seq = 0
+
+    def _open(self, category: str, zone: str | None, key: str) -> Alarm | None:
+        for alarm in self.alarms.values():
+            if alarm.state != CLEARED and alarm.category == category and alarm.zone == zone:
+                if alarm.detail.get("key", "") == key:
+                    return alarm
+        return None
+
+    def open_alarms(self) -> list[Alarm]:
+        return [a for a in self.alarms.values() if a.state != CLEARED]
+
+    def masked(self, zone: str | None, now: float) -> bool:
+        mask = self.masks.get(zone or "")
+        return mask is not None and now < mask.until
+
+    def trigger(
+        self,
+        category: str,
+        zone: str | None,
+        location_m: float | None,
+        evidence: list[str],
+        now: float,
+        zone_priority: int = 3,
+        key: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> Change | None:
+        """Raise an alarm, or add evidence to the open one of the same category, zone and
+        key (escalating it if it was acknowledged). None while the zone is masked: the
+        events are journalled by the caller all the same."""
+        if self.masked(zone, now):
+            return None
+        existing = self._open(category, zone, key)
+        if existing is not None:
+            existing.evidence += [e for e in evidence if e not in existing.evidence]
+            existing.updated_at = now
+            if location_m is not None:
+                existing.location_m = location_m
+            if detail:
+                existing.detail.update(detail)
+            if existing.state == ACKNOWLEDGED:
+                existing.state = ACTIVE
+                existing.escalations += 1
+                existing.severity = max(1, existing.severity - 1)
+                return Change(existing, "escalated")
+            return Change(existing, "updated")
+        self._seq += 1
+        severity = min(BASE_SEVERITY.get(category, 3), max(1, zone_priority))
+        alarm = Alarm(
+            alarm_id="%s-%d-%d" % (self.site, int(now), self._seq),
+            category=category,
+            zone=zone,
+            location_m=location_m,
+            severity=severity,
+            raised_at=now,
+            updated_at=now,
+            evidence=list(evidence),
+            detail=dict(detail or {}, key=key),
+        )
+        self.alarms[alarm.alarm_id] = alarm
+        return Change(alarm, "raised")
+
+    def _get(self, alarm_id: str) -> Alarm:
+        alarm = self.alarms.get(alarm_id)
+        if alarm is None or alarm.state == CLEARED:
+            raise OperatorError("no open alarm %r" % alarm_id)
+        return alarm
+
+    def acknowledge(self, alarm_id: str, operator: str, note: str, now: float) -> Change:
+        if not operator or not note.strip():
+            raise OperatorError("acknowledging needs the operator's name and a note")
+        alarm = self._get(alarm_id)
+        alarm.state = ACKNOWLEDGED
+        alarm.acknowledged_by = operator
+        alarm.acknowledged_at = now
+        alarm.note = note
+        alarm.updated_at = now
+        return Change(alarm, "acknowledged", operator)
+
+    def clear(self, alarm_id: str, operator: str, note: str, now: float) -> Change:
+        if not operator or not note.strip():
+            raise OperatorError("clearing needs the operator's name and a note")
+        alarm = self._get(alarm_id)
+        if alarm.state != ACKNOWLEDGED:
+            raise OperatorError("alarm %s must be acknowledged before it is cleared" % alarm_id)
+        alarm.state = CLEARED
+        alarm.cleared_by = operator
+        alarm.cleared_at = now
+        alarm.note = note
+        alarm.updated_at = now
+        return Change(alarm, "cleared", operator)
+
+    def mask(self, zone: str, operator: str, reason: str, until: float, now: float) -> Mask:
+        if not operator or not reason.strip():
+            raise OperatorError("masking a zone needs the operator's name and a reason")
+        if until <= now:
+            raise OperatorError("a mask needs an expiry in the future")
+        mask = Mask(zone, operator, reason, until)
+        self.masks[zone] = mask
+        return mask
+
+    def unmask(self, zone: str, operator: str) -> Mask:
+        mask = self.masks.pop(zone, None)
+        if mask is None:
+            raise OperatorError("zone %r is not masked" % zone)
+        return mask
+
+    def expire_masks(self, now: float) -> list[Change]:
+        """A mask that ran out without being lifted is itself alarmed: someone forgot it."""
+        changes = []
+        for zone, mask in list(self.masks.items()):
+            if now >= mask.until:
+                del self.masks[zone]
+                change = self.trigger(
+                    MASK_EXPIRED,
+                    zone,
+                    None,
+                    [],
+                    now,
+                    detail={"masked_by": mask.operator, "reason": mask.reason, "until": mask.until},
+                )
+                if change is not None:
+                    changes.append(change)
+        return changes

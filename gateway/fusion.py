@@ -1,0 +1,97 @@
+"""Fusion rules: how detections from several nodes become one alarm, or none.
+
+Each rule is a small class whose parameters come from the `[alarms]` table of the config.
+They are pure functions of what they are given; `gateway.alarm_engine` feeds them.
+"""
+
+from dataclasses import dataclass
+
+from gateway.perimeter import Perimeter
+
+
+@dataclass
+class CommonModeRejection:
+    """Fence activity on many nodes at once is the weather (wind, rain, a passing train),
+    unless one node stands clearly above the rest, as a climber on a swaying fence does.
+
+    With at least `min_nodes` nodes active within the fusion window, the strongest node is
+    an intrusion only if its level is `dominance` times the median of the others' levels.
+    (Senstar compensates between zones whose noise is within a factor of 2; a climber close
+    to a sensor is far above that.)"""
+
+    min_nodes: int = 4
+    dominance: float = 3.0
+
+    def standing_out(self, levels: dict[int, float]) -> int | None:
+        """The node that carries an intrusion, or None when it is all environmental."""
+        if not levels:
+            return None
+        strongest = max(levels, key=lambda n: levels[n])
+        if len(levels) < self.min_nodes:
+            return strongest
+        others = sorted(level for node, level in levels.items() if node != strongest)
+        median = others[len(others) // 2]
+        return strongest if levels[strongest] >= self.dominance * max(median, 1e-9) else None
+
+
+@dataclass
+class Localisation:
+    """Where along the fence: the level-weighted chainage of the strongest node and the
+    strongest of its neighbours on the same side (up to `nodes` of them, within `reach_m`)."""
+
+    nodes: int = 3
+    reach_m: float = 100.0
+
+    def locate(self, levels: dict[int, float], strongest: int, perimeter: Perimeter) -> float | None:
+        centre = perimeter.chainage(strongest)
+        if centre is None:
+            return None
+        side = perimeter.side(strongest)
+        near = [
+            (level, perimeter.chainage(node))
+            for node, level in levels.items()
+            if perimeter.side(node) == side
+            and (c := perimeter.chainage(node)) is not None
+            and abs(c - centre) <= self.reach_m
+        ]
+        near.sort(key=lambda item: -item[0])
+        chosen = [(level, c) for level, c in near[: self.nodes] if c is not None]
+        total = sum(level for level, _ in chosen)
+        if total <= 0:
+            return centre
+        return sum(level * c for level, c in chosen) / total
+
+
+@dataclass
+class ThrowOverRule:
+    """An impact inside with no climb near it, or fence activity followed within `window_s`
+    by an impact within `radius_m`: something came over, not someone."""
+
+    window_s: float = 10.0
+    radius_m: float = 60.0
+
+
+@dataclass
+class DroneRule:
+    """Acoustic detections become a drone track (position from the detecting nodes' SNR);
+    an impact within `drop_radius_m` of a track seen in the last `drop_window_s` is a drop.
+    A track with no detecting node for `track_timeout_s` ends."""
+
+    track_timeout_s: float = 30.0
+    drop_window_s: float = 120.0
+    drop_radius_m: float = 100.0
+    same_track_m: float = 300.0
+
+
+@dataclass
+class JammingRule:
+    """EN 50131-5-3 as vendors implement it: jamming is `accumulated_s` of interference
+    within any `window_s`."""
+
+    accumulated_s: float = 30.0
+    window_s: float = 60.0
+
+    def jammed(self, intervals: list[tuple[float, float]], now: float) -> bool:
+        start = now - self.window_s
+        total = sum(max(0.0, min(end, now) - max(begin, start)) for begin, end in intervals)
+        return total >= self.accumulated_s

@@ -1,0 +1,199 @@
+"""The alarm engine decides from event sequences: the weather on many nodes is not an
+intrusion, a climber who stands out is, and is placed within half a node spacing; packages
+over the wall and drone drops are told from climbs; operators acknowledge, clear and mask,
+and every rule of that lifecycle holds."""
+
+import pytest
+
+from gateway.alarm_engine import AlarmEngine, Detection
+from gateway.alarms import (
+    ACKNOWLEDGED,
+    ACTIVE,
+    CLEARED,
+    COMM_FAIL,
+    DRONE,
+    DRONE_DROP,
+    INTRUSION,
+    JAMMING,
+    MASK_EXPIRED,
+    TAMPER,
+    THROW_OVER,
+    AlarmBook,
+    OperatorError,
+)
+from gateway.perimeter import INSIDE, OUTER_FENCE, Perimeter, PlacedNode, Zone
+
+SPACING = 30.0
+T0 = 1_800_000_000.0
+
+
+def site() -> Perimeter:
+    """1200 m of fence in 12 zones of 100 m; fence nodes every 30 m (ids 1-40 at 15, 45, ...
+    m); ground sensors inside every 60 m (ids 101-120 at 30, 90, ... m)."""
+    nodes = {i: PlacedNode(i, 15 + (i - 1) * SPACING, OUTER_FENCE) for i in range(1, 41)}
+    nodes.update({100 + i: PlacedNode(100 + i, 30 + (i - 1) * 60.0, INSIDE) for i in range(1, 21)})
+    zones = [Zone("Z%02d" % (k + 1), k * 100.0, (k + 1) * 100.0, priority=2 if k < 6 else 3) for k in range(12)]
+    return Perimeter([(0.0, 0.0), (600.0, 0.0), (600.0, 600.0)], zones, nodes)
+
+
+def engine() -> AlarmEngine:
+    return AlarmEngine(site(), AlarmBook("hmp"))
+
+
+_seq = [0]
+
+
+def event(node: int, type_: str, at: float, **fields: int) -> Detection:
+    _seq[0] += 1
+    return Detection("hmp:%d:1:%d" % (node, _seq[0]), node, type_, dict(fields), at)
+
+
+def fence(node: int, at: float, peak: int, cls: int = 1) -> Detection:
+    return event(node, "fence", at, **{"class": cls, "peak": peak, "noise_floor": 50, "pulses": 3})
+
+
+def feed(e: AlarmEngine, detections: list[Detection], settle_s: float = 3.0) -> list:
+    changes = []
+    for d in detections:
+        changes += e.on_event(d)
+    changes += e.tick(max(d.at for d in detections) + settle_s)
+    return changes
+
+
+def raised(changes: list, category: str | None = None) -> list:
+    return [c.alarm for c in changes if c.action == "raised" and (category is None or c.alarm.category == category)]
+
+
+def gust(at: float, nodes: range = range(10, 20)) -> list[Detection]:
+    # Wind makes ten neighbouring sensors misfire within half a second, at similar levels.
+    return [fence(n, at + 0.05 * k, 380 + 17 * (k % 4), cls=1 if k % 3 == 0 else 3) for k, n in enumerate(nodes)]
+
+
+def test_a_wind_gust_on_ten_nodes_raises_no_intrusion():
+    e = engine()
+    assert raised(feed(e, gust(T0))) == []
+    assert e.environmental == 1
+
+
+def test_a_climb_during_the_same_gust_on_one_node_does():
+    e = engine()
+    climb = fence(14, T0 + 0.2, 3200)
+    alarms = raised(feed(e, gust(T0) + [climb]), INTRUSION)
+    assert len(alarms) == 1 and alarms[0].detail["kind"] == "climb" and alarms[0].detail["node_id"] == 14
+    assert alarms[0].zone == "Z05"  # node 14 is at 405 m
+    assert climb.event_id in alarms[0].evidence
+
+
+def level_at(distance_m: float) -> int:
+    """How strongly a sensor feels a climber at this distance along the fence."""
+    return int(3000 / (1 + (distance_m / 10) ** 2))
+
+
+@pytest.mark.parametrize("offset", [0.0, 4.0, 9.0, 15.0, 21.0, 27.0, 30.0])
+def test_a_climb_between_two_nodes_is_located_within_half_the_spacing(offset: float) -> None:
+    e = engine()
+    truth = 15 + 11 * SPACING + offset  # between node 12 (345 m) and node 13 (375 m)
+    detections = []
+    for node in range(1, 41):
+        level = level_at(abs(truth - (15 + (node - 1) * SPACING)))
+        if level > 100:  # quieter sensors report nothing
+            detections.append(fence(node, T0 + 0.1, level, cls=1))
+    alarms = raised(feed(e, detections), INTRUSION)
+    assert len(alarms) == 1
+    assert abs(alarms[0].location_m - truth) <= SPACING / 2, (truth, alarms[0].location_m)
+
+
+def test_an_impact_inside_with_no_climb_is_a_throw_over():
+    e = engine()
+    alarms = raised(feed(e, [event(106, "impact", T0, peak=9000, noise_floor=30, duration_ms=50)]))
+    assert [a.category for a in alarms] == [THROW_OVER]
+    assert alarms[0].location_m == 330.0 and alarms[0].zone == "Z04"
+
+
+def test_fence_activity_then_an_impact_inside_is_a_throw_over_with_both_as_evidence():
+    e = engine()
+    rattle = fence(11, T0, 900, cls=3)  # the package clipped the fence on its way over
+    impact = event(106, "impact", T0 + 4.0, peak=9000, noise_floor=30, duration_ms=50)
+    alarms = raised(feed(e, [rattle, impact]))
+    assert [a.category for a in alarms] == [THROW_OVER]
+    assert alarms[0].evidence == [rattle.event_id, impact.event_id]
+    assert alarms[0].detail["fence_activity_before"] is True
+
+
+def test_a_climb_then_an_impact_nearby_is_the_climber_landing_not_a_throw_over():
+    e = engine()
+    changes = feed(e, [fence(11, T0, 3000)])
+    changes += feed(e, [event(106, "impact", T0 + 5.0, peak=9000, noise_floor=30, duration_ms=50)])
+    assert [a.category for a in raised(changes)] == [INTRUSION]
+    assert len(raised(changes, INTRUSION)[0].evidence) == 2
+
+
+def test_a_drone_then_an_impact_nearby_is_a_drone_drop():
+    e = engine()
+    changes = feed(e, [event(20, "acoustic", T0, **{"class": 1, "snr_db": 20, "fundamental_hz": 203})])
+    changes += feed(e, [event(21, "acoustic", T0 + 2, **{"class": 1, "snr_db": 10, "fundamental_hz": 203})])
+    drone = raised(changes, DRONE)
+    assert len(drone) == 1 and 585 <= drone[0].location_m <= 615  # between nodes 20 and 21, nearer 20
+    changes = feed(e, [event(110, "impact", T0 + 40, peak=7000, noise_floor=30, duration_ms=50)])
+    drops = raised(changes, DRONE_DROP)
+    assert len(drops) == 1 and drops[0].location_m == 570.0 and drops[0].severity == 1
+    assert raised(changes, THROW_OVER) == []
+
+
+def test_an_impact_far_from_the_drone_is_a_throw_over_not_a_drop():
+    e = engine()
+    feed(e, [event(20, "acoustic", T0, **{"class": 1, "snr_db": 20, "fundamental_hz": 203})])
+    changes = feed(e, [event(101, "impact", T0 + 20, peak=7000, noise_floor=30, duration_ms=50)])
+    assert [a.category for a in raised(changes)] == [THROW_OVER]
+
+
+def test_jamming_is_thirty_seconds_of_interference_within_sixty():
+    e = engine()
+    assert e.on_interference("lora-east", T0, T0 + 10) == []
+    assert e.on_interference("lora-east", T0 + 20, T0 + 35) == []  # 25 s so far
+    changes = e.on_interference("lora-east", T0 + 40, T0 + 46)  # 31 s within the last 60
+    assert [c.alarm.category for c in changes] == [JAMMING]
+
+
+def test_tamper_and_comm_fail_are_alarmed_at_their_node():
+    e = engine()
+    tamper = raised(e.on_event(event(3, "tamper", T0, kind=1, state=1)))
+    assert [a.category for a in tamper] == [TAMPER] and tamper[0].location_m == 75.0
+    fail = raised(e.on_comm_fail(7, "hmp:7:supervision:1", T0))
+    assert [a.category for a in fail] == [COMM_FAIL] and fail[0].zone == "Z02"
+
+
+def test_acknowledging_needs_a_note_and_clearing_needs_an_acknowledgement():
+    e = engine()
+    alarm = raised(feed(e, [fence(5, T0, 3000)]))[0]
+    with pytest.raises(OperatorError):
+        e.book.acknowledge(alarm.alarm_id, "officer.jones", "  ", T0 + 5)
+    with pytest.raises(OperatorError):
+        e.book.clear(alarm.alarm_id, "officer.jones", "false alarm", T0 + 5)
+    assert (
+        e.book.acknowledge(alarm.alarm_id, "officer.jones", "camera 4 shows a man", T0 + 5).alarm.state == ACKNOWLEDGED
+    )
+    cleared = e.book.clear(alarm.alarm_id, "officer.jones", "detained", T0 + 60).alarm
+    assert cleared.state == CLEARED and cleared.cleared_by == "officer.jones"
+
+
+def test_a_new_climb_in_an_acknowledged_alarms_zone_escalates_it():
+    e = engine()
+    alarm = raised(feed(e, [fence(5, T0, 3000)]))[0]
+    severity = alarm.severity
+    e.book.acknowledge(alarm.alarm_id, "officer.jones", "on camera", T0 + 5)
+    changes = feed(e, [fence(5, T0 + 30, 2800)])
+    assert [c.action for c in changes] == ["escalated"]
+    assert alarm.state == ACTIVE and alarm.escalations == 1 and alarm.severity == max(1, severity - 1)
+
+
+def test_a_masked_zone_raises_nothing_and_an_expired_mask_is_itself_alarmed():
+    e = engine()
+    with pytest.raises(OperatorError):
+        e.book.mask("Z01", "officer.smith", "", T0 + 600, T0)
+    e.book.mask("Z01", "officer.smith", "fence repair, works order 5521", T0 + 600, T0)
+    assert raised(feed(e, [fence(2, T0 + 10, 3000)])) == []
+    expired = raised(e.tick(T0 + 601), MASK_EXPIRED)
+    assert len(expired) == 1 and expired[0].zone == "Z01"
+    assert expired[0].detail["masked_by"] == "officer.smith"
+    assert raised(feed(e, [fence(2, T0 + 700, 3000)]), INTRUSION) != []
