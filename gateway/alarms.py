@@ -8,6 +8,7 @@ again with a higher severity, so a second climb in the same place is not lost be
 first one's acknowledgement.
 """
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,23 @@ class AlarmBook:
                 if alarm.detail.get("key", "") == key:
                     return alarm
         return None
+
+    def restore(self, retained: list[tuple[int, str, bytes]], prefix: str) -> None:
+        """Open alarms and masks from their retained messages (what the last run published)."""
+        for _version, topic, payload in retained:
+            if not payload:
+                continue
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                continue
+            if topic.startswith(prefix + "/alarm/") and data.get("schema") == SCHEMA:
+                fields = {k: v for k, v in data.items() if k != "schema"}
+                alarm = Alarm(**fields)
+                self.alarms[alarm.alarm_id] = alarm
+            elif topic.startswith(prefix + "/mask/"):
+                self.masks[data["zone"]] = Mask(data["zone"], data["operator"], data["reason"], data["until"])
+        self._seq = len(self.alarms)
 
     def open_alarms(self) -> list[Alarm]:
         return [a for a in self.alarms.values() if a.state != CLEARED]

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.alarm_engine import Rules
+from gateway.fusion import CommonModeRejection, DroneRule, JammingRule, ThrowOverRule
+from gateway.perimeter import OUTER_FENCE, SIDES, Perimeter, PlacedNode, Zone
 from protocol.keys import SITE_KEY_SIZE
 
 
@@ -66,6 +69,8 @@ class NodeConfig:
     id: int
     name: str
     heartbeat_s: int | None = None
+    chainage_m: float | None = None
+    side: str = OUTER_FENCE
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ class GatewayConfig:
     tcp: tuple[TcpTransportConfig, ...] = ()
     semtech_udp: tuple[SemtechUdpConfig, ...] = ()
     nodes: tuple[NodeConfig, ...] = ()
+    perimeter: Perimeter = field(default_factory=lambda: Perimeter([(0.0, 0.0)]))
+    rules: Rules = field(default_factory=Rules)
 
     def transport_names(self) -> list[str]:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
@@ -154,11 +161,35 @@ prefix = "perimeter"
 # downlink_delay_ms = 1000     # ACKs go out on the uplink's channel, this long after it
 # downlink_power_dbm = 14
 
+# The fence line (x, y in metres, or lon, lat with geographic = true) and its zones, as
+# chainage ranges in metres along the line. Alarms are placed and zoned with these.
+# [perimeter]
+# polyline = [[0, 0], [600, 0], [600, 400]]
+# geographic = false
+# [[perimeter.zone]]
+# name = "north"
+# start_m = 0
+# end_m = 300
+# priority = 2                # 1 = highest; raises the severity of its alarms
+
+# [alarms]                     # fusion rules (see gateway/fusion.py)
+# fence_window_s = 1.0         # fence detections of neighbouring nodes weighed together
+# common_mode_min_nodes = 4    # this many nodes active at once is weather ...
+# common_mode_dominance = 3.0  # ... unless one is this many times the others' median
+# throw_over_window_s = 10.0   # fence activity then an impact within this: throw-over
+# throw_over_radius_m = 60.0
+# drone_drop_window_s = 120.0  # an impact this soon after a drone track, near it: a drop
+# drone_drop_radius_m = 100.0
+# jamming_accumulated_s = 30.0 # EN 50131-5-3: 30 s of interference ...
+# jamming_window_s = 60.0      # ... within 60 s
+
 # One block per node the site expects; frames from other ids are rejected as unknown.
 # [[node]]
 # id = 7
 # name = "north-fence-07"
 # heartbeat_s = 30            # optional; the node's HELLO reports its own
+# chainage_m = 195.0          # where it sits along the perimeter polyline
+# side = "outer_fence"        # outer_fence, inner_wall or inside (ground/netting sensors)
 """
 
 
@@ -275,7 +306,9 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("%s: not valid TOML: %s" % (source, exc)) from None
     r = _Reader(text, source)
-    r.unknown(data, "", {"site", "gateway", "supervision", "metrics", "mqtt", "transport", "node"})
+    r.unknown(
+        data, "", {"site", "gateway", "supervision", "metrics", "mqtt", "transport", "node", "perimeter", "alarms"}
+    )
 
     site = r.table(data, "site")
     r.unknown(site, "site", {"id", "name", "key_file", "encrypted"})
@@ -381,7 +414,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
     seen_ids: set[int] = set()
     for i, n in enumerate(r.array(data, "", "node")):
         path = "node[%d]" % i
-        r.unknown(n, path, {"id", "name", "heartbeat_s"})
+        r.unknown(n, path, {"id", "name", "heartbeat_s", "chainage_m", "side"})
         node_id = r.get(n, path, "id", int, low=1, high=0xFFFE)
         if node_id in seen_ids:
             raise r.fail(path + ".id", "node %d is listed twice" % node_id)
@@ -391,8 +424,12 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
                 node_id,
                 r.get(n, path, "name", str, "node-%d" % node_id),
                 r.get(n, path, "heartbeat_s", int, None, low=1, high=65535),
+                r.get(n, path, "chainage_m", float, None, low=0),
+                _side(r, n, path),
             )
         )
+    perimeter = _perimeter(r, data, nodes)
+    rules = _rules(r, data)
 
     names = [t.name for t in (*serial, *bridges)] + [t.name for t in tcp] + [t.name for t in udp]
     duplicate = next((n for n in names if names.count(n) > 1), None)
@@ -418,6 +455,81 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         tcp=tuple(tcp),
         semtech_udp=tuple(udp),
         nodes=tuple(nodes),
+        perimeter=perimeter,
+        rules=rules,
+    )
+
+
+def _side(r: _Reader, n: dict[str, Any], path: str) -> str:
+    side: str = r.get(n, path, "side", str, OUTER_FENCE)
+    if side not in SIDES:
+        raise r.fail(path + ".side", "%r is not one of %s" % (side, ", ".join(SIDES)))
+    return side
+
+
+def _perimeter(r: _Reader, data: dict[str, Any], nodes: list[NodeConfig]) -> Perimeter:
+    table = r.table(data, "perimeter")
+    r.unknown(table, "perimeter", {"polyline", "geographic", "zone"})
+    raw = table.get("polyline", [[0, 0]])
+    if (
+        not isinstance(raw, list)
+        or not raw
+        or not all(
+            isinstance(p, list)
+            and len(p) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+            for p in raw
+        )
+    ):
+        raise r.fail("perimeter.polyline", "expected a list of [x, y] pairs, e.g. [[0, 0], [600, 0]]")
+    zones = []
+    for i, z in enumerate(r.array(table, "perimeter", "zone")):
+        path = "perimeter.zone[%d]" % i
+        r.unknown(z, path, {"name", "start_m", "end_m", "priority"})
+        name = r.get(z, path, "name", str)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise r.fail(path + ".name", "use letters, digits, '_', '-', '.' only (it is an MQTT topic level)")
+        start = r.get(z, path, "start_m", float, low=0)
+        end = r.get(z, path, "end_m", float, low=0)
+        if end <= start:
+            raise r.fail(path + ".end_m", "must be above start_m (%s)" % start)
+        zones.append(Zone(name, start, end, r.get(z, path, "priority", int, 3, low=1, high=5)))
+    placed = {n.id: PlacedNode(n.id, n.chainage_m, n.side) for n in nodes if n.chainage_m is not None}
+    geographic = r.get(table, "perimeter", "geographic", bool, False)
+    return Perimeter([(float(x), float(y)) for x, y in raw], zones, placed, geographic)
+
+
+def _rules(r: _Reader, data: dict[str, Any]) -> Rules:
+    t = r.table(data, "alarms")
+    keys = {
+        "fence_window_s",
+        "common_mode_min_nodes",
+        "common_mode_dominance",
+        "throw_over_window_s",
+        "throw_over_radius_m",
+        "drone_drop_window_s",
+        "drone_drop_radius_m",
+        "jamming_accumulated_s",
+        "jamming_window_s",
+    }
+    r.unknown(t, "alarms", keys)
+
+    def number(key: str, default: float, high: float) -> float:
+        value: float = r.get(t, "alarms", key, float, default, low=0, high=high)
+        return value
+
+    return Rules(
+        fence_window_s=number("fence_window_s", 1.0, 60),
+        common_mode=CommonModeRejection(
+            r.get(t, "alarms", "common_mode_min_nodes", int, 4, low=2, high=1000),
+            number("common_mode_dominance", 3.0, 1000),
+        ),
+        throw_over=ThrowOverRule(number("throw_over_window_s", 10.0, 600), number("throw_over_radius_m", 60.0, 10_000)),
+        drone=DroneRule(
+            drop_window_s=number("drone_drop_window_s", 120.0, 3600),
+            drop_radius_m=number("drone_drop_radius_m", 100.0, 10_000),
+        ),
+        jamming=JammingRule(number("jamming_accumulated_s", 30.0, 3600), number("jamming_window_s", 60.0, 3600)),
     )
 
 

@@ -16,9 +16,12 @@ import socket
 import time
 from typing import Any
 
+from gateway.alarm_engine import AlarmEngine, Detection
+from gateway.alarms import CLEARED, AlarmBook, Change
 from gateway.config import GatewayConfig
 from gateway.journal import Journal, canonical_data, utc_iso, utc_now
 from gateway.mqtt_sink import MqttSink
+from gateway.operator import OperatorDesk
 from gateway.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
 from gateway.registry import COMM_FAIL, NodeRegistry, SupervisionChange
 from gateway.transports import (
@@ -62,6 +65,10 @@ class Gateway:
             bad_tag_alarm_window_s=config.bad_tag_alarm_window_s,
         )
         self.registry = NodeRegistry(config.missed_heartbeats, config.default_heartbeat_s)
+        book = AlarmBook(config.site_name)
+        book.restore(self.journal.retained(0), self.prefix)  # open alarms and masks survive restarts
+        self.alarms = AlarmEngine(config.perimeter, book, config.rules)
+        self.desk = OperatorDesk(self)
         now = time.time()
         saved = self.journal.load_nodes()
         for node in config.nodes:
@@ -84,6 +91,7 @@ class Gateway:
             "perimeter-%s-%s" % (config.site_name, config.gateway_id),
             info=self.info,
             health=self.health,
+            on_request=self.on_request,
         )
         self.counters = {
             "events": 0,
@@ -201,6 +209,10 @@ class Gateway:
                     "%s/node/%d/event/%s" % (self.prefix, node_id, message.name.lower()), text.encode()
                 )
                 self.counters["events"] += 1
+                detection = Detection(
+                    event_id, node_id, message.name.lower(), packet.fields, now - packet.fields["age_ds"] / 10
+                )
+                self.alarm_changes(self.alarms.on_event(detection))
             else:
                 self.counters["retransmits"] += 1  # already journalled and queued: ack again only
         if changes:
@@ -277,8 +289,12 @@ class Gateway:
             finding.count,
             finding.detail,
         )
-        self.journal.append("security", data, node_id=finding.node_id)
+        event_id = "%s:security:%s:%d" % (self.config.site_name, finding.kind, int(time.time() * 1000))
+        data["event_id"] = event_id
+        self.journal.append("security", data, node_id=finding.node_id, event_id=event_id)
         self.journal.enqueue("%s/bridge/event/security" % self.prefix, json.dumps(data).encode())
+        if data["alarm"]:
+            self.alarm_changes(self.alarms.on_security(finding.kind, finding.node_id, event_id, time.time()))
 
     def _supervision(self, change: SupervisionChange) -> None:
         node = self.registry.nodes[change.node_id]
@@ -294,16 +310,54 @@ class Gateway:
         log.warning("supervision node=%d state=%s silent_s=%.1f", change.node_id, change.state, change.silent_s)
         self.journal.append("supervision", data, node_id=change.node_id)
         self.journal.enqueue("%s/node/%d/event/supervision" % (self.prefix, change.node_id), json.dumps(data).encode())
+        if change.state == COMM_FAIL:
+            self.alarm_changes(self.alarms.on_comm_fail(change.node_id, str(data["event_id"]), change.at))
         self._publish_node(change.node_id)
 
     def check_supervision(self, now: float | None = None) -> list[SupervisionChange]:
-        changes = self.registry.check(time.time() if now is None else now)
+        now = time.time() if now is None else now
+        changes = self.registry.check(now)
         for change in changes:
             self._supervision(change)
-        if changes:
+        alarm_changes = self.alarms.tick(now)  # fence windows that closed, masks that expired
+        self.alarm_changes(alarm_changes)
+        if changes or alarm_changes:
             self.journal.commit()
             self.sink.wake()
         return changes
+
+    def alarm_changes(self, changes: list[Change]) -> None:
+        """Journal each alarm change and publish the alarm retained (empty once cleared).
+        Runs inside the caller's transaction."""
+        for change in changes:
+            alarm = change.alarm.as_json()
+            self.journal.append(
+                "alarm", {"action": change.action, "operator": change.operator, "alarm": alarm}, event_id=None
+            )
+            topic = "%s/alarm/%s" % (self.prefix, change.alarm.alarm_id)
+            self.journal.set_retained(topic, b"" if change.alarm.state == CLEARED else json.dumps(alarm).encode())
+            log.warning(
+                "alarm %s %s category=%s zone=%s location_m=%s severity=%d",
+                change.action,
+                change.alarm.alarm_id,
+                change.alarm.category,
+                change.alarm.zone,
+                alarm["location_m"],
+                change.alarm.severity,
+            )
+
+    def on_request(self, command: str, payload: bytes) -> None:
+        """An operator's request on `P/bridge/request/<command>`: carried out, journalled
+        with the operator's name, and answered on `P/bridge/response/<command>`."""
+        try:
+            response = self.desk.handle(command, payload, time.time())
+            self.journal.enqueue("%s/bridge/response/%s" % (self.prefix, command), json.dumps(response).encode())
+            self.journal.commit()
+        except Exception:
+            self.journal.rollback()
+            log.exception("operator request %s failed", command)
+            return
+        self.sink.wake()
 
     def _send_ack(self, reception: Reception, packet: bytes) -> None:
         transport = self.transports.get(reception.transport)

@@ -53,6 +53,7 @@ class MqttSink:
         info: Callable[[], dict[str, Any]] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         health_interval_s: float = 30.0,
+        on_request: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -61,6 +62,7 @@ class MqttSink:
         self.info = info or (lambda: {})
         self.health = health or (lambda: {})
         self.health_interval_s = health_interval_s
+        self.on_request = on_request
         self.connected = False
         self.reconnects = 0
         self.published = 0
@@ -133,6 +135,7 @@ class MqttSink:
         await client.publish("%s/bridge/info" % self.prefix, json.dumps(info).encode(), qos=1, retain=True)
         self._retained_version = 0  # the broker may have lost everything: republish it all
         health = asyncio.create_task(self._health(client))
+        listener = asyncio.create_task(self._listen(client))
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -144,10 +147,22 @@ class MqttSink:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(1.0):
                             await self._wake.wait()
-                if health.done():
-                    health.result()  # re-raise a broker error seen by the health task
+                for task in (health, listener):
+                    if task.done():
+                        task.result()  # re-raise a broker error seen by the task
         finally:
             health.cancel()
+            listener.cancel()
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        """Operator requests on `P/bridge/request/<command>`, handed to `on_request`."""
+        if self.on_request is None:
+            return
+        await client.subscribe("%s/bridge/request/+" % self.prefix, qos=1)
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            self.on_request(message.topic.value.rsplit("/", 1)[-1], payload)
+            self.wake()
 
     async def _publish_retained(self, client: aiomqtt.Client) -> bool:
         rows = self.journal.retained(self._retained_version)

@@ -31,7 +31,8 @@ def write_site(
     key = workdir / "site.key"
     key.write_text(SITE_KEY.hex())
     key.chmod(0o600)
-    node_blocks = "".join('[[node]]\nid = %d\nname = "n%d"\n\n' % (n, n) for n in (nodes or [1, 2, 3]))
+    ids = nodes if nodes is not None else [1, 2, 3]
+    node_blocks = "".join('[[node]]\nid = %d\nname = "n%d"\n\n' % (n, n) for n in ids)
     config = workdir / "gateway.toml"
     config.write_text(
         '[site]\nid = %d\nname = "test"\nkey_file = "site.key"\n\n'

@@ -1,0 +1,107 @@
+"""Operator commands from the security office, over MQTT request/response topics.
+
+A request is JSON on `P/bridge/request/<command>`:
+`{"operator": "j.smith", "transaction": "t-17", ...}`. The answer goes to
+`P/bridge/response/<command>` as `{"data", "status": "ok"|"error", "error", "transaction"}`.
+Every request and its outcome is journalled with the operator's name, whether it succeeded
+or not, so nothing an operator does, or tries to do, goes unrecorded. The broker's ACLs
+decide who may publish requests at all; the name in the request says who is at the desk.
+
+    ack     {"alarm_id", "note"}               acknowledge an alarm (a note is required)
+    clear   {"alarm_id", "note"}               clear an acknowledged alarm
+    mask    {"zone", "reason", "minutes"}      mask a zone for maintenance, with an expiry
+    unmask  {"zone"}                           lift a mask before it expires
+    alarms  {}                                 the open alarms
+"""
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from gateway.alarms import OperatorError
+
+if TYPE_CHECKING:
+    from gateway.daemon import Gateway
+
+MAX_MASK_MINUTES = 7 * 24 * 60
+
+
+class OperatorDesk:
+    def __init__(self, gateway: "Gateway") -> None:
+        self.gateway = gateway
+
+    def handle(self, command: str, payload: bytes, now: float) -> dict[str, Any]:
+        """Carry out one request (inside the caller's transaction); returns the response."""
+        transaction = None
+        operator = None
+        try:
+            try:
+                request = json.loads(payload.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise OperatorError("the request is not JSON") from None
+            if not isinstance(request, dict):
+                raise OperatorError("the request must be a JSON object")
+            transaction = request.get("transaction")
+            operator = request.get("operator")
+            if not isinstance(operator, str) or not operator.strip():
+                raise OperatorError("every request names its operator")
+            handler = getattr(self, "_" + command, None)
+            if handler is None or command.startswith("_"):
+                raise OperatorError("unknown command %r" % command)
+            data = handler(request, operator, now)
+            response = {"data": data, "status": "ok", "error": None, "transaction": transaction}
+        except OperatorError as exc:
+            response = {"data": None, "status": "error", "error": str(exc), "transaction": transaction}
+        self.gateway.journal.append(
+            "operator",
+            {
+                "command": command,
+                "operator": operator,
+                "request": payload.decode("utf-8", "replace")[:2000],
+                "status": response["status"],
+                "error": response["error"],
+                "transaction": transaction,
+            },
+        )
+        return response
+
+    @staticmethod
+    def _text(request: dict[str, Any], key: str) -> str:
+        value = request.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise OperatorError("%r is required" % key)
+        return value
+
+    def _ack(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        change = self.gateway.alarms.book.acknowledge(
+            self._text(request, "alarm_id"), operator, request.get("note") or "", now
+        )
+        self.gateway.alarm_changes([change])
+        return change.alarm.as_json()
+
+    def _clear(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        change = self.gateway.alarms.book.clear(
+            self._text(request, "alarm_id"), operator, request.get("note") or "", now
+        )
+        self.gateway.alarm_changes([change])
+        return change.alarm.as_json()
+
+    def _mask(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        zone = self._text(request, "zone")
+        if zone not in {z.name for z in self.gateway.config.perimeter.zones}:
+            raise OperatorError("no zone %r" % zone)
+        minutes = request.get("minutes")
+        if not isinstance(minutes, int | float) or isinstance(minutes, bool) or not 0 < minutes <= MAX_MASK_MINUTES:
+            raise OperatorError("'minutes' must be a number of minutes up to %d" % MAX_MASK_MINUTES)
+        mask = self.gateway.alarms.book.mask(zone, operator, request.get("reason") or "", now + minutes * 60, now)
+        data = {"zone": zone, "operator": operator, "reason": mask.reason, "until": mask.until}
+        self.gateway.journal.set_retained("%s/mask/%s" % (self.gateway.prefix, zone), json.dumps(data).encode())
+        return data
+
+    def _unmask(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        zone = self._text(request, "zone")
+        self.gateway.alarms.book.unmask(zone, operator)
+        self.gateway.journal.set_retained("%s/mask/%s" % (self.gateway.prefix, zone), b"")
+        return {"zone": zone, "unmasked_by": operator}
+
+    def _alarms(self, request: dict[str, Any], operator: str, now: float) -> list[dict[str, Any]]:
+        return [a.as_json() for a in self.gateway.alarms.book.open_alarms()]

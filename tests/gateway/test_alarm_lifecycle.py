@@ -1,0 +1,183 @@
+"""Alarms end to end with real parts: a climb framed into a pseudo-terminal becomes a
+retained alarm on a real Mosquitto; an operator acknowledges, clears and masks over the
+request/response topics; a new climb escalates an acknowledged alarm; an expired mask is
+itself alarmed; every step is in the hash-chained journal with the operator's name, and
+`perimeter journal verify` fails once any row is edited or deleted."""
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from gateway.cli import main as cli
+from gateway.daemon import Gateway
+from gateway.journal import Journal
+from tests.gateway.harness import Broker, Pty, SimNode, write_site
+from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_until
+
+PREFIX = "perimeter/test/gw"
+PERIMETER = """
+[perimeter]
+polyline = [[0, 0], [300, 0]]
+[[perimeter.zone]]
+name = "north"
+start_m = 0
+end_m = 100
+priority = 2
+[[perimeter.zone]]
+name = "east"
+start_m = 100
+end_m = 300
+
+[alarms]
+fence_window_s = 0.2
+"""
+NODES = "".join(
+    '[[node]]\nid = %d\nname = "n%d"\nchainage_m = %.1f\n\n' % (n, n, 15 + 30 * (n - 1)) for n in (1, 2, 3, 4)
+)
+
+
+async def retained(port: int, topic: str = PREFIX + "/alarm/#", settle: float = 0.5) -> dict[str, dict[str, Any]]:
+    """What a newcomer to the broker is told: the retained messages under `topic`."""
+    found: dict[str, dict[str, Any]] = {}
+    async with aiomqtt.Client("127.0.0.1", port, identifier="newcomer-%f" % time.time()) as client:
+        await client.subscribe(topic, qos=1)
+        try:
+            async with asyncio.timeout(settle):
+                async for message in client.messages:
+                    if message.retain and message.payload:
+                        found[str(message.topic)] = json.loads(message.payload)  # type: ignore[arg-type]
+        except TimeoutError:
+            pass
+    return found
+
+
+class Desk:
+    """An operator's console: requests out, responses back by transaction."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.responses: dict[str, dict[str, Any]] = {}
+        self._n = 0
+
+    async def run(self, ready: asyncio.Event) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port, identifier="desk") as client:
+            self.client = client
+            await client.subscribe(PREFIX + "/bridge/response/+", qos=1)
+            ready.set()
+            async for message in client.messages:
+                data = json.loads(message.payload)  # type: ignore[arg-type]
+                self.responses[data["transaction"]] = data
+
+    async def request(self, command: str, **fields: Any) -> dict[str, Any]:
+        self._n += 1
+        transaction = "t%d" % self._n
+        body = dict(fields, transaction=transaction)
+        body.setdefault("operator", "j.smith")
+        await self.client.publish(PREFIX + "/bridge/request/" + command, json.dumps(body).encode(), qos=1)
+        await wait_until(lambda: transaction in self.responses, 10)
+        return self.responses[transaction]
+
+
+@pytest.fixture
+async def site(tmp_path: Path, broker: Broker) -> AsyncIterator[tuple[Gateway, Pty, Desk, Path]]:
+    pty = Pty(tmp_path / "ttyFENCE")
+    config = write_site(
+        tmp_path, broker.port, transports=serial_transport("fence", pty.link), nodes=[], extra=PERIMETER + NODES
+    )
+    gateway, task = await start(config)
+    desk = Desk(broker.port)
+    ready = asyncio.Event()
+    desk_task = asyncio.create_task(desk.run(ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    await wait_until(lambda: gateway.sink.connected, 10)
+    yield gateway, pty, desk, config
+    desk_task.cancel()
+    await asyncio.gather(desk_task, return_exceptions=True)
+    await stop(gateway, task)
+    pty.unplug()
+
+
+async def one_alarm(port: int, state: str) -> dict[str, Any]:
+    deadline = time.time() + 10
+    while True:
+        alarms = [a for a in (await retained(port)).values() if a["state"] == state]
+        if alarms or time.time() > deadline:
+            assert len(alarms) == 1, alarms
+            return alarms[0]
+
+
+async def test_the_alarm_lifecycle_is_visible_on_retained_topics_and_in_the_journal(
+    site: tuple[Gateway, Pty, Desk, Path], broker: Broker
+) -> None:
+    gateway, pty, desk, config = site
+    node = SimNode(2)  # at 45 m, zone "north"
+    pty.write(node.fence(peak=3000))
+    alarm = await one_alarm(broker.port, "active")
+    assert alarm["category"] == "intrusion" and alarm["zone"] == "north" and alarm["location_m"] == 45.0
+
+    refused = await desk.request("ack", alarm_id=alarm["alarm_id"])  # no note
+    assert refused["status"] == "error" and "note" in refused["error"]
+    acked = await desk.request("ack", alarm_id=alarm["alarm_id"], note="camera 3: man on the fence")
+    assert acked["status"] == "ok" and acked["transaction"] == "t2"
+    alarm = await one_alarm(broker.port, "acknowledged")
+    assert alarm["acknowledged_by"] == "j.smith"
+
+    pty.write(node.fence(peak=3100))  # he climbs again
+    alarm = await one_alarm(broker.port, "active")
+    assert alarm["escalations"] == 1 and len(alarm["evidence"]) == 2
+
+    assert (await desk.request("ack", alarm_id=alarm["alarm_id"], note="response team sent"))["status"] == "ok"
+    assert (await desk.request("clear", alarm_id=alarm["alarm_id"], note="detained"))["status"] == "ok"
+    deadline = time.time() + 10
+    while await retained(broker.port) and time.time() < deadline:
+        pass  # each look takes half a second
+    assert await retained(broker.port) == {}  # the cleared alarm's retained message is gone
+
+    masked = await desk.request("mask", zone="north", reason="fence repair, works order 5521", minutes=0.03)
+    assert masked["status"] == "ok"
+    pty.write(node.fence(peak=3000))  # the repair crew shakes the fence: recorded, not alarmed
+    await asyncio.sleep(0.8)
+    assert await retained(broker.port) == {}
+    expired = await one_alarm(broker.port, "active")  # the mask ran out, nobody lifted it
+    assert expired["category"] == "mask_expired" and expired["zone"] == "north"
+
+    journal = Journal(gateway.config.journal, durable=False)
+    rows = list(journal.entries())
+    operator = [r.data for r in rows if r.kind == "operator"]
+    assert [(o["command"], o["status"], o["operator"]) for o in operator] == [
+        ("ack", "error", "j.smith"),
+        ("ack", "ok", "j.smith"),
+        ("ack", "ok", "j.smith"),
+        ("clear", "ok", "j.smith"),
+        ("mask", "ok", "j.smith"),
+    ]
+    actions = [r.data["action"] for r in rows if r.kind == "alarm"]
+    assert actions == ["raised", "acknowledged", "escalated", "acknowledged", "cleared", "raised"]
+    assert sum(1 for r in rows if r.kind == "event") == 3  # the masked climb is journalled too
+    journal.close()
+
+
+def test_journal_verify_fails_after_an_alarm_row_is_edited_or_deleted(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite", durable=False)
+    for action in ("raised", "acknowledged", "cleared"):
+        journal.append("alarm", {"action": action, "operator": "j.smith", "alarm": {"alarm_id": "a1"}})
+    journal.commit()
+    journal.close()
+    assert cli(["journal", "verify", "--journal", str(tmp_path / "j.sqlite")]) == 0
+    edited = tmp_path / "edited.sqlite"
+    deleted = tmp_path / "deleted.sqlite"
+    for copy in (edited, deleted):
+        copy.write_bytes((tmp_path / "j.sqlite").read_bytes())
+    with sqlite3.connect(edited) as db:
+        db.execute("UPDATE journal SET data = replace(data, 'j.smith', 'nobody') WHERE seq = 2")
+    with sqlite3.connect(deleted) as db:
+        db.execute("DELETE FROM journal WHERE seq = 2")
+    assert cli(["journal", "verify", "--journal", str(edited)]) == 1
+    assert cli(["journal", "verify", "--journal", str(deleted)]) == 1
