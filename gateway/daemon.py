@@ -17,8 +17,9 @@ import time
 from typing import Any
 
 from gateway.alarm_engine import AlarmEngine, Detection
-from gateway.alarms import CLEARED, AlarmBook, Change
+from gateway.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, AlarmBook, Change
 from gateway.config import GatewayConfig
+from gateway.homeassistant import discovery
 from gateway.journal import Journal, canonical_data, utc_iso, utc_now
 from gateway.mqtt_sink import MqttSink
 from gateway.operator import OperatorDesk
@@ -69,6 +70,10 @@ class Gateway:
         book.restore(self.journal.retained(0), self.prefix)  # open alarms and masks survive restarts
         self.alarms = AlarmEngine(config.perimeter, book, config.rules)
         self.desk = OperatorDesk(self)
+        for topic, payload in discovery(config, self.prefix):  # retained; rewritten only if changed
+            self.journal.set_retained(topic, payload)
+        self.publish_zones()
+        self.journal.commit()
         now = time.time()
         saved = self.journal.load_nodes()
         for node in config.nodes:
@@ -345,12 +350,39 @@ class Gateway:
                 alarm["location_m"],
                 change.alarm.severity,
             )
+        if changes:
+            self.publish_zones()
+
+    def publish_zones(self, now: float | None = None) -> None:
+        """Each zone's alarm state, retained on `P/zone/<name>/state` (Home Assistant's zone
+        sensors read it). Only a change is written."""
+        now = time.time() if now is None else now
+        book = self.alarms.book
+        for zone in self.config.perimeter.zones:
+            open_here = [a for a in book.open_alarms() if a.zone == zone.name]
+            if book.masked(zone.name, now):
+                state = "masked"
+            elif any(a.state == ACTIVE for a in open_here):
+                state = "alarm"
+            elif any(a.state == ACKNOWLEDGED for a in open_here):
+                state = "acknowledged"
+            else:
+                state = "clear"
+            mask = book.masks.get(zone.name)
+            data = {
+                "zone": zone.name,
+                "state": state,
+                "open_alarms": len(open_here),
+                "masked_until": utc_iso(mask.until) if mask and state == "masked" else None,
+            }
+            self.journal.set_retained("%s/zone/%s/state" % (self.prefix, zone.name), json.dumps(data).encode())
 
     def on_request(self, command: str, payload: bytes) -> None:
         """An operator's request on `P/bridge/request/<command>`: carried out, journalled
         with the operator's name, and answered on `P/bridge/response/<command>`."""
         try:
             response = self.desk.handle(command, payload, time.time())
+            self.publish_zones()
             self.journal.enqueue("%s/bridge/response/%s" % (self.prefix, command), json.dumps(response).encode())
             self.journal.commit()
         except Exception:

@@ -38,6 +38,7 @@ class _QuietPendingCalls(logging.Filter):
 
 
 client_log = logging.getLogger("perimeter.mqtt.client")
+HA_STATUS = "homeassistant/status"
 client_log.addFilter(_QuietPendingCalls())
 
 
@@ -63,6 +64,7 @@ class MqttSink:
         self.health = health or (lambda: {})
         self.health_interval_s = health_interval_s
         self.on_request = on_request
+        self.republished = 0  # times Home Assistant's birth message made us publish all again
         self.connected = False
         self.reconnects = 0
         self.published = 0
@@ -155,13 +157,21 @@ class MqttSink:
             listener.cancel()
 
     async def _listen(self, client: aiomqtt.Client) -> None:
-        """Operator requests on `P/bridge/request/<command>`, handed to `on_request`."""
-        if self.on_request is None:
-            return
-        await client.subscribe("%s/bridge/request/+" % self.prefix, qos=1)
+        """Operator requests on `P/bridge/request/<command>`, handed to `on_request`; and
+        Home Assistant's birth message, which makes everything retained go out again (it
+        may have restarted and forgotten what it was told)."""
+        await client.subscribe(HA_STATUS, qos=1)
+        if self.on_request is not None:
+            await client.subscribe("%s/bridge/request/+" % self.prefix, qos=1)
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-            self.on_request(message.topic.value.rsplit("/", 1)[-1], payload)
+            topic = message.topic.value
+            if topic == HA_STATUS:
+                if payload.strip() == b"online":
+                    self._retained_version = 0
+                    self.republished += 1
+            elif self.on_request is not None:
+                self.on_request(topic.rsplit("/", 1)[-1], payload)
             self.wake()
 
     async def _publish_retained(self, client: aiomqtt.Client) -> bool:
