@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.alarm_engine import Rules
 from gateway.fusion import CommonModeRejection, DroneRule, JammingRule, ThrowOverRule
+from gateway.integrations import DEFAULT_ACTIONS, MilestoneConfig, WebhookConfig
 from gateway.perimeter import OUTER_FENCE, SIDES, Perimeter, PlacedNode, Zone
 from protocol.keys import SITE_KEY_SIZE
 
@@ -95,6 +96,8 @@ class GatewayConfig:
     nodes: tuple[NodeConfig, ...] = ()
     perimeter: Perimeter = field(default_factory=lambda: Perimeter([(0.0, 0.0)]))
     rules: Rules = field(default_factory=Rules)
+    milestone: tuple[MilestoneConfig, ...] = ()
+    webhooks: tuple[WebhookConfig, ...] = ()
 
     def transport_names(self) -> list[str]:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
@@ -182,6 +185,19 @@ prefix = "perimeter"
 # drone_drop_radius_m = 100.0
 # jamming_accumulated_s = 30.0 # EN 50131-5-3: 30 s of interference ...
 # jamming_window_s = 60.0      # ... within 60 s
+
+# Alarm integrations, fed from the journal: nothing is lost while they are unreachable.
+# [[integration.milestone]]    # Milestone XProtect generic events over TCP
+# name = "xprotect"
+# host = "10.0.0.20"
+# format = "compatible"        # port 1234, no separator; "international": port 1235, CRLF
+# template = "Perimeter {category} {zone} {alarm_id}"
+# actions = ["raised", "escalated"]
+# [[integration.webhook]]      # an HTTPS POST of every alarm change as JSON
+# name = "soc"
+# url = "https://soc.example/perimeter"
+# ca_file = "soc-ca.pem"       # optional; the system's CAs otherwise
+# token_file = "soc.token"     # optional; sent as "Authorization: Bearer ..."
 
 # One block per node the site expects; frames from other ids are rejected as unknown.
 # [[node]]
@@ -307,7 +323,20 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         raise ConfigError("%s: not valid TOML: %s" % (source, exc)) from None
     r = _Reader(text, source)
     r.unknown(
-        data, "", {"site", "gateway", "supervision", "metrics", "mqtt", "transport", "node", "perimeter", "alarms"}
+        data,
+        "",
+        {
+            "site",
+            "gateway",
+            "supervision",
+            "metrics",
+            "mqtt",
+            "transport",
+            "node",
+            "perimeter",
+            "alarms",
+            "integration",
+        },
     )
 
     site = r.table(data, "site")
@@ -430,6 +459,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         )
     perimeter = _perimeter(r, data, nodes)
     rules = _rules(r, data)
+    milestone, webhooks = _integrations(r, data, base)
 
     names = [t.name for t in (*serial, *bridges)] + [t.name for t in tcp] + [t.name for t in udp]
     duplicate = next((n for n in names if names.count(n) > 1), None)
@@ -457,7 +487,67 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         nodes=tuple(nodes),
         perimeter=perimeter,
         rules=rules,
+        milestone=milestone,
+        webhooks=webhooks,
     )
+
+
+ACTIONS = ("raised", "updated", "escalated", "acknowledged", "cleared")
+
+
+def _actions(r: _Reader, t: dict[str, Any], path: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = t.get("actions", list(default))
+    if not isinstance(value, list) or not all(isinstance(a, str) and a in ACTIONS for a in value):
+        raise r.fail(path + ".actions", "expected a list of %s" % ", ".join(ACTIONS))
+    return tuple(value)
+
+
+def _integrations(
+    r: _Reader, data: dict[str, Any], base: Path
+) -> tuple[tuple[MilestoneConfig, ...], tuple[WebhookConfig, ...]]:
+    table = r.table(data, "integration")
+    r.unknown(table, "integration", {"milestone", "webhook"})
+    milestone = []
+    for i, t in enumerate(r.array(table, "integration", "milestone")):
+        path = "integration.milestone[%d]" % i
+        r.unknown(t, path, {"name", "host", "port", "template", "format", "actions"})
+        fmt = r.get(t, path, "format", str, "compatible")
+        if fmt not in ("compatible", "international"):
+            raise r.fail(path + ".format", 'expected "compatible" (port 1234) or "international" (port 1235)')
+        milestone.append(
+            MilestoneConfig(
+                name=r.get(t, path, "name", str),
+                host=r.get(t, path, "host", str),
+                port=r.get(t, path, "port", int, 1234 if fmt == "compatible" else 1235, low=1, high=65535),
+                template=r.get(t, path, "template", str, "Perimeter {category} {zone} {alarm_id}"),
+                international=fmt == "international",
+                actions=_actions(r, t, path, DEFAULT_ACTIONS),
+            )
+        )
+    webhooks = []
+    for i, t in enumerate(r.array(table, "integration", "webhook")):
+        path = "integration.webhook[%d]" % i
+        r.unknown(t, path, {"name", "url", "ca_file", "token_file", "timeout_s", "actions"})
+        url = r.get(t, path, "url", str)
+        if not re.match(r"https?://", url):
+            raise r.fail(path + ".url", "expected an https:// (or http:// on a trusted network) URL")
+        ca_file = r.get(t, path, "ca_file", str, None)
+        token_file = r.get(t, path, "token_file", str, None)
+        webhooks.append(
+            WebhookConfig(
+                name=r.get(t, path, "name", str),
+                url=url,
+                ca_file=str(base / ca_file) if ca_file else None,
+                token_file=str(base / token_file) if token_file else None,
+                timeout_s=r.get(t, path, "timeout_s", float, 10.0, low=0.1, high=300),
+                actions=_actions(r, t, path, WebhookConfig.actions),
+            )
+        )
+    names = [m.name for m in milestone] + [w.name for w in webhooks]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise r.fail("integration", "integration name %r is used twice" % duplicate)
+    return tuple(milestone), tuple(webhooks)
 
 
 def _side(r: _Reader, n: dict[str, Any], path: str) -> str:

@@ -14,12 +14,14 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 from gateway.alarm_engine import AlarmEngine, Detection
 from gateway.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, AlarmBook, Change
 from gateway.config import GatewayConfig
 from gateway.homeassistant import discovery
+from gateway.integrations import DeliverySink, MilestoneSink, WebhookSink, milestone_text, webhook_body
 from gateway.journal import Journal, canonical_data, utc_iso, utc_now
 from gateway.mqtt_sink import MqttSink
 from gateway.operator import OperatorDesk
@@ -70,6 +72,10 @@ class Gateway:
         book.restore(self.journal.retained(0), self.prefix)  # open alarms and masks survive restarts
         self.alarms = AlarmEngine(config.perimeter, book, config.rules)
         self.desk = OperatorDesk(self)
+        self.integrations: list[DeliverySink] = [MilestoneSink(m, self.journal) for m in config.milestone]
+        for w in config.webhooks:
+            token = Path(w.token_file).read_text().strip() if w.token_file else None
+            self.integrations.append(WebhookSink(w, self.journal, token))
         for topic, payload in discovery(config, self.prefix):  # retained; rewritten only if changed
             self.journal.set_retained(topic, payload)
         self.publish_zones()
@@ -341,6 +347,12 @@ class Gateway:
             )
             topic = "%s/alarm/%s" % (self.prefix, change.alarm.alarm_id)
             self.journal.set_retained(topic, b"" if change.alarm.state == CLEARED else json.dumps(alarm).encode())
+            for m in self.config.milestone:
+                if change.action in m.actions:
+                    self.journal.deliver(m.name, milestone_text(m, change))
+            for w in self.config.webhooks:
+                if change.action in w.actions:
+                    self.journal.deliver(w.name, webhook_body(change))
             log.warning(
                 "alarm %s %s category=%s zone=%s location_m=%s severity=%d",
                 change.action,
@@ -546,6 +558,8 @@ class Gateway:
         for transport in self.transports.values():
             self._spawn(transport.run())
         self._spawn(self.sink.run())
+        for integration in self.integrations:
+            self._spawn(integration.run())
         self._spawn(self._supervise())
         self._spawn(self._release_held())
         server = await self._serve_metrics()

@@ -59,6 +59,12 @@ CREATE TABLE IF NOT EXISTS retained (
     payload   BLOB NOT NULL,
     version   INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS deliveries (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink      TEXT    NOT NULL,
+    payload   BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_sink ON deliveries (sink, id);
 """
 
 
@@ -361,6 +367,26 @@ class Journal:
 
     def outbox_depth(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def deliver(self, sink: str, payload: bytes) -> None:
+        """Queue a message for an integration (Milestone, webhook), in the caller's
+        transaction: it is delivered if and only if what caused it is committed."""
+        self.begin()
+        self._db.execute("INSERT INTO deliveries (sink, payload) VALUES (?, ?)", (sink, payload))
+
+    def next_delivery(self, sink: str) -> tuple[int, bytes] | None:
+        row = self._db.execute(
+            "SELECT id, payload FROM deliveries WHERE sink = ? ORDER BY id LIMIT 1", (sink,)
+        ).fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def delivered(self, delivery_id: int) -> None:
+        self.begin()
+        self._db.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+        self.commit()
+
+    def deliveries_pending(self, sink: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM deliveries WHERE sink = ?", (sink,)).fetchone()[0])
 
     def set_retained(self, topic: str, payload: bytes) -> None:
         self.begin()

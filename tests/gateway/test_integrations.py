@@ -1,0 +1,136 @@
+"""Milestone XProtect generic events and the HTTPS webhook get every alarm, in order,
+including those raised while they were unreachable: loopback servers started late."""
+
+import asyncio
+import datetime
+import ipaddress
+import json
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.gateway.harness import Broker, Pty, SimNode, free_port, write_site
+from tests.gateway.test_alarm_lifecycle import NODES, PERIMETER
+from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_until
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "hook.pem", folder / "hook.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+class Webhook:
+    """An HTTPS server on loopback that records what is POSTed to it."""
+
+    def __init__(self, port: int, cert: Path, key: Path) -> None:
+        received = self.received = []  # type: list[dict[str, object]]
+        self.authorizations: list[str | None] = []
+        auths = self.authorizations
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body))
+                auths.append(self.headers.get("Authorization"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_every_alarm_reaches_milestone_and_the_webhook_even_those_raised_while_they_were_down(
+    tmp_path: Path, broker: Broker
+) -> None:
+    vms_port, hook_port = free_port(), free_port()
+    cert, key = self_signed(tmp_path)
+    (tmp_path / "soc.token").write_text("s3cret\n")
+    integrations = (
+        '[[integration.milestone]]\nname = "xprotect"\nhost = "127.0.0.1"\nport = %d\nformat = "international"\n'
+        'template = "Perimeter {category} {zone} {alarm_id}"\n\n'
+        '[[integration.webhook]]\nname = "soc"\nurl = "https://127.0.0.1:%d/perimeter"\nca_file = "%s"\n'
+        'token_file = "soc.token"\n\n' % (vms_port, hook_port, cert.name)
+    )
+    pty = Pty(tmp_path / "ttyFENCE")
+    config = write_site(
+        tmp_path,
+        broker.port,
+        transports=serial_transport("fence", pty.link),
+        nodes=[],
+        extra=PERIMETER + integrations + NODES,
+    )
+    gateway, task = await start(config)
+    vms: list[bytes] = []
+    server = None
+    hook = None
+    try:
+        pty.write(SimNode(2).fence(peak=3000))  # north
+        await wait_until(lambda: len(gateway.alarms.book.alarms) == 1, 10)
+        pty.write(SimNode(4).fence(peak=3000))  # east (105 m)
+        await wait_until(lambda: len(gateway.alarms.book.alarms) == 2, 10)
+        await asyncio.sleep(1.0)  # both integrations are down: it fails, and keeps them
+        assert gateway.journal.deliveries_pending("xprotect") == 2 and gateway.journal.deliveries_pending("soc") == 2
+        assert all(i.failures > 0 for i in gateway.integrations)
+
+        async def vms_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            vms.append(await reader.read())
+            writer.close()
+
+        server = await asyncio.start_server(vms_connection, "127.0.0.1", vms_port)
+        hook = Webhook(hook_port, cert, key)
+        await wait_until(lambda: len(vms) == 2 and len(hook.received) == 2, 20)
+        zones = [text.decode().split()[2] for text in vms]
+        assert zones == ["north", "east"] and all(
+            t.startswith(b"Perimeter intrusion ") and t.endswith(b"\r\n") for t in vms
+        )
+        assert [(r["action"], r["alarm"]["zone"]) for r in hook.received] == [("raised", "north"), ("raised", "east")]
+        assert hook.authorizations == ["Bearer s3cret", "Bearer s3cret"]
+
+        alarm_id = hook.received[0]["alarm"]["alarm_id"]  # type: ignore[index]
+        gateway.on_request("ack", json.dumps({"operator": "j.smith", "alarm_id": alarm_id, "note": "seen"}).encode())
+        await wait_until(lambda: len(hook.received) == 3, 10)
+        assert hook.received[2]["action"] == "acknowledged" and len(vms) == 2  # Milestone gets raised/escalated only
+        assert gateway.journal.deliveries_pending("xprotect") == 0 and gateway.journal.deliveries_pending("soc") == 0
+    finally:
+        if server is not None:
+            server.close()
+        if hook is not None:
+            hook.close()
+        await stop(gateway, task)
+        pty.unplug()
