@@ -17,7 +17,7 @@ import pytest
 
 from gateway.cli import main as cli
 from gateway.daemon import Gateway
-from gateway.journal import Journal
+from gateway.journal import Journal, export_text
 from tests.gateway.harness import Broker, Pty, SimNode, write_site
 from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_until
 
@@ -161,6 +161,14 @@ async def test_the_alarm_lifecycle_is_visible_on_retained_topics_and_in_the_jour
     actions = [r.data["action"] for r in rows if r.kind == "alarm"]
     assert actions == ["raised", "acknowledged", "escalated", "acknowledged", "cleared", "raised"]
     assert sum(1 for r in rows if r.kind == "event") == 3  # the masked climb is journalled too
+
+    # The export hands an incident over whole: alarms, their evidence, who did what, the chain.
+    lines = [json.loads(line) for line in export_text(journal).splitlines()]
+    exported_events = {line["event_id"] for line in lines if line.get("kind") == "event"}
+    alarm_rows = [line for line in lines if line.get("kind") == "alarm"]
+    assert alarm_rows and all(set(r["data"]["alarm"]["evidence"]) <= exported_events for r in alarm_rows)
+    assert sum(1 for line in lines if line.get("kind") == "operator") == 5
+    assert lines[-1] == {"chain_head": journal.head, "rows": len(lines) - 1}
     journal.close()
 
 
