@@ -114,6 +114,8 @@ class Gateway:
         }
         self._tasks: set[asyncio.Task[Any]] = set()
         self._node_published: dict[int, float] = {}
+        self._routes: dict[int, Reception] = {}  # node -> how it was last heard best: the way back
+        self._after_commit: list[tuple[Reception, bytes]] = []  # downlinks waiting for their commit
         self._stop = asyncio.Event()
         self.metrics_address: tuple[str, int] | None = None
 
@@ -179,6 +181,7 @@ class Gateway:
         message = BY_ID[packet.type_id]
         reception = frame.first
         now = reception.received_at
+        self._routes[node_id] = max(frame.receptions, key=lambda r: r.rssi_dbm if r.rssi_dbm is not None else -1e9)
         self.journal.set_last_up(node_id, packet.ctr)
         receptions = [r.as_json() for r in frame.receptions]
         node, restored, changes = self.registry.heard(node_id, packet.type_id, packet.fields, receptions, now)
@@ -252,6 +255,33 @@ class Gateway:
         # Answer through the receiver that heard the node best.
         best = max(frame.receptions, key=lambda r: r.rssi_dbm if r.rssi_dbm is not None else -1e9)
         return best, ack
+
+    def downlink(self, node_id: int, type_name: str, fields: dict[str, int]) -> int:
+        """Seal a CONFIG or COMMAND for a node, inside the caller's transaction; it is sent
+        the way the node was last heard once the transaction (and its counter) commits.
+        Returns the downlink counter. ValueError if the node has never been heard."""
+        route = self._routes.get(node_id)
+        if route is None:
+            raise ValueError("node %d has not been heard yet: no way to reach it" % node_id)
+        type_id = BY_NAME[type_name].type_id
+        ctr = self.journal.take_down_ctr(node_id)
+        packet = seal_packet(
+            self.keyring.key(node_id),
+            self.config.site_id,
+            type_id,
+            node_id,
+            ctr,
+            encode_body(type_id, fields),
+            False,
+            self.config.encrypted,
+        )
+        self._after_commit.append((route, packet))
+        return ctr
+
+    def send_committed_downlinks(self) -> None:
+        pending, self._after_commit = self._after_commit, []
+        for reception, packet in pending:
+            self._send_ack(reception, packet)
 
     def _same_event(self, event_id: str, type_name: str, fields: dict[str, int]) -> bool:
         """Whether a journalled event is the one these fields describe (a retransmission
@@ -399,8 +429,10 @@ class Gateway:
             self.journal.commit()
         except Exception:
             self.journal.rollback()
+            self._after_commit.clear()
             log.exception("operator request %s failed", command)
             return
+        self.send_committed_downlinks()
         self.sink.wake()
 
     def _send_ack(self, reception: Reception, packet: bytes) -> None:

@@ -64,6 +64,7 @@ class MqttSink:
         self.health = health or (lambda: {})
         self.health_interval_s = health_interval_s
         self.on_request = on_request
+        self.listening = False
         self.republished = 0  # times Home Assistant's birth message made us publish all again
         self.connected = False
         self.reconnects = 0
@@ -153,6 +154,7 @@ class MqttSink:
                     if task.done():
                         task.result()  # re-raise a broker error seen by the task
         finally:
+            self.listening = False
             health.cancel()
             listener.cancel()
 
@@ -163,6 +165,7 @@ class MqttSink:
         await client.subscribe(HA_STATUS, qos=1)
         if self.on_request is not None:
             await client.subscribe("%s/bridge/request/+" % self.prefix, qos=1)
+        self.listening = True  # requests published before this moment were not heard
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             topic = message.topic.value

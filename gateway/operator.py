@@ -12,12 +12,20 @@ decide who may publish requests at all; the name in the request says who is at t
     mask    {"zone", "reason", "minutes"}      mask a zone for maintenance, with an expiry
     unmask  {"zone"}                           lift a mask before it expires
     alarms  {}                                 the open alarms
+    node_config  {"node_id", "heartbeat_s", "fence_threshold", "cut_threshold",
+                  "acoustic_snr_db", "impact_threshold", "armed"}   any subset: a CONFIG downlink
+    walk_test    {"node_id", "minutes"}        every detection reported for that long (0 ends)
+    node_command {"node_id", "command"}        "ping", "reboot" or "self_test"
+
+Downlinks go the way the node was last heard, after the request is journalled; the node
+answers a CONFIG with a HELLO carrying the new config id.
 """
 
 import json
 from typing import TYPE_CHECKING, Any
 
 from gateway.alarms import OperatorError
+from protocol.messages import BY_NAME, COMMAND, CONFIG_KEYS, KINDS
 
 if TYPE_CHECKING:
     from gateway.daemon import Gateway
@@ -105,3 +113,52 @@ class OperatorDesk:
 
     def _alarms(self, request: dict[str, Any], operator: str, now: float) -> list[dict[str, Any]]:
         return [a.as_json() for a in self.gateway.alarms.book.open_alarms()]
+
+    def _node(self, request: dict[str, Any]) -> int:
+        node_id = request.get("node_id")
+        if not isinstance(node_id, int) or node_id not in self.gateway.registry.nodes:
+            raise OperatorError("'node_id' must be one of the site's nodes")
+        return node_id
+
+    def _send(self, node_id: int, type_name: str, fields: dict[str, int]) -> dict[str, Any]:
+        try:
+            ctr = self.gateway.downlink(node_id, type_name, fields)
+        except ValueError as exc:
+            raise OperatorError(str(exc)) from None
+        return {"node_id": node_id, "type": type_name.lower(), "fields": fields, "ctr": ctr}
+
+    def _node_config(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        node_id = self._node(request)
+        layout = {f[0]: f[1] for f in BY_NAME["CONFIG"].fields}
+        fields = {name: 0 for name in layout}
+        chosen = 0
+        for bit, name in CONFIG_KEYS.items():
+            if name in request:
+                value = request[name]
+                if name == "armed" and isinstance(value, bool):
+                    value = int(value)
+                _size, low, high = KINDS[layout[name]]
+                if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                    raise OperatorError("%r must be an integer in %d..%d" % (name, low, high))
+                fields[name] = value
+                chosen |= 1 << bit
+        if not chosen:
+            raise OperatorError("name at least one of %s" % ", ".join(CONFIG_KEYS.values()))
+        fields["set"] = chosen
+        fields["config_id"] = int(now) & 0xFFFF
+        return self._send(node_id, "CONFIG", fields)
+
+    def _walk_test(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        node_id = self._node(request)
+        minutes = request.get("minutes")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= 1092:
+            raise OperatorError("'minutes' must be an integer from 0 (end) to 1092")
+        return self._send(node_id, "COMMAND", {"command": 4, "arg": minutes * 60})
+
+    def _node_command(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        node_id = self._node(request)
+        names = {name: code for code, name in COMMAND.items() if name != "walk_test"}
+        command = request.get("command")
+        if command not in names:
+            raise OperatorError("'command' must be one of %s" % ", ".join(sorted(names)))
+        return self._send(node_id, "COMMAND", {"command": names[command], "arg": 0})

@@ -18,7 +18,9 @@ import pytest
 from gateway.cli import main as cli
 from gateway.daemon import Gateway
 from gateway.journal import Journal, export_text
-from tests.gateway.harness import Broker, Pty, SimNode, write_site
+from protocol.messages import BY_ID, DOWN
+from protocol.packet import open_packet
+from tests.gateway.harness import SITE_ID, Broker, Pty, SimNode, write_site
 from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_until
 
 PREFIX = "perimeter/test/gw"
@@ -75,7 +77,7 @@ class Desk:
                 data = json.loads(message.payload)  # type: ignore[arg-type]
                 self.responses[data["transaction"]] = data
 
-    async def request(self, command: str, **fields: Any) -> dict[str, Any]:
+    async def request(self, command: str, /, **fields: Any) -> dict[str, Any]:
         self._n += 1
         transaction = "t%d" % self._n
         body = dict(fields, transaction=transaction)
@@ -96,7 +98,7 @@ async def site(tmp_path: Path, broker: Broker) -> AsyncIterator[tuple[Gateway, P
     ready = asyncio.Event()
     desk_task = asyncio.create_task(desk.run(ready))
     await asyncio.wait_for(ready.wait(), 10)
-    await wait_until(lambda: gateway.sink.connected, 10)
+    await wait_until(lambda: gateway.sink.listening, 10)
     yield gateway, pty, desk, config
     desk_task.cancel()
     await asyncio.gather(desk_task, return_exceptions=True)
@@ -189,3 +191,45 @@ def test_journal_verify_fails_after_an_alarm_row_is_edited_or_deleted(tmp_path: 
         db.execute("DELETE FROM journal WHERE seq = 2")
     assert cli(["journal", "verify", "--journal", str(edited)]) == 1
     assert cli(["journal", "verify", "--journal", str(deleted)]) == 1
+
+
+def downlinks(node: SimNode, data: bytes) -> list[tuple[str, dict[str, int]]]:
+    """What the gateway sent a node, verified and decrypted with the node's own key."""
+    node.deframer.feed(data)
+    got = []
+    while (packet := node.deframer.next_packet()) is not None:
+        opened = open_packet(node.key, SITE_ID, packet, DOWN)
+        got.append((BY_ID[opened.type_id].name, opened.fields))
+    return got
+
+
+async def test_operators_configure_nodes_and_start_a_walk_test_by_downlink(
+    site: tuple[Gateway, Pty, Desk, Path], broker: Broker
+) -> None:
+    gateway, pty, desk, _ = site
+    node = SimNode(3)
+    pty.write(node.heartbeat())
+    await wait_until(lambda: gateway.registry.nodes[3].last_seen is not None, 10)
+    pty.read()
+
+    walk = await desk.request("walk_test", node_id=3, minutes=30)
+    assert walk["status"] == "ok", walk
+    got: list[tuple[str, dict[str, int]]] = []
+    await wait_until(lambda: bool(got.extend(downlinks(node, pty.read())) or got), 5)
+    assert got == [("COMMAND", {"command": 4, "arg": 1800})]
+
+    config = await desk.request("node_config", node_id=3, armed=False, heartbeat_s=60)
+    assert config["status"] == "ok", config
+    got.clear()
+    await wait_until(lambda: bool(got.extend(downlinks(node, pty.read())) or got), 5)
+    name, fields = got[0]
+    assert name == "CONFIG" and fields["set"] == 0b100001 and fields["armed"] == 0 and fields["heartbeat_s"] == 60
+
+    silent = await desk.request("node_command", node_id=4, command="ping")  # never heard: no route
+    assert silent["status"] == "error" and "not been heard" in silent["error"]
+    bad = await desk.request("node_config", node_id=3, fence_threshold=70000)
+    assert bad["status"] == "error" and "fence_threshold" in bad["error"]
+    journal = Journal(gateway.config.journal, durable=False)
+    commands = [(r.data["command"], r.data["status"]) for r in journal.entries() if r.kind == "operator"]
+    journal.close()
+    assert commands == [("walk_test", "ok"), ("node_config", "ok"), ("node_command", "error"), ("node_config", "error")]
