@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.alarms import (
+    ACTIVE,
     COMM_FAIL,
     DRONE,
     DRONE_DROP,
@@ -144,6 +145,9 @@ class AlarmEngine:
         horizon = end - self.rules.jamming.window_s
         self._jam[transport] = [(b, e) for b, e in intervals if e > horizon]
         if self.rules.jamming.jammed(self._jam[transport], end):
+            open_alarm = self.book.find(JAMMING, None, transport)
+            if open_alarm is not None and open_alarm.state == ACTIVE:
+                return []  # still jammed: the alarm stands, no new row per bad packet
             return self._trigger(JAMMING, None, [], end, key=transport, detail={"transport": transport}, zone_name=None)
         return []
 

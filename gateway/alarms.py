@@ -113,6 +113,10 @@ class AlarmBook:
         self.masks: dict[str, Mask] = {}
         self._seq = 0
 
+    def find(self, category: str, zone: str | None, key: str) -> Alarm | None:
+        """The open alarm of this category, zone and key, if there is one."""
+        return self._open(category, zone, key)
+
     def _open(self, category: str, zone: str | None, key: str) -> Alarm | None:
         for alarm in self.alarms.values():
             if alarm.state != CLEARED and alarm.category == category and alarm.zone == zone:

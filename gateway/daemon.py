@@ -114,6 +114,7 @@ class Gateway:
         }
         self._tasks: set[asyncio.Task[Any]] = set()
         self._node_published: dict[int, float] = {}
+        self._interference: dict[str, float] = {}  # transport -> when it last heard a bad CRC
         self._routes: dict[int, Reception] = {}  # node -> how it was last heard best: the way back
         self._after_commit: list[tuple[Reception, bytes]] = []  # downlinks waiting for their commit
         self._stop = asyncio.Event()
@@ -140,6 +141,25 @@ class Gateway:
         except Exception:  # a full disk must not take the transport's reconnect loop with it
             self.journal.rollback()
             log.exception("could not journal transport=%s state=%s", name, state)
+            return
+        self.sink.wake()
+
+    def on_interference(self, name: str, at: float) -> None:
+        """A radio receiver heard a packet its CRC rejected. Back-to-back ones (within a
+        second) count as continuous interference; EN 50131-5-3 makes 30 s of it within 60 s
+        a jamming alarm."""
+        last = self._interference.get(name)
+        self._interference[name] = at
+        begin = max(last, at - 1.0) if last is not None and at - last <= 1.0 else at
+        changes = self.alarms.on_interference(name, begin, at)
+        if not changes:
+            return
+        try:
+            self.alarm_changes(changes)
+            self.journal.commit()
+        except Exception:
+            self.journal.rollback()
+            log.exception("could not journal the jamming alarm of transport=%s", name)
             return
         self.sink.wake()
 

@@ -47,6 +47,8 @@ class Receiver(Protocol):
 
     def on_transport_state(self, name: str, state: str, detail: str) -> None: ...
 
+    def on_interference(self, name: str, at: float) -> None: ...
+
 
 class Transport(ABC):
     """A link to nodes: reads frames in, writes downlinks out, reconnects by itself."""
@@ -296,8 +298,13 @@ class SemtechUdpTransport(Transport):
             raise ValueError("GWMP identifier %d not expected from a forwarder" % ident)
 
     def _rxpk(self, rxpk: dict[str, Any], eui: bytes) -> None:
+        if rxpk.get("modu", "LORA") == "LORA" and rxpk.get("stat", 1) == -1:
+            # The radio demodulated something whose CRC failed. Now and then that is a
+            # collision; a steady stream of it is someone transmitting over the channel.
+            self.receiver.on_interference(self.name, time.time())
+            return
         if rxpk.get("modu", "LORA") != "LORA" or rxpk.get("stat", 1) != 1:
-            return  # FSK, or a packet whose radio CRC failed: noise, not ours to judge
+            return  # FSK, or no CRC: not ours to judge
         packet = base64.b64decode(rxpk["data"], validate=True)
         datr = str(rxpk.get("datr", "SF7BW125"))
         sf = int(datr[2 : datr.index("BW")]) if datr.startswith("SF") and "BW" in datr else None

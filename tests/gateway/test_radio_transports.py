@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 from gateway.daemon import Gateway
+from gateway.journal import Journal
 from protocol import bridge
 from protocol.framing import Deframer, encode_frame
 from tests.gateway.harness import Broker, Collector, Pty, SimNode, free_port, write_site
@@ -47,6 +48,21 @@ class Forwarder:
             "lsnr": lsnr,
             "size": len(packet),
             "data": base64.b64encode(packet).decode(),
+        }
+        return self._send(0, json.dumps({"rxpk": [rxpk]}).encode())
+
+    def push_noise(self, size: int = 20) -> bytes:
+        """A packet the concentrator demodulated with a failed CRC: what a jammer produces."""
+        rxpk = {
+            "tmst": 0,
+            "freq": 868.1,
+            "stat": -1,
+            "modu": "LORA",
+            "datr": "SF10BW125",
+            "size": size,
+            "rssi": -60,
+            "lsnr": -12.0,
+            "data": base64.b64encode(bytes(size)).decode(),
         }
         return self._send(0, json.dumps({"rxpk": [rxpk]}).encode())
 
@@ -190,3 +206,32 @@ async def test_lora_bridge_envelope_carries_rssi_snr_frequency_and_sf(tmp_path: 
     state = json.loads(next(p for t, p, _ in mqtt.messages if t.endswith("/node/3/state")))
     assert state["via"]["bridge"]["rssi_dbm"] == -101 and state["via"]["bridge"]["snr_db"] == -7.5
     assert state["via"]["bridge"]["sf"] == 12 and state["battery_mv"] == 3600
+
+
+async def test_a_steady_stream_of_failed_crcs_is_a_jamming_alarm(tmp_path: Path, broker: Broker) -> None:
+    udp_port = free_port(socket.SOCK_DGRAM)
+    transports = '[[transport.semtech_udp]]\nname = "conc"\nhost = "127.0.0.1"\nport = %d\n' % udp_port
+    # The EN 50131-5-3 figures (30 s within 60 s) scaled down to keep the test short.
+    rules = "[alarms]\njamming_accumulated_s = 2.0\njamming_window_s = 4.0\n"
+    gateway, task = await start(write_site(tmp_path, broker.port, transports=transports, extra=rules))
+    forwarder = Forwarder(udp_port)
+    try:
+        forwarder.push_noise()  # one collision is not jamming
+        await asyncio.sleep(1.5)
+        forwarder.push_noise()
+        await asyncio.sleep(0.3)
+        assert gateway.alarms.book.open_alarms() == []
+        for _ in range(12):  # then 2.4 s of continuous garbage
+            forwarder.push_noise()
+            await asyncio.sleep(0.2)
+        await wait_until(lambda: len(gateway.alarms.book.open_alarms()) == 1, 5)
+        alarm = gateway.alarms.book.open_alarms()[0]
+        assert alarm.category == "jamming" and alarm.detail["transport"] == "conc"
+        for _ in range(5):  # still jammed: no new journal row per bad packet
+            forwarder.push_noise()
+            await asyncio.sleep(0.2)
+    finally:
+        await stop(gateway, task)
+    journal = Journal(tmp_path / "journal.sqlite", durable=False)
+    assert [r.data["action"] for r in journal.entries() if r.kind == "alarm"] == ["raised"]
+    journal.close()
