@@ -354,8 +354,10 @@ class Gateway:
         data["event_id"] = event_id
         self.journal.append("security", data, node_id=finding.node_id, event_id=event_id)
         self.journal.enqueue("%s/bridge/event/security" % self.prefix, json.dumps(data).encode())
-        if data["alarm"]:
-            self.alarm_changes(self.alarms.on_security(finding.kind, finding.node_id, event_id, time.time()))
+        # Forgery, replay, an unknown node and substitution are all someone at work on the
+        # link: each is a security alarm (one per kind and node while open; findings are
+        # already limited to one report a minute).
+        self.alarm_changes(self.alarms.on_security(finding.kind, finding.node_id, event_id, time.time()))
 
     def _supervision(self, change: SupervisionChange) -> None:
         node = self.registry.nodes[change.node_id]

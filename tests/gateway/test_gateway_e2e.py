@@ -146,6 +146,8 @@ async def test_forged_replayed_and_unknown_frames_are_rejected_counted_and_repor
     kinds = sorted(e["kind"] for e in mqtt.events("security"))
     assert kinds == ["bad_tag", "replay", "unknown_node"]
     assert len(mqtt.events()) == 1  # only the genuine event was published
+    alarmed = sorted(a.detail["kind"] for a in gateway.alarms.book.open_alarms() if a.category == "security")
+    assert alarmed == ["bad_tag", "replay", "unknown_node"]  # each is someone at work on the link
     metrics = gateway.metrics_text()
     assert 'perimeter_frames_total{transport="fence",result="bad_tag"} 1.0' in metrics
 
