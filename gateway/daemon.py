@@ -114,6 +114,7 @@ class Gateway:
         }
         self._tasks: set[asyncio.Task[Any]] = set()
         self._node_published: dict[int, float] = {}
+        self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
         self._interference: dict[str, float] = {}  # transport -> when it last heard a bad CRC
         self._routes: dict[int, Reception] = {}  # node -> how it was last heard best: the way back
         self._after_commit: list[tuple[Reception, bytes]] = []  # downlinks waiting for their commit
@@ -225,6 +226,9 @@ class Gateway:
                 "ctr": packet.ctr,
                 "receptions": receptions,
             }
+            testing = self.walk_tests.get(node_id, 0.0) > now
+            if testing:
+                payload["test"] = True  # a walk test: recorded and shown, never an alarm
             text = canonical_data(payload)  # serialized once: journal row, hash and MQTT payload
             new = self.journal.append("event", data_text=text, node_id=node_id, event_id=event_id, ts=utc_iso(now))
             if not new and not self._same_event(event_id, message.name, packet.fields):
@@ -243,10 +247,10 @@ class Gateway:
                     "%s/node/%d/event/%s" % (self.prefix, node_id, message.name.lower()), text.encode()
                 )
                 self.counters["events"] += 1
-                detection = Detection(
-                    event_id, node_id, message.name.lower(), packet.fields, now - packet.fields["age_ds"] / 10
-                )
-                self.alarm_changes(self.alarms.on_event(detection))
+                if not testing:
+                    happened = now - packet.fields["age_ds"] / 10
+                    detection = Detection(event_id, node_id, message.name.lower(), packet.fields, happened)
+                    self.alarm_changes(self.alarms.on_event(detection))
             else:
                 self.counters["retransmits"] += 1  # already journalled and queued: ack again only
         if changes:

@@ -14,7 +14,8 @@ decide who may publish requests at all; the name in the request says who is at t
     alarms  {}                                 the open alarms
     node_config  {"node_id", "heartbeat_s", "fence_threshold", "cut_threshold",
                   "acoustic_snr_db", "impact_threshold", "armed"}   any subset: a CONFIG downlink
-    walk_test    {"node_id", "minutes"}        every detection reported for that long (0 ends)
+    walk_test    {"node_id", "minutes"}        every detection reported for that long (0 ends);
+                                               the events carry "test": true and raise no alarm
     node_command {"node_id", "command"}        "ping", "reboot" or "self_test"
 
 Downlinks go the way the node was last heard, after the request is journalled; the node
@@ -153,7 +154,10 @@ class OperatorDesk:
         minutes = request.get("minutes")
         if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= 1092:
             raise OperatorError("'minutes' must be an integer from 0 (end) to 1092")
-        return self._send(node_id, "COMMAND", {"command": 4, "arg": minutes * 60})
+        sent = self._send(node_id, "COMMAND", {"command": 4, "arg": minutes * 60})
+        # The gateway marks the node's events as tests for as long as the node reports them.
+        self.gateway.walk_tests[node_id] = now + minutes * 60
+        return sent
 
     def _node_command(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         node_id = self._node(request)

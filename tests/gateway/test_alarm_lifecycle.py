@@ -217,6 +217,14 @@ async def test_operators_configure_nodes_and_start_a_walk_test_by_downlink(
     got: list[tuple[str, dict[str, int]]] = []
     await wait_until(lambda: bool(got.extend(downlinks(node, pty.read())) or got), 5)
     assert got == [("COMMAND", {"command": 4, "arg": 1800})]
+    pty.write(node.fence(peak=3000))  # the installer climbs the fence to test it
+    await wait_until(lambda: any(name == "ACK" for name, _ in downlinks(node, pty.read())), 5)
+    await asyncio.sleep(0.5)  # past the fence window
+    gateway.check_supervision()
+    assert gateway.alarms.book.open_alarms() == []  # a test, not an alarm
+    journal = Journal(gateway.config.journal, durable=False)
+    assert [r.data.get("test") for r in journal.entries() if r.kind == "event"] == [True]
+    journal.close()
 
     config = await desk.request("node_config", node_id=3, armed=False, heartbeat_s=60)
     assert config["status"] == "ok", config
