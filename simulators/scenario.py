@@ -1,0 +1,217 @@
+"""Scenario files: the perimeter to try, its weather and the attacks, as TOML.
+
+    [scenario]
+    name = "storm-with-climb"
+    duration_s = 900
+    seed = 7
+    [perimeter]
+    length_m = 1200        # a fence line; nodes placed along it
+    node_spacing_m = 30
+    link = "lora"          # or "serial"
+    firmware_nodes = 4     # how many run the real firmware; the rest behavioural
+    [weather]
+    wind_mps = [[0, 4], [300, 14], [600, 6]]   # (time s, speed) breakpoints
+    rain_mmph = [[0, 0], [200, 8]]
+    [[event]]
+    t = 420.0
+    kind = "climb"         # climb | cut | throwover | drone | knock | jam | silence
+    position_m = 515.0
+
+A drone event takes `path` ([[t, position_m], ...]) and `drop_t`; `silence` takes `node`
+(and optionally `duration_s`); `jam` takes `duration_s`. A mistake is reported by key, with
+the file's name, never as a traceback.
+"""
+
+import tomllib
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "silence")
+LINKS = ("lora", "serial")
+
+
+class ScenarioError(Exception):
+    """What is wrong with a scenario file, naming the key."""
+
+
+@dataclass(frozen=True)
+class Breakpoints:
+    """A quantity that changes over time: linear between (time s, value) breakpoints, held
+    constant before the first and after the last."""
+
+    points: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
+
+    def at(self, t: float) -> float:
+        times = [p[0] for p in self.points]
+        i = bisect_right(times, t)
+        if i == 0:
+            return self.points[0][1]
+        if i == len(self.points):
+            return self.points[-1][1]
+        (t0, v0), (t1, v1) = self.points[i - 1], self.points[i]
+        return v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float
+    kind: str
+    position_m: float | None = None
+    node: int | None = None
+    duration_s: float = 0.0
+    path: tuple[tuple[float, float], ...] = ()
+    drop_t: float | None = None
+
+    def position_at(self, t: float) -> float | None:
+        """Where the event is at time t (a drone moves along its path)."""
+        if self.path:
+            return Breakpoints(self.path).at(t)
+        return self.position_m
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    duration_s: float
+    seed: int
+    length_m: float
+    node_spacing_m: float
+    link: str
+    firmware_nodes: int
+    wind_mps: Breakpoints
+    rain_mmph: Breakpoints
+    events: tuple[Event, ...] = field(default_factory=tuple)
+    source: str = ""
+
+    @property
+    def node_positions(self) -> list[float]:
+        """Chainage of each node (id = index + 1), half a spacing in from each end."""
+        count = max(1, int(self.length_m // self.node_spacing_m))
+        return [self.node_spacing_m * (i + 0.5) for i in range(count)]
+
+
+def _get(table: dict[str, Any], path: str, key: str, kinds: tuple[type, ...], default: Any = ...) -> Any:
+    if key not in table:
+        if default is ...:
+            raise ScenarioError("%s.%s is required" % (path, key))
+        return default
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        names = "/".join(k.__name__ for k in kinds)
+        raise ScenarioError("%s.%s: expected %s, got %r" % (path, key, names, value))
+    return value
+
+
+def _breakpoints(table: dict[str, Any], key: str, duration: float) -> Breakpoints:
+    raw = table.get(key, [[0, 0]])
+    ok = (
+        isinstance(raw, list)
+        and raw
+        and all(isinstance(p, list) and len(p) == 2 and all(type(v) in (int, float) for v in p) for p in raw)
+    )
+    if not ok:
+        raise ScenarioError("weather.%s: expected [[time s, value], ...], e.g. [[0, 4], [300, 14]]" % key)
+    points = tuple((float(t), float(v)) for t, v in raw)
+    if any(b[0] <= a[0] for a, b in zip(points, points[1:], strict=False)):
+        raise ScenarioError("weather.%s: breakpoint times must increase" % key)
+    if any(v < 0 for _, v in points):
+        raise ScenarioError("weather.%s: values cannot be negative" % key)
+    return Breakpoints(points)
+
+
+def parse(text: str, source: str = "scenario.toml") -> Scenario:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError("%s: not valid TOML: %s" % (source, exc)) from None
+    try:
+        return _parse(data, source)
+    except ScenarioError as exc:
+        raise ScenarioError("%s: %s" % (source, exc)) from None
+
+
+def _parse(data: dict[str, Any], source: str) -> Scenario:
+    unknown = set(data) - {"scenario", "perimeter", "weather", "event"}
+    if unknown:
+        raise ScenarioError("unknown table %s" % ", ".join(sorted(unknown)))
+    sc = data.get("scenario", {})
+    pe = data.get("perimeter", {})
+    we = data.get("weather", {})
+    duration = float(_get(sc, "scenario", "duration_s", (int, float)))
+    if duration <= 0:
+        raise ScenarioError("scenario.duration_s must be positive")
+    length = float(_get(pe, "perimeter", "length_m", (int, float)))
+    spacing = float(_get(pe, "perimeter", "node_spacing_m", (int, float)))
+    if length <= 0 or spacing <= 0 or spacing > length:
+        raise ScenarioError("perimeter: length_m and node_spacing_m must be positive, spacing within the length")
+    link = _get(pe, "perimeter", "link", (str,), "lora")
+    if link not in LINKS:
+        raise ScenarioError("perimeter.link: %r is not one of %s" % (link, ", ".join(LINKS)))
+    nodes = max(1, int(length // spacing))
+    firmware = int(_get(pe, "perimeter", "firmware_nodes", (int,), 0))
+    if not 0 <= firmware <= nodes:
+        raise ScenarioError("perimeter.firmware_nodes: %d is outside 0..%d (the node count)" % (firmware, nodes))
+    events = []
+    raw_events = data.get("event", [])
+    if not isinstance(raw_events, list):
+        raise ScenarioError("event: expected [[event]] blocks")
+    for i, e in enumerate(raw_events):
+        path = "event[%d]" % i
+        kind = _get(e, path, "kind", (str,))
+        if kind not in KINDS:
+            raise ScenarioError("%s.kind: %r is not one of %s" % (path, kind, ", ".join(KINDS)))
+        t = float(_get(e, path, "t", (int, float)))
+        if not 0 <= t < duration:
+            raise ScenarioError("%s.t: %s is outside the scenario (0..%s s)" % (path, t, duration))
+        event = Event(t=t, kind=kind, duration_s=float(_get(e, path, "duration_s", (int, float), 0.0)))
+        if kind == "silence":
+            node = _get(e, path, "node", (int,))
+            if not 1 <= node <= nodes:
+                raise ScenarioError("%s.node: %d is not a node (1..%d)" % (path, node, nodes))
+            event = Event(t=t, kind=kind, node=node, duration_s=event.duration_s or duration - t)
+        elif kind == "jam":
+            if event.duration_s <= 0:
+                raise ScenarioError("%s.duration_s: a jam needs a positive duration" % path)
+        elif kind == "drone":
+            raw = e.get("path")
+            if (
+                not isinstance(raw, list)
+                or len(raw) < 2
+                or not all(isinstance(p, list) and len(p) == 2 and all(type(v) in (int, float) for v in p) for p in raw)
+            ):
+                raise ScenarioError("%s.path: expected [[t, position_m], ...] with at least two points" % path)
+            points = tuple((float(a), float(b)) for a, b in raw)
+            drop = e.get("drop_t")
+            if drop is not None and (type(drop) not in (int, float) or not points[0][0] <= drop <= points[-1][0]):
+                raise ScenarioError("%s.drop_t: must be a time within the path" % path)
+            event = Event(t=t, kind=kind, path=points, drop_t=None if drop is None else float(drop))
+        else:
+            position = float(_get(e, path, "position_m", (int, float)))
+            if not 0 <= position <= length:
+                raise ScenarioError("%s.position_m: %s is off the fence (0..%s m)" % (path, position, length))
+            event = Event(t=t, kind=kind, position_m=position)
+        events.append(event)
+    return Scenario(
+        name=_get(sc, "scenario", "name", (str,)),
+        duration_s=duration,
+        seed=int(_get(sc, "scenario", "seed", (int,), 1)),
+        length_m=length,
+        node_spacing_m=spacing,
+        link=link,
+        firmware_nodes=firmware,
+        wind_mps=_breakpoints(we, "wind_mps", duration),
+        rain_mmph=_breakpoints(we, "rain_mmph", duration),
+        events=tuple(sorted(events, key=lambda ev: ev.t)),
+        source=source,
+    )
+
+
+def load(path: str | Path) -> Scenario:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ScenarioError("cannot read scenario %s: %s" % (p, exc.strerror)) from None
+    return parse(text, str(p))

@@ -1,0 +1,79 @@
+"""Scenario files: the bundled examples load, weather follows its breakpoints, and a
+mistake names its key instead of raising a traceback."""
+
+from pathlib import Path
+
+import pytest
+
+from simulators.scenario import ScenarioError, load, parse
+
+BUNDLED = Path(__file__).resolve().parents[2] / "simulators" / "scenarios"
+MINIMAL = """
+[scenario]
+name = "t"
+duration_s = 600
+[perimeter]
+length_m = 300
+node_spacing_m = 30
+"""
+
+
+def test_every_bundled_scenario_loads_and_covers_every_kind_of_event() -> None:
+    scenarios = [load(path) for path in sorted(BUNDLED.glob("*.toml"))]
+    names = {s.name for s in scenarios}
+    assert names == {
+        "quiet-night",
+        "storm",
+        "climb-attack",
+        "cut-attack",
+        "throw-over",
+        "drone-drop",
+        "jamming",
+        "silent-node",
+    }
+    kinds = {e.kind for s in scenarios for e in s.events}
+    assert kinds == {"climb", "cut", "throwover", "drone", "jam", "silence"}
+
+
+def test_weather_is_linear_between_breakpoints_and_held_outside() -> None:
+    storm = load(BUNDLED / "storm.toml")
+    assert storm.wind_mps.at(0) == 6 and storm.wind_mps.at(150) == 10 and storm.wind_mps.at(5000) == 8
+
+
+def test_nodes_are_placed_half_a_spacing_in_from_each_end() -> None:
+    s = parse(MINIMAL)
+    assert s.node_positions == [15.0 + 30 * i for i in range(10)]
+
+
+def test_a_drone_moves_along_its_path() -> None:
+    drone = next(e for e in load(BUNDLED / "drone-drop.toml").events if e.kind == "drone")
+    assert drone.position_at(230) == 360 and drone.drop_t == 290
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        ('[[event]]\nt = 10\nkind = "ladder"\nposition_m = 5\n', "event[0].kind: 'ladder' is not one of"),
+        ('[[event]]\nt = 10\nkind = "climb"\nposition_m = 900\n', "event[0].position_m: 900.0 is off the fence"),
+        ('[[event]]\nt = 999\nkind = "climb"\nposition_m = 5\n', "event[0].t: 999.0 is outside the scenario"),
+        ('[[event]]\nt = 10\nkind = "silence"\nnode = 99\n', "event[0].node: 99 is not a node (1..10)"),
+        ('[[event]]\nt = 10\nkind = "jam"\n', "a jam needs a positive duration"),
+        ('[[event]]\nt = 10\nkind = "drone"\npath = [[10, 5]]\n', "at least two points"),
+        ("[weather]\nwind_mps = [[10, 4], [5, 6]]\n", "weather.wind_mps: breakpoint times must increase"),
+        ("[weather]\nwind_mps = 7\n", "weather.wind_mps: expected [[time s, value]"),
+        ("[sky]\n", "unknown table sky"),
+    ],
+)
+def test_a_mistake_names_its_key(extra: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as error:
+        parse(MINIMAL + extra, "mine.toml")
+    assert str(error.value).startswith("mine.toml: ") and message in str(error.value)
+
+
+def test_missing_keys_and_bad_toml_are_reported_not_raised() -> None:
+    with pytest.raises(ScenarioError, match="perimeter.length_m is required"):
+        parse('[scenario]\nname = "x"\nduration_s = 5\n')
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        parse("[scenario\n")
+    with pytest.raises(ScenarioError, match="cannot read scenario"):
+        load("/nonexistent/scenario.toml")
