@@ -1,0 +1,121 @@
+"""Scores a run: the gateway's alarms against the scenario's ground truth.
+
+Each ground-truth event is a trial for its kind. It is detected when an alarm of a matching
+category is raised within `window_s` after it and, where both have a place, within
+`radius_m` of it. Each alarm counts for at most one trial. What is left are nuisance alarms,
+reported per zone per day. Latency runs from the event's time to when the alarm reached
+MQTT. A knock on the fence is not a trial: it should raise nothing, and an alarm for it is a
+nuisance.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from simulators.scenario import Event, Scenario
+
+EXPECTED = {
+    "climb": ("intrusion",),
+    "cut": ("intrusion",),
+    "throwover": ("throw_over",),
+    "drone": ("drone", "drone_drop"),
+    "jam": ("jamming",),
+    "silence": ("comm_fail",),
+}
+WINDOW_S = {"silence": 600.0, "jam": 180.0}
+NOT_NUISANCE = ("mask_expired",)
+
+
+@dataclass(frozen=True)
+class ObservedAlarm:
+    """An alarm as the security office saw it first: when it reached MQTT (scenario time)."""
+
+    alarm_id: str
+    category: str
+    at_s: float
+    location_m: float | None = None
+    zone: str | None = None
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, math.ceil(q * len(ordered)) - 1)
+    return ordered[rank]
+
+
+def _where(event: Event, scenario: Scenario, at: float) -> float | None:
+    if event.kind == "silence" and event.node is not None:
+        return scenario.node_positions[event.node - 1]
+    if event.kind == "jam":
+        return None
+    return event.position_at(at)
+
+
+def score(
+    scenario: Scenario,
+    alarms: list[ObservedAlarm],
+    zone_length_m: float = 100.0,
+    window_s: float = 60.0,
+    radius_m: float = 100.0,
+    radio: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    unused = sorted(alarms, key=lambda a: a.at_s)
+    per_kind: dict[str, dict[str, Any]] = {}
+    for event in scenario.events:
+        if event.kind not in EXPECTED:
+            continue
+        stats = per_kind.setdefault(event.kind, {"trials": 0, "detected": 0, "latencies": [], "errors": []})
+        stats["trials"] += 1
+        limit = WINDOW_S.get(event.kind, window_s)
+        for alarm in unused:
+            if alarm.category not in EXPECTED[event.kind] or not event.t <= alarm.at_s <= event.t + limit:
+                continue
+            where = _where(event, scenario, alarm.at_s)
+            error = None
+            if where is not None and alarm.location_m is not None:
+                error = abs(alarm.location_m - where)
+                if error > radius_m:
+                    continue
+            stats["detected"] += 1
+            stats["latencies"].append(alarm.at_s - event.t)
+            if error is not None:
+                stats["errors"].append(error)
+            unused.remove(alarm)
+            break
+    report_kinds = {}
+    for kind, s in per_kind.items():
+        entry: dict[str, Any] = {
+            "trials": s["trials"],
+            "detected": s["detected"],
+            "probability_of_detection": round(s["detected"] / s["trials"], 3),
+        }
+        if s["latencies"]:
+            lat = s["latencies"]
+            entry["latency_s"] = {
+                "mean": round(sum(lat) / len(lat), 2),
+                "p95": round(_percentile(lat, 0.95), 2),
+                "max": round(max(lat), 2),
+            }
+        if s["errors"]:
+            err = s["errors"]
+            entry["location_error_m"] = {"mean": round(sum(err) / len(err), 1), "max": round(max(err), 1)}
+        report_kinds[kind] = entry
+    nuisance = [a for a in unused if a.category not in NOT_NUISANCE]
+    zones = max(1, math.ceil(scenario.length_m / zone_length_m))
+    days = scenario.duration_s / 86400
+    by_zone: dict[str, int] = {}
+    for alarm in nuisance:
+        key = alarm.zone or "(none)"
+        by_zone[key] = by_zone.get(key, 0) + 1
+    return {
+        "scenario": scenario.name,
+        "duration_s": scenario.duration_s,
+        "per_kind": report_kinds,
+        "nuisance": {
+            "alarms": len(nuisance),
+            "per_zone_per_day": round(len(nuisance) / zones / days, 3),
+            "by_zone": by_zone,
+            "categories": sorted({a.category for a in nuisance}),
+        },
+        "radio": radio or {},
+    }

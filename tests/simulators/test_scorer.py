@@ -1,0 +1,70 @@
+"""The scorer matches alarms to ground truth by category, time and place, and counts what
+is left over as nuisance per zone per day."""
+
+from simulators.scenario import parse
+from simulators.scorer import ObservedAlarm, score
+
+SCENARIO = """
+[scenario]
+name = "mixed"
+duration_s = 3600
+[perimeter]
+length_m = 1000
+node_spacing_m = 25
+[[event]]
+t = 100
+kind = "climb"
+position_m = 210
+[[event]]
+t = 500
+kind = "climb"
+position_m = 700
+[[event]]
+t = 900
+kind = "cut"
+position_m = 400
+[[event]]
+t = 1200
+kind = "drone"
+path = [[1200, 100], [1300, 300]]
+drop_t = 1250
+[[event]]
+t = 1500
+kind = "silence"
+node = 3
+[[event]]
+t = 2000
+kind = "knock"
+position_m = 50
+"""
+
+
+def test_alarms_are_matched_by_category_time_and_place() -> None:
+    s = parse(SCENARIO)
+    alarms = [
+        ObservedAlarm("a1", "intrusion", 101.2, 215.0, "Z03"),
+        ObservedAlarm("a2", "intrusion", 502.0, 400.0, "Z05"),  # right time, 300 m off: not a match
+        ObservedAlarm("a3", "intrusion", 903.0, 396.0, "Z05"),
+        ObservedAlarm("a4", "drone", 1210.0, 130.0, "Z02"),  # the drone is at 120 m then
+        ObservedAlarm("a5", "comm_fail", 1590.0, 62.5, "Z01"),
+        ObservedAlarm("a6", "intrusion", 2001.0, 50.0, "Z01"),  # the knock alarmed: a nuisance
+        ObservedAlarm("a7", "mask_expired", 3000.0, None, "Z01"),  # an operator matter, not nuisance
+    ]
+    report = score(s, alarms, zone_length_m=100.0)
+    climb = report["per_kind"]["climb"]
+    assert (climb["trials"], climb["detected"], climb["probability_of_detection"]) == (2, 1, 0.5)
+    assert climb["latency_s"] == {"mean": 1.2, "p95": 1.2, "max": 1.2} and climb["location_error_m"]["max"] == 5.0
+    assert report["per_kind"]["cut"]["detected"] == 1
+    assert report["per_kind"]["drone"]["location_error_m"]["mean"] == 10.0
+    assert report["per_kind"]["silence"]["latency_s"]["max"] == 90.0
+    assert "knock" not in report["per_kind"]
+    nuisance = report["nuisance"]
+    assert nuisance["alarms"] == 2 and nuisance["by_zone"] == {"Z05": 1, "Z01": 1}
+    assert nuisance["per_zone_per_day"] == round(2 / 10 / (3600 / 86400), 3)
+
+
+def test_an_alarm_counts_for_one_trial_only_and_late_ones_do_not_count() -> None:
+    s = parse(SCENARIO)
+    report = score(s, [ObservedAlarm("a", "intrusion", 100.5, 210.0), ObservedAlarm("b", "intrusion", 570.0, 700.0)])
+    assert report["per_kind"]["climb"]["detected"] == 1  # b came 70 s after the second climb
+    assert report["nuisance"]["alarms"] == 1
