@@ -1,0 +1,128 @@
+"""Signal models for the simulators, with physical parameters and a seed (numpy).
+
+Each model returns what a node's sensor would read, in the units its driver delivers:
+16-bit microphone samples at 8 kHz, ADXL345 counts (3.9 mg/LSB) at 800 Hz on three axes,
+and unsigned 16-bit ADC samples of the impact channel at 1 kHz around mid-rail. An event is
+felt by each node according to its distance from it.
+
+Acoustics (FIELD.md: drone acoustics). A multirotor's tonal noise is a harmonic series at
+the blade-pass frequency, blades x rpm / 60. Its level falls by spherical spreading, -20
+log10(d / 1 m), and by atmospheric absorption, which grows with frequency (ISO 9613-1 at
+20 °C and 70 % RH, in a simple fit: about 0.5 dB/km at 200 Hz, 5 dB/km at 1 kHz). Sound
+pressure becomes samples through an INMP441's sensitivity: -26 dBFS at 94 dB SPL.
+"""
+
+import math
+
+import numpy as np
+
+AUDIO_RATE = 8000
+FENCE_RATE = 800
+IMPACT_RATE = 1000
+FULL_SCALE = 32767
+MIC_DBFS_AT_94_DB_SPL = -26.0
+
+
+def spl_to_amplitude(spl_db: float) -> float:
+    """Peak sample amplitude of a sine at this sound pressure level (dB SPL, RMS)."""
+    dbfs = MIC_DBFS_AT_94_DB_SPL + (spl_db - 94.0)
+    return FULL_SCALE * math.sqrt(2) * 10 ** (dbfs / 20)
+
+
+def absorption_db_per_m(frequency_hz: float) -> float:
+    """Atmospheric absorption, a fit to ISO 9613-1 at 20 °C, 70 % RH below 2 kHz."""
+    return float(5.0e-3 * (frequency_hz / 1000.0) ** 1.5)
+
+
+def drone_level_db(source_db_at_1m: float, frequency_hz: float, distance_m: float) -> float:
+    """SPL at `distance_m` of a tone emitted at `source_db_at_1m` (dB SPL at 1 m)."""
+    d = max(distance_m, 1.0)
+    return source_db_at_1m - 20 * math.log10(d) - absorption_db_per_m(frequency_hz) * d
+
+
+def drone_audio(
+    seconds: float,
+    distance_m: float,
+    rpm: float = 6090,
+    blades: int = 2,
+    source_db_at_1m: float = 75.0,
+    harmonics: int = 6,
+    ambient_db: float = 40.0,
+    seed: int = 1,
+) -> np.ndarray:
+    """Microphone samples of a hovering drone `distance_m` away over ambient noise.
+
+    Defaults: a Mavic-class quadcopter (6,090 rpm, 2-blade props: 203 Hz), about 75 dB SPL at
+    1 m in its blade-pass series (hover noise of small quadcopters is 70–80 dBA at 1–3 m),
+    in a 40 dB SPL night-time ambient."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * AUDIO_RATE)
+    t = np.arange(n) / AUDIO_RATE
+    f0 = blades * rpm / 60.0
+    signal = np.zeros(n)
+    for h in range(1, harmonics + 1):
+        f = f0 * h
+        if f >= AUDIO_RATE / 2:
+            break
+        level = drone_level_db(source_db_at_1m - 3.0 * (h - 1), f, distance_m)  # higher harmonics weaker
+        signal += spl_to_amplitude(level) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    noise_rms = spl_to_amplitude(ambient_db) / math.sqrt(2)
+    signal += rng.normal(0.0, noise_rms, n)
+    return np.clip(np.round(signal), -32768, 32767).astype(np.int16)
+
+
+def fence_attenuation(distance_m: float, length_m: float = 10.0) -> float:
+    """How much of a disturbance a fence sensor feels along the mesh (1 at the sensor)."""
+    return 1.0 / (1.0 + (distance_m / length_m) ** 2)
+
+
+def fence_vibration(
+    seconds: float,
+    wind_mps: float = 0.0,
+    rain_mmph: float = 0.0,
+    climbs: tuple[tuple[float, float], ...] = (),
+    seed: int = 1,
+) -> np.ndarray:
+    """x,y,z accelerometer counts (shape n x 3) for a sensor on a mesh fence.
+
+    `climbs` are (start s, distance m) of climbers near the sensor: 8 s of irregular hand
+    and foot impulses ringing the panel at ~90 Hz. Wind is band-limited flutter whose
+    strength grows with the square of the speed and swells in 7 s gusts; rain is drop
+    impulses at a rate proportional to the rain rate."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FENCE_RATE)
+    t = np.arange(n) / FENCE_RATE
+    gust = 1.0 + 0.5 * np.sin(2 * np.pi * t / 7.0 + rng.uniform(0, 2 * np.pi))
+    flutter = np.convolve(rng.normal(0, 1, n), np.hanning(9) / np.hanning(9).sum(), mode="same")
+    common = flutter * (wind_mps**2) * 0.35 * gust
+    impulses = np.zeros(n)
+    drops = rng.poisson(rain_mmph * 25 / FENCE_RATE, n)
+    impulses += drops * rng.uniform(10, 40, n)
+    for start, distance in climbs:
+        k = start
+        while k < min(start + 8.0, seconds):
+            i = int(k * FENCE_RATE)
+            impulses[i] += rng.uniform(400, 1200) * fence_attenuation(distance)
+            k += rng.uniform(0.1, 0.4)
+    ring = np.exp(-np.arange(200) / (0.06 * FENCE_RATE)) * np.sin(2 * np.pi * 90 * np.arange(200) / FENCE_RATE)
+    common += np.convolve(impulses, ring)[:n]
+    xyz = np.stack([common, 0.6 * common, 256 + 0.3 * common], axis=1) + rng.normal(0, 3, (n, 3))
+    return np.clip(np.round(xyz), -32768, 32767).astype(np.int16)
+
+
+def package_impact(
+    seconds: float, at_s: float, mass_kg: float = 0.5, drop_m: float = 6.0, distance_m: float = 5.0, seed: int = 1
+) -> np.ndarray:
+    """Impact-channel ADC samples: one thud of a package of `mass_kg` falling `drop_m`.
+
+    The geophone's peak grows with the square root of the impact energy (m g h) and falls
+    with distance over the ground as 1/(1 + d/5 m)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * IMPACT_RATE)
+    samples = 32768 + rng.normal(0, 30, n)
+    energy = mass_kg * 9.81 * drop_m
+    peak = 4000 * math.sqrt(energy / 30.0) / (1 + distance_m / 5.0)
+    i = int(at_s * IMPACT_RATE)
+    k = np.arange(min(200, n - i))
+    samples[i : i + len(k)] += peak * np.exp(-k / 25.0) * np.sin(2 * np.pi * 40 * k / IMPACT_RATE)
+    return np.clip(np.round(samples), 0, 65535).astype(np.uint16)
