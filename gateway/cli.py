@@ -5,7 +5,9 @@ import asyncio
 import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gateway import frame_tool
 from gateway.config import TEMPLATE, ConfigError, load
@@ -99,8 +101,9 @@ def _node(args: argparse.Namespace) -> int:
         raise frame_tool.UsageError(str(exc)) from None
 
 
-def parser() -> argparse.ArgumentParser:
-    """The whole command tree."""
+def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentParser:
+    """The whole command tree; `extra` may add commands (the simulators add `sim` and
+    `demo`, so that the gateway never imports them)."""
     top = argparse.ArgumentParser(prog="perimeter", description="Perimeter intrusion detection: gateway and tools")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     frame_tool.add_parser(commands)
@@ -131,12 +134,14 @@ def parser() -> argparse.ArgumentParser:
     jr.add_argument("--since", metavar="TIME", help="export rows from this UTC time on, e.g. 2026-11-22T00:00")
     jr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     jr.set_defaults(handler=_journal)
+    if extra is not None:
+        extra(commands)
     return top
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra: "Callable[[Any], None] | None" = None) -> int:
     """Entry point of the `perimeter` console script; returns the exit status."""
-    args = parser().parse_args(argv)
+    args = parser(extra).parse_args(argv)
     try:
         if args.command == "frame":
             return frame_tool.run(args)

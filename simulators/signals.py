@@ -82,10 +82,13 @@ def fence_vibration(
     rain_mmph: float = 0.0,
     climbs: tuple[tuple[float, float], ...] = (),
     seed: int = 1,
+    cuts: tuple[tuple[float, float], ...] = (),
+    knocks: tuple[tuple[float, float], ...] = (),
 ) -> np.ndarray:
     """x,y,z accelerometer counts (shape n x 3) for a sensor on a mesh fence.
 
-    `climbs` are (start s, distance m) of climbers near the sensor: 8 s of irregular hand
+    `climbs`, `cuts` and `knocks` are (start s, distance m) near the sensor. A climb is 8 s
+    of irregular hand
     and foot impulses ringing the panel at ~90 Hz. Wind is band-limited flutter whose
     strength grows with the square of the speed and swells in 7 s gusts; rain is drop
     impulses at a rate proportional to the rain rate."""
@@ -104,8 +107,21 @@ def fence_vibration(
             i = int(k * FENCE_RATE)
             impulses[i] += rng.uniform(400, 1200) * fence_attenuation(distance)
             k += rng.uniform(0.1, 0.4)
+    for start, distance in knocks:
+        if start < seconds:
+            impulses[int(start * FENCE_RATE)] += 1500 * fence_attenuation(distance)
     ring = np.exp(-np.arange(200) / (0.06 * FENCE_RATE)) * np.sin(2 * np.pi * 90 * np.arange(200) / FENCE_RATE)
     common += np.convolve(impulses, ring)[:n]
+    # A cut: a handful of wire snaps 2-3 s apart, each a sharp crack ringing at ~320 Hz.
+    snaps = np.zeros(n)
+    for start, distance in cuts:
+        k = start
+        for _ in range(5):
+            if k < seconds:
+                snaps[int(k * FENCE_RATE)] += 3000 * fence_attenuation(distance)
+            k += rng.uniform(2.0, 3.0)
+    crack = np.exp(-np.arange(40) / (0.006 * FENCE_RATE)) * np.sin(2 * np.pi * 320 * np.arange(40) / FENCE_RATE)
+    common += np.convolve(snaps, crack)[:n]
     xyz = np.stack([common, 0.6 * common, 256 + 0.3 * common], axis=1) + rng.normal(0, 3, (n, 3))
     return np.clip(np.round(xyz), -32768, 32767).astype(np.int16)
 

@@ -27,7 +27,18 @@ class FileSource:
         self._two = bytearray(2)
 
     def fill(self, buf, count):
-        for i in range(count * self._channels):
+        wanted = count * self._channels
+        if wanted == len(buf) and getattr(buf, "itemsize", 2) == 2:
+            # The whole block at once: the file holds the samples as the array does.
+            got = self._file.readinto(memoryview(buf)) // 2
+            if got < wanted:  # the end of the recording: carry on from its start
+                self._file.seek(0)
+                for i in range(got, wanted):
+                    self._file.readinto(self._two)
+                    v = self._two[0] | (self._two[1] << 8)
+                    buf[i] = v - 65536 if self._signed and v & 0x8000 else v
+            return
+        for i in range(wanted):
             if self._file.readinto(self._two) < 2:
                 self._file.seek(0)
                 self._file.readinto(self._two)

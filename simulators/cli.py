@@ -1,0 +1,91 @@
+"""The `perimeter` command with the simulators' own: `perimeter sim run` and `perimeter demo`.
+
+The console script starts here so that the gateway's command line never imports the
+simulators (DESIGN.md: rooms); every other command is the gateway's.
+"""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway import cli as gateway_cli
+from gateway.frame_tool import UsageError
+from simulators.scenario import ScenarioError, load
+
+DEMO = Path(__file__).resolve().parent / "scenarios" / "demo.toml"
+
+
+def _summary(report: dict[str, Any]) -> str:
+    lines = [
+        "",
+        "%-10s %6s %8s %6s %10s %10s %10s" % ("kind", "trials", "detected", "Pd", "latency s", "p95 s", "error m"),
+    ]
+    for kind, k in sorted(report["per_kind"].items()):
+        lat = k.get("latency_s", {})
+        err = k.get("location_error_m", {})
+        lines.append(
+            "%-10s %6d %8d %6.2f %10s %10s %10s"
+            % (
+                kind,
+                k["trials"],
+                k["detected"],
+                k["probability_of_detection"],
+                lat.get("mean", "-"),
+                lat.get("p95", "-"),
+                err.get("mean", "-"),
+            )
+        )
+    n = report["nuisance"]
+    lines.append("nuisance alarms: %d (%.2f per zone per day)" % (n["alarms"], n["per_zone_per_day"]))
+    lines.append(
+        "firmware nodes %s; behavioural nodes: %d" % (report["nodes"]["firmware"], len(report["nodes"]["behavioural"]))
+    )
+    return "\n".join(lines)
+
+
+def _run(path: Path, report_dir: Path, speed: float, mqtt: str | None) -> int:
+    from simulators.runner import run  # numpy and the gateway daemon: only when running
+
+    try:
+        scenario = load(path)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    if speed <= 0:
+        raise UsageError("--speed must be positive")
+    report = asyncio.run(run(scenario, report_dir, speed, mqtt))
+    print(_summary(report))
+    print("report: %s" % (report_dir / "report.json"))
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return _run(DEMO, Path(args.report), args.speed, args.mqtt)
+
+
+def add_commands(commands: Any) -> None:
+    sim = commands.add_parser("sim", help="run a scenario against the real gateway and score it")
+    sim.add_argument("action", choices=["run"])
+    sim.add_argument("scenario", help="a scenario TOML file (see simulators/scenarios/)")
+    sim.add_argument("--report", default="sim-report", help="folder for report.json (default sim-report)")
+    sim.add_argument("--mqtt", help="mqtt://host:port of a broker to use (default: one of its own)")
+    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
+    sim.set_defaults(handler=_sim)
+    demo = commands.add_parser("demo", help="the bundled demo scenario, alarms shown as they come")
+    demo.add_argument("--report", default="demo-report")
+    demo.add_argument("--mqtt")
+    demo.add_argument("--speed", type=float, default=2.0)
+    demo.set_defaults(handler=_demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return gateway_cli.main(argv, extra=add_commands)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
