@@ -18,6 +18,7 @@ Serial links only for now; LoRa through the radio channel model is still to come
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -163,6 +164,12 @@ async def behavioural_bus(port: int, nodes: list[SimNode], scenario: Scenario, s
     silent = {e.node: e.t for e in scenario.events if e.kind == "silence" and e.node is not None}
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await beats(writer)
+        except (asyncio.CancelledError, ConnectionError):
+            writer.close()
+
+    async def beats(writer: asyncio.StreamWriter) -> None:
         for node in nodes:
             writer.write(node.hello(heartbeat_s=30))
         next_beat = 30.0
@@ -195,6 +202,8 @@ async def run(
 ) -> dict[str, Any]:
     report_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="perimeter-sim-"))
+    # The gateway's own log would drown the alarms shown here; its journal has everything.
+    logging.getLogger("perimeter").setLevel(logging.ERROR)
     site_key = os.urandom(32)
     chosen = firmware_nodes(scenario)
     show(
@@ -223,7 +232,9 @@ async def run(
         broker_host, _, broker_port = mqtt_url.removeprefix("mqtt://").partition(":")
         mqtt = (broker_host, int(broker_port or 1883))
     else:
+        (work / "broker").mkdir()
         broker = Broker(work / "broker")
+        broker.start()
         mqtt = ("127.0.0.1", broker.port)
     config = gateway_config(work, scenario, site_key, mqtt, (firmware_port, behavioural_port))
     host = subprocess.Popen(
@@ -278,7 +289,10 @@ async def run(
     for task in (watcher, bus_task):
         task.cancel()
     gateway.stop()
-    await asyncio.gather(gw_task, watcher, bus_task, return_exceptions=True)
+    results = await asyncio.gather(gw_task, watcher, bus_task, return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception) and not isinstance(result, asyncio.CancelledError):
+            show("simulation part failed: %r" % result)
     if broker is not None:
         broker.stop()
     if host.returncode != 0:

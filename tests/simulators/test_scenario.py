@@ -30,6 +30,7 @@ def test_every_bundled_scenario_loads_and_covers_every_kind_of_event() -> None:
         "drone-drop",
         "jamming",
         "silent-node",
+        "demo",
     }
     kinds = {e.kind for s in scenarios for e in s.events}
     assert kinds == {"climb", "cut", "throwover", "drone", "jam", "silence"}
