@@ -85,11 +85,20 @@ class AlarmEngine:
         key: str = "",
         detail: dict[str, Any] | None = None,
         zone_name: str | None = None,
+        match_zone: bool = True,
     ) -> list[Change]:
         zone = self.perimeter.zone_at(location) if location is not None else None
         name = zone.name if zone is not None else zone_name
         change = self.book.trigger(
-            category, name, location, evidence, now, zone.priority if zone else 3, key=key, detail=detail
+            category,
+            name,
+            location,
+            evidence,
+            now,
+            zone.priority if zone else 3,
+            key=key,
+            detail=detail,
+            match_zone=match_zone,
         )
         return [change] if change is not None else []
 
@@ -274,4 +283,5 @@ class AlarmEngine:
             d.at,
             key="track-%d" % track.track_id,
             detail={"track": track.track_id, "fundamental_hz": d.fields.get("fundamental_hz")},
+            match_zone=False,  # one alarm per track, wherever it flies
         )

@@ -117,9 +117,9 @@ class AlarmBook:
         """The open alarm of this category, zone and key, if there is one."""
         return self._open(category, zone, key)
 
-    def _open(self, category: str, zone: str | None, key: str) -> Alarm | None:
+    def _open(self, category: str, zone: str | None, key: str, match_zone: bool = True) -> Alarm | None:
         for alarm in self.alarms.values():
-            if alarm.state != CLEARED and alarm.category == category and alarm.zone == zone:
+            if alarm.state != CLEARED and alarm.category == category and (alarm.zone == zone or not match_zone):
                 if alarm.detail.get("key", "") == key:
                     return alarm
         return None
@@ -158,18 +158,22 @@ class AlarmBook:
         zone_priority: int = 3,
         key: str = "",
         detail: dict[str, Any] | None = None,
+        match_zone: bool = True,
     ) -> Change | None:
         """Raise an alarm, or add evidence to the open one of the same category, zone and
-        key (escalating it if it was acknowledged). None while the zone is masked: the
+        key (escalating it if it was acknowledged); with `match_zone` False the key alone
+        finds it, and the alarm moves to the new zone. None while the zone is masked: the
         events are journalled by the caller all the same."""
         if self.masked(zone, now):
             return None
-        existing = self._open(category, zone, key)
+        existing = self._open(category, zone, key, match_zone)
         if existing is not None:
             existing.evidence += [e for e in evidence if e not in existing.evidence]
             existing.updated_at = now
             if location_m is not None:
                 existing.location_m = location_m
+            if not match_zone:
+                existing.zone = zone  # a moving thing (a drone track) takes its alarm along
             if detail:
                 existing.detail.update(detail)
             if existing.state == ACKNOWLEDGED:

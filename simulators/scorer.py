@@ -1,6 +1,7 @@
 """Scores a run: the gateway's alarms against the scenario's ground truth.
 
-Each ground-truth event is a trial for its kind. It is detected when an alarm of a matching
+Each ground-truth event is a trial for its kind; a drone with a drop time is also a
+`drone_drop` trial at the place and time of the drop. It is detected when an alarm of a matching
 category is raised within `window_s` after it and, where both have a place, within
 `radius_m` of it. Each alarm counts for at most one trial. What is left are nuisance alarms,
 reported per zone per day. Latency runs from the event's time to when the alarm reached
@@ -18,7 +19,8 @@ EXPECTED = {
     "climb": ("intrusion",),
     "cut": ("intrusion",),
     "throwover": ("throw_over",),
-    "drone": ("drone", "drone_drop"),
+    "drone": ("drone",),
+    "drone_drop": ("drone_drop",),
     "jam": ("jamming",),
     "silence": ("comm_fail",),
 }
@@ -61,7 +63,11 @@ def score(
 ) -> dict[str, Any]:
     unused = sorted(alarms, key=lambda a: a.at_s)
     per_kind: dict[str, dict[str, Any]] = {}
-    for event in scenario.events:
+    trials = list(scenario.events)
+    for e in scenario.events:  # a drone that drops something is a second trial: the drop
+        if e.kind == "drone" and e.drop_t is not None:
+            trials.append(Event(t=e.drop_t, kind="drone_drop", position_m=e.position_at(e.drop_t)))
+    for event in trials:
         if event.kind not in EXPECTED:
             continue
         stats = per_kind.setdefault(event.kind, {"trials": 0, "detected": 0, "latencies": [], "errors": []})

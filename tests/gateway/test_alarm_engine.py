@@ -197,3 +197,13 @@ def test_a_masked_zone_raises_nothing_and_an_expired_mask_is_itself_alarmed():
     assert len(expired) == 1 and expired[0].zone == "Z01"
     assert expired[0].detail["masked_by"] == "officer.smith"
     assert raised(feed(e, [fence(2, T0 + 700, 3000)]), INTRUSION) != []
+
+
+def test_a_drone_track_keeps_one_alarm_as_it_flies_from_zone_to_zone():
+    e = engine()
+    changes = []
+    for k, node in enumerate((20, 21, 22, 23, 24, 25)):  # 585 m to 735 m, heard node by node
+        changes += feed(e, [event(node, "acoustic", T0 + 5 * k, **{"class": 1, "snr_db": 20, "fundamental_hz": 203})])
+    drones = {c.alarm.alarm_id for c in changes if c.alarm.category == DRONE}
+    assert len(drones) == 1 and len(raised(changes, DRONE)) == 1
+    assert changes[-1].alarm.zone == "Z07" and changes[-1].alarm.location_m > 650
