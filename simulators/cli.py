@@ -6,6 +6,7 @@ simulators (DESIGN.md: rooms); every other command is the gateway's.
 
 import argparse
 import asyncio
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,20 @@ def _sim(args: argparse.Namespace) -> int:
     return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt)
 
 
+def _local_broker() -> str | None:
+    """mqtt://127.0.0.1:1883 if a broker answers there: the demo forwards its alarms to it."""
+    try:
+        with socket.create_connection(("127.0.0.1", 1883), timeout=0.5):
+            return "mqtt://127.0.0.1:1883"
+    except OSError:
+        return None
+
+
 def _demo(args: argparse.Namespace) -> int:
-    return _run(DEMO, Path(args.report), args.speed, args.mqtt)
+    mqtt = args.mqtt or _local_broker()
+    if mqtt:
+        print("forwarding to the broker at %s (perimeter/sim/gw1/#)" % mqtt)
+    return _run(DEMO, Path(args.report), args.speed, mqtt)
 
 
 def add_commands(commands: Any) -> None:
@@ -78,7 +91,7 @@ def add_commands(commands: Any) -> None:
     sim.set_defaults(handler=_sim)
     demo = commands.add_parser("demo", help="the bundled demo scenario, alarms shown as they come")
     demo.add_argument("--report", default="demo-report")
-    demo.add_argument("--mqtt")
+    demo.add_argument("--mqtt", help="mqtt://host:port (default: 127.0.0.1:1883 if a broker is there, else its own)")
     demo.add_argument("--speed", type=float, default=2.0)
     demo.set_defaults(handler=_demo)
 
