@@ -40,6 +40,7 @@ from simulators.frame_node import SimNode
 from simulators.scenario import Scenario
 from simulators.scorer import ObservedAlarm, score
 from simulators.signals import AUDIO_RATE, drone_audio, fence_vibration, package_impact
+from simulators.timeline import render
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_ID = 4242
@@ -188,6 +189,20 @@ async def behavioural_bus(port: int, nodes: list[SimNode], scenario: Scenario, s
         await asyncio.Event().wait()
 
 
+def progress(now_s: float, total_s: float, alarms: int, done: bool = False) -> None:
+    """A one-line progress bar on stderr (only on a terminal: logs stay clean)."""
+    if not sys.stderr.isatty():
+        return
+    filled = int(30 * min(now_s / total_s, 1.0))
+    sys.stderr.write(
+        "\r[%s%s] %5.0f / %.0f s simulated, %d alarms"
+        % ("#" * filled, "." * (30 - filled), min(now_s, total_s), total_s, alarms)
+    )
+    if done:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
 def micropython() -> str:
     found = shutil.which("micropython") or str(Path(sys.executable).with_name("micropython"))
     return found
@@ -264,8 +279,8 @@ async def run(
                 if not message.payload:
                     continue
                 alarm = json.loads(message.payload)
-                if alarm["alarm_id"] in seen:
-                    continue
+                if alarm["alarm_id"] in seen or alarm.get("raised_at", t0) < t0 - 1:
+                    continue  # seen already, or retained on a shared broker from an earlier run
                 at = (time.time() - t0) * speed
                 seen[alarm["alarm_id"]] = ObservedAlarm(
                     alarm["alarm_id"], alarm["category"], at, alarm.get("location_m"), alarm.get("zone")
@@ -284,6 +299,8 @@ async def run(
     watcher = asyncio.create_task(watch())
     while host.poll() is None:
         await asyncio.sleep(0.5)
+        progress((time.time() - t0) * speed, scenario.duration_s, len(seen))
+    progress(scenario.duration_s, scenario.duration_s, len(seen), done=True)
     await asyncio.sleep(2.0)  # the last alarms reach MQTT
     out, err = host.communicate()
     for task in (watcher, bus_task):
@@ -308,6 +325,7 @@ async def run(
     report["speed"] = speed
     report["firmware_events_reported"] = host_report["events_reported"]
     report["frames"] = {name: dict(counters) for name, counters in gateway.pipeline.counters.items()}
+    report["timeline_png"] = str(render(scenario, list(seen.values()), report_dir / "timeline.png"))
     (report_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
     shutil.rmtree(work, ignore_errors=True)
     return report

@@ -39,6 +39,8 @@ def test_a_scripted_climb_is_detected_by_the_firmware_and_scored(
     assert climb["location_error_m"]["max"] <= 15.0
     assert report["nodes"]["firmware"] == [1, 2] and report["nodes"]["behavioural"] == [3, 4, 5]
     assert report["firmware_events_reported"] >= 1
+    png = (tmp_path / "out" / "timeline.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
     shown = capsys.readouterr().out
     assert "ALARM intrusion" in shown and "climb" in shown
 
