@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.alarms import (
     ACTIVE,
+    CLEARED,
     COMM_FAIL,
     DRONE,
     DRONE_DROP,
@@ -27,6 +28,7 @@ from gateway.fusion import CommonModeRejection, DroneRule, JammingRule, Localisa
 from gateway.perimeter import Perimeter
 
 FENCE_CLASSES = {1: "climb", 2: "cut", 3: "rattle"}
+MERGE_S = 30.0  # fence detections this soon after an intrusion, near it, are the same intrusion
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,15 @@ class AlarmEngine:
             return []  # a rattle is recorded, not alarmed
         location = self.rules.localisation.locate(levels, carrier, self.perimeter)
         evidence = [d.event_id for d in group]
+        for at, where, alarm_id in self._intrusions:
+            alarm = self.book.alarms.get(alarm_id)
+            near = location is not None and abs(where - location) <= self.rules.localisation.reach_m / 2
+            if alarm is not None and alarm.state != CLEARED and near and event.at - at <= MERGE_S:
+                # The same climber, heard again (maybe across a zone boundary): one alarm.
+                change = self.book.trigger(
+                    INTRUSION, alarm.zone, location, evidence, event.at, detail={"kind": kind, "node_id": carrier}
+                )
+                return [change] if change is not None else []
         changes = self._trigger(INTRUSION, location, evidence, event.at, detail={"kind": kind, "node_id": carrier})
         for change in changes:
             self._intrusions.append((event.at, location if location is not None else 0.0, change.alarm.alarm_id))

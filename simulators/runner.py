@@ -59,11 +59,11 @@ def firmware_nodes(scenario: Scenario) -> list[int]:
             places += [p for _, p in e.path]
         elif e.position_m is not None:
             places.append(e.position_m)
-    for place in places:
-        nearest = sorted(range(len(positions)), key=lambda i: abs(positions[i] - place))
-        for i in nearest[:2]:
-            if i + 1 not in wanted:
-                wanted.append(i + 1)
+    for rank in (0, 1):  # the nearest node to every event first, then the second nearest
+        for place in places:
+            nearest = sorted(range(len(positions)), key=lambda i: abs(positions[i] - place))
+            if nearest[rank] + 1 not in wanted:
+                wanted.append(nearest[rank] + 1)
     for i in range(len(positions)):  # the rest spread along the fence
         if len(wanted) >= scenario.firmware_nodes:
             break

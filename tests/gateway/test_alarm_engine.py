@@ -207,3 +207,11 @@ def test_a_drone_track_keeps_one_alarm_as_it_flies_from_zone_to_zone():
     drones = {c.alarm.alarm_id for c in changes if c.alarm.category == DRONE}
     assert len(drones) == 1 and len(raised(changes, DRONE)) == 1
     assert changes[-1].alarm.zone == "Z07" and changes[-1].alarm.location_m > 650
+
+
+def test_a_climb_heard_again_across_a_zone_boundary_stays_one_alarm():
+    e = engine()
+    first = raised(feed(e, [fence(7, T0, 3000)]))  # node 7 at 195 m, zone Z02
+    changes = feed(e, [fence(8, T0 + 5, 3000)])  # node 8 at 225 m, zone Z03, 5 s later
+    assert len(first) == 1 and raised(changes) == [] and [c.action for c in changes] == ["updated"]
+    assert len(first[0].evidence) == 2
