@@ -226,6 +226,7 @@ class AlarmBook:
         alarm.cleared_at = now
         alarm.note = note
         alarm.updated_at = now
+        del self.alarms[alarm_id]  # the journal keeps it; the book holds open alarms only
         return Change(alarm, "cleared", operator)
 
     def mask(self, zone: str, operator: str, reason: str, until: float, now: float) -> Mask:

@@ -265,20 +265,16 @@ class Gateway:
         self._publish_node(node_id, force=bool(changes or restored) or not message.is_event)
         if not packet.ack_req:
             return None
-        down_ctr = self.journal.take_down_ctr(node_id)
-        ack = seal_packet(
-            self.keyring.key(node_id),
-            self.config.site_id,
-            ACK,
-            node_id,
-            down_ctr,
-            encode_body(ACK, {"acked_ctr": packet.ctr}),
-            False,
-            self.config.encrypted,
-        )
-        # Answer through the receiver that heard the node best.
-        best = max(frame.receptions, key=lambda r: r.rssi_dbm if r.rssi_dbm is not None else -1e9)
-        return best, ack
+        _ctr, ack = self._seal_down(node_id, ACK, {"acked_ctr": packet.ctr})
+        return self._routes[node_id], ack  # answer through the receiver that heard the node best
+
+    def _seal_down(self, node_id: int, type_id: int, fields: dict[str, int]) -> tuple[int, bytes]:
+        """A downlink packet for a node with its next downlink counter (taken in the
+        caller's transaction)."""
+        ctr = self.journal.take_down_ctr(node_id)
+        body = encode_body(type_id, fields)
+        key = self.keyring.key(node_id)
+        return ctr, seal_packet(key, self.config.site_id, type_id, node_id, ctr, body, False, self.config.encrypted)
 
     def downlink(self, node_id: int, type_name: str, fields: dict[str, int]) -> int:
         """Seal a CONFIG or COMMAND for a node, inside the caller's transaction; it is sent
@@ -287,18 +283,7 @@ class Gateway:
         route = self._routes.get(node_id)
         if route is None:
             raise ValueError("node %d has not been heard yet: no way to reach it" % node_id)
-        type_id = BY_NAME[type_name].type_id
-        ctr = self.journal.take_down_ctr(node_id)
-        packet = seal_packet(
-            self.keyring.key(node_id),
-            self.config.site_id,
-            type_id,
-            node_id,
-            ctr,
-            encode_body(type_id, fields),
-            False,
-            self.config.encrypted,
-        )
+        ctr, packet = self._seal_down(node_id, BY_NAME[type_name].type_id, fields)
         self._after_commit.append((route, packet))
         return ctr
 

@@ -16,6 +16,7 @@ import random
 import ssl
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +72,9 @@ def webhook_body(change: Change) -> bytes:
     ).encode()
 
 
-class DeliverySink:
-    """Delivers one integration's queue in order, retrying with jittered backoff."""
+class DeliverySink(ABC):
+    """Delivers one integration's queue in order, retrying with jittered backoff; a
+    subclass says how one message is delivered."""
 
     def __init__(self, name: str, journal: Journal) -> None:
         self.name = name
@@ -81,8 +83,9 @@ class DeliverySink:
         self.failures = 0
         self.up = False
 
+    @abstractmethod
     async def deliver(self, payload: bytes) -> None:
-        raise NotImplementedError
+        """Deliver one queued message, or raise: it stays queued and is tried again."""
 
     async def run(self) -> None:
         attempt = 0
