@@ -55,7 +55,7 @@ class DroneTrack:
 
 @dataclass
 class Rules:
-    fence_window_s: float = 1.0
+    fence_window_s: float = 0.5
     common_mode: CommonModeRejection = field(default_factory=CommonModeRejection)
     localisation: Localisation = field(default_factory=Localisation)
     throw_over: ThrowOverRule = field(default_factory=ThrowOverRule)
@@ -161,6 +161,10 @@ class AlarmEngine:
                 return []  # still jammed: the alarm stands, no new row per bad packet
             return self._trigger(JAMMING, None, [], end, key=transport, detail={"transport": transport}, zone_name=None)
         return []
+
+    def next_deadline(self) -> float | None:
+        """When the oldest waiting fence window closes (None: nothing waits)."""
+        return self._pending[0].at + self.rules.fence_window_s if self._pending else None
 
     def tick(self, now: float) -> list[Change]:
         changes: list[Change] = []

@@ -176,7 +176,7 @@ prefix = "perimeter"
 # priority = 2                # 1 = highest; raises the severity of its alarms
 
 # [alarms]                     # fusion rules (see gateway/fusion.py)
-# fence_window_s = 1.0         # fence detections of neighbouring nodes weighed together
+# fence_window_s = 0.5         # fence detections of neighbouring nodes weighed together
 # common_mode_min_nodes = 4    # this many nodes active at once is weather ...
 # common_mode_dominance = 3.0  # ... unless one is this many times the others' median
 # throw_over_window_s = 10.0   # fence activity then an impact within this: throw-over
@@ -609,7 +609,7 @@ def _rules(r: _Reader, data: dict[str, Any]) -> Rules:
         return value
 
     return Rules(
-        fence_window_s=number("fence_window_s", 1.0, 60),
+        fence_window_s=number("fence_window_s", 0.5, 60),
         common_mode=CommonModeRejection(
             r.get(t, "alarms", "common_mode_min_nodes", int, 4, low=2, high=1000),
             number("common_mode_dominance", 3.0, 1000),

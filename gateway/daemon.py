@@ -13,10 +13,10 @@ import logging
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
+from gateway import clock
 from gateway.alarm_engine import AlarmEngine, Detection
 from gateway.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, AlarmBook, Change
 from gateway.config import GatewayConfig
@@ -80,7 +80,7 @@ class Gateway:
             self.journal.set_retained(topic, payload)
         self.publish_zones()
         self.journal.commit()
-        now = time.time()
+        now = clock.now()
         saved = self.journal.load_nodes()
         for node in config.nodes:
             self.registry.add(node.id, node.name, node.heartbeat_s, now)
@@ -303,7 +303,7 @@ class Gateway:
 
     def _publish_node(self, node_id: int, force: bool = True) -> None:
         node = self.registry.nodes[node_id]
-        now = time.time()
+        now = clock.now()
         if not force and now - self._node_published.get(node_id, 0.0) < STATE_REFRESH_S:
             return
         self._node_published[node_id] = now
@@ -339,14 +339,14 @@ class Gateway:
             finding.count,
             finding.detail,
         )
-        event_id = "%s:security:%s:%d" % (self.config.site_name, finding.kind, int(time.time() * 1000))
+        event_id = "%s:security:%s:%d" % (self.config.site_name, finding.kind, int(clock.now() * 1000))
         data["event_id"] = event_id
         self.journal.append("security", data, node_id=finding.node_id, event_id=event_id)
         self.journal.enqueue("%s/bridge/event/security" % self.prefix, json.dumps(data).encode())
         # Forgery, replay, an unknown node and substitution are all someone at work on the
         # link: each is a security alarm (one per kind and node while open; findings are
         # already limited to one report a minute).
-        self.alarm_changes(self.alarms.on_security(finding.kind, finding.node_id, event_id, time.time()))
+        self.alarm_changes(self.alarms.on_security(finding.kind, finding.node_id, event_id, clock.now()))
 
     def _supervision(self, change: SupervisionChange) -> None:
         node = self.registry.nodes[change.node_id]
@@ -367,7 +367,7 @@ class Gateway:
         self._publish_node(change.node_id)
 
     def check_supervision(self, now: float | None = None) -> list[SupervisionChange]:
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         changes = self.registry.check(now)
         for change in changes:
             self._supervision(change)
@@ -409,7 +409,7 @@ class Gateway:
     def publish_zones(self, now: float | None = None) -> None:
         """Each zone's alarm state, retained on `P/zone/<name>/state` (Home Assistant's zone
         sensors read it). Only a change is written."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         book = self.alarms.book
         for zone in self.config.perimeter.zones:
             open_here = [a for a in book.open_alarms() if a.zone == zone.name]
@@ -434,7 +434,7 @@ class Gateway:
         """An operator's request on `P/bridge/request/<command>`: carried out, journalled
         with the operator's name, and answered on `P/bridge/response/<command>`."""
         try:
-            response = self.desk.handle(command, payload, time.time())
+            response = self.desk.handle(command, payload, clock.now())
             self.publish_zones()
             self.journal.enqueue("%s/bridge/response/%s" % (self.prefix, command), json.dumps(response).encode())
             self.journal.commit()
@@ -541,6 +541,12 @@ class Gateway:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _supervision_delay(self) -> float:
+        """Half a second, or less when a fence window closes sooner: a climb's alarm should
+        not wait for the next round."""
+        deadline = self.alarms.next_deadline()
+        return 0.5 if deadline is None else max(0.0, min(0.5, deadline - clock.now()))
+
     async def _supervise(self) -> None:
         while True:
             try:
@@ -548,14 +554,14 @@ class Gateway:
             except Exception:  # keep supervising: the next check retries what failed to commit
                 self.journal.rollback()
                 log.exception("supervision check failed")
-            await asyncio.sleep(0.5)
+            await clock.sleep(self._supervision_delay())
 
     async def _release_held(self) -> None:
         while True:
             deadline = self.pipeline.next_deadline()
-            delay = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.time()))
-            await asyncio.sleep(delay)
-            self._handle(self.pipeline.poll(time.time()))
+            delay = 0.05 if deadline is None else max(0.0, min(0.05, deadline - clock.now()))
+            await clock.sleep(delay)
+            self._handle(self.pipeline.poll(clock.now()))
 
     async def _serve_metrics(self) -> asyncio.Server | None:
         if not self.config.metrics_listen:

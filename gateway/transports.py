@@ -12,7 +12,6 @@ import json
 import logging
 import random
 import struct
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 import serial
 import serial_asyncio_fast
 
+from gateway import clock
 from gateway.config import SemtechUdpConfig
 from gateway.pipeline import Reception
 from protocol import bridge
@@ -126,7 +126,7 @@ class StreamTransport(Transport):
             writer.close()
 
     def deliver(self, data: bytes) -> None:
-        self.receiver.on_stream(data, Reception(self.name, time.time()))
+        self.receiver.on_stream(data, Reception(self.name, clock.now()))
 
     def write_frame(self, payload: bytes) -> bool:
         writer = self._writer
@@ -195,7 +195,7 @@ class LoraBridgeTransport(SerialTransport):
                 continue
             reception = Reception(
                 self.name,
-                time.time(),
+                clock.now(),
                 rssi_dbm=meta["rssi_dbm"],
                 snr_db=meta["snr_db"],
                 frequency_hz=int(meta["frequency_hz"]),
@@ -301,7 +301,7 @@ class SemtechUdpTransport(Transport):
         if rxpk.get("modu", "LORA") == "LORA" and rxpk.get("stat", 1) == -1:
             # The radio demodulated something whose CRC failed. Now and then that is a
             # collision; a steady stream of it is someone transmitting over the channel.
-            self.receiver.on_interference(self.name, time.time())
+            self.receiver.on_interference(self.name, clock.now())
             return
         if rxpk.get("modu", "LORA") != "LORA" or rxpk.get("stat", 1) != 1:
             return  # FSK, or no CRC: not ours to judge
@@ -319,7 +319,7 @@ class SemtechUdpTransport(Transport):
         }
         reception = Reception(
             self.name,
-            time.time(),
+            clock.now(),
             rssi_dbm=rxpk.get("rssi"),
             snr_db=rxpk.get("lsnr"),
             frequency_hz=frequency_hz,
