@@ -48,6 +48,9 @@ class DeliveryQueue:
         self.encrypted = encrypted
         self._queue = []
         self.dropped = 0  # messages given up because the queue was full
+        # On a shared radio channel, neighbours that detect the same climb would transmit in
+        # step and collide every time: the first transmission waits up to this long, at random.
+        self.spread_ms = 0
 
     def __len__(self):
         return len(self._queue)
@@ -65,7 +68,10 @@ class DeliveryQueue:
                 return False
             self._queue.remove(victim)
             self.dropped += 1
-        self._queue.append(_Pending(type_id, fields, priority, ack_req, now_ms))
+        pending = _Pending(type_id, fields, priority, ack_req, now_ms)
+        if self.spread_ms:
+            pending.next_ms = now_ms + self._random_ms(self.spread_ms)
+        self._queue.append(pending)
         return True
 
     def next_frame(self, now_ms):

@@ -57,6 +57,8 @@ class Node:
         self.queue = DeliveryQueue(
             identity["key"], identity["site_id"], self.node_id, counter, self.clock.random_ms, encrypted=encrypted
         )
+        if hasattr(board.link, "airtime_ms"):  # a radio: spread first transmissions over 4 airtimes
+            self.queue.spread_ms = 4 * board.link.airtime_ms(_LARGEST_PACKET)
         self.downlinks = DownlinkGuard(identity["key"], identity["site_id"], store, encrypted=encrypted)
         s = self.settings
         self.fence = fence.FenceDetector(s.fence_threshold, s.cut_threshold)
@@ -272,12 +274,16 @@ class Node:
 
     async def _heartbeat_task(self, bit):
         last = self.clock.now_ms()
+        # Up to a tenth of the interval longer each time, at random: nodes that came up
+        # together (after a site power cut) drift apart instead of beating in step forever.
+        extra = self.clock.random_ms(self.settings.heartbeat_s * 100 + 1)
         while True:
             await self.clock.sleep_ms(1000)
             now = self.clock.now_ms()
-            if now - last >= self.settings.heartbeat_s * 1000:  # a CONFIG may change it any time
+            if now - last >= self.settings.heartbeat_s * 1000 + extra:  # a CONFIG may change it any time
                 self.heartbeat()
                 last = now
+                extra = self.clock.random_ms(self.settings.heartbeat_s * 100 + 1)
             self.supervisor.check_in(bit)
 
     async def _housekeeping_task(self, bit):

@@ -4,11 +4,19 @@
 
 Run by `simulators.runner`, not by hand. Every node in the plan is the real firmware
 (`device.node.Node`) on the simulated board, its sensors replaying the sample files the
-runner synthesized for its place on the fence. The nodes share one TCP connection, as nodes
-share an RS-485 bus: the host listens on the plan's port, the gateway's `tcp` transport
-connects to it, and frames go both ways unchanged. Simulated time is paced against the wall
-clock at the plan's speed, so the real gateway's own timers (fence window, supervision) see
-the same time the nodes do when the speed is 1.
+runner synthesized for its place on the fence. The host listens on the plan's port and the
+runner, which plays the medium, connects: every node's output goes down that one connection.
+
+- `link = "serial"`: the nodes' UARTs share the line, as nodes share an RS-485 bus; frames
+  go both ways unchanged, and the runner passes them to the gateway's serial port (a pty).
+- `link = "lora"`: each node has the real LoRa link (`device.link.lora`, duty cycle and all)
+  over a simulated modem. A transmission is written as a frame when it starts and the modem
+  stays busy for its time on air; the runner's radio channel decides who hears it. Downlinks
+  come back as frames of RSSI (1 byte, signed), SNR (1 byte, signed) and the packet.
+
+Simulated time is paced against the wall clock at the plan's speed; the runner gives the
+gateway a clock at the same speed, so a fence window or a supervision timeout means the same
+on both sides.
 """
 
 import asyncio
@@ -19,7 +27,7 @@ import time
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 
-from device.boards.sim import Board, FileSource  # noqa: E402
+from device.boards.sim import Board, FileSource, RxPacket  # noqa: E402
 from device.hal import VirtualClock  # noqa: E402
 from device.node import Node  # noqa: E402
 from protocol.framing import Deframer, encode_frame  # noqa: E402
@@ -41,15 +49,22 @@ class RamStore:
 
 
 class Bus:
-    """The shared line: what any node writes goes to the gateway; what the gateway sends
-    is routed to the node its packet names."""
+    """The connection to the runner: what any node writes goes out on it; what comes in is
+    routed to the node its packet names (after the RSSI/SNR prefix on LoRa)."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, clock, lora=False):
         self.conn = conn
+        self.clock = clock
+        self.lora = lora
+        self._pumped = -1
         self.deframer = Deframer()
         self.inboxes = {}
 
     def pump(self):
+        now = self.clock.now_ms()
+        if now - self._pumped < 10:  # every node polls its link: read the socket once per 10 ms
+            return
+        self._pumped = now
         try:
             data = self.conn.recv(1024)
         except OSError:
@@ -58,9 +73,15 @@ class Bus:
             self.deframer.feed(data)
         packet = self.deframer.next_packet()
         while packet is not None:
-            inbox = self.inboxes.get(header_node_id(packet))
-            if inbox is not None:
-                inbox.append(encode_frame(packet))
+            if self.lora and len(packet) > 2:
+                rssi, snr, body = _signed(packet[0]), _signed(packet[1]), bytes(packet[2:])
+                inbox = self.inboxes.get(header_node_id(body))
+                if inbox is not None:
+                    inbox.append(RxPacket(body, rssi, snr))
+            elif not self.lora:
+                inbox = self.inboxes.get(header_node_id(packet))
+                if inbox is not None:
+                    inbox.append(encode_frame(packet))
             packet = self.deframer.next_packet()
 
     def write(self, data):
@@ -92,6 +113,40 @@ class NodeUART:
         return data
 
 
+def _signed(byte):
+    return byte - 256 if byte > 127 else byte
+
+
+class HostModem:
+    """A LoRa modem with the async API of micropython-lib's `lora` drivers, on the runner's
+    radio channel: `send` keys the transmitter for the packet's time on air."""
+
+    def __init__(self, bus, node_id, clock, sf, bw_hz=125000):
+        from device.dutycycle import time_on_air_us
+
+        self.bus = bus
+        self.clock = clock
+        self.inbox = bus.inboxes.setdefault(node_id, [])
+        self._airtime_ms = lambda size: (time_on_air_us(size, sf, bw_hz) + 999) // 1000
+
+    async def send(self, packet, tx_at_ms=None):
+        self.bus.write(encode_frame(packet))
+        await self.clock.sleep_ms(self._airtime_ms(len(packet)))
+
+    def recv_continuous(self):
+        return self  # MicroPython has no async generators: the modem is its own iterator
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        while True:
+            self.bus.pump()
+            if self.inbox:
+                return self.inbox.pop(0)
+            await self.clock.sleep_ms(10)
+
+
 class PacedClock(VirtualClock):
     """Virtual time that never runs ahead of the wall clock times `speed`."""
 
@@ -99,6 +154,7 @@ class PacedClock(VirtualClock):
         VirtualClock.__init__(self, seed)
         self.speed = speed
         self._wall0 = time.ticks_ms()
+        self.max_lag_ms = 0  # how far simulated time fell behind the wall clock times speed
 
     async def run(self, until_ms):
         while self._now < until_ms and not self.stopped:
@@ -108,6 +164,8 @@ class PacedClock(VirtualClock):
                 ahead = int(target / self.speed) - time.ticks_diff(time.ticks_ms(), self._wall0)
                 if ahead > 0:
                     time.sleep_ms(ahead)
+                elif -ahead * self.speed > self.max_lag_ms:
+                    self.max_lag_ms = int(-ahead * self.speed)
                 self._now = target
 
 
@@ -121,8 +179,9 @@ def main(plan_path):
     print("listening", plan["port"])
     conn, _ = server.accept()
     conn.setblocking(False)
-    bus = Bus(conn)
+    lora = plan.get("link") == "lora"
     clock = PacedClock(plan["speed"], plan.get("seed", 1))
+    bus = Bus(conn, clock, lora)
     nodes = []
     for spec in plan["nodes"]:
         board = Board(
@@ -130,11 +189,14 @@ def main(plan_path):
             FileSource(spec["fence"], channels=3),
             FileSource(spec["audio"]),
             FileSource(spec["impact"], signed=False),
-            uart=NodeUART(bus, spec["node_id"]),
+            link="lora" if lora else "serial",
+            uart=None if lora else NodeUART(bus, spec["node_id"]),
+            modem=HostModem(bus, spec["node_id"], clock, plan.get("sf", 7)) if lora else None,
+            sf=plan.get("sf", 7),
         )
         identity = {"node_id": spec["node_id"], "site_id": plan["site_id"], "key": NodeKey(bytes.fromhex(spec["key"]))}
         node = Node(board, identity, RamStore())
-        node.settings.heartbeat_s = spec.get("heartbeat_s", 30)
+        node.settings.heartbeat_s = plan.get("heartbeat_s", 60)
         nodes.append((node, spec.get("silent_at_s")))
 
     async def run():
@@ -153,10 +215,13 @@ def main(plan_path):
                 task.cancel()
         await asyncio.sleep(0)
 
+    wall0 = time.ticks_ms()
     asyncio.run(run())
+    wall_s = time.ticks_diff(time.ticks_ms(), wall0) / 1000
     sent = sum(n.reports for n, _ in nodes)
     ids = [n.node_id for n, _ in nodes]
-    print(json.dumps({"simulated_s": plan["duration_s"], "events_reported": sent, "nodes": ids}))
+    held = sum(getattr(n.board.link, "held_back", 0) for n, _ in nodes)
+    print(json.dumps({"simulated_s": plan["duration_s"], "events_reported": sent, "nodes": ids, "held_back": held, "wall_s": wall_s, "max_lag_s": clock.max_lag_ms / 1000}))
     conn.close()
     server.close()
 

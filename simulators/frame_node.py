@@ -56,7 +56,10 @@ class SimNode:
         return encode_frame(self.fence_packet(peak, event_no, ack_req))
 
     def heartbeat(self) -> bytes:
-        return self.frame(
+        return encode_frame(self.heartbeat_packet())
+
+    def heartbeat_packet(self) -> bytes:
+        return self.packet(
             "HEARTBEAT",
             {
                 "battery_mv": 3700,
@@ -72,7 +75,10 @@ class SimNode:
         )
 
     def hello(self, boot_count: int = 1, heartbeat_s: int = 30) -> bytes:
-        return self.frame(
+        return encode_frame(self.hello_packet(boot_count, heartbeat_s))
+
+    def hello_packet(self, boot_count: int = 1, heartbeat_s: int = 30) -> bytes:
+        return self.packet(
             "HELLO",
             {
                 "fw_major": 0,

@@ -19,6 +19,7 @@ decoded among transmissions that ended by then.
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simulators.airtime import time_on_air_ms
@@ -151,13 +152,14 @@ class RadioChannel:
             return False
         return True
 
-    def deliver(self, receivers: list[str], until_s: float) -> list[Reception]:
+    def deliver(self, receivers: list[str] | Callable[[Transmission], list[str]], until_s: float) -> list[Reception]:
         """Receptions of every transmission that ended by `until_s`, then forgets those
-        transmissions once nothing still on the air can overlap them."""
+        transmissions once nothing still on the air can overlap them. `receivers` lists who
+        listens, or says for each transmission who listens for it (a downlink is for its node)."""
         out = []
         finished = [tx for tx in self.on_air if not tx.delivered and tx.end_s <= until_s]
         for tx in finished:
-            for receiver in receivers:
+            for receiver in receivers(tx) if callable(receivers) else receivers:
                 if receiver == tx.sender:
                     continue
                 rssi = tx.power_dbm - self.path_loss_db(tx.sender, receiver)

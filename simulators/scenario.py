@@ -9,6 +9,8 @@
     node_spacing_m = 30
     link = "lora"          # or "serial"
     firmware_nodes = 4     # how many run the real firmware; the rest behavioural
+    sf = 7                 # LoRa spreading factor of every node (7..12)
+    heartbeat_s = 60       # every node's heartbeat interval
     [weather]
     wind_mps = [[0, 4], [300, 14], [600, 6]]   # (time s, speed) breakpoints
     rain_mmph = [[0, 0], [200, 8]]
@@ -17,7 +19,8 @@
     kind = "climb"         # climb | cut | throwover | drone | knock | jam | silence
     position_m = 515.0
 
-A drone event takes `path` ([[t, position_m], ...]) and `drop_t`; `silence` takes `node`
+A drone event takes `path` ([[t, position_m], ...]) and `drop_t`; a throw-over or a drone's
+drop may say the package's `mass_kg` (1 kg unless it says); `silence` takes `node`
 (and optionally `duration_s`); `jam` takes `duration_s`. A mistake is reported by key, with
 the file's name, never as a traceback.
 """
@@ -63,6 +66,7 @@ class Event:
     duration_s: float = 0.0
     path: tuple[tuple[float, float], ...] = ()
     drop_t: float | None = None
+    mass_kg: float = 1.0  # a thrown or dropped package
 
     def position_at(self, t: float) -> float | None:
         """Where the event is at time t (a drone moves along its path)."""
@@ -84,6 +88,8 @@ class Scenario:
     rain_mmph: Breakpoints
     events: tuple[Event, ...] = field(default_factory=tuple)
     source: str = ""
+    sf: int = 7
+    heartbeat_s: int = 60
 
     @property
     def node_positions(self) -> list[float]:
@@ -153,6 +159,12 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
     firmware = int(_get(pe, "perimeter", "firmware_nodes", (int,), 0))
     if not 0 <= firmware <= nodes:
         raise ScenarioError("perimeter.firmware_nodes: %d is outside 0..%d (the node count)" % (firmware, nodes))
+    sf = _get(pe, "perimeter", "sf", (int,), 7)
+    if not 7 <= sf <= 12:
+        raise ScenarioError("perimeter.sf: %d is not a LoRa spreading factor (7..12)" % sf)
+    heartbeat = _get(pe, "perimeter", "heartbeat_s", (int,), 60)
+    if not 10 <= heartbeat <= 3600:
+        raise ScenarioError("perimeter.heartbeat_s: %d is outside 10..3600" % heartbeat)
     events = []
     raw_events = data.get("event", [])
     if not isinstance(raw_events, list):
@@ -165,6 +177,9 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         t = float(_get(e, path, "t", (int, float)))
         if not 0 <= t < duration:
             raise ScenarioError("%s.t: %s is outside the scenario (0..%s s)" % (path, t, duration))
+        mass = float(_get(e, path, "mass_kg", (int, float), 1.0))
+        if not 0.05 <= mass <= 20:
+            raise ScenarioError("%s.mass_kg: %s is not a package one can throw (0.05..20 kg)" % (path, mass))
         event = Event(t=t, kind=kind, duration_s=float(_get(e, path, "duration_s", (int, float), 0.0)))
         if kind == "silence":
             node = _get(e, path, "node", (int,))
@@ -186,12 +201,12 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
             drop = e.get("drop_t")
             if drop is not None and (type(drop) not in (int, float) or not points[0][0] <= drop <= points[-1][0]):
                 raise ScenarioError("%s.drop_t: must be a time within the path" % path)
-            event = Event(t=t, kind=kind, path=points, drop_t=None if drop is None else float(drop))
+            event = Event(t=t, kind=kind, path=points, drop_t=None if drop is None else float(drop), mass_kg=mass)
         else:
             position = float(_get(e, path, "position_m", (int, float)))
             if not 0 <= position <= length:
                 raise ScenarioError("%s.position_m: %s is off the fence (0..%s m)" % (path, position, length))
-            event = Event(t=t, kind=kind, position_m=position)
+            event = Event(t=t, kind=kind, position_m=position, mass_kg=mass)
         events.append(event)
     return Scenario(
         name=_get(sc, "scenario", "name", (str,)),
@@ -205,6 +220,8 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         rain_mmph=_breakpoints(we, "rain_mmph", duration),
         events=tuple(sorted(events, key=lambda ev: ev.t)),
         source=source,
+        sf=sf,
+        heartbeat_s=heartbeat,
     )
 
 

@@ -4,9 +4,10 @@ Each ground-truth event is a trial for its kind; a drone with a drop time is als
 `drone_drop` trial at the place and time of the drop. It is detected when an alarm of a matching
 category is raised within `window_s` after it and, where both have a place, within
 `radius_m` of it. Each alarm counts for at most one trial. What is left are nuisance alarms,
-reported per zone per day. Latency runs from the event's time to when the alarm reached
-MQTT. A knock on the fence is not a trial: it should raise nothing, and an alarm for it is a
-nuisance.
+reported per zone per day (over the zones that have a firmware node: behavioural nodes
+cannot raise one). Latency runs from the event's time to when the alarm reached MQTT, and
+again from the end of the airtime of the first frame the alarm was raised on. A knock on the
+fence is not a trial: it should raise nothing, and an alarm for it is a nuisance.
 """
 
 import math
@@ -37,6 +38,7 @@ class ObservedAlarm:
     at_s: float
     location_m: float | None = None
     zone: str | None = None
+    airtime_end_s: float | None = None  # when the first frame of its evidence finished arriving
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -60,6 +62,7 @@ def score(
     window_s: float = 60.0,
     radius_m: float = 100.0,
     radio: dict[str, Any] | None = None,
+    monitored_zones: int | None = None,
 ) -> dict[str, Any]:
     unused = sorted(alarms, key=lambda a: a.at_s)
     per_kind: dict[str, dict[str, Any]] = {}
@@ -70,7 +73,9 @@ def score(
     for event in trials:
         if event.kind not in EXPECTED:
             continue
-        stats = per_kind.setdefault(event.kind, {"trials": 0, "detected": 0, "latencies": [], "errors": []})
+        stats = per_kind.setdefault(
+            event.kind, {"trials": 0, "detected": 0, "latencies": [], "errors": [], "after_airtime": []}
+        )
         stats["trials"] += 1
         limit = WINDOW_S.get(event.kind, window_s)
         for alarm in unused:
@@ -84,6 +89,8 @@ def score(
                     continue
             stats["detected"] += 1
             stats["latencies"].append(alarm.at_s - event.t)
+            if alarm.airtime_end_s is not None:
+                stats["after_airtime"].append(alarm.at_s - alarm.airtime_end_s)
             if error is not None:
                 stats["errors"].append(error)
             unused.remove(alarm)
@@ -102,12 +109,19 @@ def score(
                 "p95": round(_percentile(lat, 0.95), 2),
                 "max": round(max(lat), 2),
             }
+        if s["after_airtime"]:
+            lat = s["after_airtime"]
+            entry["latency_after_airtime_s"] = {
+                "mean": round(sum(lat) / len(lat), 3),
+                "p95": round(_percentile(lat, 0.95), 3),
+                "max": round(max(lat), 3),
+            }
         if s["errors"]:
             err = s["errors"]
             entry["location_error_m"] = {"mean": round(sum(err) / len(err), 1), "max": round(max(err), 1)}
         report_kinds[kind] = entry
     nuisance = [a for a in unused if a.category not in NOT_NUISANCE]
-    zones = max(1, math.ceil(scenario.length_m / zone_length_m))
+    zones = monitored_zones or max(1, math.ceil(scenario.length_m / zone_length_m))
     days = scenario.duration_s / 86400
     by_zone: dict[str, int] = {}
     for alarm in nuisance:
@@ -120,6 +134,7 @@ def score(
         "nuisance": {
             "alarms": len(nuisance),
             "per_zone_per_day": round(len(nuisance) / zones / days, 3),
+            "zones": zones,
             "by_zone": by_zone,
             "categories": sorted({a.category for a in nuisance}),
         },

@@ -276,7 +276,9 @@ class SimReset(Exception):
 class Board:
     """A node's hardware on the unix port."""
 
-    def __init__(self, clock, fence_source, audio_source, impact_source, link="serial", uart=None, modem=None):
+    def __init__(
+        self, clock, fence_source, audio_source, impact_source, link="serial", uart=None, modem=None, sf=10
+    ):
         self.clock = clock
         self.i2c = SimADXL345Bus(clock, fence_source)
         self.accelerometer = ADXL345(self.i2c)
@@ -288,6 +290,7 @@ class Board:
         self.battery_adc = SimADC(value=3900 * 65536 // 6600)  # 3.9 V through a 1:2 divider
         self.battery = BatteryMonitor(self.battery_adc)
         self.link_kind = link
+        self.sf = sf
         self.link = self._link(uart, modem)
         self.watchdog = SimWatchdog(clock)
         self.reset_cause = 1  # power_on
@@ -302,7 +305,7 @@ class Board:
             return SerialLink(uart)
         from device.link.lora import LoraLink
 
-        return LoraLink(modem, self.clock)
+        return LoraLink(modem, self.clock, sf=self.sf)
 
     def read_impact(self, channel, samples, count):
         return channel.read_block(samples, count)
