@@ -221,7 +221,10 @@ def main(plan_path):
     sent = sum(n.reports for n, _ in nodes)
     ids = [n.node_id for n, _ in nodes]
     held = sum(getattr(n.board.link, "held_back", 0) for n, _ in nodes)
-    print(json.dumps({"simulated_s": plan["duration_s"], "events_reported": sent, "nodes": ids, "held_back": held, "wall_s": wall_s, "max_lag_s": clock.max_lag_ms / 1000}))
+    report = {"simulated_s": plan["duration_s"], "events_reported": sent, "nodes": ids, "held_back": held}
+    report["wall_s"] = wall_s
+    report["max_lag_s"] = clock.max_lag_ms / 1000
+    print(json.dumps(report))
     conn.close()
     server.close()
 

@@ -276,9 +276,7 @@ class SimReset(Exception):
 class Board:
     """A node's hardware on the unix port."""
 
-    def __init__(
-        self, clock, fence_source, audio_source, impact_source, link="serial", uart=None, modem=None, sf=10
-    ):
+    def __init__(self, clock, fence_source, audio_source, impact_source, link="serial", uart=None, modem=None, sf=10):
         self.clock = clock
         self.i2c = SimADXL345Bus(clock, fence_source)
         self.accelerometer = ADXL345(self.i2c)
