@@ -74,7 +74,7 @@ def free_udp_port() -> int:
 def firmware_nodes(scenario: Scenario) -> list[int]:
     """The node ids (1-based) that run the real firmware: nearest the events first."""
     positions = scenario.node_positions
-    wanted: list[int] = []
+    wanted: list[int] = [e.node for e in scenario.events if e.kind == "silence" and e.node is not None]
     places = []
     for e in scenario.events:
         if e.path:

@@ -1,9 +1,9 @@
 """Scores a run: the gateway's alarms against the scenario's ground truth.
 
 Each ground-truth event is a trial for its kind; a drone with a drop time is also a
-`drone_drop` trial at the place and time of the drop. It is detected when an alarm of a matching
-category is raised within `window_s` after it and, where both have a place, within
-`radius_m` of it. Each alarm counts for at most one trial. What is left are nuisance alarms,
+`drone_drop` trial at the place and time of the drop. It is detected when an alarm of a
+matching category is raised within `window_s` after it (and before the next attack of its
+kind at that place) and, where both have a place, within `radius_m` of it. Each alarm counts for at most one trial. What is left are nuisance alarms,
 reported per zone per day (over the zones that have a firmware node: behavioural nodes
 cannot raise one). Latency runs from the event's time to when the alarm reached MQTT, and
 again from the end of the airtime of the first frame the alarm was raised on. A knock on the
@@ -26,6 +26,7 @@ EXPECTED = {
     "silence": ("comm_fail",),
 }
 WINDOW_S = {"silence": 600.0, "jam": 180.0}
+DEFAULT_WINDOW_S = 120.0  # a node whose frames were lost keeps retrying: its alarm may come late
 NOT_NUISANCE = ("mask_expired",)
 
 
@@ -47,6 +48,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
+def _same_place(a: Event, b: Event, radius_m: float) -> bool:
+    pa, pb = a.position_at(a.t), b.position_at(b.t)
+    return pa is None or pb is None or abs(pa - pb) <= radius_m
+
+
 def _where(event: Event, scenario: Scenario, at: float) -> float | None:
     if event.kind == "silence" and event.node is not None:
         return scenario.node_positions[event.node - 1]
@@ -59,7 +65,7 @@ def score(
     scenario: Scenario,
     alarms: list[ObservedAlarm],
     zone_length_m: float = 100.0,
-    window_s: float = 60.0,
+    window_s: float = DEFAULT_WINDOW_S,
     radius_m: float = 100.0,
     radio: dict[str, Any] | None = None,
     monitored_zones: int | None = None,
@@ -78,6 +84,9 @@ def score(
         )
         stats["trials"] += 1
         limit = WINDOW_S.get(event.kind, window_s)
+        for later in trials:  # the next attack of the same kind at the same place starts a new trial
+            if later.kind == event.kind and later.t > event.t and _same_place(later, event, radius_m):
+                limit = min(limit, later.t - event.t)
         for alarm in unused:
             if alarm.category not in EXPECTED[event.kind] or not event.t <= alarm.at_s <= event.t + limit:
                 continue

@@ -65,6 +65,30 @@ def test_alarms_are_matched_by_category_time_and_place() -> None:
 
 def test_an_alarm_counts_for_one_trial_only_and_late_ones_do_not_count() -> None:
     s = parse(SCENARIO)
-    report = score(s, [ObservedAlarm("a", "intrusion", 100.5, 210.0), ObservedAlarm("b", "intrusion", 570.0, 700.0)])
-    assert report["per_kind"]["climb"]["detected"] == 1  # b came 70 s after the second climb
+    report = score(s, [ObservedAlarm("a", "intrusion", 100.5, 210.0), ObservedAlarm("b", "intrusion", 630.0, 700.0)])
+    assert report["per_kind"]["climb"]["detected"] == 1  # b came 130 s after the second climb
     assert report["nuisance"]["alarms"] == 1
+
+
+def test_a_trial_ends_when_the_next_attack_of_its_kind_at_the_same_place_begins() -> None:
+    s = parse(
+        """
+[scenario]
+name = "again"
+duration_s = 300
+[perimeter]
+length_m = 600
+node_spacing_m = 30
+[[event]]
+t = 10.0
+kind = "climb"
+position_m = 100.0
+[[event]]
+t = 50.0
+kind = "climb"
+position_m = 105.0
+"""
+    )
+    report = score(s, [ObservedAlarm("late", "intrusion", 55.0, 104.0)])
+    climb = report["per_kind"]["climb"]
+    assert climb["detected"] == 1 and climb["latency_s"]["max"] == 5.0  # the second climb's, not the first's
