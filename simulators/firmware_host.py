@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, __file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 
-from device.boards.sim import Board, FileSource, RxPacket  # noqa: E402
+from device.boards.sim import Board, FileSource, RxPacket, SlotFileSource  # noqa: E402
 from device.hal import VirtualClock  # noqa: E402
 from device.node import Node  # noqa: E402
 from protocol.framing import Deframer, encode_frame  # noqa: E402
@@ -144,7 +144,7 @@ class HostModem:
             self.bus.pump()
             if self.inbox:
                 return self.inbox.pop(0)
-            await self.clock.sleep_ms(10)
+            await self.clock.sleep_ms(50)  # a downlink comes 1 s after its uplink: no hurry
 
 
 class PacedClock(VirtualClock):
@@ -156,17 +156,13 @@ class PacedClock(VirtualClock):
         self._wall0 = time.ticks_ms()
         self.max_lag_ms = 0  # how far simulated time fell behind the wall clock times speed
 
-    async def run(self, until_ms):
-        while self._now < until_ms and not self.stopped:
-            await asyncio.sleep(0)
-            target = min(min(self._deadlines), until_ms) if self._deadlines else until_ms
-            if target > self._now:
-                ahead = int(target / self.speed) - time.ticks_diff(time.ticks_ms(), self._wall0)
-                if ahead > 0:
-                    time.sleep_ms(ahead)
-                elif -ahead * self.speed > self.max_lag_ms:
-                    self.max_lag_ms = int(-ahead * self.speed)
-                self._now = target
+    def _advance(self, target):
+        ahead = int(target / self.speed) - time.ticks_diff(time.ticks_ms(), self._wall0)
+        if ahead > 0:
+            time.sleep_ms(ahead)
+        elif -ahead * self.speed > self.max_lag_ms:
+            self.max_lag_ms = int(-ahead * self.speed)
+        self._now = target
 
 
 def main(plan_path):
@@ -187,7 +183,7 @@ def main(plan_path):
         board = Board(
             clock,
             FileSource(spec["fence"], channels=3),
-            FileSource(spec["audio"]),
+            SlotFileSource(spec["audio"]),
             FileSource(spec["impact"], signed=False),
             link="lora" if lora else "serial",
             uart=None if lora else NodeUART(bus, spec["node_id"]),

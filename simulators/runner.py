@@ -47,8 +47,8 @@ from simulators.frame_node import SimNode
 from simulators.medium import BAUD, LoraMedium, Medium, SerialMedium
 from simulators.scenario import Scenario
 from simulators.scorer import ObservedAlarm, score
-from simulators.signals import AUDIO_RATE, drone_audio, fence_vibration, package_impact
-from simulators.timeline import render
+from simulators.signals import AUDIO_RATE, FENCE_RATE, IMPACT_RATE, drone_audio, fence_vibration, package_impact
+from simulators.timeline import LEGEND, render
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_ID = 4242
@@ -56,7 +56,7 @@ ZONE_M = 100.0
 CHUNK_S = 10.0
 DRONE_ALTITUDE_M = 30.0
 GATEWAY_SETBACK_M = 40.0  # the concentrator's mast, this far inside the fence line's middle
-RESPOND_S = 5.0  # the simulated operator acknowledges (and clears) an alarm this long after it
+RESPOND_S = 20.0  # the simulated operator acknowledges (and clears) an alarm this long after it
 ANSWERED = ("intrusion", "throw_over", "drone", "drone_drop")
 GRACE_S = 5.0  # after the scenario, for the last alarms to reach MQTT
 PUMP_S = 0.005
@@ -95,8 +95,19 @@ def firmware_nodes(scenario: Scenario) -> list[int]:
     return sorted(wanted[: scenario.firmware_nodes])
 
 
-def synthesize(scenario: Scenario, node_id: int, folder: Path) -> dict[str, str]:
-    """Write the node's fence, audio and impact recordings; their paths."""
+def levels_per_second(samples: np.ndarray, rate: int, centre: float = 0.0) -> np.ndarray:
+    """RMS of each whole second of `samples` (rows of one or more channels)."""
+    seconds = len(samples) // rate
+    block = samples[: seconds * rate].astype(np.float64).reshape(seconds, rate, -1) - centre
+    rms: np.ndarray = np.sqrt((block**2).sum(axis=2).mean(axis=1))
+    return rms
+
+
+def synthesize(
+    scenario: Scenario, node_id: int, folder: Path, levels: list[np.ndarray] | None = None
+) -> dict[str, str]:
+    """Write the node's fence, audio and impact recordings; their paths. With `levels`, also
+    append each second's RMS level of the three (rows of fence, audio, impact) for the plot."""
     where = scenario.node_positions[node_id - 1]
     seed = scenario.seed * 1000 + node_id
     files = {k: folder / ("node%d-%s.raw" % (node_id, k)) for k in ("fence", "audio", "impact")}
@@ -122,6 +133,7 @@ def synthesize(scenario: Scenario, node_id: int, folder: Path) -> dict[str, str]
                 span, wind, rain, near("climb"), seed + int(t), cuts=near("cut"), knocks=near("knock")
             )
             fence.write(xyz.astype("<i2").tobytes())
+            fence_level = levels_per_second(xyz, FENCE_RATE)
             sound = np.zeros(int(span * AUDIO_RATE), dtype=np.int16)
             drone = next(
                 (e for e in scenario.events if e.kind == "drone" and e.path[0][0] <= t + span and e.path[-1][0] >= t),
@@ -139,7 +151,8 @@ def synthesize(scenario: Scenario, node_id: int, folder: Path) -> dict[str, str]
                 sound = np.where(mask, sound, quiet)
             else:
                 sound = drone_audio(span, 1e6, seed=seed + int(t))  # ambient only: the drone is far away
-            audio.write(sound.astype("<i2").tobytes())
+            audio.write(i2s_slots(sound))
+            audio_level = levels_per_second(sound, AUDIO_RATE)
             thuds = []
             for e in scenario.events:
                 if e.kind == "throwover" and t <= e.t < t + span:
@@ -151,8 +164,23 @@ def synthesize(scenario: Scenario, node_id: int, folder: Path) -> dict[str, str]
                 thud = package_impact(span, at, mass, distance_m=distance, seed=seed + int(t)).astype(np.int64) - 32768
                 ground = np.clip(ground.astype(np.int64) + thud, 0, 65535).astype(np.uint16)
             impact.write(ground.astype("<u2").tobytes())
+            if levels is not None:
+                impact_level = levels_per_second(ground, IMPACT_RATE, 32768.0)
+                n = min(len(fence_level), len(audio_level), len(impact_level))
+                levels.append(np.stack([fence_level[:n], audio_level[:n], impact_level[:n]], axis=1))
             t += span
     return {k: str(v) for k, v in files.items()}
+
+
+def i2s_slots(sound: np.ndarray) -> bytes:
+    """16-bit samples as the microphone's 32-bit I2S slots: the sample in the top half, the
+    low byte of the 24-bit word dither (0x80), the padding byte zero; little-endian."""
+    slots = np.empty((len(sound), 4), dtype=np.uint8)
+    value = sound.astype("<i2").view(np.uint8).reshape(-1, 2)
+    slots[:, 0] = 0
+    slots[:, 1] = 0x80
+    slots[:, 2:] = value
+    return slots.tobytes()
 
 
 def gateway_config(folder: Path, scenario: Scenario, site_key: bytes, mqtt: tuple[str, int], transport: str) -> Path:
@@ -277,8 +305,11 @@ async def run(
         )
     )
     plan_nodes = []
+    node_levels: dict[int, np.ndarray] = {}
     for node_id in chosen:
-        files = synthesize(scenario, node_id, work)
+        per_second: list[np.ndarray] = []
+        files = synthesize(scenario, node_id, work, per_second)
+        node_levels[node_id] = np.concatenate(per_second) if per_second else np.zeros((0, 3))
         silent = next((e.t for e in scenario.events if e.kind == "silence" and e.node == node_id), None)
         plan_nodes.append(
             dict(files, node_id=node_id, key=derive_node_key(site_key, node_id).hex(), silent_at_s=silent)
@@ -427,8 +458,10 @@ async def run(
         tasks.append(asyncio.create_task(from_host()))
     last_bar = 0.0
     end_s = scenario.duration_s + GRACE_S
+    last_step, max_step = 0.0, 0.0
     while now() < end_s or (host is not None and host.poll() is None):
         t = now()
+        max_step, last_step = max(max_step, t - last_step), t
         for packet in fleet.due(min(t, scenario.duration_s)):
             medium.uplink(packet, t)
         medium.pump(t)
@@ -462,6 +495,7 @@ async def run(
         "behavioural_code": "HELLO and heartbeats only (simulators.frame_node)",
     }
     report["speed"] = speed
+    report["runner"] = {"max_step_s": round(max_step, 3)}  # the medium's coarsest time step
     report["firmware_events_reported"] = host_report["events_reported"]
     if host is not None:
         report["firmware_host"] = {
@@ -490,7 +524,8 @@ async def run(
             "collided": stats.collided,
             "crc_errors_reported": medium.crc_errors,
         }
-    report["timeline_png"] = str(render(scenario, list(seen.values()), report_dir / "timeline.png"))
+    report["timeline_png"] = str(render(scenario, list(seen.values()), report_dir / "timeline.png", node_levels))
+    report["timeline_legend"] = LEGEND
     (report_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
     shutil.rmtree(work, ignore_errors=True)
     return report

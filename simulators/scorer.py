@@ -3,11 +3,12 @@
 Each ground-truth event is a trial for its kind; a drone with a drop time is also a
 `drone_drop` trial at the place and time of the drop. It is detected when an alarm of a
 matching category is raised within `window_s` after it (and before the next attack of its
-kind at that place) and, where both have a place, within `radius_m` of it. Each alarm counts for at most one trial. What is left are nuisance alarms,
-reported per zone per day (over the zones that have a firmware node: behavioural nodes
-cannot raise one). Latency runs from the event's time to when the alarm reached MQTT, and
-again from the end of the airtime of the first frame the alarm was raised on. A knock on the
-fence is not a trial: it should raise nothing, and an alarm for it is a nuisance.
+kind at that place) and, where both have a place, within `radius_m` of it. Each alarm
+counts for at most one trial. What is left are nuisance alarms, reported per zone per day
+(over the zones that have a firmware node: behavioural nodes cannot raise one). Latency
+runs from the event's time to when the alarm reached MQTT, and again from the end of the
+airtime of the first frame the alarm was raised on. A knock on the fence is not a trial: it
+should raise nothing, and an alarm for it is a nuisance.
 """
 
 import math

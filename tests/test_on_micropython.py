@@ -29,6 +29,7 @@ PROTOCOL_HEAP = "256k"  # from source: the compiler needs room too
 DEVICE = (
     "tests.device.test_counter",
     "tests.device.test_delivery",
+    "tests.device.test_delivery_on_air",
     "tests.device.test_downlink",
     "tests.device.test_dutycycle",
     "tests.device.test_drivers",

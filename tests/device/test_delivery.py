@@ -146,17 +146,3 @@ def test_wake_time_is_the_earliest_due_message():
     q.submit(FENCE, climb(1), ALARM, True, now_ms=100)
     q.next_frame(100)
     assert q.wake_ms() == 1100
-
-
-def test_on_a_radio_the_first_transmission_waits_a_random_moment_so_neighbours_do_not_collide():
-    q = queue(jitter=150)  # the HAL's random_ms draws 150 ms
-    q.spread_ms = 4 * 72  # four SF7 airtimes
-    q.submit(FENCE, climb(1), ALARM, True, now_ms=1000)
-    assert q.next_frame(1149) is None
-    assert q.next_frame(1150) is not None
-
-
-def test_on_a_wire_the_first_transmission_goes_at_once():
-    q = queue(jitter=150)
-    q.submit(FENCE, climb(1), ALARM, True, now_ms=1000)
-    assert q.next_frame(1000) is not None
