@@ -207,7 +207,10 @@ class AlarmEngine:
         evidence = [d.event_id for d in group]
         for at, where, alarm_id in self._intrusions:
             alarm = self.book.alarms.get(alarm_id)
-            near = location is not None and abs(where - location) <= self.rules.localisation.reach_m / 2
+            reach = self.rules.localisation.reach_m
+            # A group heard by one node alone is placed at that node, though the source may be
+            # anywhere it can hear: it is the same intrusion if that is within its hearing.
+            near = location is not None and abs(where - location) <= (reach if len(levels) == 1 else reach / 2)
             if alarm is not None and alarm.state != CLEARED and near and event.at - at <= MERGE_S:
                 # The same climber, heard again (maybe across a zone boundary): one alarm.
                 change = self.book.trigger(

@@ -54,7 +54,9 @@ class Traffic:
         sent = sum(self.sent.get(n, 0) for n in nodes)
         heard = sum(self.heard.get(n, 0) for n in nodes)
         duty = [self.airtime_s.get(n, 0.0) / duration_s for n in nodes] or [0.0]
+        losses = sorted(((self.sent.get(n, 0) - self.heard.get(n, 0), n) for n in nodes), reverse=True)
         return {
+            "worst": {str(n): "%d of %d lost" % (lost, self.sent.get(n, 0)) for lost, n in losses[:3] if lost},
             "nodes": len(nodes),
             "sent": sent,
             "received": heard,
@@ -144,7 +146,7 @@ class LoraMedium(Medium):
         jams: list[tuple[float, float]],
         firmware: list[int],
         seed: int = 1,
-        noise_rise_db: float = 40.0,
+        noise_rise_db: float = 60.0,  # a jammer near the mast: -57 dBm of noise, no node gets through
     ) -> None:
         super().__init__()
         places = {"n%d" % n: p for n, p in positions.items()}

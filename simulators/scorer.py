@@ -7,7 +7,7 @@ kind at that place) and, where both have a place, within `radius_m` of it. Each 
 counts for at most one trial. What is left are nuisance alarms, reported per zone per day
 (over the zones that have a firmware node: behavioural nodes cannot raise one). Latency
 runs from the event's time to when the alarm reached MQTT, and again from the end of the
-airtime of the first frame the alarm was raised on. A knock on the fence is not a trial: it
+airtime of the first frame of the alarm's evidence sent after the event began. A knock on the fence is not a trial: it
 should raise nothing, and an alarm for it is a nuisance.
 """
 
@@ -40,7 +40,7 @@ class ObservedAlarm:
     at_s: float
     location_m: float | None = None
     zone: str | None = None
-    airtime_end_s: float | None = None  # when the first frame of its evidence finished arriving
+    evidence_ends: tuple[float, ...] = ()  # when each frame of its evidence finished arriving
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -99,8 +99,9 @@ def score(
                     continue
             stats["detected"] += 1
             stats["latencies"].append(alarm.at_s - event.t)
-            if alarm.airtime_end_s is not None:
-                stats["after_airtime"].append(alarm.at_s - alarm.airtime_end_s)
+            carried = [end for end in alarm.evidence_ends if end >= event.t]  # not a drone's earlier track
+            if carried:
+                stats["after_airtime"].append(alarm.at_s - carried[0])
             if error is not None:
                 stats["errors"].append(error)
             unused.remove(alarm)

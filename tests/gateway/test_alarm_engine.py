@@ -215,3 +215,17 @@ def test_a_climb_heard_again_across_a_zone_boundary_stays_one_alarm():
     changes = feed(e, [fence(8, T0 + 5, 3000)])  # node 8 at 225 m, zone Z03, 5 s later
     assert len(first) == 1 and raised(changes) == [] and [c.action for c in changes] == ["updated"]
     assert len(first[0].evidence) == 2
+
+
+def test_a_cut_heard_later_by_one_farther_node_alone_stays_one_alarm():
+    e = engine()
+    first = raised(feed(e, [fence(9, T0, 3000, cls=2), fence(10, T0, 3000, cls=2)]))  # 255 m and 285 m: at 270 m
+    later = feed(e, [fence(7, T0 + 6, 900, cls=2)])  # node 7 at 195 m alone, 75 m off: within its hearing
+    assert len(first) == 1 and raised(later) == [] and [c.action for c in later] == ["updated"]
+
+
+def test_two_groups_of_nodes_far_apart_are_two_intrusions():
+    e = engine()
+    first = raised(feed(e, [fence(5, T0, 3000), fence(6, T0, 2800)]))  # 135 m and 165 m
+    second = raised(feed(e, [fence(9, T0 + 6, 3000), fence(10, T0 + 6, 2800)]))  # 255 m and 285 m
+    assert len(first) == 1 and len(second) == 1

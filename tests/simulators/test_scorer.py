@@ -92,3 +92,26 @@ position_m = 105.0
     report = score(s, [ObservedAlarm("late", "intrusion", 55.0, 104.0)])
     climb = report["per_kind"]["climb"]
     assert climb["detected"] == 1 and climb["latency_s"]["max"] == 5.0  # the second climb's, not the first's
+
+
+def test_latency_after_airtime_counts_from_the_first_frame_sent_after_the_event() -> None:
+    s = parse(
+        """
+[scenario]
+name = "drop"
+duration_s = 300
+[perimeter]
+length_m = 600
+node_spacing_m = 30
+[[event]]
+t = 10.0
+kind = "drone"
+path = [[10, 100], [60, 110]]
+drop_t = 50.0
+"""
+    )
+    track = ObservedAlarm("t", "drone", 12.0, 100.0, evidence_ends=(11.5, 30.0))
+    drop = ObservedAlarm("d", "drone_drop", 50.9, 110.0, evidence_ends=(11.5, 30.0, 50.3))  # the track's, then the thud
+    report = score(s, [track, drop])
+    assert report["per_kind"]["drone"]["latency_after_airtime_s"]["mean"] == 0.5
+    assert report["per_kind"]["drone_drop"]["latency_after_airtime_s"]["mean"] == 0.6
