@@ -71,6 +71,7 @@ class AlarmEngine:
         self._pending: list[Detection] = []  # fence detections waiting for their window
         self._recent_fence: list[Detection] = []  # for throw-over evidence
         self._intrusions: list[tuple[float, float, str]] = []  # (at, location, alarm id)
+        self._throw_overs: list[tuple[float, float, str, str]] = []  # (at, location, alarm id, key)
         self.tracks: list[DroneTrack] = []
         self._track_seq = 0
         self._jam: dict[str, list[tuple[float, float]]] = {}
@@ -176,6 +177,7 @@ class AlarmEngine:
         horizon = now - max(self.rules.throw_over.window_s, 30.0)
         self._recent_fence = [d for d in self._recent_fence if d.at >= horizon]
         self._intrusions = [i for i in self._intrusions if i[0] >= horizon]
+        self._throw_overs = [t for t in self._throw_overs if t[0] >= horizon]
         for track in self.tracks:
             if track.ended_at is None and now - track.last_seen >= self.rules.drone.track_timeout_s:
                 track.ended_at = track.last_seen
@@ -245,6 +247,13 @@ class AlarmEngine:
             if d.at - at <= rule.window_s and abs(location - where) <= rule.radius_m:
                 # Someone climbed and landed: the intrusion alarm gains the evidence.
                 return self._trigger(INTRUSION, location, [d.event_id], d.at, detail={"landed": True})
+        for at, location, alarm_id, key in self._throw_overs:
+            alarm = self.book.alarms.get(alarm_id)
+            if alarm is not None and alarm.state != CLEARED and d.at - at <= rule.window_s:
+                if abs(location - where) <= rule.radius_m:
+                    # The same package heard by a neighbouring node too (its frame a retry later).
+                    change = self.book.trigger(THROW_OVER, alarm.zone, location, [d.event_id], d.at, key=key)
+                    return [change] if change is not None else []
         near = [
             f.event_id
             for f in self._recent_fence
@@ -252,14 +261,13 @@ class AlarmEngine:
             and (c := self._node_location(f.node_id)) is not None
             and abs(c - where) <= rule.radius_m
         ]
-        return self._trigger(
-            THROW_OVER,
-            where,
-            near + [d.event_id],
-            d.at,
-            key="%d" % int(where // max(rule.radius_m, 1.0)),
-            detail={"fence_activity_before": bool(near)},
+        key = "%d" % int(where // max(rule.radius_m, 1.0))
+        changes = self._trigger(
+            THROW_OVER, where, near + [d.event_id], d.at, key=key, detail={"fence_activity_before": bool(near)}
         )
+        for change in changes:
+            self._throw_overs.append((d.at, where, change.alarm.alarm_id, key))
+        return changes
 
     def _acoustic(self, d: Detection) -> list[Change]:
         where = self._node_location(d.node_id)

@@ -229,3 +229,11 @@ def test_two_groups_of_nodes_far_apart_are_two_intrusions():
     first = raised(feed(e, [fence(5, T0, 3000), fence(6, T0, 2800)]))  # 135 m and 165 m
     second = raised(feed(e, [fence(9, T0 + 6, 3000), fence(10, T0 + 6, 2800)]))  # 255 m and 285 m
     assert len(first) == 1 and len(second) == 1
+
+
+def test_one_package_heard_by_two_neighbouring_sensors_is_one_throw_over():
+    e = engine()
+    first = raised(feed(e, [event(106, "impact", T0, peak=9000, noise_floor=30, duration_ms=50)]))  # 330 m, Z04
+    later = feed(e, [event(105, "impact", T0 + 3, peak=4000, noise_floor=30, duration_ms=50)])  # 270 m, Z03
+    assert len(first) == 1 and raised(later) == [] and [c.action for c in later] == ["updated"]
+    assert len(first[0].evidence) == 2
