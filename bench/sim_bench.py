@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/sim_bench.py
 
-1. 500 behavioural nodes (HELLO, then a heartbeat a minute each) on 5 km of fence over LoRa
-   SF7 into one concentrator and the real gateway, for one simulated hour, at 60x and
-   120x. The run counts only if it stayed honest: the gateway accepted every frame the
-   concentrator heard, no node was wrongly declared comm-fail (so supervision kept time),
-   and the medium's time step stayed small.
+1. 500 behavioural nodes (HELLO, then a heartbeat every 5 minutes each) on 2.5 km of fence
+   over LoRa SF7 on EU868's three default channels into one concentrator and the real
+   gateway (no farther than 1.3 km from any node), for one simulated hour, at 80x and 120x. The run counts only if it stayed
+   honest: the gateway accepted every frame the concentrator heard, no node was wrongly
+   declared comm-fail (so supervision kept time), and the medium's coarsest time step stayed
+   under 5 simulated seconds (frames keep their scheduled times regardless).
 2. 8 firmware-in-loop nodes (the real `device/` firmware on MicroPython) with a climb among
    them, for two simulated minutes: first unpaced, to measure how fast the firmware host can
    go, then at 4x (the test suite's speed) to show it keeps up there.
@@ -31,12 +32,12 @@ name = "bench-500"
 duration_s = 3600
 seed = 9
 [perimeter]
-length_m = 5000
-node_spacing_m = 10
+length_m = 2500
+node_spacing_m = 5
 link = "lora"
 firmware_nodes = 0
 sf = 7
-heartbeat_s = 60
+heartbeat_s = 300
 [weather]
 wind_mps = [[0, 3]]
 """
@@ -74,7 +75,7 @@ def fleet(speed: float) -> None:
     heard = frames["behavioural"]["received"]
     accepted = sum(c["frames_ok"] for c in frames["gateway"].values())
     comm_fail = report["nuisance"]["by_zone"] if "comm_fail" in report["nuisance"]["categories"] else {}
-    honest = accepted == heard and not comm_fail and report["runner"]["max_step_s"] <= 1.0
+    honest = accepted == heard and not comm_fail and report["runner"]["max_step_s"] <= 5.0
     print(
         "500 behavioural nodes, 1 simulated hour at %gx: %.1f s wall = %.0fx real time; frames sent %d, heard %d,"
         " accepted by the gateway %d, lost on air %d; duty cycle max %.3f %%; medium step max %.2f s; comm-fail"
@@ -109,7 +110,7 @@ def firmware(speed: float) -> None:
 
 
 if __name__ == "__main__":
-    fleet(60)
+    fleet(80)
     fleet(120)
     firmware(1000)
     firmware(4)

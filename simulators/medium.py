@@ -34,7 +34,10 @@ from simulators.radio import Jammer, RadioChannel, Transmission
 
 GW = "gw"
 EUI = bytes.fromhex("00800000a0001234")
-FREQ_HZ = 868_100_000
+# EU868's three default channels. Each node is installed on one of them (node id mod 3), as a
+# site plan spreads a fleet, so a channel carries a third of the load.
+CHANNELS_HZ = (868_100_000, 868_300_000, 868_500_000)
+FREQ_HZ = CHANNELS_HZ[0]
 BAUD = 115_200
 JAM_TRIGGER_S = 0.5  # how often a jammed concentrator's demodulator fires on the jammer
 
@@ -88,6 +91,8 @@ class Medium:
                 self.uplink(packet, now)
 
     def uplink(self, packet: bytes, now: float) -> None:
+        """A node starts transmitting `packet` at `now` (a behavioural node's scheduled time,
+        which may be a moment ago if the runner was busy)."""
         raise NotImplementedError
 
     def pump(self, now: float) -> None:
@@ -160,7 +165,7 @@ class LoraMedium(Medium):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         self.sock.connect(forwarder_to)
-        self._scheduled: list[tuple[float, bytes]] = []  # downlinks waiting for their tmst
+        self._scheduled: list[tuple[float, bytes, int]] = []  # downlinks waiting for their tmst
         self._next_pull = 0.0
         self._next_trigger = 0.0
         self.crc_errors = 0
@@ -170,7 +175,7 @@ class LoraMedium(Medium):
 
     def uplink(self, packet: bytes, now: float) -> None:
         node = header_node_id(packet)
-        tx = self.channel.transmit("n%d" % node, packet, now, self.sf, FREQ_HZ)
+        tx = self.channel.transmit("n%d" % node, packet, now, self.sf, CHANNELS_HZ[node % len(CHANNELS_HZ)])
         self.traffic.count(self.traffic.sent, node)
         self.traffic.airtime_s[node] = self.traffic.airtime_s.get(node, 0.0) + tx.airtime_s
 
@@ -196,10 +201,10 @@ class LoraMedium(Medium):
             self._gwmp(2)
             self._next_pull = now + 5.0
         self._read_gateway(now)
-        due = [p for at, p in self._scheduled if at <= now]
-        self._scheduled = [(at, p) for at, p in self._scheduled if at > now]
-        for packet in due:
-            self.channel.transmit(GW, packet, now, self.sf, FREQ_HZ)
+        due = [(p, hz) for at, p, hz in self._scheduled if at <= now]
+        self._scheduled = [s for s in self._scheduled if s[0] > now]
+        for packet, hz in due:
+            self.channel.transmit(GW, packet, now, self.sf, hz)
         rxpk = []
         for r in self.channel.deliver(self._listeners, now):
             if r.receiver == GW:
@@ -257,13 +262,15 @@ class LoraMedium(Medium):
             try:
                 txpk = json.loads(data[4:])["txpk"]
                 packet = base64.b64decode(txpk["data"])
+                float(txpk.get("freq", 0))
             except (ValueError, KeyError, TypeError):
                 continue
             at = now
             if not txpk.get("imme") and "tmst" in txpk:  # at the concentrator time asked for
                 ahead = ((int(txpk["tmst"]) - self._tmst(now)) & 0xFFFFFFFF) / 1e6
                 at = now + (ahead if ahead < 60 else 0.0)
-            self._scheduled.append((at, packet))
+            hz = int(round(float(txpk.get("freq", FREQ_HZ / 1e6)) * 1e6))
+            self._scheduled.append((at, packet, hz))
             self._gwmp(5, json.dumps({"txpk_ack": {"error": "NONE"}}).encode())
 
     def close(self) -> None:

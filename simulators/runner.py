@@ -65,6 +65,7 @@ PUMP_S = 0.005
 # node every hour or so. Five in a row: about once a month for the site.
 MISSED_HEARTBEATS = {"serial": 3, "lora": 5}
 LAG_WARNING_S = 1.0
+STARTUP_S = 30.0  # at most this long for the gateway's transports and MQTT to come up
 EVENT_TYPES = {BY_NAME[name].type_id for name in ("FENCE", "ACOUSTIC", "IMPACT")}
 
 
@@ -226,14 +227,15 @@ class BehaviouralFleet:
         self._due = [(rng.uniform(0, scenario.heartbeat_s), n.node_id, True) for n in nodes]
         heapq.heapify(self._due)
 
-    def due(self, now: float) -> list[bytes]:
+    def due(self, now: float) -> list[tuple[float, bytes]]:
+        """The frames due by `now`, each with the moment it was due."""
         out = []
         while self._due and self._due[0][0] <= now:
             at, node_id, first = heapq.heappop(self._due)
             if at >= self.silent.get(node_id, 1e18):
                 continue  # its cable cut: it is never heard again
             node = self.nodes[node_id]
-            out.append(node.hello_packet(heartbeat_s=self.heartbeat_s) if first else node.heartbeat_packet())
+            out.append((at, node.hello_packet(heartbeat_s=self.heartbeat_s) if first else node.heartbeat_packet()))
             heapq.heappush(self._due, (at + self.heartbeat_s * (1 + self.rng.uniform(0, 0.1)), node_id, False))
         return out
 
@@ -364,33 +366,37 @@ async def run(
     evidence = EvidenceClock(site_key, chosen)
     medium.on_heard = evidence.heard
     config = gateway_config(work, scenario, site_key, mqtt, transport)
+    # The gateway starts first, on a clock that stands still until the scenario begins.
+    sim_clock = gateway_clock.ScaledClock(speed)
+    gateway_clock.install(sim_clock)
+    gateway = Gateway(load_config(config))
+    gw_task = asyncio.create_task(gateway.run())
+    ready_by = time.time() + STARTUP_S
+    while time.time() < ready_by and not (
+        gateway.sink.listening and all(t.state == "up" for t in gateway.transports.values())
+    ):
+        await asyncio.sleep(0.05)
     host = None
     host_reader: asyncio.StreamReader | None = None
     if chosen:
+        host_script = str(ROOT / "simulators" / "firmware_host.py")
         host = subprocess.Popen(
-            [
-                micropython(),
-                "-X",
-                "heapsize=2M",
-                str(ROOT / "simulators" / "firmware_host.py"),
-                str(work / "plan.json"),
-            ],
+            [micropython(), "-X", "heapsize=2M", host_script, str(work / "plan.json")],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         assert host.stdout is not None
-        host.stdout.readline()  # "listening"
+        await asyncio.to_thread(host.stdout.readline)  # "listening"
         host_reader, host_writer = await asyncio.open_connection("127.0.0.1", host_port)
         medium.attach_host(host_writer)
     t0 = time.time()  # the host's clock starts as it accepts: scenario time 0
-    gateway_clock.install(gateway_clock.ScaledClock(speed, t0))
+    sim_clock.start()
+    origin = sim_clock.origin
 
     def now() -> float:
         return (time.time() - t0) * speed
 
-    gateway = Gateway(load_config(config))
-    gw_task = asyncio.create_task(gateway.run())
     behavioural = [
         SimNode(i, site_key=site_key, site_id=SITE_ID)
         for i in range(1, len(scenario.node_positions) + 1)
@@ -413,7 +419,7 @@ async def run(
                 operator.cancel()
 
     def observe(alarm: dict[str, Any]) -> None:
-        if alarm["alarm_id"] in seen or alarm.get("raised_at", t0) < t0 - 1:
+        if alarm["alarm_id"] in seen or alarm.get("raised_at", origin) < origin - 1:
             return  # seen already, or retained on a shared broker from an earlier run
         at = now()
         seen[alarm["alarm_id"]] = ObservedAlarm(
@@ -469,8 +475,8 @@ async def run(
     while now() < end_s or (host is not None and host.poll() is None):
         t = now()
         max_step, last_step = max(max_step, t - last_step), t
-        for packet in fleet.due(min(t, scenario.duration_s)):
-            medium.uplink(packet, t)
+        for at, packet in fleet.due(min(t, scenario.duration_s)):
+            medium.uplink(packet, at)
         medium.pump(t)
         if time.time() - last_bar > 0.5:
             progress(t, scenario.duration_s, len(seen))
