@@ -4,8 +4,8 @@
 
 1. 500 behavioural nodes (HELLO, then a heartbeat every 5 minutes each) on 2.5 km of fence
    over LoRa SF7 on EU868's three default channels into one concentrator and the real
-   gateway (no farther than 1.3 km from any node), for one simulated hour, at 80x and 120x. The run counts only if it stayed
-   honest: the gateway accepted every frame the concentrator heard, no node was wrongly
+   gateway (no farther than 1.3 km from any node), for one simulated hour, at 80x and 120x.
+   The run counts only if it stayed honest: the gateway accepted every frame the concentrator heard, no node was wrongly
    declared comm-fail (so supervision kept time), and the medium's coarsest time step stayed
    under 5 simulated seconds (frames keep their scheduled times regardless).
 2. 8 firmware-in-loop nodes (the real `device/` firmware on MicroPython) with a climb among

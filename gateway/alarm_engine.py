@@ -70,7 +70,7 @@ class AlarmEngine:
         self.rules = rules or Rules()
         self._pending: list[Detection] = []  # fence detections waiting for their window
         self._recent_fence: list[Detection] = []  # for throw-over evidence
-        self._intrusions: list[tuple[float, float, str]] = []  # (at, location, alarm id)
+        self._intrusions: list[tuple[float, float, str, float]] = []  # (at, location, alarm id, level)
         self._throw_overs: list[tuple[float, float, str, str]] = []  # (at, location, alarm id, key)
         self.tracks: list[DroneTrack] = []
         self._track_seq = 0
@@ -207,12 +207,15 @@ class AlarmEngine:
             return []  # a rattle is recorded, not alarmed
         location = self.rules.localisation.locate(levels, carrier, self.perimeter)
         evidence = [d.event_id for d in group]
-        for at, where, alarm_id in self._intrusions:
+        level = levels[carrier]
+        for at, where, alarm_id, loudest in self._intrusions:
             alarm = self.book.alarms.get(alarm_id)
             reach = self.rules.localisation.reach_m
             # A group heard by one node alone is placed at that node, though the source may be
-            # anywhere it can hear: it is the same intrusion if that is within its hearing.
-            near = location is not None and abs(where - location) <= (reach if len(levels) == 1 else reach / 2)
+            # anywhere it can hear: it is the same intrusion if that is within its hearing and
+            # it heard it fainter than the intrusion was heard (a second climber would be loud).
+            faint_echo = len(levels) == 1 and level * 2 <= loudest
+            near = location is not None and abs(where - location) <= (reach if faint_echo else reach / 2)
             if alarm is not None and alarm.state != CLEARED and near and event.at - at <= MERGE_S:
                 # The same climber, heard again (maybe across a zone boundary): one alarm.
                 change = self.book.trigger(
@@ -221,7 +224,7 @@ class AlarmEngine:
                 return [change] if change is not None else []
         changes = self._trigger(INTRUSION, location, evidence, event.at, detail={"kind": kind, "node_id": carrier})
         for change in changes:
-            self._intrusions.append((event.at, location if location is not None else 0.0, change.alarm.alarm_id))
+            self._intrusions.append((event.at, location if location is not None else 0.0, change.alarm.alarm_id, level))
         return changes
 
     def _impact(self, d: Detection) -> list[Change]:
@@ -243,7 +246,7 @@ class AlarmEngine:
                     key="track-%d" % track.track_id,
                     detail={"track": track.track_id},
                 )
-        for at, location, _alarm_id in self._intrusions:
+        for at, location, _alarm_id, _level in self._intrusions:
             if d.at - at <= rule.window_s and abs(location - where) <= rule.radius_m:
                 # Someone climbed and landed: the intrusion alarm gains the evidence.
                 return self._trigger(INTRUSION, location, [d.event_id], d.at, detail={"landed": True})

@@ -237,3 +237,10 @@ def test_one_package_heard_by_two_neighbouring_sensors_is_one_throw_over():
     later = feed(e, [event(105, "impact", T0 + 3, peak=4000, noise_floor=30, duration_ms=50)])  # 270 m, Z03
     assert len(first) == 1 and raised(later) == [] and [c.action for c in later] == ["updated"]
     assert len(first[0].evidence) == 2
+
+
+def test_a_second_loud_climb_on_a_lone_node_nearby_is_a_second_intrusion():
+    e = engine()
+    first = raised(feed(e, [fence(2, T0, 3000)]))  # 45 m
+    second = raised(feed(e, [fence(4, T0 + 1, 3000)]))  # 105 m, as loud: someone else
+    assert len(first) == 1 and len(second) == 1

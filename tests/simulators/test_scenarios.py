@@ -13,28 +13,20 @@ worse than they are, never better). Targets from the simulators issue:
 - a silent node: a comm-fail alarm; a jammer: a jamming alarm.
 """
 
-import asyncio
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from simulators.runner import run
-from simulators.scenario import load
-
-BUNDLED = Path(__file__).resolve().parents[2] / "simulators" / "scenarios"
+from simulators.suite import RUNS, run_one
 
 
-def run_bundled(name: str, tmp_path: Path, speed: float, duration_s: float | None = None) -> dict[str, Any]:
-    scenario = load(BUNDLED / ("%s.toml" % name))
-    if duration_s is not None:
-        events = tuple(e for e in scenario.events if e.t < duration_s)
-        scenario = dataclasses.replace(scenario, duration_s=duration_s, events=events)
+def run_bundled(name: str, tmp_path: Path) -> dict[str, Any]:
     shown: list[str] = []
-    report = asyncio.run(run(scenario, tmp_path / name, speed=speed, show=shown.append))
+    report = run_one(name, tmp_path / name, show=shown.append)
     print("\n".join(shown))
     print(report["per_kind"], report["nuisance"], report["frames"])
+    speed = RUNS[name].speed
     assert report["firmware_host"]["max_lag_s"] <= 1.0, "the firmware host could not keep up at %s x" % speed
     return report
 
@@ -56,7 +48,7 @@ def assert_attack(report: dict[str, Any], kind: str) -> None:
     ],
 )
 def test_attacks_are_detected_in_time(name: str, kinds: tuple[str, ...], tmp_path: Path) -> None:
-    report = run_bundled(name, tmp_path, speed=4)
+    report = run_bundled(name, tmp_path)
     for kind in kinds:
         assert_attack(report, kind)
     assert report["frames"]["link"] == "lora" and report["frames"]["firmware"]["received"] > 0
@@ -67,18 +59,18 @@ def test_attacks_are_detected_in_time(name: str, kinds: tuple[str, ...], tmp_pat
 
 
 def test_a_storm_raises_no_nuisance_alarm(tmp_path: Path) -> None:
-    report = run_bundled("storm", tmp_path, speed=4, duration_s=420)  # through the 16 m/s gusts
+    report = run_bundled("storm", tmp_path)
     assert report["nuisance"]["alarms"] == 0, report["nuisance"]
     assert report["nuisance"]["per_zone_per_day"] <= 1.0
 
 
 def test_a_quiet_night_with_a_fox_at_the_fence_raises_nothing(tmp_path: Path) -> None:
-    report = run_bundled("quiet-night", tmp_path, speed=8, duration_s=400)
+    report = run_bundled("quiet-night", tmp_path)
     assert report["nuisance"]["alarms"] == 0, report["nuisance"]
 
 
 def test_a_node_that_goes_silent_raises_comm_fail(tmp_path: Path) -> None:
-    report = run_bundled("silent-node", tmp_path, speed=8)
+    report = run_bundled("silent-node", tmp_path)
     silence = report["per_kind"]["silence"]
     assert silence["detected"] == 1, silence
     # three 60 s heartbeat intervals (jittered up to 10 %) after the last word from the node
@@ -87,7 +79,7 @@ def test_a_node_that_goes_silent_raises_comm_fail(tmp_path: Path) -> None:
 
 
 def test_a_jammer_raises_jamming_and_the_climb_under_it_still_arrives(tmp_path: Path) -> None:
-    report = run_bundled("jamming", tmp_path, speed=6, duration_s=240)
+    report = run_bundled("jamming", tmp_path)
     assert report["per_kind"]["jam"]["detected"] == 1, report["per_kind"]
     assert report["per_kind"]["jam"]["latency_s"]["max"] <= 45  # 30 s of interference, then the alarm
     assert report["frames"]["radio"]["crc_errors_reported"] > 60
@@ -96,7 +88,7 @@ def test_a_jammer_raises_jamming_and_the_climb_under_it_still_arrives(tmp_path: 
 
 
 def test_the_demo_detects_each_of_its_attacks(tmp_path: Path) -> None:
-    report = run_bundled("demo", tmp_path, speed=4)
+    report = run_bundled("demo", tmp_path)
     for kind, stats in report["per_kind"].items():
         assert stats["detected"] == stats["trials"], (kind, stats)
     assert report["nuisance"]["alarms"] == 0
