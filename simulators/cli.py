@@ -21,13 +21,15 @@ DEMO = Path(__file__).resolve().parent / "scenarios" / "demo.toml"
 def _summary(report: dict[str, Any]) -> str:
     lines = [
         "",
-        "%-10s %6s %8s %6s %10s %10s %10s" % ("kind", "trials", "detected", "Pd", "latency s", "p95 s", "error m"),
+        "%-10s %6s %8s %6s %10s %10s %12s %10s"
+        % ("kind", "trials", "detected", "Pd", "latency s", "p95 s", "after air s", "error m"),
     ]
     for kind, k in sorted(report["per_kind"].items()):
         lat = k.get("latency_s", {})
+        air = k.get("latency_after_airtime_s", {})
         err = k.get("location_error_m", {})
         lines.append(
-            "%-10s %6d %8d %6.2f %10s %10s %10s"
+            "%-10s %6d %8d %6.2f %10s %10s %12s %10s"
             % (
                 kind,
                 k["trials"],
@@ -35,11 +37,24 @@ def _summary(report: dict[str, Any]) -> str:
                 k["probability_of_detection"],
                 lat.get("mean", "-"),
                 lat.get("p95", "-"),
+                air.get("mean", "-"),
                 err.get("mean", "-"),
             )
         )
     n = report["nuisance"]
     lines.append("nuisance alarms: %d (%.2f per zone per day)" % (n["alarms"], n["per_zone_per_day"]))
+    f = report["frames"]
+    lines.append(
+        "frames (%s): firmware %d sent, %d lost; behavioural %d sent, %d lost; duty cycle max %.2f %%"
+        % (
+            f["link"],
+            f["firmware"]["sent"],
+            f["firmware"]["lost"],
+            f["behavioural"]["sent"],
+            f["behavioural"]["lost"],
+            100 * max(f["firmware"]["duty_cycle_max"], f["behavioural"]["duty_cycle_max"]),
+        )
+    )
     lines.append(
         "firmware nodes %s; behavioural nodes: %d" % (report["nodes"]["firmware"], len(report["nodes"]["behavioural"]))
     )

@@ -390,7 +390,8 @@ async def run(
         await asyncio.to_thread(host.stdout.readline)  # "listening"
         host_reader, host_writer = await asyncio.open_connection("127.0.0.1", host_port)
         medium.attach_host(host_writer)
-    t0 = time.time()  # the host's clock starts as it accepts: scenario time 0
+        await asyncio.to_thread(host.stdout.readline)  # "running": its nodes are built
+    t0 = time.time()  # scenario time 0, for the host as for everything here
     sim_clock.start()
     origin = sim_clock.origin
 
