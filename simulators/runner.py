@@ -139,23 +139,21 @@ def synthesize(
             )
             fence.write(xyz.astype("<i2").tobytes())
             fence_level = levels_per_second(xyz, FENCE_RATE)
-            sound = np.zeros(int(span * AUDIO_RATE), dtype=np.int16)
-            drone = next(
-                (e for e in scenario.events if e.kind == "drone" and e.path[0][0] <= t + span and e.path[-1][0] >= t),
-                None,
-            )
-            if drone is not None:
+            # Ambient, plus every drone in the air during this chunk (two may overlap in time at
+            # different places: each node hears each at its own distance).
+            sound = drone_audio(span, 1e6, seed=seed + int(t)).astype(np.int32)
+            for k, drone in enumerate(scenario.events):
+                if drone.kind != "drone" or drone.path[0][0] > t + span or drone.path[-1][0] < t:
+                    continue
                 along = abs((drone.position_at(t + span / 2) or 0.0) - where)
                 distance = float(np.hypot(along, DRONE_ALTITUDE_M))
-                sound = drone_audio(span, distance, seed=seed + int(t))
-                active_from = max(0.0, drone.path[0][0] - t)
-                active_to = min(span, drone.path[-1][0] - t)
-                quiet = drone_audio(span, 1e6, seed=seed + int(t) + 1)
+                rotors = drone_audio(span, distance, ambient_db=-200.0, seed=seed + int(t) + k + 1)
+                start = int(max(0.0, drone.path[0][0] - t) * AUDIO_RATE)
+                stop = int(min(span, drone.path[-1][0] - t) * AUDIO_RATE)
                 mask = np.zeros(len(sound), dtype=bool)
-                mask[int(active_from * AUDIO_RATE) : int(active_to * AUDIO_RATE)] = True
-                sound = np.where(mask, sound, quiet)
-            else:
-                sound = drone_audio(span, 1e6, seed=seed + int(t))  # ambient only: the drone is far away
+                mask[start:stop] = True
+                sound += np.where(mask, rotors.astype(np.int32), 0)
+            sound = np.clip(sound, -32768, 32767).astype(np.int16)
             audio.write(i2s_slots(sound))
             audio_level = levels_per_second(sound, AUDIO_RATE)
             thuds = []

@@ -48,7 +48,7 @@ def test_nodes_are_placed_half_a_spacing_in_from_each_end() -> None:
 
 def test_a_drone_moves_along_its_path() -> None:
     drone = next(e for e in load(BUNDLED / "drone-drop.toml").events if e.kind == "drone")
-    assert drone.position_at(24) == 128 and drone.position_at(30) == 131 and drone.drop_t == 34
+    assert drone.position_at(22.5) == 128 and drone.position_at(30) == 131 and drone.drop_t == 29
 
 
 @pytest.mark.parametrize(
