@@ -22,6 +22,7 @@ import base64
 import json
 import random
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,7 @@ class Traffic:
         }
 
 
-class Medium:
+class Medium(ABC):
     """What both media share: the firmware host's connection and the bookkeeping."""
 
     def __init__(self) -> None:
@@ -90,11 +91,12 @@ class Medium:
             if len(packet) >= OVERHEAD:
                 self.uplink(packet, now)
 
+    @abstractmethod
     def uplink(self, packet: bytes, now: float) -> None:
         """A node starts transmitting `packet` at `now` (a behavioural node's scheduled time,
         which may be a moment ago if the runner was busy)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def pump(self, now: float) -> None:
         """Deliver what has finished by `now`."""
 
@@ -106,8 +108,9 @@ class Medium:
         if self._host is not None and not self._host.is_closing():
             self._host.write(frame)
 
+    @abstractmethod
     def close(self) -> None:
-        pass
+        """Let go of the pty or the socket."""
 
 
 class SerialMedium(Medium):

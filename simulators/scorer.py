@@ -49,6 +49,14 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
+def _spread(values: list[float], digits: int) -> dict[str, float]:
+    return {
+        "mean": round(sum(values) / len(values), digits),
+        "p95": round(_percentile(values, 0.95), digits),
+        "max": round(max(values), digits),
+    }
+
+
 def _same_place(a: Event, b: Event, radius_m: float) -> bool:
     pa, pb = a.position_at(a.t), b.position_at(b.t)
     return pa is None or pb is None or abs(pa - pb) <= radius_m
@@ -114,19 +122,9 @@ def score(
             "probability_of_detection": round(s["detected"] / s["trials"], 3),
         }
         if s["latencies"]:
-            lat = s["latencies"]
-            entry["latency_s"] = {
-                "mean": round(sum(lat) / len(lat), 2),
-                "p95": round(_percentile(lat, 0.95), 2),
-                "max": round(max(lat), 2),
-            }
+            entry["latency_s"] = _spread(s["latencies"], 2)
         if s["after_airtime"]:
-            lat = s["after_airtime"]
-            entry["latency_after_airtime_s"] = {
-                "mean": round(sum(lat) / len(lat), 3),
-                "p95": round(_percentile(lat, 0.95), 3),
-                "max": round(max(lat), 3),
-            }
+            entry["latency_after_airtime_s"] = _spread(s["after_airtime"], 3)
         if s["errors"]:
             err = s["errors"]
             entry["location_error_m"] = {"mean": round(sum(err) / len(err), 1), "max": round(max(err), 1)}
