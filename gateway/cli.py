@@ -101,6 +101,43 @@ def _node(args: argparse.Namespace) -> int:
         raise frame_tool.UsageError(str(exc)) from None
 
 
+def _operator(args: argparse.Namespace) -> int:
+    """Dashboard accounts: add (or change the password or role of) one, remove one, list them."""
+    from gateway.dashboard.accounts import AccountError, add_account, parse_accounts, remove_account
+
+    path = Path(args.accounts)
+    try:
+        if args.action == "list":
+            if not path.exists():
+                raise frame_tool.UsageError("no accounts file at %s" % path)
+            for account in parse_accounts(path.read_text(encoding="utf-8"), str(path)).values():
+                print("%s %s" % (account.name, account.role))
+            return 0
+        if not args.name:
+            raise frame_tool.UsageError("perimeter operator %s needs a NAME" % args.action)
+        if args.action == "remove":
+            remove_account(path, args.name)
+            print("%s: removed %s (their open sessions end at their next request)" % (path, args.name))
+            return 0
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            import getpass
+
+            password = getpass.getpass("password for %s: " % args.name)
+            if getpass.getpass("again: ") != password:
+                raise frame_tool.UsageError("the two passwords differ; nothing written")
+        add_account(path, args.name, args.role, password)
+        print(
+            "%s: %s is an %s" % (path, args.name, args.role)
+            if args.role == "operator"
+            else "%s: %s is a %s" % (path, args.name, args.role)
+        )
+        return 0
+    except AccountError as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+
+
 def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentParser:
     """The whole command tree; `extra` may add commands (the simulators add `sim` and
     `demo`, so that the gateway never imports them)."""
@@ -126,6 +163,13 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     nd.add_argument("--link", default="serial", choices=["serial", "lora"])
     nd.add_argument("--dry-run", action="store_true", help="deploy: print the mpremote commands only")
     nd.set_defaults(handler=_node)
+    op = commands.add_parser("operator", help="dashboard accounts: add, remove or list operators and viewers")
+    op.add_argument("action", choices=("add", "remove", "list"))
+    op.add_argument("name", nargs="?", help="the account's name")
+    op.add_argument("--accounts", required=True, metavar="FILE", help="the accounts file (dashboard.accounts_file)")
+    op.add_argument("--role", default="operator", choices=("operator", "viewer"))
+    op.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    op.set_defaults(handler=_operator)
     jr = commands.add_parser("journal", help="verify or export the hash-chained journal")
     jr.add_argument("action", choices=("verify", "export"))
     where = jr.add_mutually_exclusive_group()

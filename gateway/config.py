@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.alarm_engine import Rules
+from gateway.dashboard.accounts import AccountError, parse_accounts
 from gateway.fusion import CommonModeRejection, DroneRule, JammingRule, ThrowOverRule
 from gateway.integrations import DEFAULT_ACTIONS, MilestoneConfig, WebhookConfig
 from gateway.perimeter import OUTER_FENCE, SIDES, Perimeter, PlacedNode, Zone
@@ -75,6 +76,21 @@ class NodeConfig:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    listen: str
+    accounts_file: Path
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    session_idle_s: int = 15 * 60
+    session_max_s: int = 12 * 3600
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     site_id: int
     site_name: str
@@ -98,6 +114,7 @@ class GatewayConfig:
     rules: Rules = field(default_factory=Rules)
     milestone: tuple[MilestoneConfig, ...] = ()
     webhooks: tuple[WebhookConfig, ...] = ()
+    dashboard: DashboardConfig | None = None
 
     def transport_names(self) -> list[str]:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
@@ -127,6 +144,15 @@ default_heartbeat_s = 30      # until a node's HELLO says otherwise (3 x 30 s = 
 
 [metrics]
 listen = "127.0.0.1:9464"     # Prometheus /metrics; "" turns it off
+
+[dashboard]                   # the operators' web page (see README, "The dashboard")
+listen = "127.0.0.1:8080"     # "" turns it off; any address but loopback needs TLS below
+# accounts_file = "operators.txt"  # the dashboard is off until this names the accounts file
+#                                  # (perimeter operator add NAME --accounts operators.txt)
+# tls_cert = "dashboard.pem"
+# tls_key = "dashboard.key"
+session_idle_minutes = 15     # a closed page's session ends after this
+session_hours = 12            # every session ends after this (a shift)
 
 [mqtt]
 host = "127.0.0.1"
@@ -336,6 +362,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
             "perimeter",
             "alarms",
             "integration",
+            "dashboard",
         },
     )
 
@@ -460,6 +487,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
     perimeter = _perimeter(r, data, nodes)
     rules = _rules(r, data)
     milestone, webhooks = _integrations(r, data, base)
+    dashboard = _dashboard(r, data, base)
 
     names = [t.name for t in (*serial, *bridges)] + [t.name for t in tcp] + [t.name for t in udp]
     duplicate = next((n for n in names if names.count(n) > 1), None)
@@ -489,6 +517,59 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         rules=rules,
         milestone=milestone,
         webhooks=webhooks,
+        dashboard=dashboard,
+    )
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _dashboard(r: _Reader, data: dict[str, Any], base: Path) -> DashboardConfig | None:
+    table = r.table(data, "dashboard")
+    keys = {"listen", "accounts_file", "tls_cert", "tls_key", "session_idle_minutes", "session_hours"}
+    r.unknown(table, "dashboard", keys)
+    listen = r.get(table, "dashboard", "listen", str, "127.0.0.1:8080")
+    accounts = r.get(table, "dashboard", "accounts_file", str, "")
+    if not listen or not accounts:
+        return None  # off: no address, or nobody who could log in
+    if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", listen) or int(listen.rpartition(":")[2]) > 65535:
+        raise r.fail("dashboard.listen", 'expected "host:port", e.g. "127.0.0.1:8080", or ""')
+    path = base / accounts
+    try:
+        accounts_found = parse_accounts(path.read_text(encoding="utf-8"), str(path))
+    except OSError as exc:
+        raise r.fail(
+            "dashboard.accounts_file", "cannot read %s: %s (perimeter operator add writes it)" % (path, exc.strerror)
+        ) from None
+    except AccountError as exc:
+        raise r.fail("dashboard.accounts_file", str(exc)) from None
+    if not accounts_found:
+        raise r.fail("dashboard.accounts_file", "%s has no accounts (perimeter operator add writes one)" % path)
+
+    def tls(key: str) -> str | None:
+        value = r.get(table, "dashboard", key, str, "")
+        if not value:
+            return None
+        if not os.access(base / value, os.R_OK):
+            raise r.fail("dashboard." + key, "cannot read %s" % (base / value))
+        return str(base / value)
+
+    cert, key = tls("tls_cert"), tls("tls_key")
+    if (cert is None) != (key is None):
+        raise r.fail("dashboard.tls_cert", "give both tls_cert and tls_key, or neither")
+    host = listen.rpartition(":")[0]
+    if host not in LOOPBACK and cert is None:
+        raise r.fail(
+            "dashboard.listen",
+            "%s is reachable from the network: set tls_cert and tls_key, or listen on 127.0.0.1" % listen,
+        )
+    return DashboardConfig(
+        listen=listen,
+        accounts_file=path,
+        tls_cert=cert,
+        tls_key=key,
+        session_idle_s=60 * r.get(table, "dashboard", "session_idle_minutes", int, 15, low=1, high=24 * 60),
+        session_max_s=3600 * r.get(table, "dashboard", "session_hours", int, 12, low=1, high=24 * 7),
     )
 
 

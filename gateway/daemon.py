@@ -18,8 +18,11 @@ from typing import Any
 
 from gateway import clock
 from gateway.alarm_engine import AlarmEngine, Detection
-from gateway.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, AlarmBook, Change
+from gateway.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, DRONE, AlarmBook, Change
 from gateway.config import GatewayConfig
+from gateway.dashboard.live import LiveFeed
+from gateway.dashboard.server import DashboardServer
+from gateway.dashboard.views import alarm_view, log_entry, node_view, tracks_view
 from gateway.homeassistant import discovery
 from gateway.integrations import DeliverySink, MilestoneSink, WebhookSink, milestone_text, webhook_body
 from gateway.journal import Journal, canonical_data, utc_iso, utc_now
@@ -71,6 +74,11 @@ class Gateway:
         book = AlarmBook(config.site_name)
         book.restore(self.journal.retained(0), self.prefix)  # open alarms and masks survive restarts
         self.alarms = AlarmEngine(config.perimeter, book, config.rules)
+        self.feed = LiveFeed()  # what the dashboard's open pages are told, after each commit
+        self.journal.observer = lambda entry: self.feed.stage("log", log_entry(entry))  # the event log, live
+        self.zone_state: dict[str, str] = {}
+        self.track_trails: dict[int, list[float]] = {}  # drone track -> its positions, for the map
+        self._tracks_shown: tuple[tuple[int, float | None], ...] = ()
         self.desk = OperatorDesk(self)
         self.integrations: list[DeliverySink] = [MilestoneSink(m, self.journal) for m in config.milestone]
         for w in config.webhooks:
@@ -120,6 +128,9 @@ class Gateway:
         self._after_commit: list[tuple[Reception, bytes]] = []  # downlinks waiting for their commit
         self._stop = asyncio.Event()
         self.metrics_address: tuple[str, int] | None = None
+        self.dashboard: DashboardServer | None = None
+        if config.dashboard is not None:
+            self.dashboard = DashboardServer(self, config.dashboard)
 
     # -- what transports deliver (Receiver) ------------------------------------------------------
 
@@ -140,10 +151,10 @@ class Gateway:
             )
             self.journal.commit()
         except Exception:  # a full disk must not take the transport's reconnect loop with it
-            self.journal.rollback()
+            self._rollback()
             log.exception("could not journal transport=%s state=%s", name, state)
             return
-        self.sink.wake()
+        self._committed()
 
     def on_interference(self, name: str, at: float) -> None:
         """A radio receiver heard a packet its CRC rejected. Back-to-back ones (within a
@@ -159,10 +170,10 @@ class Gateway:
             self.alarm_changes(changes)
             self.journal.commit()
         except Exception:
-            self.journal.rollback()
+            self._rollback()
             log.exception("could not journal the jamming alarm of transport=%s", name)
             return
-        self.sink.wake()
+        self._committed()
 
     # -- the sans-I/O outcomes, made durable -------------------------------------------------------
 
@@ -189,10 +200,10 @@ class Gateway:
             self.journal.commit()
         except Exception:
             # Nothing was acked: the node will retransmit, and the journal stays consistent.
-            self.journal.rollback()
+            self._rollback()
             log.exception("could not journal %d outcomes; nothing acked", len(outcomes))
             return
-        self.sink.wake()
+        self._committed()
         for reception, packet in acks:
             self._send_ack(reception, packet)
 
@@ -318,6 +329,7 @@ class Gateway:
         self.journal.set_retained("%s/node/%d/state" % (self.prefix, node_id), json.dumps(state).encode())
         availability = b"offline" if node.supervision == COMM_FAIL else b"online"
         self.journal.set_retained("%s/node/%d/availability" % (self.prefix, node_id), availability)
+        self.feed.stage("node", node_view(self, node_id))
 
     def _security(self, finding: SecurityFinding) -> None:
         self.counters["security_findings"] += 1
@@ -376,7 +388,39 @@ class Gateway:
         if changes or alarm_changes:
             self.journal.commit()
             self.sink.wake()
+        self._stage_tracks()
+        self.feed.flush()
         return changes
+
+    def _committed(self) -> None:
+        self.sink.wake()
+        self.feed.flush()
+
+    def _rollback(self) -> None:
+        self.journal.rollback()
+        self.feed.discard()
+
+    def journal_dashboard(self, data: dict[str, Any]) -> bool:
+        """Journal a dashboard happening (a login, a refused action); False if it could not be."""
+        try:
+            self.journal.append("dashboard", data)
+            self.journal.commit()
+        except Exception:
+            self._rollback()
+            log.exception("could not journal dashboard %s", data.get("action"))
+            return False
+        self._committed()
+        return True
+
+    def _stage_tracks(self) -> None:
+        """Tell the pages where drones are, when that changed (tracks end without an alarm change)."""
+        shown = tuple((t.track_id, t.position_m) for t in self.alarms.tracks if t.ended_at is None)
+        if shown != self._tracks_shown:
+            self._tracks_shown = shown
+            live = {t for t, _ in shown}
+            for track_id in [t for t in self.track_trails if t not in live]:
+                del self.track_trails[track_id]
+            self.feed.stage("tracks", {"tracks": tracks_view(self)})
 
     def alarm_changes(self, changes: list[Change]) -> None:
         """Journal each alarm change and publish the alarm retained (empty once cleared).
@@ -394,6 +438,12 @@ class Gateway:
             for w in self.config.webhooks:
                 if change.action in w.actions:
                     self.journal.deliver(w.name, webhook_body(change))
+            if change.alarm.category == DRONE and change.alarm.location_m is not None:
+                trail = self.track_trails.setdefault(int(change.alarm.detail.get("track", 0)), [])
+                if not trail or trail[-1] != change.alarm.location_m:
+                    trail.append(change.alarm.location_m)
+                    del trail[:-100]
+            self.feed.stage("alarm", dict(alarm_view(self, change.alarm), action=change.action))
             log.warning(
                 "alarm %s %s category=%s zone=%s location_m=%s severity=%d",
                 change.action,
@@ -405,6 +455,7 @@ class Gateway:
             )
         if changes:
             self.publish_zones()
+            self._stage_tracks()
 
     def publish_zones(self, now: float | None = None) -> None:
         """Each zone's alarm state, retained on `P/zone/<name>/state` (Home Assistant's zone
@@ -421,6 +472,9 @@ class Gateway:
                 state = "acknowledged"
             else:
                 state = "clear"
+            if self.zone_state.get(zone.name) != state:
+                self.zone_state[zone.name] = state
+                self.feed.stage("zone", {"zone": zone.name, "state": state})
             mask = book.masks.get(zone.name)
             data = {
                 "zone": zone.name,
@@ -430,21 +484,23 @@ class Gateway:
             }
             self.journal.set_retained("%s/zone/%s/state" % (self.prefix, zone.name), json.dumps(data).encode())
 
-    def on_request(self, command: str, payload: bytes) -> None:
-        """An operator's request on `P/bridge/request/<command>`: carried out, journalled
-        with the operator's name, and answered on `P/bridge/response/<command>`."""
+    def on_request(self, command: str, payload: bytes) -> dict[str, Any] | None:
+        """An operator's request on `P/bridge/request/<command>`, or from the dashboard:
+        carried out, journalled with the operator's name, and answered on
+        `P/bridge/response/<command>`. The response; None if it could not be journalled."""
         try:
             response = self.desk.handle(command, payload, clock.now())
             self.publish_zones()
             self.journal.enqueue("%s/bridge/response/%s" % (self.prefix, command), json.dumps(response).encode())
             self.journal.commit()
         except Exception:
-            self.journal.rollback()
+            self._rollback()
             self._after_commit.clear()
             log.exception("operator request %s failed", command)
-            return
+            return None
         self.send_committed_downlinks()
-        self.sink.wake()
+        self._committed()
+        return response
 
     def _send_ack(self, reception: Reception, packet: bytes) -> None:
         transport = self.transports.get(reception.transport)
@@ -552,7 +608,7 @@ class Gateway:
             try:
                 self.check_supervision()
             except Exception:  # keep supervising: the next check retries what failed to commit
-                self.journal.rollback()
+                self._rollback()
                 log.exception("supervision check failed")
             await clock.sleep(self._supervision_delay())
 
@@ -612,6 +668,8 @@ class Gateway:
         self._spawn(self._supervise())
         self._spawn(self._release_held())
         server = await self._serve_metrics()
+        if self.dashboard is not None:
+            dashboard = self._spawn(self.dashboard.run())
         notify("READY=1")
         watchdog = self._spawn(self._watchdog())
         log.info(
@@ -626,6 +684,10 @@ class Gateway:
         finally:
             notify("STOPPING=1")
             watchdog.cancel()
+            if self.dashboard is not None:
+                self.dashboard.stop()
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(dashboard), 3)
             for transport in self.transports.values():
                 transport.stop()
             self.sink.stop()

@@ -20,7 +20,7 @@ import io
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,6 +181,7 @@ class Journal:
             head = self._db.execute("SELECT hash, seq FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
         except sqlite3.DatabaseError as exc:
             raise JournalError("journal %s cannot be used: %s" % (self.path, exc)) from None
+        self.observer: Callable[[Entry], None] | None = None  # told of each row appended
         self._head: str = head[0] if head else GENESIS
         self._seq: int = head[1] if head else 0
         self._next_down: dict[int, int] = {}
@@ -241,7 +242,31 @@ class Journal:
             return False
         self._head = digest
         self._seq = seq
+        if self.observer is not None:
+            self.observer(Entry(seq, ts, kind, node_id, event_id, data or json.loads(data_text), digest))
         return True
+
+    def recent(
+        self, kinds: list[str] | None = None, node_id: int | None = None, before: int | None = None, limit: int = 200
+    ) -> list[Entry]:
+        """The newest rows first, optionally of some kinds, one node, before a row number."""
+        query = "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal WHERE 1=1"
+        args: list[Any] = []
+        if kinds:
+            query += " AND kind IN (%s)" % ",".join("?" * len(kinds))
+            args += kinds
+        if node_id is not None:
+            query += " AND node_id = ?"
+            args.append(node_id)
+        if before is not None:
+            query += " AND seq < ?"
+            args.append(before)
+        query += " ORDER BY seq DESC LIMIT ?"
+        args.append(limit)
+        return [
+            Entry(seq, ts, kind, nid, eid, json.loads(data), digest)
+            for seq, ts, kind, nid, eid, data, digest in self._db.execute(query, args)
+        ]
 
     def has_event(self, event_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM journal WHERE event_id = ?", (event_id,)).fetchone() is not None

@@ -54,7 +54,7 @@ class MqttSink:
         info: Callable[[], dict[str, Any]] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         health_interval_s: float = 30.0,
-        on_request: Callable[[str, bytes], None] | None = None,
+        on_request: Callable[[str, bytes], object] | None = None,
     ) -> None:
         self.config = config
         self.journal = journal

@@ -58,6 +58,11 @@ class Perimeter:
         return math.hypot(dx, dy)
 
     @property
+    def corner_chainages(self) -> list[float]:
+        """The chainage of each polyline point, in order."""
+        return list(self._cumulative)
+
+    @property
     def length_m(self) -> float:
         return self._cumulative[-1]
 

@@ -6,6 +6,7 @@ simulators (DESIGN.md: rooms); every other command is the gateway's.
 
 import argparse
 import asyncio
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -61,7 +62,7 @@ def _summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _run(path: Path, report_dir: Path, speed: float, mqtt: str | None) -> int:
+def _run(path: Path, report_dir: Path, speed: float, mqtt: str | None, dashboard: str | None = None) -> int:
     from simulators.runner import run  # numpy and the gateway daemon: only when running
 
     try:
@@ -70,14 +71,29 @@ def _run(path: Path, report_dir: Path, speed: float, mqtt: str | None) -> int:
         raise UsageError(str(exc)) from None
     if speed <= 0:
         raise UsageError("--speed must be positive")
-    report = asyncio.run(run(scenario, report_dir, speed, mqtt))
+    access = _dashboard_access(dashboard, report_dir) if dashboard else None
+    report = asyncio.run(run(scenario, report_dir, speed, mqtt, dashboard=access))
     print(_summary(report))
     print("report: %s" % (report_dir / "report.json"))
     return 0
 
 
+def _dashboard_access(listen: str, report_dir: Path) -> tuple[str, Path]:
+    """A one-run account for watching a simulation in the browser, shown on the terminal."""
+    from gateway.dashboard.accounts import add_account
+
+    if not listen.rpartition(":")[2].isdigit():
+        raise UsageError('--dashboard takes "host:port", e.g. 127.0.0.1:8080')
+    report_dir.mkdir(parents=True, exist_ok=True)
+    accounts = report_dir.resolve() / "operators.txt"
+    password = secrets.token_urlsafe(9)
+    add_account(accounts, "demo", "operator", password)
+    print("dashboard: http://%s/  (log in as demo, password %s)" % (listen, password))
+    return listen, accounts
+
+
 def _sim(args: argparse.Namespace) -> int:
-    return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt)
+    return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt, args.dashboard)
 
 
 def _local_broker() -> str | None:
@@ -93,7 +109,7 @@ def _demo(args: argparse.Namespace) -> int:
     mqtt = args.mqtt or _local_broker()
     if mqtt:
         print("forwarding to the broker at %s (perimeter/sim/gw1/#)" % mqtt)
-    return _run(DEMO, Path(args.report), args.speed, mqtt)
+    return _run(DEMO, Path(args.report), args.speed, mqtt, args.dashboard)
 
 
 def add_commands(commands: Any) -> None:
@@ -103,11 +119,15 @@ def add_commands(commands: Any) -> None:
     sim.add_argument("--report", default="sim-report", help="folder for report.json (default sim-report)")
     sim.add_argument("--mqtt", help="mqtt://host:port of a broker to use (default: one of its own)")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
+    sim.add_argument("--dashboard", metavar="HOST:PORT", help="serve the operators' dashboard there")
     sim.set_defaults(handler=_sim)
     demo = commands.add_parser("demo", help="the bundled demo scenario, alarms shown as they come")
     demo.add_argument("--report", default="demo-report")
     demo.add_argument("--mqtt", help="mqtt://host:port (default: 127.0.0.1:1883 if a broker is there, else its own)")
     demo.add_argument("--speed", type=float, default=2.0)
+    demo.add_argument(
+        "--dashboard", metavar="HOST:PORT", help="serve the operators' dashboard there, e.g. 127.0.0.1:8080"
+    )
     demo.set_defaults(handler=_demo)
 
 

@@ -186,7 +186,14 @@ def i2s_slots(sound: np.ndarray) -> bytes:
     return slots.tobytes()
 
 
-def gateway_config(folder: Path, scenario: Scenario, site_key: bytes, mqtt: tuple[str, int], transport: str) -> Path:
+def gateway_config(
+    folder: Path,
+    scenario: Scenario,
+    site_key: bytes,
+    mqtt: tuple[str, int],
+    transport: str,
+    dashboard: tuple[str, Path] | None = None,
+) -> Path:
     key = folder / "site.key"
     key.write_text(site_key.hex())
     key.chmod(0o600)
@@ -206,6 +213,8 @@ def gateway_config(folder: Path, scenario: Scenario, site_key: bytes, mqtt: tupl
         "[perimeter]\npolyline = [[0, 0], [%.1f, 0]]\n%s\n%s"
         % (SITE_ID, MISSED_HEARTBEATS[scenario.link], mqtt[0], mqtt[1], transport, scenario.length_m, zones, nodes)
     )
+    if dashboard is not None:
+        text += '\n[dashboard]\nlisten = "%s"\naccounts_file = "%s"\n' % dashboard
     path = folder / "gateway.toml"
     path.write_text(text)
     return path
@@ -294,7 +303,10 @@ async def run(
     mqtt_url: str | None = None,
     show: Callable[[str], None] = print,
     respond_s: float = RESPOND_S,
+    dashboard: tuple[str, Path] | None = None,
 ) -> dict[str, Any]:
+    """Run a scenario; `dashboard` = (listen address, accounts file) serves the operators'
+    dashboard from the scenario's gateway."""
     report_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="perimeter-sim-"))
     # The gateway's own log would drown the alarms shown here; its journal has everything.
@@ -363,7 +375,7 @@ async def run(
         transport = '[[transport.semtech_udp]]\nname = "concentrator"\nhost = "127.0.0.1"\nport = %d\n' % udp_port
     evidence = EvidenceClock(site_key, chosen)
     medium.on_heard = evidence.heard
-    config = gateway_config(work, scenario, site_key, mqtt, transport)
+    config = gateway_config(work, scenario, site_key, mqtt, transport, dashboard)
     # The gateway starts first, on a clock that stands still until the scenario begins.
     sim_clock = gateway_clock.ScaledClock(speed)
     gateway_clock.install(sim_clock)

@@ -1,0 +1,1 @@
+"""The operator dashboard served by the gateway (see app.py)."""

@@ -1,0 +1,334 @@
+"""The operator dashboard: a Starlette app inside the gateway's own event loop.
+
+Pages and their assets are files in `static/`, served by the gateway itself (a security
+office has no internet). The page reads one live stream (server-sent events): a full
+snapshot first, then every change the gateway commits. Actions go through the same
+operator desk as MQTT requests, under the name of the logged-in account, never a name the
+browser sends, and each is journalled, refused ones included.
+
+Protections, each with a spec in tests/dashboard/:
+- no session, no data: every /api route but login answers 401 without a live session;
+- CSRF: a change needs the session's CSRF token in `X-CSRF-Token`, a JSON body (which a
+  cross-site form cannot send) and, when the browser says where it comes from, our origin;
+- a viewer may look but never change anything (403, journalled);
+- logins are throttled per name, and the password is checked off the event loop.
+"""
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.dashboard.accounts import AccountFile, check_password
+from gateway.dashboard.sessions import Session, SessionStore
+from gateway.dashboard.views import LOG_KINDS, log_entry, snapshot
+
+if TYPE_CHECKING:
+    from gateway.daemon import Gateway
+
+log = logging.getLogger("perimeter.dashboard")
+
+STATIC = Path(__file__).parent / "static"
+COOKIE = "perimeter_session"
+KEEPALIVE_S = 15.0
+MAX_BODY = 16 * 1024
+# The page's own files only: no inline script, no other origin, never inside a frame.
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SecurityHeaders:
+    """Adds the headers above to every response (a plain ASGI wrapper: it leaves the
+    live stream unbuffered)."""
+
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app = app
+        self.headers = list(SECURITY_HEADERS)
+        if secure:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + self.headers
+                if scope["path"].startswith("/api/"):
+                    message["headers"].append((b"cache-control", b"no-store"))
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class Dashboard:
+    """The dashboard's routes over one gateway, its accounts and its sessions."""
+
+    def __init__(self, gateway: "Gateway", accounts: AccountFile, sessions: SessionStore, secure: bool) -> None:
+        self.gateway = gateway
+        self.accounts = accounts
+        self.sessions = sessions
+        self.secure = secure
+        self._transactions = 0
+        routes = [
+            Route("/", self.index),
+            Route("/login", self.login_page),
+            Route("/api/login", self.login, methods=["POST"]),
+            Route("/api/logout", self.logout, methods=["POST"]),
+            Route("/api/session", self.session_info),
+            Route("/api/snapshot", self.snapshot),
+            Route("/api/log", self.event_log),
+            Route("/api/stream", self.stream),
+            Route("/api/alarms/{alarm_id}/{action:str}", self.alarm_action, methods=["POST"]),
+            Route("/api/zones/{zone}/{action:str}", self.zone_action, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ]
+        self.app = SecurityHeaders(Starlette(routes=routes), secure)
+
+    # -- who is asking ----------------------------------------------------------------------------
+
+    def _session(self, request: Request) -> Session:
+        session = self.sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            raise Refused(401, "log in first")
+        account = self.accounts.get(session.account.name)
+        if account is None or account.role != session.account.role:
+            self.sessions.close_account(session.account.name)  # removed or demoted since login
+            raise Refused(401, "your account has changed; log in again")
+        return session
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        """A change's JSON body; only JSON, so that a cross-site form cannot post one."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise Refused(415, "send JSON")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise Refused(413, "request too large")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise Refused(400, "the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise Refused(400, "the body must be a JSON object")
+        return body
+
+    def _same_origin(self, request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and origin != "%s://%s" % (request.url.scheme, request.headers.get("host", "")):
+            raise Refused(403, "cross-origin request refused")
+
+    def _csrf(self, request: Request, session: Session) -> None:
+        self._same_origin(request)
+        token = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(token.encode(), session.csrf.encode()):
+            raise Refused(403, "missing or wrong CSRF token; reload the page")
+
+    async def _guard(self, request: Request, handler: Callable[[], Awaitable[Response]]) -> Response:
+        try:
+            return await handler()
+        except Refused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    # -- pages ------------------------------------------------------------------------------------
+
+    async def index(self, request: Request) -> Response:
+        if self.sessions.get(request.cookies.get(COOKIE)) is None:
+            return RedirectResponse("/login", status_code=303)
+        return FileResponse(STATIC / "index.html")
+
+    async def login_page(self, request: Request) -> Response:
+        return FileResponse(STATIC / "login.html")
+
+    # -- login ------------------------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        async def handle() -> Response:
+            self._same_origin(request)
+            body = await self._body(request)
+            name, password = body.get("name"), body.get("password")
+            if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
+                raise Refused(400, "give a name and a password")
+            name = name[:64]
+            wait = self.sessions.locked(name)
+            if wait:
+                self._journal(name, "login", "locked", request)
+                raise Refused(429, "too many failed logins; try again in %d s" % (int(wait) + 1))
+            account = self.accounts.get(name)
+            # Checked off the loop (scrypt takes ~50 ms); a made-up name costs as much as a real one.
+            hashed = account.hashed if account else _DUMMY_HASH
+            ok = await asyncio.to_thread(check_password, password, hashed)
+            if account is None or not ok:
+                locked = self.sessions.failed(name)
+                self._journal(name, "login", "locked" if locked else "failed", request)
+                raise Refused(401, "wrong name or password")
+            session = self.sessions.open(account)
+            self._journal(name, "login", "ok", request)
+            response = JSONResponse({"name": account.name, "role": account.role, "csrf": session.csrf})
+            response.set_cookie(
+                COOKIE,
+                session.token,
+                max_age=int(self.sessions.absolute_s),
+                httponly=True,
+                samesite="strict",
+                secure=self.secure,
+                path="/",
+            )
+            return response
+
+        return await self._guard(request, handle)
+
+    async def logout(self, request: Request) -> Response:
+        async def handle() -> Response:
+            session = self._session(request)
+            self._csrf(request, session)
+            self.sessions.close(session.token)
+            self._journal(session.account.name, "logout", "ok", request)
+            response = JSONResponse({"ok": True})
+            response.delete_cookie(COOKIE, path="/")
+            return response
+
+        return await self._guard(request, handle)
+
+    async def session_info(self, request: Request) -> Response:
+        async def handle() -> Response:
+            session = self._session(request)
+            account = session.account
+            return JSONResponse({"name": account.name, "role": account.role, "csrf": session.csrf})
+
+        return await self._guard(request, handle)
+
+    # -- what the page shows ----------------------------------------------------------------------
+
+    async def snapshot(self, request: Request) -> Response:
+        async def handle() -> Response:
+            self._session(request)
+            return JSONResponse(snapshot(self.gateway))
+
+        return await self._guard(request, handle)
+
+    async def event_log(self, request: Request) -> Response:
+        async def handle() -> Response:
+            self._session(request)
+            kinds = [k for k in request.query_params.getlist("kind") if k in LOG_KINDS] or list(LOG_KINDS)
+            try:
+                node = request.query_params.get("node")
+                node_id = int(node) if node else None
+                before = request.query_params.get("before")
+                limit = min(500, max(1, int(request.query_params.get("limit", "200"))))
+                entries = self.gateway.journal.recent(kinds, node_id, int(before) if before else None, limit)
+            except ValueError:
+                raise Refused(400, "node, before and limit are numbers") from None
+            return JSONResponse([log_entry(e) for e in entries])
+
+        return await self._guard(request, handle)
+
+    async def stream(self, request: Request) -> Response:
+        try:
+            session = self._session(request)
+        except Refused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return StreamingResponse(
+            self._events(session.token),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def _events(self, token: str) -> AsyncIterator[str]:
+        feed = self.gateway.feed
+        subscriber = feed.subscribe()  # before the snapshot: nothing falls between the two
+        try:
+            yield _sse("snapshot", snapshot(self.gateway))
+            while True:
+                try:
+                    kind, data = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    if self.sessions.get(token) is None:
+                        yield _sse("logout", {})
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                if kind == "close":
+                    return
+                if kind == "resync":
+                    kind, data = "snapshot", snapshot(self.gateway)
+                yield _sse(kind, data)
+        finally:
+            feed.unsubscribe(subscriber)
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    async def alarm_action(self, request: Request) -> Response:
+        action = request.path_params["action"]
+        if action not in ("ack", "clear"):
+            return JSONResponse({"error": "no such action"}, status_code=404)
+        return await self._act(request, action, {"alarm_id": request.path_params["alarm_id"]}, ("note",))
+
+    async def zone_action(self, request: Request) -> Response:
+        action = request.path_params["action"]
+        if action not in ("mask", "unmask"):
+            return JSONResponse({"error": "no such action"}, status_code=404)
+        return await self._act(request, action, {"zone": request.path_params["zone"]}, ("reason", "minutes"))
+
+    async def _act(self, request: Request, command: str, target: dict[str, Any], keys: tuple[str, ...]) -> Response:
+        async def handle() -> Response:
+            session = self._session(request)
+            self._csrf(request, session)
+            body = await self._body(request)
+            account = session.account
+            if not account.may_act:
+                self._journal(account.name, command, "refused: viewer", request, target)
+                raise Refused(403, "%s is a viewer: viewers cannot %s" % (account.name, command))
+            self._transactions += 1
+            payload = dict(target, operator=account.name, transaction="dashboard-%d" % self._transactions)
+            payload.update({k: body[k] for k in keys if k in body})
+            response = self.gateway.on_request(command, json.dumps(payload).encode())
+            if response is None:
+                raise Refused(503, "the gateway could not record that; nothing was changed, try again")
+            if response["status"] != "ok":
+                raise Refused(400, str(response["error"]))
+            return JSONResponse(response["data"])
+
+        return await self._guard(request, handle)
+
+    def _journal(
+        self, name: str, action: str, outcome: str, request: Request, target: dict[str, Any] | None = None
+    ) -> None:
+        client = request.client.host if request.client else None
+        data: dict[str, Any] = {"operator": name, "action": action, "outcome": outcome, "client": client}
+        if target:
+            data["target"] = target
+        self.gateway.journal_dashboard(data)
+
+
+def _sse(kind: str, data: Any) -> str:
+    return "event: %s\ndata: %s\n\n" % (kind, json.dumps(data, separators=(",", ":")))
+
+
+# A hash nobody's password matches, checked for unknown names so that timing does not tell
+# which names exist. Made with the real parameters, once, at import.
+_DUMMY_HASH = "scrypt$16384$8$1$%s$%s" % ("00" * 16, "00" * 32)

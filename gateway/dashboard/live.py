@@ -1,0 +1,65 @@
+"""The live feed: what changed in the gateway, pushed to every open dashboard.
+
+The gateway stages a message as it journals a change and flushes the staged messages only
+once the transaction has committed, so a page never shows what a rollback undid. Each page
+has a bounded queue; a page that cannot keep up (a stalled browser, a slow link) loses its
+backlog and is told to resynchronise from a fresh snapshot, instead of the gateway holding
+an ever-growing queue for it.
+"""
+
+import asyncio
+from typing import Any
+
+Message = tuple[str, dict[str, Any]]
+RESYNC: Message = ("resync", {})
+CLOSE: Message = ("close", {})
+
+
+class Subscriber:
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=size)
+        self.resyncs = 0
+
+    def put(self, message: Message) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(RESYNC)
+            self.resyncs += 1
+
+
+class LiveFeed:
+    def __init__(self, queue_size: int = 5000) -> None:
+        self.queue_size = queue_size
+        self.subscribers: set[Subscriber] = set()
+        self._staged: list[Message] = []
+
+    def stage(self, kind: str, data: dict[str, Any]) -> None:
+        if self.subscribers:  # nobody watching: nothing to keep
+            self._staged.append((kind, data))
+
+    def flush(self) -> None:
+        staged, self._staged = self._staged, []
+        for message in staged:
+            for subscriber in self.subscribers:
+                subscriber.put(message)
+
+    def discard(self) -> None:
+        self._staged.clear()
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber(self.queue_size)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def close(self) -> None:
+        """End every stream (the gateway is stopping); a page reconnects once it is back."""
+        for subscriber in self.subscribers:
+            while not subscriber.queue.empty():
+                subscriber.queue.get_nowait()
+            subscriber.queue.put_nowait(CLOSE)

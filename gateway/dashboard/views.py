@@ -1,0 +1,197 @@
+"""What the dashboard shows, as JSON, read off a running gateway.
+
+The perimeter is drawn to scale: the config's polyline in metres (a geographic one is
+projected around its first point), zones as stretches of it, nodes at their chainage.
+Alarms are ordered as an operator works them: most severe first, then oldest first.
+"""
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from gateway import clock
+from gateway.alarms import ACTIVE, DRONE, Alarm
+from gateway.journal import Entry
+from gateway.perimeter import Perimeter
+
+if TYPE_CHECKING:
+    from gateway.daemon import Gateway
+
+EARTH_M_PER_DEG_LAT = 110_540.0
+EARTH_M_PER_DEG_LON = 111_320.0
+
+
+def _metres(perimeter: Perimeter, point: tuple[float, float]) -> tuple[float, float]:
+    if not perimeter.geographic:
+        return point
+    lon0, lat0 = perimeter.polyline[0]
+    lon, lat = point
+    return (
+        (lon - lon0) * EARTH_M_PER_DEG_LON * math.cos(math.radians(lat0)),
+        (lat - lat0) * EARTH_M_PER_DEG_LAT,
+    )
+
+
+def _at(perimeter: Perimeter, chainage_m: float) -> list[float]:
+    x, y = _metres(perimeter, perimeter.point_at(chainage_m))
+    return [round(x, 2), round(y, 2)]
+
+
+def _stretch(perimeter: Perimeter, start_m: float, end_m: float) -> list[list[float]]:
+    """The polyline between two chainages, with its corners."""
+    points = [_at(perimeter, start_m)]
+    for corner, chainage in zip(perimeter.polyline, perimeter.corner_chainages, strict=True):
+        if start_m < chainage < end_m:
+            x, y = _metres(perimeter, corner)
+            points.append([round(x, 2), round(y, 2)])
+    points.append(_at(perimeter, end_m))
+    return points
+
+
+def perimeter_view(gateway: "Gateway") -> dict[str, Any]:
+    perimeter = gateway.config.perimeter
+    line = [list(_metres(perimeter, p)) for p in perimeter.polyline]
+    return {
+        "length_m": round(perimeter.length_m, 1),
+        "line": [[round(x, 2), round(y, 2)] for x, y in line],
+        "zones": [
+            {
+                "name": z.name,
+                "start_m": z.start_m,
+                "end_m": z.end_m,
+                "priority": z.priority,
+                "path": _stretch(perimeter, z.start_m, z.end_m),
+            }
+            for z in perimeter.zones
+        ],
+    }
+
+
+def node_view(gateway: "Gateway", node_id: int) -> dict[str, Any]:
+    node = gateway.registry.nodes[node_id]
+    perimeter = gateway.config.perimeter
+    placed = perimeter.nodes.get(node_id)
+    best = max(
+        node.via.values(),
+        key=lambda r: r.get("rssi_dbm", -1e9) if isinstance(r.get("rssi_dbm"), int | float) else -1e9,
+        default={},
+    )
+    zone = perimeter.zone_of_node(node_id)
+    return {
+        "id": node_id,
+        "name": node.name,
+        "chainage_m": placed.chainage_m if placed else None,
+        "side": placed.side if placed else None,
+        "xy": _at(perimeter, placed.chainage_m) if placed else None,
+        "zone": zone.name if zone else None,
+        "last_seen": node.last_seen,
+        "battery_mv": node.battery_mv,
+        "rssi_dbm": best.get("rssi_dbm"),
+        "snr_db": best.get("snr_db"),
+        "transport": best.get("transport"),
+        "firmware": node.firmware,
+        "supervision": node.supervision,
+        "tamper": node.tamper,
+        "status": list(node.status),
+    }
+
+
+def severity_order(alarm: Alarm) -> tuple[int, int, float]:
+    """Unacknowledged before acknowledged, then most severe (1) first, then oldest first."""
+    return (0 if alarm.state == ACTIVE else 1, alarm.severity, alarm.raised_at)
+
+
+def alarm_view(gateway: "Gateway", alarm: Alarm) -> dict[str, Any]:
+    data = alarm.as_json()
+    if alarm.location_m is not None:
+        data["xy"] = _at(gateway.config.perimeter, alarm.location_m)
+    return data
+
+
+def zone_states(gateway: "Gateway") -> dict[str, str]:
+    return dict(gateway.zone_state)
+
+
+def tracks_view(gateway: "Gateway") -> list[dict[str, Any]]:
+    """Drone tracks still in the air, with where they have been heard along the line."""
+    tracks = []
+    for track in gateway.alarms.tracks:
+        if track.ended_at is not None or track.position_m is None:
+            continue
+        alarm = next(
+            (
+                a
+                for a in gateway.alarms.book.open_alarms()
+                if a.category == DRONE and a.detail.get("track") == track.track_id
+            ),
+            None,
+        )
+        trail = gateway.track_trails.get(track.track_id, [])
+        tracks.append(
+            {
+                "track": track.track_id,
+                "alarm_id": alarm.alarm_id if alarm else None,
+                "position_m": round(track.position_m, 1),
+                "xy": _at(gateway.config.perimeter, track.position_m),
+                "trail": [_at(gateway.config.perimeter, c) for c in trail],
+                "nodes": sorted(track.detecting),
+            }
+        )
+    return tracks
+
+
+def snapshot(gateway: "Gateway") -> dict[str, Any]:
+    """Everything the page draws, at once: sent first on every live stream."""
+    return {
+        "site": gateway.config.site_name,
+        "gateway": gateway.config.gateway_id,
+        "server_time": clock.now(),
+        "perimeter": perimeter_view(gateway),
+        "zones": zone_states(gateway),
+        "nodes": [node_view(gateway, n) for n in sorted(gateway.registry.nodes)],
+        "alarms": [alarm_view(gateway, a) for a in sorted(gateway.alarms.book.open_alarms(), key=severity_order)],
+        "tracks": tracks_view(gateway),
+        "transports": {n: t.state for n, t in gateway.transports.items()},
+    }
+
+
+LOG_KINDS = ("event", "alarm", "security", "supervision", "operator", "dashboard", "transport", "gateway")
+
+
+def _summary(kind: str, data: dict[str, Any]) -> str:
+    """One line an operator can read, for each kind of journal row."""
+    if kind == "event":
+        labels = data.get("labels") or {}
+        text = "%s %s" % (data.get("type", "?"), " ".join("%s=%s" % kv for kv in sorted(labels.items())))
+        return text + (" (walk test)" if data.get("test") else "")
+    if kind == "alarm":
+        alarm = data.get("alarm") or {}
+        who = " by %s" % data["operator"] if data.get("operator") else ""
+        return "%s %s %s in %s%s" % (
+            alarm.get("category"),
+            data.get("action"),
+            alarm.get("alarm_id"),
+            alarm.get("zone") or "-",
+            who,
+        )
+    if kind == "security":
+        return "%s x%s on %s: %s" % (data.get("kind"), data.get("count"), data.get("transport"), data.get("detail"))
+    if kind == "supervision":
+        return "%s after %s s of silence" % (data.get("state"), data.get("silent_s"))
+    if kind == "operator":
+        error = ": %s" % data["error"] if data.get("error") else ""
+        return "%s %s %s%s" % (data.get("operator"), data.get("command"), data.get("status"), error)
+    if kind == "dashboard":
+        return "%s %s %s" % (data.get("operator"), data.get("action"), data.get("outcome", ""))
+    if kind == "transport":
+        return "%s %s %s" % (data.get("transport"), data.get("state"), data.get("detail", ""))
+    return " ".join("%s=%s" % kv for kv in sorted(data.items()) if not isinstance(kv[1], dict | list))[:200]
+
+
+def log_entry(entry: "Entry") -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "ts": entry.ts,
+        "kind": entry.kind,
+        "node_id": entry.node_id,
+        "text": _summary(entry.kind, entry.data).strip(),
+    }

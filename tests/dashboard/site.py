@@ -1,0 +1,163 @@
+"""Real parts for the dashboard specs: a gateway with its dashboard on a free port, a real
+Mosquitto, a pseudo-terminal for frames, accounts for an operator and a viewer, and the
+Debian Chromium driven by Playwright."""
+
+import asyncio
+import json
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+from gateway.daemon import Gateway
+from gateway.dashboard.accounts import add_account
+from tests.gateway.harness import Broker, Pty, SimNode, free_port, write_site
+from tests.gateway.test_gateway_e2e import serial_transport, start, stop
+
+OPERATOR = ("alice", "correct horse battery")
+VIEWER = ("victor", "staple viewer only")
+CHROMIUM = "/usr/bin/chromium"
+# As the machine's notes say: without the background-networking flags, Chromium keeps
+# dialling Google's hosts, which this closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def perimeter(zones: int, nodes: int, spacing_m: float = 10.0) -> str:
+    """A straight fence with `nodes` nodes `spacing_m` apart in `zones` equal zones."""
+    length = nodes * spacing_m
+    zone_m = length / zones
+    text = "[perimeter]\npolyline = [[0, 0], [%.1f, 0], [%.1f, %.1f]]\n" % (length / 2, length / 2, length / 2)
+    text += "".join(
+        '[[perimeter.zone]]\nname = "Z%03d"\nstart_m = %.1f\nend_m = %.1f\n' % (i + 1, i * zone_m, (i + 1) * zone_m)
+        for i in range(zones)
+    )
+    text += "\n[alarms]\nfence_window_s = 0.1\n\n"
+    text += "".join(
+        '[[node]]\nid = %d\nname = "fence-%03d"\nchainage_m = %.1f\n\n' % (n, n, (n - 0.5) * spacing_m)
+        for n in range(1, nodes + 1)
+    )
+    return text
+
+
+@dataclass
+class Site:
+    gateway: Gateway
+    broker: Broker
+    pty: Pty
+    url: str
+    nodes: dict[int, SimNode] = field(default_factory=dict)
+
+    def node(self, node_id: int) -> SimNode:
+        return self.nodes.setdefault(node_id, SimNode(node_id))
+
+    def climb(self, node_id: int, peak: int = 3000) -> None:
+        self.pty.write(self.node(node_id).fence(peak=peak))
+
+    def heartbeat(self, node_id: int, battery_mv: int) -> None:
+        fields = {
+            "battery_mv": battery_mv,
+            "temperature_dc": 120,
+            "status": 2,
+            "downlink_rssi_dbm": -90,
+            "fence_floor": 30,
+            "acoustic_floor": 400,
+            "impact_floor": 10,
+            "queued": 0,
+            "uptime_s": 100,
+        }
+        self.pty.write(self.node(node_id).frame("HEARTBEAT", fields))
+
+
+@asynccontextmanager
+async def running_site(tmp_path: Path, zones: int = 3, nodes: int = 6) -> AsyncIterator[Site]:
+    """A gateway with the dashboard on, its perimeter and nodes as `perimeter()` lays them out."""
+    accounts = tmp_path / "operators.txt"
+    add_account(accounts, OPERATOR[0], "operator", OPERATOR[1])
+    add_account(accounts, VIEWER[0], "viewer", VIEWER[1])
+    port = free_port()
+    broker = Broker(tmp_path)
+    broker.start()
+    pty = Pty(tmp_path / "ttyFENCE")
+    try:
+        config = write_site(
+            tmp_path,
+            broker.port,
+            transports=serial_transport("fence", pty.link),
+            nodes=[],
+            heartbeat_s=3600,
+            extra='[dashboard]\nlisten = "127.0.0.1:%d"\naccounts_file = "operators.txt"\n\n%s'
+            % (port, perimeter(zones, nodes)),
+        )
+        gateway, task = await start(config)
+        try:
+            for _ in range(100):
+                if gateway.dashboard is not None and gateway.dashboard.address is not None:
+                    break
+                await asyncio.sleep(0.05)
+            yield Site(gateway, broker, pty, "http://127.0.0.1:%d" % port)
+        finally:
+            await stop(gateway, task)
+    finally:
+        pty.unplug()
+        broker.stop()
+
+
+class Client:
+    """A plain HTTP client with a cookie jar (urllib, off the event loop)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.jar = CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.csrf = ""
+
+    def _call(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                raw = response.read()
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            raw, status = exc.read(), exc.code
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        return await asyncio.to_thread(self._call, "GET", path, None, {})
+
+    async def post(
+        self, path: str, body: Any = None, *, csrf: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        sent = {"Content-Type": "application/json"}
+        token = self.csrf if csrf is None else csrf
+        if token:
+            sent["X-CSRF-Token"] = token
+        sent.update(headers or {})
+        return await asyncio.to_thread(self._call, "POST", path, {} if body is None else body, sent)
+
+    async def login(self, name: str, password: str) -> tuple[int, Any]:
+        status, body = await self.post("/api/login", {"name": name, "password": password}, csrf="")
+        if status == 200:
+            self.csrf = body["csrf"]
+        return status, body
+
+
+def chromium_missing() -> str | None:
+    return None if shutil.which(CHROMIUM) or Path(CHROMIUM).exists() else "no %s (scripts/setup.sh installs it)" % CHROMIUM

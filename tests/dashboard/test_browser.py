@@ -1,0 +1,158 @@
+"""The dashboard in a real browser (Debian's Chromium, driven by Playwright) against a real
+gateway, Mosquitto and journal: an operator logs in, sees a climb's alarm appear live,
+acknowledges it with a note, and the acknowledgement is on MQTT and in the journal under
+their name; a viewer sees the same alarm and cannot acknowledge it; requests without a
+session or without the CSRF token are refused."""
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.dashboard.site import CHROMIUM, CHROMIUM_ARGS, OPERATOR, VIEWER, Site, chromium_missing, running_site
+from tests.gateway.harness import Collector
+from tests.gateway.test_gateway_e2e import wait_until
+
+pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+
+PREFIX = "perimeter/test/gw"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        await b.close()
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    async with running_site(tmp_path) as s:
+        yield s
+
+
+async def logged_in(browser: Browser, site: Site, who: tuple[str, str]) -> Page:
+    page = await browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.set_default_timeout(10_000)
+    await page.goto(site.url + "/")
+    assert page.url.endswith("/login"), "the dashboard must send a stranger to the login page"
+    await page.fill("#name", who[0])
+    await page.fill("#password", who[1])
+    await page.click("#login-button")
+    await page.wait_for_url(site.url + "/")
+    await page.wait_for_selector("#link.up")  # the live stream is open
+    return page
+
+
+def journal_rows(site: Site, kind: str) -> list[dict[str, Any]]:
+    return [e.data for e in site.gateway.journal.entries() if e.kind == kind]
+
+
+async def test_operator_sees_a_climb_live_and_acknowledges_it_with_a_note(browser: Browser, site: Site) -> None:
+    async with Collector(site.broker.port, PREFIX + "/alarm/#") as mqtt:
+        page = await logged_in(browser, site, OPERATOR)
+        assert await page.inner_text("#who") == "alice (operator)"
+        assert await page.locator("#nodes tbody tr").count() == 6
+
+        site.climb(2)
+        row = page.locator('#alarms tbody tr[data-state="active"]')
+        await row.wait_for()
+        assert "intrusion" in await row.inner_text()
+        alarm_id = await row.get_attribute("data-alarm-id")
+        assert alarm_id is not None
+        await page.wait_for_selector('#map .zone[data-zone="Z001"][data-state="alarm"]', state="attached")
+        await page.wait_for_selector('#map .alarm-marker[data-alarm-id="%s"]' % alarm_id, state="attached")
+
+        # A note is required: acknowledging without one is refused and says why.
+        await row.locator("button.ack").click()
+        await page.wait_for_function("document.getElementById('action-error').textContent.includes('note')")
+        assert site.gateway.alarms.book.alarms[alarm_id].state == "active"
+
+        await row.locator("input.note").fill("camera 4 shows a man on the fence; patrol sent")
+        await row.locator("button.ack").click()
+        acked = page.locator('#alarms tbody tr[data-alarm-id="%s"][data-state="acknowledged"]' % alarm_id)
+        await acked.wait_for()
+        assert "acknowledged by alice" in await acked.inner_text()
+        await page.wait_for_selector('#map .zone[data-zone="Z001"][data-state="acknowledged"]', state="attached")
+
+        # On MQTT: the retained alarm, acknowledged by the logged-in operator with the note.
+        def acknowledged_on_mqtt() -> list[dict[str, Any]]:
+            found = [json.loads(p) for t, p, _ in mqtt.messages if t.endswith("/alarm/" + alarm_id) and p]
+            return [a for a in found if a["state"] == "acknowledged"]
+
+        await wait_until(lambda: acknowledged_on_mqtt(), 10)
+        on_mqtt = acknowledged_on_mqtt()[-1]
+        assert on_mqtt["acknowledged_by"] == "alice"
+        assert on_mqtt["note"] == "camera 4 shows a man on the fence; patrol sent"
+
+    # In the journal: the alarm change and the operator's request, both under alice.
+    changes = [r for r in journal_rows(site, "alarm") if r["alarm"]["alarm_id"] == alarm_id]
+    assert [c["action"] for c in changes] == ["raised", "acknowledged"]
+    assert changes[-1]["operator"] == "alice"
+    requests = [r for r in journal_rows(site, "operator") if r["command"] == "ack"]
+    assert [(r["operator"], r["status"]) for r in requests] == [("alice", "error"), ("alice", "ok")]
+    assert ("alice", "login", "ok") in [(r["operator"], r["action"], r["outcome"]) for r in journal_rows(site, "dashboard")]
+    assert site.gateway.journal.verify().ok
+
+    # The event log shows the same, newest first.
+    await page.wait_for_selector('#log tbody tr[data-kind="alarm"]')
+    assert "intrusion acknowledged" in await page.inner_text("#log tbody")
+
+
+async def test_a_viewer_sees_the_alarm_but_cannot_acknowledge_it(browser: Browser, site: Site) -> None:
+    page = await logged_in(browser, site, VIEWER)
+    site.climb(4)
+    row = page.locator('#alarms tbody tr[data-state="active"]')
+    await row.wait_for()
+    alarm_id = await row.get_attribute("data-alarm-id")
+    assert await row.locator("button.ack").count() == 0
+    assert "view only" in await row.inner_text()
+    assert await page.locator("#zones button.mask").count() == 0
+
+    # Going round the page does not help: the gateway refuses the viewer's request itself.
+    status = await page.evaluate(
+        """async (id) => {
+            const session = await (await fetch('/api/session')).json();
+            const r = await fetch('/api/alarms/' + id + '/ack', {method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf},
+                body: JSON.stringify({note: 'I am only a viewer'})});
+            return r.status;
+        }""",
+        alarm_id,
+    )
+    assert status == 403
+    assert site.gateway.alarms.book.alarms[alarm_id].state == "active"
+    refused = [r for r in journal_rows(site, "dashboard") if r["outcome"] == "refused: viewer"]
+    assert [(r["operator"], r["action"]) for r in refused] == [("victor", "ack")]
+
+
+async def test_requests_without_a_session_or_the_csrf_token_are_refused(browser: Browser, site: Site) -> None:
+    site.climb(6)
+    await wait_until(lambda: site.gateway.alarms.book.open_alarms(), 10)
+    alarm_id = site.gateway.alarms.book.open_alarms()[0].alarm_id
+    page = await logged_in(browser, site, OPERATOR)
+    post = """async ([id, headers]) => {
+        const r = await fetch('/api/alarms/' + id + '/ack', {method: 'POST',
+            headers: Object.assign({'Content-Type': 'application/json'}, headers),
+            body: JSON.stringify({note: 'forged'})});
+        return r.status;
+    }"""
+    assert await page.evaluate(post, [alarm_id, {}]) == 403  # logged in, but no CSRF token
+    assert await page.evaluate(post, [alarm_id, {"X-CSRF-Token": "not-the-token"}]) == 403
+
+    # A stranger's browser, with no session at all.
+    stranger = await browser.new_page()
+    await stranger.goto(site.url + "/login")
+    assert await stranger.evaluate(post, [alarm_id, {"X-CSRF-Token": "anything"}]) == 401
+    assert await stranger.evaluate("async () => (await fetch('/api/snapshot')).status") == 401
+    assert site.gateway.alarms.book.alarms[alarm_id].state == "active"
+
+    # After logout the old session is worth nothing, even with its CSRF token.
+    token = await page.evaluate("async () => (await (await fetch('/api/session')).json()).csrf")
+    await page.click("#logout")
+    await page.wait_for_url(site.url + "/login")
+    assert await page.evaluate(post, [alarm_id, {"X-CSRF-Token": token}]) == 401
