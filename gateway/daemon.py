@@ -127,6 +127,7 @@ class Gateway:
         self._routes: dict[int, Reception] = {}  # node -> how it was last heard best: the way back
         self._after_commit: list[tuple[Reception, bytes]] = []  # downlinks waiting for their commit
         self._stop = asyncio.Event()
+        self._deadline_moved = asyncio.Event()  # a fence window opened: supervision wakes for it
         self.metrics_address: tuple[str, int] | None = None
         self.dashboard: DashboardServer | None = None
         if config.dashboard is not None:
@@ -204,6 +205,8 @@ class Gateway:
             log.exception("could not journal %d outcomes; nothing acked", len(outcomes))
             return
         self._committed()
+        if self.alarms.next_deadline() is not None:
+            self._deadline_moved.set()
         for reception, packet in acks:
             self._send_ack(reception, packet)
 
@@ -610,7 +613,15 @@ class Gateway:
             except Exception:  # keep supervising: the next check retries what failed to commit
                 self._rollback()
                 log.exception("supervision check failed")
-            await clock.sleep(self._supervision_delay())
+            # Asleep until the next round, or until a fence window opens that closes sooner.
+            self._deadline_moved.clear()
+            nap = asyncio.ensure_future(clock.sleep(self._supervision_delay()))
+            moved = asyncio.ensure_future(self._deadline_moved.wait())
+            try:
+                await asyncio.wait({nap, moved}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                nap.cancel()
+                moved.cancel()
 
     async def _release_held(self) -> None:
         while True:

@@ -4,6 +4,7 @@ Debian Chromium driven by Playwright."""
 
 import asyncio
 import json
+import os
 import shutil
 import urllib.error
 import urllib.request
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
+
+from playwright.async_api import Browser, Page
 
 from gateway.daemon import Gateway
 from gateway.dashboard.accounts import add_account
@@ -64,10 +67,23 @@ class Site:
     def node(self, node_id: int) -> SimNode:
         return self.nodes.setdefault(node_id, SimNode(node_id))
 
-    def climb(self, node_id: int, peak: int = 3000) -> None:
-        self.pty.write(self.node(node_id).fence(peak=peak))
+    async def send(self, frame: bytes) -> None:
+        """Write a frame into the serial line without blocking the loop the gateway reads it
+        on (the two share one event loop here); ACKs coming back are drained and dropped."""
+        assert self.pty.master is not None
+        view = memoryview(frame)
+        while view:
+            self.pty.read()
+            try:
+                view = view[os.write(self.pty.master, view) :]
+            except BlockingIOError:
+                await asyncio.sleep(0.002)
+        await asyncio.sleep(0)
 
-    def heartbeat(self, node_id: int, battery_mv: int) -> None:
+    async def climb(self, node_id: int, peak: int = 3000) -> None:
+        await self.send(self.node(node_id).fence(peak=peak))
+
+    async def heartbeat(self, node_id: int, battery_mv: int) -> None:
         fields = {
             "battery_mv": battery_mv,
             "temperature_dc": 120,
@@ -79,11 +95,11 @@ class Site:
             "queued": 0,
             "uptime_s": 100,
         }
-        self.pty.write(self.node(node_id).frame("HEARTBEAT", fields))
+        await self.send(self.node(node_id).frame("HEARTBEAT", fields))
 
 
 @asynccontextmanager
-async def running_site(tmp_path: Path, zones: int = 3, nodes: int = 6) -> AsyncIterator[Site]:
+async def running_site(tmp_path: Path, zones: int = 3, nodes: int = 6, spacing_m: float = 10.0) -> AsyncIterator[Site]:
     """A gateway with the dashboard on, its perimeter and nodes as `perimeter()` lays them out."""
     accounts = tmp_path / "operators.txt"
     add_account(accounts, OPERATOR[0], "operator", OPERATOR[1])
@@ -100,7 +116,7 @@ async def running_site(tmp_path: Path, zones: int = 3, nodes: int = 6) -> AsyncI
             nodes=[],
             heartbeat_s=3600,
             extra='[dashboard]\nlisten = "127.0.0.1:%d"\naccounts_file = "operators.txt"\n\n%s'
-            % (port, perimeter(zones, nodes)),
+            % (port, perimeter(zones, nodes, spacing_m)),
         )
         gateway, task = await start(config)
         try:
@@ -160,4 +176,20 @@ class Client:
 
 
 def chromium_missing() -> str | None:
-    return None if shutil.which(CHROMIUM) or Path(CHROMIUM).exists() else "no %s (scripts/setup.sh installs it)" % CHROMIUM
+    if shutil.which(CHROMIUM) or Path(CHROMIUM).exists():
+        return None
+    return "no %s (scripts/setup.sh installs Debian's chromium)" % CHROMIUM
+
+
+async def logged_in(browser: Browser, site: Site, who: tuple[str, str]) -> Page:
+    """A page of its own, logged in through the login page, with the live stream open."""
+    page = await browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.set_default_timeout(10_000)
+    await page.goto(site.url + "/")
+    assert page.url.endswith("/login"), "the dashboard must send a stranger to the login page"
+    await page.fill("#name", who[0])
+    await page.fill("#password", who[1])
+    await page.click("#login-button")
+    await page.wait_for_url(site.url + "/")
+    await page.wait_for_selector("#link.up")  # the live stream is open
+    return page

@@ -5,47 +5,15 @@ their name; a viewer sees the same alarm and cannot acknowledge it; requests wit
 session or without the CSRF token are refused."""
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser
 
-from tests.dashboard.site import CHROMIUM, CHROMIUM_ARGS, OPERATOR, VIEWER, Site, chromium_missing, running_site
+from tests.dashboard.site import OPERATOR, VIEWER, Site, logged_in
 from tests.gateway.harness import Collector
 from tests.gateway.test_gateway_e2e import wait_until
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
-
 PREFIX = "perimeter/test/gw"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
-
-
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    async with running_site(tmp_path) as s:
-        yield s
-
-
-async def logged_in(browser: Browser, site: Site, who: tuple[str, str]) -> Page:
-    page = await browser.new_page(viewport={"width": 1500, "height": 1000})
-    page.set_default_timeout(10_000)
-    await page.goto(site.url + "/")
-    assert page.url.endswith("/login"), "the dashboard must send a stranger to the login page"
-    await page.fill("#name", who[0])
-    await page.fill("#password", who[1])
-    await page.click("#login-button")
-    await page.wait_for_url(site.url + "/")
-    await page.wait_for_selector("#link.up")  # the live stream is open
-    return page
 
 
 def journal_rows(site: Site, kind: str) -> list[dict[str, Any]]:
@@ -58,7 +26,7 @@ async def test_operator_sees_a_climb_live_and_acknowledges_it_with_a_note(browse
         assert await page.inner_text("#who") == "alice (operator)"
         assert await page.locator("#nodes tbody tr").count() == 6
 
-        site.climb(2)
+        await site.climb(2)
         row = page.locator('#alarms tbody tr[data-state="active"]')
         await row.wait_for()
         assert "intrusion" in await row.inner_text()
@@ -95,7 +63,8 @@ async def test_operator_sees_a_climb_live_and_acknowledges_it_with_a_note(browse
     assert changes[-1]["operator"] == "alice"
     requests = [r for r in journal_rows(site, "operator") if r["command"] == "ack"]
     assert [(r["operator"], r["status"]) for r in requests] == [("alice", "error"), ("alice", "ok")]
-    assert ("alice", "login", "ok") in [(r["operator"], r["action"], r["outcome"]) for r in journal_rows(site, "dashboard")]
+    logins = [(r["operator"], r["action"], r["outcome"]) for r in journal_rows(site, "dashboard")]
+    assert ("alice", "login", "ok") in logins
     assert site.gateway.journal.verify().ok
 
     # The event log shows the same, newest first.
@@ -105,7 +74,7 @@ async def test_operator_sees_a_climb_live_and_acknowledges_it_with_a_note(browse
 
 async def test_a_viewer_sees_the_alarm_but_cannot_acknowledge_it(browser: Browser, site: Site) -> None:
     page = await logged_in(browser, site, VIEWER)
-    site.climb(4)
+    await site.climb(4)
     row = page.locator('#alarms tbody tr[data-state="active"]')
     await row.wait_for()
     alarm_id = await row.get_attribute("data-alarm-id")
@@ -131,7 +100,7 @@ async def test_a_viewer_sees_the_alarm_but_cannot_acknowledge_it(browser: Browse
 
 
 async def test_requests_without_a_session_or_the_csrf_token_are_refused(browser: Browser, site: Site) -> None:
-    site.climb(6)
+    await site.climb(6)
     await wait_until(lambda: site.gateway.alarms.book.open_alarms(), 10)
     alarm_id = site.gateway.alarms.book.open_alarms()[0].alarm_id
     page = await logged_in(browser, site, OPERATOR)
