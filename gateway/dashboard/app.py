@@ -29,6 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import clock
 from gateway.dashboard.accounts import AccountFile, check_password
 from gateway.dashboard.sessions import Session, SessionStore
 from gateway.dashboard.views import LOG_KINDS, log_entry, snapshot
@@ -40,7 +41,8 @@ log = logging.getLogger("perimeter.dashboard")
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "perimeter_session"
-KEEPALIVE_S = 15.0
+TICK_S = 1.0  # the gateway's time goes to the page this often (ages count on the gateway's clock)
+SESSION_CHECK_TICKS = 15
 MAX_BODY = 16 * 1024
 # The page's own files only: no inline script, no other origin, never inside a frame.
 SECURITY_HEADERS = [
@@ -261,16 +263,19 @@ class Dashboard:
     async def _events(self, token: str) -> AsyncIterator[str]:
         feed = self.gateway.feed
         subscriber = feed.subscribe()  # before the snapshot: nothing falls between the two
+        ticks = 0
         try:
             yield _sse("snapshot", snapshot(self.gateway))
             while True:
                 try:
-                    kind, data = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
+                    kind, data = await asyncio.wait_for(subscriber.queue.get(), TICK_S)
                 except TimeoutError:
-                    if self.sessions.get(token) is None:
+                    ticks += 1
+                    if ticks % SESSION_CHECK_TICKS == 0 and self.sessions.get(token) is None:
                         yield _sse("logout", {})
                         return
-                    yield ": keepalive\n\n"
+                    # Also a keepalive: a proxy or NAT between never sees a silent stream.
+                    yield _sse("time", {"server_time": clock.now()})
                     continue
                 if kind == "close":
                     return

@@ -72,6 +72,8 @@ function drawMap() {
   const width = Math.max(...xs) + pad - map.minX, height = map.maxY - (Math.min(...ys) - pad);
   map.unit = Math.max(width, height) / 120;   // marker size: the same on any site
   root.setAttribute("viewBox", "0 0 " + width.toFixed(1) + " " + height.toFixed(1));
+  // As tall as the site is, within reason: a straight fence gets a strip, a compound a square.
+  root.style.height = Math.round(Math.min(420, Math.max(140, root.clientWidth * height / width))) + "px";
   root.append(svg("polyline", {class: "fence", points: points(line)}));
   for (const zone of state.perimeter.zones) {
     const path = svg("polyline", {class: "zone", "data-zone": zone.name, points: points(zone.path)});
@@ -179,7 +181,7 @@ async function act(path, body) {
 }
 
 function alarmRow(alarm) {
-  const row = el("tr", {"data-alarm-id": alarm.alarm_id});
+  const row = el("tr", {"data-alarm-id": alarm.alarm_id, title: alarm.alarm_id});
   for (const name of ["severity", "age", "category", "zone", "where", "state"]) row.append(el("td", {class: name}));
   const actions = el("td", {class: "actions"});
   if (state.me.role === "operator") {
@@ -363,6 +365,7 @@ const handlers = {
   zone(change) { state.zones[change.zone] = change.state; paintZones(); updated(); },
   tracks(data) { state.tracks = data.tracks; paintTracks(); updated(); },
   log(entry) { addLog(entry); },
+  time(data) { state.offset = data.server_time - Date.now() / 1000; },
   logout() { window.location.assign("/login"); },
 };
 
