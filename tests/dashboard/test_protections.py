@@ -1,0 +1,163 @@
+"""What stands between the dashboard and someone who should not change the perimeter,
+spoken to over plain HTTP against a running gateway: every route wants a session, every
+change wants the CSRF token, a JSON body and our origin, logins are throttled, a removed
+account's session ends, and each refusal is journalled."""
+
+import asyncio
+import urllib.request
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+from gateway.dashboard.accounts import remove_account
+from tests.dashboard.site import OPERATOR, VIEWER, Client, Site
+
+ROUTES = ["/api/session", "/api/snapshot", "/api/log", "/api/stream"]
+
+
+def dashboard_rows(site: Site) -> list[tuple[str, str, str]]:
+    return [
+        (e.data["operator"], e.data["action"], e.data["outcome"])
+        for e in site.gateway.journal.entries()
+        if e.kind == "dashboard"
+    ]
+
+
+async def an_alarm(site: Site) -> str:
+    await site.climb(2)
+    for _ in range(200):
+        if site.gateway.alarms.book.open_alarms():
+            return site.gateway.alarms.book.open_alarms()[0].alarm_id
+        await asyncio.sleep(0.02)
+    raise AssertionError("no alarm")
+
+
+async def test_without_a_session_nothing_is_shown_and_the_page_sends_you_to_log_in(site: Site) -> None:
+    stranger = Client(site.url)
+    for route in ROUTES:
+        status, body = await stranger.get(route)
+        assert status == 401, route
+        assert body == {"error": "log in first"}
+    status, _ = await stranger.post("/api/alarms/x/ack", {"note": "n"}, csrf="whatever")
+    assert status == 401
+    status, page = await stranger.get("/login")
+    assert status == 200 and '<form id="login"' in page
+
+
+async def test_every_response_carries_the_security_headers(site: Site) -> None:
+    def fetch() -> Message:
+        with urllib.request.urlopen(site.url + "/login", timeout=5) as response:  # off the gateway's loop
+            return response.headers
+
+    headers = await asyncio.to_thread(fetch)
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_change_needs_the_csrf_token_json_and_our_origin(site: Site) -> None:
+    alarm_id = await an_alarm(site)
+    alice = Client(site.url)
+    assert (await alice.login(*OPERATOR))[0] == 200
+    path = "/api/alarms/%s/ack" % alarm_id
+    assert (await alice.post(path, {"note": "n"}, csrf=""))[0] == 403
+    assert (await alice.post(path, {"note": "n"}, csrf="x" * 43))[0] == 403
+    assert (await alice.post(path, {"note": "n"}, headers={"Origin": "http://evil.example"}))[0] == 403
+    # A cross-site form can post text/plain or form data; never JSON.
+    status, body = await alice.post(path, b"note=n", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 415, body
+    assert (await alice.post(path, {"note": "x" * 20_000}))[0] == 413
+    assert site.gateway.alarms.book.alarms[alarm_id].state == "active"
+    refused = [r for r in dashboard_rows(site) if r[2].startswith("refused")]
+    assert len(refused) == 3 and all(r[0] == "alice" for r in refused)
+
+    status, body = await alice.post(path, {"note": "seen on camera 2"}, headers={"Origin": site.url})
+    assert status == 200 and body["state"] == "acknowledged" and body["acknowledged_by"] == "alice"
+
+
+async def test_the_operator_is_the_logged_in_account_not_a_name_the_browser_sends(site: Site) -> None:
+    alarm_id = await an_alarm(site)
+    alice = Client(site.url)
+    await alice.login(*OPERATOR)
+    status, body = await alice.post("/api/alarms/%s/ack" % alarm_id, {"note": "n", "operator": "mallory"})
+    assert status == 200 and body["acknowledged_by"] == "alice"
+
+
+async def test_clear_mask_and_unmask_go_through_the_operator_desk(site: Site) -> None:
+    alarm_id = await an_alarm(site)
+    alice = Client(site.url)
+    await alice.login(*OPERATOR)
+    status, body = await alice.post("/api/alarms/%s/clear" % alarm_id, {"note": "done"})
+    assert status == 400 and "acknowledged before" in body["error"]
+    assert (await alice.post("/api/alarms/%s/ack" % alarm_id, {"note": "looking"}))[0] == 200
+    assert (await alice.post("/api/alarms/%s/clear" % alarm_id, {"note": "fox"}))[0] == 200
+    assert not site.gateway.alarms.book.open_alarms()
+
+    status, body = await alice.post("/api/zones/Z002/mask", {"reason": "fence repair", "minutes": 30})
+    assert status == 200 and body["operator"] == "alice"
+    assert (await alice.get("/api/snapshot"))[1]["zones"]["Z002"] == "masked"
+    assert (await alice.post("/api/zones/Z002/unmask", {}))[0] == 200
+    assert (await alice.get("/api/snapshot"))[1]["zones"]["Z002"] == "clear"
+    assert (await alice.post("/api/zones/nowhere/mask", {"reason": "r", "minutes": 5}))[0] == 400
+    commands = [
+        (e.data["operator"], e.data["command"], e.data["status"])
+        for e in site.gateway.journal.entries()
+        if e.kind == "operator"
+    ]
+    assert commands == [
+        ("alice", "clear", "error"),
+        ("alice", "ack", "ok"),
+        ("alice", "clear", "ok"),
+        ("alice", "mask", "ok"),
+        ("alice", "unmask", "ok"),
+        ("alice", "mask", "error"),
+    ]
+
+
+async def test_logins_are_throttled_per_name_and_journalled(site: Site) -> None:
+    guesser = Client(site.url)
+    for _ in range(4):
+        assert await guesser.login("alice", "wrong guess") == (401, {"error": "wrong name or password"})
+    assert await guesser.login("nobody", "wrong guess") == (401, {"error": "wrong name or password"})
+    status, body = await guesser.login("alice", "fifth guess")  # the fifth failure locks the name
+    assert status == 401
+    status, body = await guesser.login(*OPERATOR)  # even the right password waits now
+    assert status == 429 and "try again" in body["error"]
+    assert (await Client(site.url).login(*VIEWER))[0] == 200  # other names are not locked
+    outcomes = [r[2] for r in dashboard_rows(site) if r[0] == "alice"]
+    assert outcomes == ["failed"] * 4 + ["locked", "locked"]
+
+
+async def test_a_removed_account_is_logged_out_at_its_next_request(site: Site, tmp_path: Path) -> None:
+    victor = Client(site.url)
+    await victor.login(*VIEWER)
+    assert (await victor.get("/api/snapshot"))[0] == 200
+    remove_account(tmp_path / "operators.txt", VIEWER[0])
+    status, body = await victor.get("/api/snapshot")
+    assert status == 401 and "log in again" in body["error"]
+
+
+@pytest.mark.parametrize("query", ["?node=seven", "?before=x", "?limit=many"])
+async def test_a_bad_event_log_query_gets_a_clear_answer(site: Site, query: str) -> None:
+    alice = Client(site.url)
+    await alice.login(*OPERATOR)
+    status, body = await alice.get("/api/log" + query)
+    assert status == 400 and "numbers" in body["error"]
+
+
+async def test_the_event_log_filters_by_kind_and_node(site: Site) -> None:
+    await an_alarm(site)
+    await site.climb(3)
+    alice = Client(site.url)
+    await alice.login(*OPERATOR)
+    for _ in range(100):
+        status, entries = await alice.get("/api/log?kind=event&node=3")
+        if entries:
+            break
+        await asyncio.sleep(0.02)
+    assert status == 200 and entries and {(e["kind"], e["node_id"]) for e in entries} == {("event", 3)}
+    _, alarms = await alice.get("/api/log?kind=alarm")
+    assert alarms and all(e["kind"] == "alarm" and e["text"].startswith("intrusion ") for e in alarms)
+    assert alarms[-1]["text"].startswith("intrusion raised")  # newest first: the raise is last
