@@ -9,7 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from gateway import clock
-from gateway.alarms import ACTIVE, DRONE, Alarm
+from gateway.alarms import DRONE, Alarm
 from gateway.journal import Entry
 from gateway.perimeter import Perimeter
 
@@ -95,9 +95,9 @@ def node_view(gateway: "Gateway", node_id: int) -> dict[str, Any]:
     }
 
 
-def severity_order(alarm: Alarm) -> tuple[int, int, float]:
-    """Unacknowledged before acknowledged, then most severe (1) first, then oldest first."""
-    return (0 if alarm.state == ACTIVE else 1, alarm.severity, alarm.raised_at)
+def severity_order(alarm: Alarm) -> tuple[int, float]:
+    """Most severe (1) first, then oldest first."""
+    return (alarm.severity, alarm.raised_at)
 
 
 def alarm_view(gateway: "Gateway", alarm: Alarm) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -63,6 +64,7 @@ class Site:
     pty: Pty
     url: str
     nodes: dict[int, SimNode] = field(default_factory=dict)
+    requested: list[str] = field(default_factory=list)  # every URL a logged-in page asked for
 
     def node(self, node_id: int) -> SimNode:
         return self.nodes.setdefault(node_id, SimNode(node_id))
@@ -99,8 +101,11 @@ class Site:
 
 
 @asynccontextmanager
-async def running_site(tmp_path: Path, zones: int = 3, nodes: int = 6, spacing_m: float = 10.0) -> AsyncIterator[Site]:
-    """A gateway with the dashboard on, its perimeter and nodes as `perimeter()` lays them out."""
+async def running_site(
+    tmp_path: Path, zones: int = 3, nodes: int = 6, spacing_m: float = 10.0, tls: tuple[Path, Path] | None = None
+) -> AsyncIterator[Site]:
+    """A gateway with the dashboard on, its perimeter and nodes as `perimeter()` lays them out;
+    with `tls` (certificate, key), on every address over HTTPS."""
     accounts = tmp_path / "operators.txt"
     add_account(accounts, OPERATOR[0], "operator", OPERATOR[1])
     add_account(accounts, VIEWER[0], "viewer", VIEWER[1])
@@ -115,8 +120,13 @@ async def running_site(tmp_path: Path, zones: int = 3, nodes: int = 6, spacing_m
             transports=serial_transport("fence", pty.link),
             nodes=[],
             heartbeat_s=3600,
-            extra='[dashboard]\nlisten = "127.0.0.1:%d"\naccounts_file = "operators.txt"\n\n%s'
-            % (port, perimeter(zones, nodes, spacing_m)),
+            extra='[dashboard]\nlisten = "%s:%d"\naccounts_file = "operators.txt"\n%s\n%s'
+            % (
+                "0.0.0.0" if tls else "127.0.0.1",
+                port,
+                'tls_cert = "%s"\ntls_key = "%s"\n' % tls if tls else "",
+                perimeter(zones, nodes, spacing_m),
+            ),
         )
         gateway, task = await start(config)
         try:
@@ -124,7 +134,7 @@ async def running_site(tmp_path: Path, zones: int = 3, nodes: int = 6, spacing_m
                 if gateway.dashboard is not None and gateway.dashboard.address is not None:
                     break
                 await asyncio.sleep(0.05)
-            yield Site(gateway, broker, pty, "http://127.0.0.1:%d" % port)
+            yield Site(gateway, broker, pty, "%s://127.0.0.1:%d" % ("https" if tls else "http", port))
         finally:
             await stop(gateway, task)
     finally:
@@ -135,10 +145,12 @@ async def running_site(tmp_path: Path, zones: int = 3, nodes: int = 6, spacing_m
 class Client:
     """A plain HTTP client with a cookie jar (urllib, off the event loop)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, context: ssl.SSLContext | None = None) -> None:
         self.url = url
         self.jar = CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), urllib.request.HTTPSHandler(context=context)
+        )
         self.csrf = ""
 
     def _call(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
@@ -185,6 +197,7 @@ async def logged_in(browser: Browser, site: Site, who: tuple[str, str]) -> Page:
     """A page of its own, logged in through the login page, with the live stream open."""
     page = await browser.new_page(viewport={"width": 1500, "height": 1000})
     page.set_default_timeout(10_000)
+    page.on("request", lambda request: site.requested.append(request.url))
     await page.goto(site.url + "/")
     assert page.url.endswith("/login"), "the dashboard must send a stranger to the login page"
     await page.fill("#name", who[0])

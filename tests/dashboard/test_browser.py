@@ -37,7 +37,7 @@ async def test_operator_sees_a_climb_live_and_acknowledges_it_with_a_note(browse
 
         # A note is required: acknowledging without one is refused and says why.
         await row.locator("button.ack").click()
-        await page.wait_for_function("document.getElementById('action-error').textContent.includes('note')")
+        await page.locator("#action-error", has_text="note").wait_for()
         assert site.gateway.alarms.book.alarms[alarm_id].state == "active"
 
         await row.locator("input.note").fill("camera 4 shows a man on the fence; patrol sent")
@@ -70,6 +70,9 @@ async def test_operator_sees_a_climb_live_and_acknowledges_it_with_a_note(browse
     # The event log shows the same, newest first.
     await page.wait_for_selector('#log tbody tr[data-kind="alarm"]')
     assert "intrusion acknowledged" in await page.inner_text("#log tbody")
+
+    # Nothing came from anywhere but the gateway: no CDN, no fonts, no internet.
+    assert site.requested and all(url.startswith(site.url + "/") for url in site.requested), site.requested
 
 
 async def test_a_viewer_sees_the_alarm_but_cannot_acknowledge_it(browser: Browser, site: Site) -> None:
@@ -125,3 +128,21 @@ async def test_requests_without_a_session_or_the_csrf_token_are_refused(browser:
     await page.click("#logout")
     await page.wait_for_url(site.url + "/login")
     assert await page.evaluate(post, [alarm_id, {"X-CSRF-Token": token}]) == 401
+
+
+async def test_the_queue_puts_the_most_severe_first_then_the_oldest(browser: Browser, site: Site) -> None:
+    page = await logged_in(browser, site, OPERATOR)
+    fault = {"event_no": 1, "age_ds": 0, "code": 4, "state": 1, "detail": 3100}  # battery low: a fault
+    await site.send(site.node(1).frame("FAULT", fault, ack_req=True))
+    await page.locator("#alarms tbody tr", has_text="fault").wait_for()
+    await site.climb(5)  # newer, but an intrusion (severity 2)
+    await page.locator("#alarms tbody tr", has_text="intrusion").wait_for()
+    rows = page.locator("#alarms tbody tr")
+    severities = [int(await rows.nth(i).get_attribute("data-severity") or 0) for i in range(2)]
+    assert severities[0] < severities[1], severities
+    assert "intrusion" in await rows.nth(0).inner_text() and "fault" in await rows.nth(1).inner_text()
+    # Acknowledging does not move it: the queue stays where the operator's eyes are.
+    await rows.nth(0).locator("input.note").fill("checking camera 7")
+    await rows.nth(0).locator("button.ack").click()
+    await page.locator('#alarms tbody tr[data-state="acknowledged"]').wait_for()
+    assert "intrusion" in await rows.nth(0).inner_text()

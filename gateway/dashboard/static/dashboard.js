@@ -166,9 +166,10 @@ function paintTracks() {
 
 // -- the alarm queue ----------------------------------------------------------------------
 
+// As the gateway sorts them: most severe (1) first, then oldest first; an acknowledged alarm
+// keeps its place (its row says so) so that the queue does not jump under the operator.
 function alarmOrder(a, b) {
-  const rank = (x) => (x.state === "active" ? 0 : 1);
-  return rank(a) - rank(b) || a.severity - b.severity || a.raised_at - b.raised_at;
+  return a.severity - b.severity || a.raised_at - b.raised_at;
 }
 
 async function act(path, body) {
