@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import logging
+import math
 import random
 import struct
 from abc import ABC, abstractmethod
@@ -214,6 +215,20 @@ GWMP_VERSION = 2
 PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_RESP, PULL_ACK, TX_ACK = 0, 1, 2, 3, 4, 5
 
 
+# What a malformed datagram raises on its way through `_datagram`; anything else is a bug.
+BAD_DATAGRAM = (ValueError, KeyError, TypeError, struct.error)
+
+
+def _number(value: Any, name: str) -> float | None:
+    """A forwarder's metadata number: absent is None; anything but a finite number is refused
+    (it would end in the journal, the alarm's evidence and the dashboard)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("%s is not a finite number" % name)
+    return value
+
+
 class SemtechUdpTransport(Transport):
     """A LoRa concentrator's packet forwarder: uplinks in PUSH_DATA, downlinks as PULL_RESP."""
 
@@ -264,7 +279,7 @@ class SemtechUdpTransport(Transport):
         """One datagram from a packet forwarder (never raises: a bad datagram is counted)."""
         try:
             self._datagram(data, addr)
-        except (ValueError, KeyError, TypeError, struct.error) as exc:
+        except BAD_DATAGRAM as exc:
             self.bad_datagrams += 1
             log.warning("transport=%s bad GWMP datagram from %s: %s", self.name, addr, exc)
 
@@ -280,7 +295,11 @@ class SemtechUdpTransport(Transport):
                 udp.sendto(bytes([GWMP_VERSION]) + token + bytes([PUSH_ACK]), addr)
             eui = data[4:12]
             payload = json.loads(data[12:] or b"{}")
+            if not isinstance(payload, dict) or not isinstance(payload.get("rxpk", []), list):
+                raise ValueError("PUSH_DATA is not an object with an rxpk list")
             for rxpk in payload.get("rxpk", []):
+                if not isinstance(rxpk, dict):
+                    raise ValueError("an rxpk entry is not an object")
                 self._rxpk(rxpk, eui)
         elif ident == PULL_DATA:
             if len(data) < 12:
@@ -308,10 +327,16 @@ class SemtechUdpTransport(Transport):
         packet = base64.b64decode(rxpk["data"], validate=True)
         datr = str(rxpk.get("datr", "SF7BW125"))
         sf = int(datr[2 : datr.index("BW")]) if datr.startswith("SF") and "BW" in datr else None
-        frequency_hz = int(round(float(rxpk["freq"]) * 1_000_000)) if "freq" in rxpk else None
+        freq = _number(rxpk.get("freq"), "freq")
+        if freq is not None and not 0 < freq < 10_000:
+            raise ValueError("freq %r is not a frequency in MHz" % freq)
+        frequency_hz = None if freq is None else int(round(freq * 1_000_000))
+        tmst = rxpk.get("tmst")
+        if tmst is not None and (not isinstance(tmst, int) or isinstance(tmst, bool) or not 0 <= tmst < 2**32):
+            raise ValueError("tmst is not a 32-bit count of microseconds")
         reply = {
             "eui": eui,
-            "tmst": rxpk.get("tmst"),
+            "tmst": tmst,
             "freq": rxpk.get("freq"),
             "datr": datr,
             "codr": rxpk.get("codr", "4/5"),
@@ -320,8 +345,8 @@ class SemtechUdpTransport(Transport):
         reception = Reception(
             self.name,
             clock.now(),
-            rssi_dbm=rxpk.get("rssi"),
-            snr_db=rxpk.get("lsnr"),
+            rssi_dbm=_number(rxpk.get("rssi"), "rssi"),
+            snr_db=_number(rxpk.get("lsnr"), "lsnr"),
             frequency_hz=frequency_hz,
             sf=sf,
             reply_to=reply,
