@@ -710,8 +710,12 @@ class Gateway:
                 await asyncio.wait(pending, timeout=0.5)
             if server is not None:
                 server.close()
-            self.journal.append("gateway", {"action": "stop"})
-            self.journal.commit()
+            try:
+                self.journal.append("gateway", {"action": "stop"})
+                self.journal.commit()
+            except Exception:  # a full disk must not turn a clean stop into a crash
+                self._rollback()
+                log.exception("could not journal the stop")
             self.journal.close()
 
     async def _watchdog(self) -> None:

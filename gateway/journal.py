@@ -14,6 +14,7 @@ Because an event, its counter and its outbox message are one transaction, an ACK
 `commit()` means the event survives a `kill -9` and will reach the broker.
 """
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -207,11 +208,15 @@ class Journal:
             self._in_tx = False
 
     def rollback(self) -> None:
+        """Undo the open transaction. Never raises: it runs in the handlers of failures, and
+        after some (a full disk at COMMIT) SQLite has already rolled back on its own."""
         if self._in_tx:
-            self._db.execute("ROLLBACK")
             self._in_tx = False
             self._head = self._head_at_begin
             self._seq = self._seq_at_begin
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
 
     # -- the chain ---------------------------------------------------------------------------
 
