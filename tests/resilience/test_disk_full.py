@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from gateway.journal import Journal
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
+from tests.gateway.harness import Broker, Collector, Pty, write_site
 from tests.gateway.test_gateway_e2e import serial_transport, start, stop
+from tests.resilience.node import RetryingNode
 
 
 @pytest.fixture
@@ -55,60 +56,37 @@ async def test_a_full_disk_loses_no_acked_event_and_the_gateway_recovers_when_sp
         extra="",
     )
     config.write_text(config.read_text().replace('journal = "journal.sqlite"', 'journal = "disk/journal.sqlite"'))
-    node = SimNode(1)
-    acked_events: set[int] = set()
-    pending: dict[int, float] = {}  # event_no -> when it was last sent, until acked
-    ctr_event: dict[int, int] = {}
-
-    def send(event_no: int) -> None:
-        ctr_event[node.ctr] = event_no
-        pty.write(node.fence(event_no=event_no))
-        pending[event_no] = time.time()
-
-    def collect_acks() -> None:
-        for ctr in node.take_acks(pty.read()):
-            event_no = ctr_event[ctr]
-            acked_events.add(event_no)
-            pending.pop(event_no, None)
-
+    node = RetryingNode(1, pty)
     try:
         async with Collector(broker.port, "perimeter/test/gw/node/+/event/fence") as mqtt:
             gateway, task = await start(config)
-            for event_no in range(1, 6):  # room on the disk: acked at once
-                send(event_no)
+            for _ in range(5):  # room on the disk: acked at once
+                node.detect()
             await asyncio.sleep(0.5)
-            collect_acks()
-            assert acked_events == {1, 2, 3, 4, 5}
+            node.tick()
+            assert node.acked == {1, 2, 3, 4, 5}
 
             filler = fill(small_disk)
             assert os.statvfs(small_disk).f_bavail == 0
             refused_since = time.time()
-            next_event = 6
             while time.time() - refused_since < 3:  # the node keeps detecting and retrying
-                send(next_event)
-                next_event += 1
-                for event_no, sent in list(pending.items()):
-                    if time.time() - sent > 0.5:
-                        send(event_no)  # a retransmission: same event, fresh ctr
+                node.detect()
                 await asyncio.sleep(0.1)
-                collect_acks()
-            acked_while_full = acked_events - {1, 2, 3, 4, 5}
+                node.tick()
+            acked_while_full = node.acked - {1, 2, 3, 4, 5}
             assert not task.done(), "the gateway died of a full disk"
             assert gateway.transports["fence"].state == "up"
 
             filler.unlink()  # the installer frees space
             freed = time.time()
             recovered_after = None
-            while pending and time.time() - freed < 20:
-                for event_no, sent in list(pending.items()):
-                    if time.time() - sent > 0.5:
-                        send(event_no)
+            while node.pending and time.time() - freed < 20:
                 await asyncio.sleep(0.1)
-                collect_acks()
-                if recovered_after is None and len(acked_events) > 5 + len(acked_while_full):
+                node.tick()
+                if recovered_after is None and len(node.acked) > 5 + len(acked_while_full):
                     recovered_after = time.time() - freed
-            assert not pending, "events never acked after space came back: %s" % sorted(pending)
-            await mqtt.wait_for(lambda: {e["fields"]["event_no"] for e in mqtt.events()} >= acked_events, 20)
+            assert not node.pending, "events never acked after space came back: %s" % sorted(node.pending)
+            await mqtt.wait_for(lambda: {e["fields"]["event_no"] for e in mqtt.events()} >= node.acked, 20)
             await stop(gateway, task)
     finally:
         pty.unplug()
@@ -116,9 +94,9 @@ async def test_a_full_disk_loses_no_acked_event_and_the_gateway_recovers_when_sp
     published = [e["fields"]["event_no"] for e in mqtt.events()]
     print(
         "disk full: %d events detected, %d acked while full, recovered %.2f s after space came back"
-        % (next_event - 1, len(acked_while_full), recovered_after or -1)
+        % (len(node.detected), len(acked_while_full), recovered_after or -1)
     )
-    assert set(published) == acked_events == set(range(1, next_event))  # nothing acked was lost
+    assert set(published) == node.acked == node.detected  # nothing acked was lost, nothing missed
     assert len(published) == len(set(published))  # and each told once
     journal = Journal(small_disk / "journal.sqlite", durable=False)
     assert journal.verify().ok  # the hash chain went on unbroken across the refused commits
