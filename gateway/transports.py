@@ -14,6 +14,7 @@ import math
 import random
 import struct
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -240,7 +241,9 @@ class SemtechUdpTransport(Transport):
         self._udp: asyncio.DatagramTransport | None = None
         self._pull_addr: dict[bytes, Any] = {}  # gateway EUI -> address its PULL_DATA came from
         self.bad_datagrams = 0
-        self.tx_acks: list[dict[str, Any]] = []
+        # The forwarders' last answers to our downlinks, for inspection; bounded, since a
+        # forwarder answers every one of them for as long as the gateway runs.
+        self.tx_acks: deque[Any] = deque(maxlen=256)
         self._closed: asyncio.Future[None] | None = None
 
     @property
