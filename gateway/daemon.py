@@ -75,7 +75,7 @@ class Gateway:
         book.restore(self.journal.retained(0), self.prefix)  # open alarms and masks survive restarts
         self.alarms = AlarmEngine(config.perimeter, book, config.rules)
         self.feed = LiveFeed()  # what the dashboard's open pages are told, after each commit
-        self.journal.observer = lambda entry: self.feed.stage("log", log_entry(entry))  # the event log, live
+        self.feed.on_watching = self._watched
         self.zone_state: dict[str, str] = {}
         self.track_trails: dict[int, list[float]] = {}  # drone track -> its positions, for the map
         self._tracks_shown: tuple[tuple[int, float | None], ...] = ()
@@ -394,6 +394,10 @@ class Gateway:
         self._stage_tracks()
         self.feed.flush()
         return changes
+
+    def _watched(self, watching: bool) -> None:
+        """While a dashboard page is open, every journal row goes to its event log too."""
+        self.journal.observer = (lambda entry: self.feed.stage("log", log_entry(entry))) if watching else None
 
     def _committed(self) -> None:
         self.sink.wake()

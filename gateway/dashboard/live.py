@@ -8,6 +8,7 @@ an ever-growing queue for it.
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 Message = tuple[str, dict[str, Any]]
@@ -35,6 +36,9 @@ class LiveFeed:
         self.queue_size = queue_size
         self.subscribers: set[Subscriber] = set()
         self._staged: list[Message] = []
+        # Told True when the first page opens and False when the last one closes, so that
+        # what only a page needs is not even computed while nobody is watching.
+        self.on_watching: Callable[[bool], None] | None = None
 
     def stage(self, kind: str, data: dict[str, Any]) -> None:
         if self.subscribers:  # nobody watching: nothing to keep
@@ -52,10 +56,15 @@ class LiveFeed:
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber(self.queue_size)
         self.subscribers.add(subscriber)
+        if len(self.subscribers) == 1 and self.on_watching is not None:
+            self.on_watching(True)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        if subscriber in self.subscribers:
+            self.subscribers.discard(subscriber)
+            if not self.subscribers and self.on_watching is not None:
+                self.on_watching(False)
 
     def close(self) -> None:
         """End every stream (the gateway is stopping); a page reconnects once it is back."""
