@@ -193,6 +193,7 @@ class Dashboard:
                 locked = self.sessions.failed(name)
                 self._journal(name, "login", "locked" if locked else "failed", request)
                 raise Refused(401, "wrong name or password")
+            self.sessions.sweep()  # sessions nobody came back to go here, not at their next request
             session = self.sessions.open(account)
             self._journal(name, "login", "ok", request)
             response = JSONResponse({"name": account.name, "role": account.role, "csrf": session.csrf})

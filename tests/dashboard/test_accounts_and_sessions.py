@@ -106,6 +106,11 @@ def test_a_session_ends_when_idle_and_at_the_end_of_a_shift() -> None:
     assert store.get(session.token) is None
     assert 12 * 3600 < clock.t - session.created <= 12 * 3600 + 899  # ended with the shift
 
+    forgotten = [store.open(alice) for _ in range(3)]  # pages closed, never come back
+    clock.t += 901
+    store.sweep()
+    assert len(store) == 0 and all(store.get(s.token) is None for s in forgotten)
+
 
 def test_five_failures_lock_a_name_for_five_minutes_and_only_that_name() -> None:
     clock = FakeClock()
