@@ -332,7 +332,8 @@ class Gateway:
         self.journal.set_retained("%s/node/%d/state" % (self.prefix, node_id), json.dumps(state).encode())
         availability = b"offline" if node.supervision == COMM_FAIL else b"online"
         self.journal.set_retained("%s/node/%d/availability" % (self.prefix, node_id), availability)
-        self.feed.stage("node", node_view(self, node_id))
+        if self.feed.subscribers:  # a view built only for an open page
+            self.feed.stage("node", node_view(self, node_id))
 
     def _security(self, finding: SecurityFinding) -> None:
         self.counters["security_findings"] += 1
@@ -450,7 +451,8 @@ class Gateway:
                 if not trail or trail[-1] != change.alarm.location_m:
                     trail.append(change.alarm.location_m)
                     del trail[:-100]
-            self.feed.stage("alarm", dict(alarm_view(self, change.alarm), action=change.action))
+            if self.feed.subscribers:
+                self.feed.stage("alarm", dict(alarm_view(self, change.alarm), action=change.action))
             log.warning(
                 "alarm %s %s category=%s zone=%s location_m=%s severity=%d",
                 change.action,

@@ -55,14 +55,14 @@ class SimNode:
     def fence(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True) -> bytes:
         return encode_frame(self.fence_packet(peak, event_no, ack_req))
 
-    def heartbeat(self) -> bytes:
-        return encode_frame(self.heartbeat_packet())
+    def heartbeat(self, battery_mv: int = 3700) -> bytes:
+        return encode_frame(self.heartbeat_packet(battery_mv))
 
-    def heartbeat_packet(self) -> bytes:
+    def heartbeat_packet(self, battery_mv: int = 3700) -> bytes:
         return self.packet(
             "HEARTBEAT",
             {
-                "battery_mv": 3700,
+                "battery_mv": battery_mv,
                 "temperature_dc": 120,
                 "status": 2,
                 "downlink_rssi_dbm": -90,

@@ -86,18 +86,7 @@ class Site:
         await self.send(self.node(node_id).fence(peak=peak))
 
     async def heartbeat(self, node_id: int, battery_mv: int) -> None:
-        fields = {
-            "battery_mv": battery_mv,
-            "temperature_dc": 120,
-            "status": 2,
-            "downlink_rssi_dbm": -90,
-            "fence_floor": 30,
-            "acoustic_floor": 400,
-            "impact_floor": 10,
-            "queued": 0,
-            "uptime_s": 100,
-        }
-        await self.send(self.node(node_id).frame("HEARTBEAT", fields))
+        await self.send(self.node(node_id).heartbeat(battery_mv))
 
 
 @asynccontextmanager

@@ -21,14 +21,6 @@ from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_u
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path)
-    b.start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
 def lines(tmp_path: Path) -> Iterator[tuple[Pty, Pty]]:
     a, b = Pty(tmp_path / "ttyA"), Pty(tmp_path / "ttyB")
     yield a, b

@@ -1,4 +1,4 @@
-"""Fixtures shared by the gateway specs."""
+"""Fixtures shared by the specs of every room."""
 
 from collections.abc import Iterator
 from pathlib import Path
