@@ -4,8 +4,17 @@ Sans-I/O and clock-free: the daemon passes each journalled event with its time, 
 `tick(now)` every second, and journals and publishes the changes it gets back. Fence
 detections wait `fence_window_s` so that the activity of neighbouring nodes can be weighed
 together (common-mode rejection, then localisation); everything else is decided at once.
+
+The work per event does not grow with how much happened lately: a gust across a 500-node
+site is hundreds of fence frames a second, and that is when a climb must still come through
+at once. Waiting detections sit in a heap by time and leave it a window at a time; what the
+rules look back on (recent fence activity per node, recent intrusions and throw-overs) sits
+in queues in arrival order that expire from the front; open alarms are indexed in the book.
 """
 
+import heapq
+from bisect import bisect_left, bisect_right
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,10 +77,18 @@ class AlarmEngine:
         self.perimeter = perimeter
         self.book = book
         self.rules = rules or Rules()
-        self._pending: list[Detection] = []  # fence detections waiting for their window
-        self._recent_fence: list[Detection] = []  # for throw-over evidence
-        self._intrusions: list[tuple[float, float, str, float]] = []  # (at, location, alarm id, level)
-        self._throw_overs: list[tuple[float, float, str, str]] = []  # (at, location, alarm id, key)
+        self._arrivals = 0  # arrival order: ties in the heap, evidence in the order it came
+        self._pending: list[tuple[float, int, Detection]] = []  # heap of fence detections waiting for their window
+        # Recent fence activity for throw-over evidence: per placed node, and all of it in
+        # arrival order so that it expires from the front.
+        self._fence_by_node: dict[int, deque[tuple[float, int, str]]] = {}  # node -> (at, arrival, event id)
+        self._fence_expiry: deque[tuple[float, int]] = deque()  # (at, node)
+        placed = sorted((c, n) for n in perimeter.nodes if (c := perimeter.chainage(n)) is not None)
+        self._chainages = [c for c, _ in placed]
+        self._nodes_by_chainage = [n for _, n in placed]
+        self._placed = set(self._nodes_by_chainage)
+        self._intrusions: deque[tuple[float, float, str, float]] = deque()  # (at, location, alarm id, level)
+        self._throw_overs: deque[tuple[float, float, str, str]] = deque()  # (at, location, alarm id, key)
         self.tracks: list[DroneTrack] = []
         self._track_seq = 0
         self._jam: dict[str, list[tuple[float, float]]] = {}
@@ -112,9 +129,12 @@ class AlarmEngine:
 
     def on_event(self, d: Detection) -> list[Change]:
         changes = self.tick(d.at)
+        self._arrivals += 1
         if d.type == "fence":
-            self._pending.append(d)
-            self._recent_fence.append(d)
+            heapq.heappush(self._pending, (d.at, self._arrivals, d))
+            if d.node_id in self._placed:
+                self._fence_by_node.setdefault(d.node_id, deque()).append((d.at, self._arrivals, d.event_id))
+                self._fence_expiry.append((d.at, d.node_id))
         elif d.type == "impact":
             changes += self._impact(d)
         elif d.type == "acoustic":
@@ -165,27 +185,62 @@ class AlarmEngine:
 
     def next_deadline(self) -> float | None:
         """When the oldest waiting fence window closes (None: nothing waits)."""
-        return self._pending[0].at + self.rules.fence_window_s if self._pending else None
+        return self._pending[0][0] + self.rules.fence_window_s if self._pending else None
 
     def tick(self, now: float) -> list[Change]:
         changes: list[Change] = []
-        while self._pending and now - self._pending[0].at >= self.rules.fence_window_s:
-            start = self._pending[0].at
-            group = [d for d in self._pending if d.at - start < self.rules.fence_window_s]
-            self._pending = [d for d in self._pending if d.at - start >= self.rules.fence_window_s]
-            changes += self._fence_group(group)
+        window = self.rules.fence_window_s
+        pending = self._pending
+        while pending and now - pending[0][0] >= window:
+            # The oldest waiting detection opens the group; all within the window join it.
+            start = pending[0][0]
+            group = []
+            while pending and pending[0][0] - start < window:
+                group.append(heapq.heappop(pending))
+            group.sort(key=lambda entry: entry[1])  # in the order they arrived
+            changes += self._fence_group([d for _, _, d in group])
+        self._expire(now)
+        changes += self.book.expire_masks(now)
+        return changes
+
+    def _expire(self, now: float) -> None:
+        """Forget what the rules no longer look back on (from the front: it arrived first)."""
         horizon = now - max(self.rules.throw_over.window_s, 30.0)
-        self._recent_fence = [d for d in self._recent_fence if d.at >= horizon]
-        self._intrusions = [i for i in self._intrusions if i[0] >= horizon]
-        self._throw_overs = [t for t in self._throw_overs if t[0] >= horizon]
+        expiry = self._fence_expiry
+        while expiry and expiry[0][0] < horizon:
+            _at, node = expiry.popleft()
+            recent = self._fence_by_node[node]
+            recent.popleft()  # each node's queue is in the same arrival order
+            if not recent:
+                del self._fence_by_node[node]
+        while self._intrusions and self._intrusions[0][0] < horizon:
+            self._intrusions.popleft()
+        while self._throw_overs and self._throw_overs[0][0] < horizon:
+            self._throw_overs.popleft()
+        ended = False
         for track in self.tracks:
             if track.ended_at is None and now - track.last_seen >= self.rules.drone.track_timeout_s:
                 track.ended_at = track.last_seen
-        self.tracks = [
-            t for t in self.tracks if t.ended_at is None or now - t.ended_at < self.rules.drone.drop_window_s
-        ]
-        changes += self.book.expire_masks(now)
-        return changes
+            if track.ended_at is not None and now - track.ended_at >= self.rules.drone.drop_window_s:
+                ended = True
+        if ended:
+            self.tracks = [
+                t for t in self.tracks if t.ended_at is None or now - t.ended_at < self.rules.drone.drop_window_s
+            ]
+
+    def _fence_near(self, where: float, at: float) -> list[str]:
+        """Fence detections within the throw-over radius of a place in the window before a
+        time, in the order they arrived."""
+        rule = self.rules.throw_over
+        low = bisect_left(self._chainages, where - rule.radius_m)
+        high = bisect_right(self._chainages, where + rule.radius_m)
+        found = []
+        for node in self._nodes_by_chainage[low:high]:
+            for f_at, arrival, event_id in reversed(self._fence_by_node.get(node, ())):
+                if 0 <= at - f_at <= rule.window_s:
+                    found.append((arrival, event_id))
+        found.sort()
+        return [event_id for _, event_id in found]
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -257,13 +312,7 @@ class AlarmEngine:
                     # The same package heard by a neighbouring node too (its frame a retry later).
                     change = self.book.trigger(THROW_OVER, alarm.zone, location, [d.event_id], d.at, key=key)
                     return [change] if change is not None else []
-        near = [
-            f.event_id
-            for f in self._recent_fence
-            if 0 <= d.at - f.at <= rule.window_s
-            and (c := self._node_location(f.node_id)) is not None
-            and abs(c - where) <= rule.radius_m
-        ]
+        near = self._fence_near(where, d.at)
         key = "%d" % int(where // max(rule.radius_m, 1.0))
         changes = self._trigger(
             THROW_OVER, where, near + [d.event_id], d.at, key=key, detail={"fence_activity_before": bool(near)}

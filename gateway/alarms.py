@@ -43,6 +43,13 @@ BASE_SEVERITY = {
 }
 SCHEMA = "perimeter.alarm/1"
 
+# An alarm that stays open while a node keeps reporting gathers evidence without end; its
+# retained message carries the first EVIDENCE_FIRST ids and the newest, EVIDENCE_SHOWN in
+# all, with `evidence_count`, so publishing it costs the same on its ten-thousandth event as
+# on its first. The journal keeps every id (each alarm row lists the ids it added).
+EVIDENCE_SHOWN = 100
+EVIDENCE_FIRST = 10
+
 
 class OperatorError(Exception):
     """An operator command that cannot be carried out (unknown alarm, missing note, ...)."""
@@ -58,7 +65,7 @@ class Alarm:
     raised_at: float
     updated_at: float
     state: str = ACTIVE
-    evidence: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # the first and the newest, as published
     detail: dict[str, Any] = field(default_factory=dict)
     escalations: int = 0
     acknowledged_by: str | None = None
@@ -66,6 +73,30 @@ class Alarm:
     note: str | None = None
     cleared_by: str | None = None
     cleared_at: float | None = None
+    evidence_count: int = 0  # every id ever added, shown or not
+
+    def __post_init__(self) -> None:
+        self.evidence_count = max(self.evidence_count, len(self.evidence))
+        self._seen: set[str] = set(self.evidence)
+
+    def add_evidence(self, ids: list[str]) -> list[str]:
+        """Add what is new among these event ids; the ids added. Constant work per id: the
+        list keeps the first ids and the newest, the middle is dropped (the journal has it)."""
+        added = [e for e in dict.fromkeys(ids) if e not in self._seen]
+        self.evidence += added
+        self._seen.update(added)
+        self.evidence_count += len(added)
+        if len(self.evidence) > 2 * EVIDENCE_SHOWN:  # trimmed now and then, not per id
+            keep_newest = EVIDENCE_SHOWN - EVIDENCE_FIRST
+            dropped = self.evidence[EVIDENCE_FIRST:-keep_newest]
+            del self.evidence[EVIDENCE_FIRST:-keep_newest]
+            self._seen.difference_update(dropped)
+        return added
+
+    def shown_evidence(self) -> list[str]:
+        if len(self.evidence) <= EVIDENCE_SHOWN:
+            return list(self.evidence)
+        return self.evidence[:EVIDENCE_FIRST] + self.evidence[-(EVIDENCE_SHOWN - EVIDENCE_FIRST) :]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -78,7 +109,8 @@ class Alarm:
             "state": self.state,
             "raised_at": self.raised_at,
             "updated_at": self.updated_at,
-            "evidence": list(self.evidence),
+            "evidence": self.shown_evidence(),
+            "evidence_count": self.evidence_count,
             "detail": dict(self.detail),
             "escalations": self.escalations,
             "acknowledged_by": self.acknowledged_by,
@@ -104,25 +136,55 @@ class Change:
     alarm: Alarm
     action: str
     operator: str | None = None
+    evidence_added: list[str] = field(default_factory=list)
+    zone_before: str | None = None  # where a moving alarm (a drone track) was until now
 
 
 class AlarmBook:
+    """The open alarms (indexed by category and key, then zone, and by zone, so finding the
+    one an event belongs to costs the same however many are open) and the zone masks."""
+
     def __init__(self, site: str) -> None:
         self.site = site
         self.alarms: dict[str, Alarm] = {}
         self.masks: dict[str, Mask] = {}
         self._seq = 0
+        self._by_key: dict[tuple[str, str], dict[str | None, Alarm]] = {}
+        self._by_zone: dict[str | None, dict[str, Alarm]] = {}
 
     def find(self, category: str, zone: str | None, key: str) -> Alarm | None:
         """The open alarm of this category, zone and key, if there is one."""
         return self._open(category, zone, key)
 
     def _open(self, category: str, zone: str | None, key: str, match_zone: bool = True) -> Alarm | None:
-        for alarm in self.alarms.values():
-            if alarm.state != CLEARED and alarm.category == category and (alarm.zone == zone or not match_zone):
-                if alarm.detail.get("key", "") == key:
-                    return alarm
-        return None
+        by_zone = self._by_key.get((category, key))
+        if not by_zone:
+            return None
+        if match_zone:
+            return by_zone.get(zone)
+        return next(iter(by_zone.values()))
+
+    def _index(self, alarm: Alarm) -> None:
+        self.alarms[alarm.alarm_id] = alarm
+        self._by_key.setdefault((alarm.category, alarm.detail.get("key", "")), {})[alarm.zone] = alarm
+        self._by_zone.setdefault(alarm.zone, {})[alarm.alarm_id] = alarm
+
+    def _unindex(self, alarm: Alarm) -> None:
+        del self.alarms[alarm.alarm_id]
+        key = (alarm.category, alarm.detail.get("key", ""))
+        by_zone = self._by_key[key]
+        if by_zone.get(alarm.zone) is alarm:
+            del by_zone[alarm.zone]
+        if not by_zone:
+            del self._by_key[key]
+        in_zone = self._by_zone[alarm.zone]
+        del in_zone[alarm.alarm_id]
+        if not in_zone:
+            del self._by_zone[alarm.zone]
+
+    def open_in_zone(self, zone: str | None) -> list[Alarm]:
+        """The open alarms of one zone."""
+        return list(self._by_zone.get(zone, {}).values())
 
     def restore(self, retained: list[tuple[int, str, bytes]], prefix: str) -> None:
         """Open alarms and masks from their retained messages (what the last run published)."""
@@ -136,7 +198,8 @@ class AlarmBook:
             if topic.startswith(prefix + "/alarm/") and data.get("schema") == SCHEMA:
                 fields = {k: v for k, v in data.items() if k != "schema"}
                 alarm = Alarm(**fields)
-                self.alarms[alarm.alarm_id] = alarm
+                if alarm.state != CLEARED:
+                    self._index(alarm)
             elif topic.startswith(prefix + "/mask/"):
                 self.masks[data["zone"]] = Mask(data["zone"], data["operator"], data["reason"], data["until"])
         self._seq = len(self.alarms)
@@ -168,20 +231,25 @@ class AlarmBook:
             return None
         existing = self._open(category, zone, key, match_zone)
         if existing is not None:
-            existing.evidence += [e for e in evidence if e not in existing.evidence]
+            added = existing.add_evidence(evidence)
             existing.updated_at = now
             if location_m is not None:
                 existing.location_m = location_m
-            if not match_zone:
-                existing.zone = zone  # a moving thing (a drone track) takes its alarm along
+            zone_before = existing.zone
+            if not match_zone and zone != existing.zone:
+                # A moving thing (a drone track) takes its alarm along.
+                self._unindex(existing)
+                existing.zone = zone
+                self._index(existing)
             if detail:
                 existing.detail.update(detail)
+            action = "updated"
             if existing.state == ACKNOWLEDGED:
                 existing.state = ACTIVE
                 existing.escalations += 1
                 existing.severity = max(1, existing.severity - 1)
-                return Change(existing, "escalated")
-            return Change(existing, "updated")
+                action = "escalated"
+            return Change(existing, action, evidence_added=added, zone_before=zone_before)
         self._seq += 1
         severity = min(BASE_SEVERITY.get(category, 3), max(1, zone_priority))
         alarm = Alarm(
@@ -192,11 +260,11 @@ class AlarmBook:
             severity=severity,
             raised_at=now,
             updated_at=now,
-            evidence=list(evidence),
             detail=dict(detail or {}, key=key),
         )
-        self.alarms[alarm.alarm_id] = alarm
-        return Change(alarm, "raised")
+        added = alarm.add_evidence(evidence)
+        self._index(alarm)
+        return Change(alarm, "raised", evidence_added=added)
 
     def _get(self, alarm_id: str) -> Alarm:
         alarm = self.alarms.get(alarm_id)
@@ -226,7 +294,7 @@ class AlarmBook:
         alarm.cleared_at = now
         alarm.note = note
         alarm.updated_at = now
-        del self.alarms[alarm_id]  # the journal keeps it; the book holds open alarms only
+        self._unindex(alarm)  # the journal keeps it; the book holds open alarms only
         return Change(alarm, "cleared", operator)
 
     def mask(self, zone: str, operator: str, reason: str, until: float, now: float) -> Mask:

@@ -128,6 +128,7 @@ class Gateway:
         self._after_commit: list[tuple[Reception, bytes]] = []  # downlinks waiting for their commit
         self._stop = asyncio.Event()
         self._deadline_moved = asyncio.Event()  # a fence window opened: supervision wakes for it
+        self._supervision_wakes_at = 0.0  # when the supervision loop next runs on its own
         self.metrics_address: tuple[str, int] | None = None
         self.dashboard: DashboardServer | None = None
         if config.dashboard is not None:
@@ -205,8 +206,9 @@ class Gateway:
             log.exception("could not journal %d outcomes; nothing acked", len(outcomes))
             return
         self._committed()
-        if self.alarms.next_deadline() is not None:
-            self._deadline_moved.set()
+        deadline = self.alarms.next_deadline()
+        if deadline is not None and deadline < self._supervision_wakes_at:
+            self._deadline_moved.set()  # a window opened that closes before the next round
         for reception, packet in acks:
             self._send_ack(reception, packet)
 
@@ -435,9 +437,10 @@ class Gateway:
         Runs inside the caller's transaction."""
         for change in changes:
             alarm = change.alarm.as_json()
-            self.journal.append(
-                "alarm", {"action": change.action, "operator": change.operator, "alarm": alarm}, event_id=None
-            )
+            row: dict[str, Any] = {"action": change.action, "operator": change.operator, "alarm": alarm}
+            if change.evidence_added:
+                row["evidence_added"] = change.evidence_added  # the message shows only the first and newest
+            self.journal.append("alarm", row, event_id=None)
             topic = "%s/alarm/%s" % (self.prefix, change.alarm.alarm_id)
             self.journal.set_retained(topic, b"" if change.alarm.state == CLEARED else json.dumps(alarm).encode())
             for m in self.config.milestone:
@@ -463,16 +466,19 @@ class Gateway:
                 change.alarm.severity,
             )
         if changes:
-            self.publish_zones()
+            touched = {c.alarm.zone for c in changes} | {c.zone_before for c in changes}
+            self.publish_zones(zones=touched)
             self._stage_tracks()
 
-    def publish_zones(self, now: float | None = None) -> None:
-        """Each zone's alarm state, retained on `P/zone/<name>/state` (Home Assistant's zone
-        sensors read it). Only a change is written."""
+    def publish_zones(self, now: float | None = None, zones: set[str | None] | None = None) -> None:
+        """Each zone's alarm state (or only these zones'), retained on `P/zone/<name>/state`
+        (Home Assistant's zone sensors read it). Only a change is written."""
         now = clock.now() if now is None else now
         book = self.alarms.book
         for zone in self.config.perimeter.zones:
-            open_here = [a for a in book.open_alarms() if a.zone == zone.name]
+            if zones is not None and zone.name not in zones:
+                continue
+            open_here = book.open_in_zone(zone.name)
             if book.masked(zone.name, now):
                 state = "masked"
             elif any(a.state == ACTIVE for a in open_here):
@@ -621,7 +627,9 @@ class Gateway:
                 log.exception("supervision check failed")
             # Asleep until the next round, or until a fence window opens that closes sooner.
             self._deadline_moved.clear()
-            nap = asyncio.ensure_future(clock.sleep(self._supervision_delay()))
+            delay = self._supervision_delay()
+            self._supervision_wakes_at = clock.now() + delay
+            nap = asyncio.ensure_future(clock.sleep(delay))
             moved = asyncio.ensure_future(self._deadline_moved.wait())
             try:
                 await asyncio.wait({nap, moved}, return_when=asyncio.FIRST_COMPLETED)

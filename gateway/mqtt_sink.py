@@ -206,6 +206,10 @@ class MqttSink:
         try:
             in_flight = 0
             while True:
+                # Retained state (an alarm above all) goes ahead of an event backlog: in a gust
+                # over hundreds of nodes the outbox never empties, and a climb's alarm must not
+                # wait for the rattles queued before it.
+                await self._publish_retained(client)
                 room = self.config.inflight - in_flight
                 if room > 0 and not queued:
                     queued = self.journal.outbox(sent_upto, 256)
