@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -81,18 +82,42 @@ def utc_now() -> str:
     return utc_iso(datetime.now(UTC).timestamp())
 
 
+_second_text: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
 def utc_iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A POSIX time as ISO 8601 UTC with milliseconds (`2026-11-29T09:30:50.123Z`), exactly
+    as `datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")` writes it.
+
+    Three of these per frame on the hot path: the date and time of day are formatted once a
+    second, the milliseconds each time (rounded to the microsecond as datetime rounds, then
+    cut, as isoformat cuts)."""
+    fraction, whole = math.modf(timestamp)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    elif micro < 0:
+        micro += 1_000_000
+        whole -= 1.0
+    if whole != _second_text[0]:
+        _second_text[1] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_text[0] = whole
+    return "%s.%03dZ" % (_second_text[1], micro // 1000)
+
+
+# One encoder for every row: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_data(data: dict[str, Any]) -> str:
     """A row's data as stored and hashed: sorted, compact JSON."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
 
 
 def canonical(row: dict[str, Any]) -> bytes:
     """The bytes a row's hash covers: all its fields as sorted, compact JSON."""
-    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(row).encode()
 
 
 _PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
@@ -186,6 +211,10 @@ class Journal:
         self._head: str = head[0] if head else GENESIS
         self._seq: int = head[1] if head else 0
         self._next_down: dict[int, int] = {}
+        # Counter changes of the open transaction, written once per node at its commit (a
+        # burst of frames from one node is one row update, not two per frame).
+        self._last_up_dirty: dict[int, int] = {}
+        self._next_down_dirty: dict[int, int] = {}
         self._in_tx = False
         self._head_at_begin = self._head
         self._seq_at_begin = self._seq
@@ -204,12 +233,15 @@ class Journal:
 
     def commit(self) -> None:
         if self._in_tx:
+            self._write_counters()
             self._db.execute("COMMIT")
             self._in_tx = False
 
     def rollback(self) -> None:
         """Undo the open transaction. Never raises: it runs in the handlers of failures, and
         after some (a full disk at COMMIT) SQLite has already rolled back on its own."""
+        self._last_up_dirty.clear()
+        self._next_down_dirty.clear()
         if self._in_tx:
             self._in_tx = False
             self._head = self._head_at_begin
@@ -334,12 +366,9 @@ class Journal:
         return {node: ctr for node, ctr in rows}
 
     def set_last_up(self, node_id: int, ctr: int) -> None:
+        """The node's last accepted uplink counter (committed with the transaction)."""
         self.begin()
-        self._db.execute(
-            "INSERT INTO counters (node_id, last_up) VALUES (?, ?) "
-            "ON CONFLICT(node_id) DO UPDATE SET last_up = MAX(COALESCE(last_up, -1), excluded.last_up)",
-            (node_id, ctr),
-        )
+        self._last_up_dirty[node_id] = max(ctr, self._last_up_dirty.get(node_id, ctr))
 
     def take_down_ctr(self, node_id: int) -> int:
         """The next downlink counter for a node, used up (committed with the transaction)."""
@@ -348,14 +377,26 @@ class Journal:
         if ctr is None:
             row = self._db.execute("SELECT next_down FROM counters WHERE node_id = ?", (node_id,)).fetchone()
             ctr = int(row[0]) if row else 1
-        self._db.execute(
-            "INSERT INTO counters (node_id, next_down) VALUES (?, ?) "
-            "ON CONFLICT(node_id) DO UPDATE SET next_down = excluded.next_down",
-            (node_id, ctr + 1),
-        )
         # Cached ahead of the commit: a rollback can only leave a gap, never a reused counter.
         self._next_down[node_id] = ctr + 1
+        self._next_down_dirty[node_id] = ctr + 1
         return ctr
+
+    def _write_counters(self) -> None:
+        if self._last_up_dirty:
+            self._db.executemany(
+                "INSERT INTO counters (node_id, last_up) VALUES (?, ?) "
+                "ON CONFLICT(node_id) DO UPDATE SET last_up = MAX(COALESCE(last_up, -1), excluded.last_up)",
+                list(self._last_up_dirty.items()),
+            )
+            self._last_up_dirty.clear()
+        if self._next_down_dirty:
+            self._db.executemany(
+                "INSERT INTO counters (node_id, next_down) VALUES (?, ?) "
+                "ON CONFLICT(node_id) DO UPDATE SET next_down = excluded.next_down",
+                list(self._next_down_dirty.items()),
+            )
+            self._next_down_dirty.clear()
 
     # -- node registry snapshot ------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import ssl
 from collections.abc import Callable
@@ -28,18 +29,9 @@ from gateway.journal import Journal, OutboxMessage, utc_now
 log = logging.getLogger("perimeter.mqtt")
 
 
-class _QuietPendingCalls(logging.Filter):
-    """aiomqtt warns on every publish while more than 10 await their PUBACK; our window is
-    bounded on purpose (`inflight`), so that warning is noise, and formatting it cost more CPU
-    than the publishing itself under load."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("There are %d pending")
-
-
 client_log = logging.getLogger("perimeter.mqtt.client")
+PUBACK_TIMEOUT_S = 10.0  # nothing in the window acknowledged for this long: the session is dead
 HA_STATUS = "homeassistant/status"
-client_log.addFilter(_QuietPendingCalls())
 
 
 class MqttSink:
@@ -93,7 +85,7 @@ class MqttSink:
             if c.cert_file:
                 tls_context.load_cert_chain(c.cert_file, c.key_file)
         will = aiomqtt.Will("%s/bridge/state" % self.prefix, b"offline", qos=1, retain=True)
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             c.host,
             c.port,
             username=c.username,
@@ -107,6 +99,12 @@ class MqttSink:
             clean_session=True,
             timeout=10,
         )
+        # aiomqtt warns on every publish while more than 10 await their PUBACK; our window is
+        # bounded on purpose (`inflight`, plus a retained message or a health report beside
+        # it), so that warning is noise, and building its log record cost more CPU under
+        # load than the publishing itself.
+        client.pending_calls_threshold = c.inflight + 8
+        return client
 
     async def run(self) -> None:
         attempt = 0
@@ -197,7 +195,9 @@ class MqttSink:
 
         async def publish(message: OutboxMessage) -> None:
             try:
-                await client.publish(message.topic, message.payload, qos=message.qos)
+                # No timer per message (aiomqtt's default makes one, and a task, for each):
+                # the window as a whole times out below.
+                await client.publish(message.topic, message.payload, qos=message.qos, timeout=math.inf)
             except Exception as exc:  # reported through the queue, raised by the loop below
                 finished.put_nowait((message.id, exc))
             else:
@@ -226,7 +226,11 @@ class MqttSink:
                 if in_flight == 0:
                     self._forget(acked)
                     return published
-                results = [await finished.get()]
+                try:
+                    async with asyncio.timeout(PUBACK_TIMEOUT_S):
+                        results = [await finished.get()]
+                except TimeoutError:
+                    raise aiomqtt.MqttError("no PUBACK for %.0f s" % PUBACK_TIMEOUT_S) from None
                 while not finished.empty():
                     results.append(finished.get_nowait())
                 in_flight -= len(results)

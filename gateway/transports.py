@@ -109,6 +109,7 @@ class StreamTransport(Transport):
     def __init__(self, name: str, receiver: Receiver) -> None:
         super().__init__(name, receiver)
         self._writer: asyncio.StreamWriter | None = None
+        self._outgoing: list[bytes] = []  # frames written at the end of this loop turn
 
     @abstractmethod
     async def open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
@@ -134,8 +135,17 @@ class StreamTransport(Transport):
         writer = self._writer
         if writer is None or writer.is_closing():
             return False
-        writer.write(encode_frame(payload))
+        # The ACKs of one received batch go out in one write (one system call), not one each.
+        self._outgoing.append(encode_frame(payload))
+        if len(self._outgoing) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
         return True
+
+    def _flush(self) -> None:
+        frames, self._outgoing = self._outgoing, []
+        writer = self._writer
+        if frames and writer is not None and not writer.is_closing():
+            writer.write(b"".join(frames))
 
     def send(self, packet: bytes, reception: Reception) -> bool:
         return self.write_frame(packet)

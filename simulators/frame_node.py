@@ -37,14 +37,15 @@ class SimNode:
     def frame(self, type_name: str, fields: dict[str, int], ack_req: bool = False) -> bytes:
         return encode_frame(self.packet(type_name, fields, ack_req))
 
-    def fence_packet(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True) -> bytes:
+    def fence_packet(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True, cls: int = 1) -> bytes:
+        """A FENCE event; `cls` 1 climb, 2 cut, 3 rattle."""
         if event_no is None:
             self.event_no += 1
             event_no = self.event_no
         fields = {
             "event_no": event_no,
             "age_ds": 1,
-            "class": 1,
+            "class": cls,
             "peak": peak,
             "noise_floor": 30,
             "pulses": 12,
@@ -52,8 +53,8 @@ class SimNode:
         }
         return self.packet("FENCE", fields, ack_req)
 
-    def fence(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True) -> bytes:
-        return encode_frame(self.fence_packet(peak, event_no, ack_req))
+    def fence(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True, cls: int = 1) -> bytes:
+        return encode_frame(self.fence_packet(peak, event_no, ack_req, cls))
 
     def heartbeat(self, battery_mv: int = 3700) -> bytes:
         return encode_frame(self.heartbeat_packet(battery_mv))

@@ -6,11 +6,12 @@ import json
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.journal import (
@@ -22,6 +23,7 @@ from gateway.journal import (
     export,
     export_text,
     row_hash,
+    utc_iso,
 )
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
@@ -117,6 +119,22 @@ def test_counters_and_outbox_survive_reopening(tmp_path: Path) -> None:
     assert [(m.topic, m.payload) for m in j.outbox()] == [("a", b"1"), ("b", b"2")]
 
 
+def test_a_rolled_back_transaction_stores_no_counter_and_never_reuses_a_downlink_one(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    j.set_last_up(7, 10)
+    assert j.take_down_ctr(7) == 1
+    j.commit()
+    j.set_last_up(7, 11)
+    assert j.take_down_ctr(7) == 2  # sealed into an ACK that is never sent
+    j.rollback()
+    j.commit()
+    assert j.take_down_ctr(7) == 3  # a gap, never the 2 again
+    j.commit()
+    j.close()
+    j = Journal(tmp_path / "j.sqlite")
+    assert j.last_counters() == {7: 10} and j.take_down_ctr(7) == 4
+
+
 def test_rolled_back_rows_leave_no_trace(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     j.append("event", {"n": 1})
@@ -188,3 +206,10 @@ def test_the_fast_row_serialization_is_exactly_the_canonical_json(
 ) -> None:
     row = {"seq": 9, "ts": ts, "kind": kind, "node_id": node_id, "event_id": event_id, "data": data}
     assert _canonical_stored(9, ts, kind, node_id, event_id, canonical_data(data)) == canonical(row)
+
+
+@settings(max_examples=2000)
+@given(st.floats(min_value=-2e9, max_value=4e9, allow_nan=False))
+def test_timestamps_are_written_exactly_as_datetime_writes_them(timestamp: float) -> None:
+    expected = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert utc_iso(timestamp) == expected
