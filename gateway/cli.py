@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +184,17 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     return top
 
 
+def plugged_in_commands(commands: Any) -> None:
+    """The commands other rooms register under the `perimeter.commands` entry point (the
+    simulators' `sim` and `demo`), so the gateway's command line names none of them."""
+    for entry in entry_points(group="perimeter.commands"):
+        add_commands = entry.load()
+        add_commands(commands)
+
+
 def main(argv: list[str] | None = None, extra: "Callable[[Any], None] | None" = None) -> int:
     """Entry point of the `perimeter` console script; returns the exit status."""
-    args = parser(extra).parse_args(argv)
+    args = parser(extra or plugged_in_commands).parse_args(argv)
     try:
         if args.command == "frame":
             return frame_tool.run(args)

@@ -339,6 +339,7 @@ class Gateway:
 
     def _security(self, finding: SecurityFinding) -> None:
         self.counters["security_findings"] += 1
+        now = clock.now()  # one time for the row, its id, its message and its alarm
         data = {
             "schema": "perimeter.security/1",
             "kind": finding.kind,
@@ -347,7 +348,7 @@ class Gateway:
             "count": finding.count,
             "detail": finding.detail,
             "alarm": finding.kind == "substitution",
-            "ts": utc_now(),
+            "ts": utc_iso(now),
         }
         log.warning(
             "security kind=%s node=%s transport=%s count=%d %s",
@@ -357,14 +358,24 @@ class Gateway:
             finding.count,
             finding.detail,
         )
-        event_id = "%s:security:%s:%d" % (self.config.site_name, finding.kind, int(clock.now() * 1000))
+        # What the finding is about names it: findings about two nodes (or two transports)
+        # in one batch are two rows, never one row and two messages.
+        event_id = "%s:security:%s:%s:%s:%d" % (
+            self.config.site_name,
+            finding.kind,
+            "-" if finding.node_id is None else finding.node_id,
+            finding.transport,
+            int(now * 1000),
+        )
         data["event_id"] = event_id
-        self.journal.append("security", data, node_id=finding.node_id, event_id=event_id)
+        if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=utc_iso(now)):
+            log.warning("security finding %s journalled already: not reported again", event_id)
+            return
         self.journal.enqueue("%s/bridge/event/security" % self.prefix, json.dumps(data).encode())
         # Forgery, replay, an unknown node and substitution are all someone at work on the
         # link: each is a security alarm (one per kind and node while open; findings are
         # already limited to one report a minute).
-        self.alarm_changes(self.alarms.on_security(finding.kind, finding.node_id, event_id, clock.now()))
+        self.alarm_changes(self.alarms.on_security(finding.kind, finding.node_id, event_id, now))
 
     def _supervision(self, change: SupervisionChange) -> None:
         node = self.registry.nodes[change.node_id]

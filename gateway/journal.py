@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from gateway import clock
+
 GENESIS = "0" * 64
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -78,8 +80,9 @@ class JournalError(Exception):
 
 
 def utc_now() -> str:
-    """Now as an ISO 8601 UTC timestamp with milliseconds."""
-    return utc_iso(datetime.now(UTC).timestamp())
+    """Now on the gateway's clock (a simulation's, while one runs) as an ISO 8601 UTC
+    timestamp with milliseconds: a row's time and the times in its data agree."""
+    return utc_iso(clock.now())
 
 
 _second_text: list[Any] = [None, ""]  # the last whole second formatted, and its text

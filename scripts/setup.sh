@@ -24,7 +24,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e '.[sim]'
 # The MicroPython stubs of each port go in a folder of their own: the packages for two
 # ports overwrite each other in one environment (device/mypy-stubs.ini says how they are used).
 for port in esp32 rp2; do

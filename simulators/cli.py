@@ -1,7 +1,7 @@
-"""The `perimeter` command with the simulators' own: `perimeter sim run` and `perimeter demo`.
-
-The console script starts here so that the gateway's command line never imports the
-simulators (DESIGN.md: rooms); every other command is the gateway's.
+"""The simulators' commands, `perimeter sim run` and `perimeter demo`, plugged into the
+gateway's `perimeter` command through the `perimeter.commands` entry point, so that the
+gateway's command line never imports the simulators (DESIGN.md: rooms). They need the
+`[sim]` extra (numpy); without it they say so.
 """
 
 import argparse
@@ -63,7 +63,12 @@ def _summary(report: dict[str, Any]) -> str:
 
 
 def _run(path: Path, report_dir: Path, speed: float, mqtt: str | None, dashboard: str | None = None) -> int:
-    from simulators.runner import run  # numpy and the gateway daemon: only when running
+    try:
+        from simulators.runner import run  # numpy and the gateway daemon: only when running
+    except ModuleNotFoundError as exc:
+        raise UsageError(
+            "the simulators need %s: pip install 'perimeter[sim]' (or scripts/setup.sh)" % exc.name
+        ) from None
 
     try:
         scenario = load(path)

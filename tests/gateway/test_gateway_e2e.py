@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from gateway import clock
+from gateway.clock import Clock, ScaledClock
 from gateway.config import load
 from gateway.daemon import Gateway
 from gateway.journal import Journal
+from gateway.pipeline import Reception
 from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
 
 
@@ -150,6 +153,39 @@ async def test_forged_replayed_and_unknown_frames_are_rejected_counted_and_repor
     assert alarmed == ["bad_tag", "replay", "unknown_node"]  # each is someone at work on the link
     metrics = gateway.metrics_text()
     assert 'perimeter_frames_total{transport="fence",result="bad_tag"} 1.0' in metrics
+
+
+async def test_findings_about_two_nodes_in_one_read_are_both_journalled_with_their_messages(
+    running: tuple[Gateway, Path], broker: Broker, pty: Pty
+) -> None:
+    gateway, config = running
+    async with Collector(broker.port) as mqtt:
+        # Forged frames claiming two of the site's nodes, back to back: one read, one batch.
+        pty.write(SimNode(1, site_key=bytes(32)).fence() + SimNode(2, site_key=bytes(32)).fence())
+        await mqtt.wait_for(lambda: len(mqtt.events("security")) >= 2)
+    published = sorted((e["node_id"], e["event_id"]) for e in mqtt.events("security"))
+    journal = Journal(config.parent / "journal.sqlite")
+    rows = sorted((r.node_id, r.event_id) for r in journal.entries() if r.kind == "security")
+    assert rows == published and len({event_id for _, event_id in rows}) == 2
+    assert [node for node, _ in rows] == [1, 2]
+
+
+def test_a_security_finding_carries_one_time_the_gateways_clock(tmp_path: Path, broker: Broker) -> None:
+    # The scenario runner installs a simulated clock: the row, its data, its id and its
+    # alarm all take their time from it, not one from it and one from the wall.
+    clock.install(ScaledClock(1.0, origin=1_700_000_000.0))  # not started: it stands at its origin
+    try:
+        gateway = Gateway(load(write_site(tmp_path, broker.port)))
+        gateway.on_stream(SimNode(1, site_key=bytes(32)).fence(), Reception("fence", clock.now()))
+        gateway.journal.close()
+    finally:
+        clock.install(Clock())
+    journal = Journal(tmp_path / "journal.sqlite")
+    row = next(r for r in journal.entries() if r.kind == "security")
+    assert row.ts == row.data["ts"] == "2023-11-14T22:13:20.000Z"
+    assert row.event_id == "test:security:bad_tag:1:fence:1700000000000"
+    alarm = next(r for r in journal.entries() if r.kind == "alarm")
+    assert alarm.ts == row.ts and alarm.data["alarm"]["raised_at"] == 1_700_000_000.0
 
 
 async def test_repeated_bad_tags_for_one_node_raise_a_substitution_alarm(

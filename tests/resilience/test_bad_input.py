@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.cli import main  # the console script, the simulators plugged in
 from gateway.config import TEMPLATE
 from gateway.dashboard.accounts import add_account
-from simulators.cli import main
 
 GOOD = (
     TEMPLATE.replace('# accounts_file = "operators.txt"', 'accounts_file = "operators.txt"')

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.cli import main
+from gateway.cli import main  # the console script, the simulators plugged in
 
 SHORT = """
 [scenario]
