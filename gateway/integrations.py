@@ -12,7 +12,6 @@ The text comes from a template the VMS administrator matches rules against, e.g.
 import asyncio
 import json
 import logging
-import random
 import ssl
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.alarms import Change
+from gateway.backoff import backoff_delay
 from gateway.journal import Journal
 
 log = logging.getLogger("perimeter.integrations")
@@ -110,7 +110,7 @@ class DeliverySink(ABC):
                     )
                 self.up = False
                 attempt += 1
-                await asyncio.sleep(0.2 + random.uniform(0, min(10.0, 0.2 * 1.5 ** min(attempt, 20))))
+                await asyncio.sleep(backoff_delay(attempt, 0.2, 10.0))
                 continue
             if not self.up:
                 log.info("integration=%s up", self.name)

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import math
-import random
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import aiomqtt
 
+from gateway.backoff import backoff_delay
 from gateway.config import MqttConfig
 from gateway.journal import Journal, OutboxMessage, utc_now
 
@@ -126,7 +126,7 @@ class MqttSink:
                 log.exception("mqtt sink failed; reconnecting")
                 self.connected = False
             attempt += 1
-            await asyncio.sleep(0.2 + random.uniform(0, min(5.0, 0.2 * 1.5 ** min(attempt, 20))))
+            await asyncio.sleep(backoff_delay(attempt, 0.2, 5.0))
 
     async def _session(self, client: aiomqtt.Client) -> None:
         self.connected = True

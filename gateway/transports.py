@@ -22,6 +22,7 @@ import serial
 import serial_asyncio_fast
 
 from gateway import clock
+from gateway.backoff import backoff_delay
 from gateway.config import SemtechUdpConfig
 from gateway.pipeline import Reception
 from protocol import bridge
@@ -32,12 +33,8 @@ log = logging.getLogger("perimeter.transport")
 
 UP = "up"
 DOWN = "down"
-BACKOFF_CAP_S = 1.0  # a reappearing port or peer is back within about a second
-
-
-def backoff_delay(attempt: int, cap: float = BACKOFF_CAP_S) -> float:
-    """Jittered exponential backoff: uniform(0, min(cap, 0.05 * 1.5 ** attempt)) (+ a floor)."""
-    return 0.05 + random.uniform(0, min(cap, 0.05 * 1.5 ** min(attempt, 20)))
+RETRY_FIRST_S = 0.05
+RETRY_CAP_S = 1.0  # a reappearing port or peer is back within about a second
 
 
 class Receiver(Protocol):
@@ -85,7 +82,7 @@ class Transport(ABC):
                 self.reconnects += 1
             self._set_state(DOWN, detail)
             attempt += 1
-            await asyncio.sleep(backoff_delay(attempt))
+            await asyncio.sleep(backoff_delay(attempt, RETRY_FIRST_S, RETRY_CAP_S))
 
     def _connected(self) -> None:
         self._set_state(UP)

@@ -7,8 +7,6 @@ impact channel reads an ADC. Each bus replays a sample source: any object with
 for recorded samples).
 """
 
-import asyncio
-
 from device.detect.kernels import zeros
 from device.drivers.adxl345 import ADXL345
 from device.drivers.analog import BatteryMonitor, ImpactChannel, TamperSwitch
@@ -61,15 +59,6 @@ class SlotFileSource:
             self._file.seek(0)
             got += self._file.readinto(view[got:])
         return got - got % 4
-
-
-class SilentSource:
-    def __init__(self, value=0):
-        self.value = value
-
-    def fill(self, buf, count):
-        for i in range(len(buf) if count > len(buf) else count):
-            buf[i] = self.value
 
 
 class SimADXL345Bus:
@@ -338,20 +327,6 @@ class Board:
             self.logged.append(message)
 
 
-async def run_node(node, duration_ms):
-    """Run `node` on its board's virtual clock for `duration_ms` of simulated time, or until
-    the board resets; stops its tasks and returns whether it reset."""
-    clock = node.clock
-    tasks = node.start()
-    until = clock.now_ms() + duration_ms
-    while clock.now_ms() < until and not node.board.was_reset:
-        await clock.run(min(until, clock.now_ms() + 1000))
-    for task in tasks:
-        task.cancel()
-    await asyncio.sleep(0)
-    return node.board.was_reset
-
-
 __all__ = [
     "Board",
     "VirtualClock",
@@ -361,5 +336,4 @@ __all__ = [
     "SimReset",
     "FileSource",
     "SlotFileSource",
-    "run_node",
 ]
