@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway import topics
+
 ACTIVE = "active"
 ACKNOWLEDGED = "acknowledged"
 CLEARED = "cleared"
@@ -195,12 +197,12 @@ class AlarmBook:
                 data = json.loads(payload)
             except ValueError:
                 continue
-            if topic.startswith(prefix + "/alarm/") and data.get("schema") == SCHEMA:
+            if topic.startswith(topics.alarm(prefix)) and data.get("schema") == SCHEMA:
                 fields = {k: v for k, v in data.items() if k != "schema"}
                 alarm = Alarm(**fields)
                 if alarm.state != CLEARED:
                     self._index(alarm)
-            elif topic.startswith(prefix + "/mask/"):
+            elif topic.startswith(topics.mask(prefix)):
                 self.masks[data["zone"]] = Mask(data["zone"], data["operator"], data["reason"], data["until"])
         self._seq = len(self.alarms)
 

@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from gateway import clock
+from gateway import clock, topics
 from gateway.alarm_engine import AlarmEngine, Detection
 from gateway.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, DRONE, AlarmBook, Change
 from gateway.config import GatewayConfig
@@ -56,7 +56,7 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.prefix = "%s/%s/%s" % (config.mqtt.prefix, config.site_name, config.gateway_id)
+        self.prefix = topics.prefix(config.mqtt.prefix, config.site_name, config.gateway_id)
         self.journal = Journal(config.journal)
         self.keyring = Keyring(config.site_key, {n.id for n in config.nodes})
         radio = [t.name for t in config.lora_bridge] + [t.name for t in config.semtech_udp]
@@ -149,7 +149,7 @@ class Gateway:
         try:
             self.journal.append("transport", data)
             self.journal.set_retained(
-                "%s/bridge/transport/%s" % (self.prefix, name), json.dumps(dict(data, ts=utc_now())).encode()
+                topics.bridge_transport(self.prefix, name), json.dumps(dict(data, ts=utc_now())).encode()
             )
             self.journal.commit()
         except Exception:  # a full disk must not take the transport's reconnect loop with it
@@ -259,9 +259,7 @@ class Gateway:
                 text = canonical_data(payload)
                 new = self.journal.append("event", data_text=text, node_id=node_id, event_id=event_id, ts=utc_iso(now))
             if new:
-                self.journal.enqueue(
-                    "%s/node/%d/event/%s" % (self.prefix, node_id, message.name.lower()), text.encode()
-                )
+                self.journal.enqueue(topics.node_event(self.prefix, node_id, message.name.lower()), text.encode())
                 self.counters["events"] += 1
                 if not testing:
                     happened = now - packet.fields["age_ds"] / 10
@@ -331,9 +329,9 @@ class Gateway:
             last_seen=utc_iso(node.last_seen) if node.last_seen else None,
             comm_fail_since=utc_iso(node.comm_fail_since) if node.comm_fail_since else None,
         )
-        self.journal.set_retained("%s/node/%d/state" % (self.prefix, node_id), json.dumps(state).encode())
+        self.journal.set_retained(topics.node_state(self.prefix, node_id), json.dumps(state).encode())
         availability = b"offline" if node.supervision == COMM_FAIL else b"online"
-        self.journal.set_retained("%s/node/%d/availability" % (self.prefix, node_id), availability)
+        self.journal.set_retained(topics.node_availability(self.prefix, node_id), availability)
         if self.feed.subscribers:  # a view built only for an open page
             self.feed.stage("node", node_view(self, node_id))
 
@@ -371,7 +369,7 @@ class Gateway:
         if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=utc_iso(now)):
             log.warning("security finding %s journalled already: not reported again", event_id)
             return
-        self.journal.enqueue("%s/bridge/event/security" % self.prefix, json.dumps(data).encode())
+        self.journal.enqueue(topics.security_events(self.prefix), json.dumps(data).encode())
         # Forgery, replay, an unknown node and substitution are all someone at work on the
         # link: each is a security alarm (one per kind and node while open; findings are
         # already limited to one report a minute).
@@ -390,7 +388,7 @@ class Gateway:
         }
         log.warning("supervision node=%d state=%s silent_s=%.1f", change.node_id, change.state, change.silent_s)
         self.journal.append("supervision", data, node_id=change.node_id)
-        self.journal.enqueue("%s/node/%d/event/supervision" % (self.prefix, change.node_id), json.dumps(data).encode())
+        self.journal.enqueue(topics.node_event(self.prefix, change.node_id, "supervision"), json.dumps(data).encode())
         if change.state == COMM_FAIL:
             self.alarm_changes(self.alarms.on_comm_fail(change.node_id, str(data["event_id"]), change.at))
         self._publish_node(change.node_id)
@@ -452,7 +450,7 @@ class Gateway:
             if change.evidence_added:
                 row["evidence_added"] = change.evidence_added  # the message shows only the first and newest
             self.journal.append("alarm", row, event_id=None)
-            topic = "%s/alarm/%s" % (self.prefix, change.alarm.alarm_id)
+            topic = topics.alarm(self.prefix, change.alarm.alarm_id)
             self.journal.set_retained(topic, b"" if change.alarm.state == CLEARED else json.dumps(alarm).encode())
             for m in self.config.milestone:
                 if change.action in m.actions:
@@ -508,7 +506,7 @@ class Gateway:
                 "open_alarms": len(open_here),
                 "masked_until": utc_iso(mask.until) if mask and state == "masked" else None,
             }
-            self.journal.set_retained("%s/zone/%s/state" % (self.prefix, zone.name), json.dumps(data).encode())
+            self.journal.set_retained(topics.zone_state(self.prefix, zone.name), json.dumps(data).encode())
 
     def on_request(self, command: str, payload: bytes) -> dict[str, Any] | None:
         """An operator's request on `P/bridge/request/<command>`, or from the dashboard:
@@ -517,7 +515,7 @@ class Gateway:
         try:
             response = self.desk.handle(command, payload, clock.now())
             self.publish_zones()
-            self.journal.enqueue("%s/bridge/response/%s" % (self.prefix, command), json.dumps(response).encode())
+            self.journal.enqueue(topics.response(self.prefix, command), json.dumps(response).encode())
             self.journal.commit()
         except Exception:
             self._rollback()

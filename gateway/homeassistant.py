@@ -15,6 +15,7 @@ from the retained `P/zone/<name>/state`.
 import json
 from typing import Any
 
+from gateway import topics
 from gateway.config import GatewayConfig
 
 STATUS_TOPIC = "homeassistant/status"
@@ -48,7 +49,7 @@ def discovery(config: GatewayConfig, prefix: str) -> list[tuple[str, bytes]]:
         "model": "gateway",
     }
     bridge_availability = {
-        "topic": "%s/bridge/state" % prefix,
+        "topic": topics.bridge_state(prefix),
         "payload_available": "online",
         "payload_not_available": "offline",
     }
@@ -62,11 +63,11 @@ def discovery(config: GatewayConfig, prefix: str) -> list[tuple[str, bytes]]:
             "model": "fence node",
             "via_device": bridge_device["identifiers"][0],
         }
-        state_topic = "%s/node/%d/state" % (prefix, node.id)
+        state_topic = topics.node_state(prefix, node.id)
         availability = [
             bridge_availability,
             {
-                "topic": "%s/node/%d/availability" % (prefix, node.id),
+                "topic": topics.node_availability(prefix, node.id),
                 "payload_available": "online",
                 "payload_not_available": "offline",
             },
@@ -114,7 +115,7 @@ def discovery(config: GatewayConfig, prefix: str) -> list[tuple[str, bytes]]:
                         "name": "%s detection" % kind.capitalize(),
                         "unique_id": uid,
                         "object_id": uid,
-                        "state_topic": "%s/node/%d/event/%s" % (prefix, node.id, kind),
+                        "state_topic": topics.node_event(prefix, node.id, kind),
                         "event_types": types,
                         "value_template": template,
                         "availability": availability,
@@ -134,9 +135,9 @@ def discovery(config: GatewayConfig, prefix: str) -> list[tuple[str, bytes]]:
                     "object_id": uid,
                     "device_class": "enum",
                     "options": ZONE_STATES,
-                    "state_topic": "%s/zone/%s/state" % (prefix, zone.name),
+                    "state_topic": topics.zone_state(prefix, zone.name),
                     "value_template": "{{ value_json.state }}",
-                    "json_attributes_topic": "%s/zone/%s/state" % (prefix, zone.name),
+                    "json_attributes_topic": topics.zone_state(prefix, zone.name),
                     "availability": [bridge_availability],
                     "device": bridge_device,
                 },

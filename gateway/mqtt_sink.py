@@ -22,6 +22,7 @@ from typing import Any
 
 import aiomqtt
 
+from gateway import topics
 from gateway.backoff import backoff_delay
 from gateway.config import MqttConfig
 from gateway.journal import Journal, OutboxMessage, utc_now
@@ -84,7 +85,7 @@ class MqttSink:
             tls_context = ssl.create_default_context(cafile=c.ca_file)
             if c.cert_file:
                 tls_context.load_cert_chain(c.cert_file, c.key_file)
-        will = aiomqtt.Will("%s/bridge/state" % self.prefix, b"offline", qos=1, retain=True)
+        will = aiomqtt.Will(topics.bridge_state(self.prefix), b"offline", qos=1, retain=True)
         client = aiomqtt.Client(
             c.host,
             c.port,
@@ -131,9 +132,9 @@ class MqttSink:
     async def _session(self, client: aiomqtt.Client) -> None:
         self.connected = True
         log.info("mqtt=up broker=%s:%d", self.config.host, self.config.port)
-        await client.publish("%s/bridge/state" % self.prefix, b"online", qos=1, retain=True)
+        await client.publish(topics.bridge_state(self.prefix), b"online", qos=1, retain=True)
         info = dict(self.info(), connected_at=utc_now())
-        await client.publish("%s/bridge/info" % self.prefix, json.dumps(info).encode(), qos=1, retain=True)
+        await client.publish(topics.bridge_info(self.prefix), json.dumps(info).encode(), qos=1, retain=True)
         self._retained_version = 0  # the broker may have lost everything: republish it all
         health = asyncio.create_task(self._health(client))
         listener = asyncio.create_task(self._listen(client))
@@ -162,7 +163,7 @@ class MqttSink:
         may have restarted and forgotten what it was told)."""
         await client.subscribe(HA_STATUS, qos=1)
         if self.on_request is not None:
-            await client.subscribe("%s/bridge/request/+" % self.prefix, qos=1)
+            await client.subscribe(topics.requests(self.prefix), qos=1)
         self.listening = True  # requests published before this moment were not heard
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
@@ -256,5 +257,5 @@ class MqttSink:
     async def _health(self, client: aiomqtt.Client) -> None:
         while True:
             payload = dict(self.health(), ts=utc_now())
-            await client.publish("%s/bridge/health" % self.prefix, json.dumps(payload).encode(), qos=0)
+            await client.publish(topics.bridge_health(self.prefix), json.dumps(payload).encode(), qos=0)
             await asyncio.sleep(self.health_interval_s)

@@ -25,6 +25,7 @@ answers a CONFIG with a HELLO carrying the new config id.
 import json
 from typing import TYPE_CHECKING, Any
 
+from gateway import topics
 from gateway.alarms import OperatorError
 from protocol.messages import BY_NAME, COMMAND, CONFIG_KEYS, KINDS
 
@@ -103,13 +104,13 @@ class OperatorDesk:
             raise OperatorError("'minutes' must be a number of minutes up to %d" % MAX_MASK_MINUTES)
         mask = self.gateway.alarms.book.mask(zone, operator, request.get("reason") or "", now + minutes * 60, now)
         data = {"zone": zone, "operator": operator, "reason": mask.reason, "until": mask.until}
-        self.gateway.journal.set_retained("%s/mask/%s" % (self.gateway.prefix, zone), json.dumps(data).encode())
+        self.gateway.journal.set_retained(topics.mask(self.gateway.prefix, zone), json.dumps(data).encode())
         return data
 
     def _unmask(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         zone = self._text(request, "zone")
         self.gateway.alarms.book.unmask(zone, operator)
-        self.gateway.journal.set_retained("%s/mask/%s" % (self.gateway.prefix, zone), b"")
+        self.gateway.journal.set_retained(topics.mask(self.gateway.prefix, zone), b"")
         return {"zone": zone, "unmasked_by": operator}
 
     def _alarms(self, request: dict[str, Any], operator: str, now: float) -> list[dict[str, Any]]:

@@ -1,0 +1,64 @@
+"""Every MQTT topic the gateway publishes or listens on, named once.
+
+`P` = `<mqtt.prefix>/<site>/<gateway>`; README's MQTT section lists what each carries.
+"""
+
+
+def prefix(base: str, site: str, gateway: str) -> str:
+    return "%s/%s/%s" % (base, site, gateway)
+
+
+def bridge_state(p: str) -> str:
+    return p + "/bridge/state"  # retained: online, or offline as the last will
+
+
+def bridge_info(p: str) -> str:
+    return p + "/bridge/info"
+
+
+def bridge_health(p: str) -> str:
+    return p + "/bridge/health"
+
+
+def bridge_transport(p: str, name: str) -> str:
+    return "%s/bridge/transport/%s" % (p, name)
+
+
+def security_events(p: str) -> str:
+    return p + "/bridge/event/security"
+
+
+def requests(p: str) -> str:
+    """The filter operators' requests arrive on (`P/bridge/request/<command>`)."""
+    return p + "/bridge/request/+"
+
+
+def response(p: str, command: str) -> str:
+    return "%s/bridge/response/%s" % (p, command)
+
+
+def node_state(p: str, node_id: int) -> str:
+    return "%s/node/%d/state" % (p, node_id)
+
+
+def node_availability(p: str, node_id: int) -> str:
+    return "%s/node/%d/availability" % (p, node_id)
+
+
+def node_event(p: str, node_id: int, kind: str) -> str:
+    """`kind`: fence, acoustic, impact, tamper, fault, or supervision."""
+    return "%s/node/%d/event/%s" % (p, node_id, kind)
+
+
+def alarm(p: str, alarm_id: str = "") -> str:
+    """An alarm's retained topic (with no id: the prefix all of them share)."""
+    return "%s/alarm/%s" % (p, alarm_id)
+
+
+def zone_state(p: str, zone: str) -> str:
+    return "%s/zone/%s/state" % (p, zone)
+
+
+def mask(p: str, zone: str = "") -> str:
+    """A zone mask's retained topic (with no zone: the prefix all of them share)."""
+    return "%s/mask/%s" % (p, zone)
