@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,17 +147,15 @@ class Gateway:
         if state != UP:
             self.pipeline.reset_stream(name)
         data = {"transport": name, "state": state, "detail": detail}
-        try:
+
+        def record() -> None:
             self.journal.append("transport", data)
             self.journal.set_retained(
                 topics.bridge_transport(self.prefix, name), json.dumps(dict(data, ts=utc_now())).encode()
             )
-            self.journal.commit()
-        except Exception:  # a full disk must not take the transport's reconnect loop with it
-            self._rollback()
-            log.exception("could not journal transport=%s state=%s", name, state)
-            return
-        self._committed()
+
+        # A full disk must not take the transport's reconnect loop with it: durably() logs it.
+        self.durably("transport=%s state=%s" % (name, state), record)
 
     def on_interference(self, name: str, at: float) -> None:
         """A radio receiver heard a packet its CRC rejected. Back-to-back ones (within a
@@ -166,16 +165,8 @@ class Gateway:
         self._interference[name] = at
         begin = max(last, at - 1.0) if last is not None and at - last <= 1.0 else at
         changes = self.alarms.on_interference(name, begin, at)
-        if not changes:
-            return
-        try:
-            self.alarm_changes(changes)
-            self.journal.commit()
-        except Exception:
-            self._rollback()
-            log.exception("could not journal the jamming alarm of transport=%s", name)
-            return
-        self._committed()
+        if changes:
+            self.durably("the jamming alarm of transport=%s" % name, lambda: self.alarm_changes(changes))
 
     # -- the sans-I/O outcomes, made durable -------------------------------------------------------
 
@@ -183,7 +174,8 @@ class Gateway:
         if not outcomes:
             return
         acks: list[tuple[Reception, bytes]] = []
-        try:
+
+        def record() -> None:
             for outcome in outcomes:
                 if isinstance(outcome, Frame):
                     ack = self._frame(outcome)
@@ -199,13 +191,10 @@ class Gateway:
                         outcome.node_id,
                         outcome.detail,
                     )
-            self.journal.commit()
-        except Exception:
-            # Nothing was acked: the node will retransmit, and the journal stays consistent.
-            self._rollback()
-            log.exception("could not journal %d outcomes; nothing acked", len(outcomes))
+
+        # On failure nothing is acked: the nodes retransmit, and the journal stays consistent.
+        if not self.durably("%d outcomes (nothing acked)" % len(outcomes), record):
             return
-        self._committed()
         deadline = self.alarms.next_deadline()
         if deadline is not None and deadline < self._supervision_wakes_at:
             self._deadline_moved.set()  # a window opened that closes before the next round
@@ -396,13 +385,14 @@ class Gateway:
     def check_supervision(self, now: float | None = None) -> list[SupervisionChange]:
         now = clock.now() if now is None else now
         changes = self.registry.check(now)
-        for change in changes:
-            self._supervision(change)
-        alarm_changes = self.alarms.tick(now)  # fence windows that closed, masks that expired
-        self.alarm_changes(alarm_changes)
-        if changes or alarm_changes:
-            self.journal.commit()
-            self.sink.wake()
+
+        def record() -> None:
+            for change in changes:
+                self._supervision(change)
+            # Fence windows that closed, masks that expired.
+            self.alarm_changes(self.alarms.tick(now))
+
+        self.durably("a supervision round", record)
         self._stage_tracks()
         self.feed.flush()
         return changes
@@ -411,25 +401,35 @@ class Gateway:
         """While a dashboard page is open, every journal row goes to its event log too."""
         self.journal.observer = (lambda entry: self.feed.stage("log", log_entry(entry))) if watching else None
 
+    def durably(self, what: str, change: Callable[[], object]) -> bool:
+        """Make a change durable: `change()` journals it (rows, counters, outbox, retained
+        state) in one transaction, which is then committed; only then are the sink woken,
+        the open pages told and the downlinks sealed in it sent. If anything fails, all of
+        it is rolled back (pages told nothing, downlinks dropped), logged as `what`, and
+        False returned: the daemon goes on. Every durable change goes through here."""
+        try:
+            change()
+            self.journal.commit()
+        except Exception:
+            self._rollback()
+            log.exception("could not journal %s", what)
+            return False
+        self._committed()
+        return True
+
     def _committed(self) -> None:
+        self.send_committed_downlinks()
         self.sink.wake()
         self.feed.flush()
 
     def _rollback(self) -> None:
         self.journal.rollback()
+        self._after_commit.clear()
         self.feed.discard()
 
     def journal_dashboard(self, data: dict[str, Any]) -> bool:
         """Journal a dashboard happening (a login, a refused action); False if it could not be."""
-        try:
-            self.journal.append("dashboard", data)
-            self.journal.commit()
-        except Exception:
-            self._rollback()
-            log.exception("could not journal dashboard %s", data.get("action"))
-            return False
-        self._committed()
-        return True
+        return self.durably("dashboard %s" % data.get("action"), lambda: self.journal.append("dashboard", data))
 
     def _stage_tracks(self) -> None:
         """Tell the pages where drones are, when that changed (tracks end without an alarm change)."""
@@ -512,19 +512,15 @@ class Gateway:
         """An operator's request on `P/bridge/request/<command>`, or from the dashboard:
         carried out, journalled with the operator's name, and answered on
         `P/bridge/response/<command>`. The response; None if it could not be journalled."""
-        try:
+        answered: list[dict[str, Any]] = []
+
+        def record() -> None:
             response = self.desk.handle(command, payload, clock.now())
             self.publish_zones()
             self.journal.enqueue(topics.response(self.prefix, command), json.dumps(response).encode())
-            self.journal.commit()
-        except Exception:
-            self._rollback()
-            self._after_commit.clear()
-            log.exception("operator request %s failed", command)
-            return None
-        self.send_committed_downlinks()
-        self._committed()
-        return response
+            answered.append(response)
+
+        return answered[0] if self.durably("operator request %s" % command, record) else None
 
     def _send_ack(self, reception: Reception, packet: bytes) -> None:
         transport = self.transports.get(reception.transport)
@@ -733,12 +729,8 @@ class Gateway:
                 await asyncio.wait(pending, timeout=0.5)
             if server is not None:
                 server.close()
-            try:
-                self.journal.append("gateway", {"action": "stop"})
-                self.journal.commit()
-            except Exception:  # a full disk must not turn a clean stop into a crash
-                self._rollback()
-                log.exception("could not journal the stop")
+            # A full disk must not turn a clean stop into a crash: durably() logs it.
+            self.durably("the stop", lambda: self.journal.append("gateway", {"action": "stop"}))
             self.journal.close()
 
     async def _watchdog(self) -> None:
