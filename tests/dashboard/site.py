@@ -20,8 +20,7 @@ from playwright.async_api import Browser, Page
 
 from gateway.daemon import Gateway
 from gateway.dashboard.accounts import add_account
-from tests.gateway.harness import Broker, Pty, SimNode, free_port, write_site
-from tests.gateway.test_gateway_e2e import serial_transport, start, stop
+from tests.gateway.harness import Broker, Pty, SimNode, free_port, serial_transport, start, stop, write_site
 
 OPERATOR = ("alice", "correct horse battery")
 VIEWER = ("victor", "staple viewer only")

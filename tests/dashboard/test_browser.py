@@ -10,8 +10,7 @@ from typing import Any
 from playwright.async_api import Browser
 
 from tests.dashboard.site import OPERATOR, VIEWER, Site, logged_in
-from tests.gateway.harness import Collector
-from tests.gateway.test_gateway_e2e import wait_until
+from tests.gateway.harness import Collector, wait_until
 
 PREFIX = "perimeter/test/gw"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.async_api import Browser
 
 from tests.dashboard.site import ARTIFACTS, OPERATOR, logged_in, running_site
-from tests.gateway.test_gateway_e2e import wait_until
+from tests.gateway.harness import wait_until
 
 NODES = 500
 ALARMS = 100

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.dashboard.site import OPERATOR, Client, running_site
-from tests.gateway.test_integrations import self_signed
+from tests.gateway.harness import self_signed
 
 
 async def test_over_the_network_the_dashboard_is_https_with_secure_cookies(tmp_path: Path) -> None:

@@ -1,7 +1,11 @@
 """Real parts for gateway tests: a Mosquitto broker of their own, pseudo-terminals, a site
-with its key file and config, and simulated nodes that build real frames."""
+with its key file and config, simulated nodes that build real frames, a gateway started and
+stopped in the test's own loop, what a newcomer to the broker is told, and a self-signed
+certificate for the TLS specs. Spec modules import these from here, never from each other."""
 
 import asyncio
+import datetime
+import ipaddress
 import json
 import os
 import time
@@ -9,12 +13,36 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from gateway.config import load
+from gateway.daemon import Gateway
 from simulators.broker import Broker, free_port
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 from simulators.pty_link import Pty
 
-__all__ = ["Broker", "Collector", "Pty", "SimNode", "free_port", "write_site", "SITE_ID", "SITE_KEY"]
+__all__ = [
+    "Broker",
+    "Collector",
+    "Pty",
+    "SimNode",
+    "free_port",
+    "write_site",
+    "SITE_ID",
+    "SITE_KEY",
+    "NODES",
+    "PERIMETER",
+    "PREFIX",
+    "retained",
+    "self_signed",
+    "serial_transport",
+    "start",
+    "stop",
+    "wait_until",
+]
 
 
 def write_site(
@@ -92,3 +120,101 @@ class Collector:
                     "timed out; got %d messages: %s" % (len(self.messages), [t for t, _, _ in self.messages[-10:]])
                 )
             await asyncio.sleep(0.02)
+
+
+async def start(config: Path) -> tuple[Gateway, asyncio.Task[None]]:
+    gateway = Gateway(load(config))
+    task = asyncio.create_task(gateway.run())
+    await wait_until(lambda: all(t.state == "up" for t in gateway.transports.values()), 10)
+    return gateway, task
+
+
+async def stop(gateway: Gateway, task: asyncio.Task[None]) -> None:
+    gateway.stop()
+    done, _ = await asyncio.wait({task}, timeout=10)
+    if not done:
+        stacks = []
+        for t in gateway._tasks:
+            coro = t.get_coro()
+            chain = []
+            while coro is not None:
+                frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                chain.append("%s:%s" % (getattr(coro, "__qualname__", coro), frame.f_lineno if frame else "?"))
+                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            stacks.append(" -> ".join(chain))
+        raise AssertionError("gateway did not stop: " + " | ".join(stacks))
+    task.result()
+
+
+async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError("condition not met within %.1f s" % timeout)
+        await asyncio.sleep(0.02)
+
+
+def serial_transport(name: str, port: Path) -> str:
+    return '[[transport.serial]]\nname = "%s"\nport = "%s"\n\n' % (name, port)
+
+
+PREFIX = "perimeter/test/gw"
+PERIMETER = """
+[perimeter]
+polyline = [[0, 0], [300, 0]]
+[[perimeter.zone]]
+name = "north"
+start_m = 0
+end_m = 100
+priority = 2
+[[perimeter.zone]]
+name = "east"
+start_m = 100
+end_m = 300
+
+[alarms]
+fence_window_s = 0.2
+"""
+NODES = "".join(
+    '[[node]]\nid = %d\nname = "n%d"\nchainage_m = %.1f\n\n' % (n, n, 15 + 30 * (n - 1)) for n in (1, 2, 3, 4)
+)
+
+
+async def retained(port: int, topic: str = PREFIX + "/alarm/#", settle: float = 0.5) -> dict[str, dict[str, Any]]:
+    """What a newcomer to the broker is told: the retained messages under `topic`."""
+    found: dict[str, dict[str, Any]] = {}
+    async with aiomqtt.Client("127.0.0.1", port, identifier="newcomer-%f" % time.time()) as client:
+        await client.subscribe(topic, qos=1)
+        try:
+            async with asyncio.timeout(settle):
+                async for message in client.messages:
+                    if message.retain and message.payload:
+                        found[str(message.topic)] = json.loads(message.payload)  # type: ignore[arg-type]
+        except TimeoutError:
+            pass
+    return found
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "hook.pem", folder / "hook.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file

@@ -20,44 +20,21 @@ from gateway.daemon import Gateway
 from gateway.journal import Journal, export_text
 from protocol.messages import BY_ID, DOWN
 from protocol.packet import open_packet
-from tests.gateway.harness import SITE_ID, Broker, Pty, SimNode, write_site
-from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_until
-
-PREFIX = "perimeter/test/gw"
-PERIMETER = """
-[perimeter]
-polyline = [[0, 0], [300, 0]]
-[[perimeter.zone]]
-name = "north"
-start_m = 0
-end_m = 100
-priority = 2
-[[perimeter.zone]]
-name = "east"
-start_m = 100
-end_m = 300
-
-[alarms]
-fence_window_s = 0.2
-"""
-NODES = "".join(
-    '[[node]]\nid = %d\nname = "n%d"\nchainage_m = %.1f\n\n' % (n, n, 15 + 30 * (n - 1)) for n in (1, 2, 3, 4)
+from tests.gateway.harness import (
+    NODES,
+    PERIMETER,
+    PREFIX,
+    SITE_ID,
+    Broker,
+    Pty,
+    SimNode,
+    retained,
+    serial_transport,
+    start,
+    stop,
+    wait_until,
+    write_site,
 )
-
-
-async def retained(port: int, topic: str = PREFIX + "/alarm/#", settle: float = 0.5) -> dict[str, dict[str, Any]]:
-    """What a newcomer to the broker is told: the retained messages under `topic`."""
-    found: dict[str, dict[str, Any]] = {}
-    async with aiomqtt.Client("127.0.0.1", port, identifier="newcomer-%f" % time.time()) as client:
-        await client.subscribe(topic, qos=1)
-        try:
-            async with asyncio.timeout(settle):
-                async for message in client.messages:
-                    if message.retain and message.payload:
-                        found[str(message.topic)] = json.loads(message.payload)  # type: ignore[arg-type]
-        except TimeoutError:
-            pass
-    return found
 
 
 class Desk:

@@ -17,7 +17,7 @@ from gateway.config import load
 from gateway.daemon import Gateway
 from gateway.journal import Journal
 from gateway.pipeline import Reception
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial_transport, start, stop, wait_until, write_site
 
 
 @pytest.fixture
@@ -25,42 +25,6 @@ def pty(tmp_path: Path) -> Iterator[Pty]:
     p = Pty(tmp_path / "ttyNODE")
     yield p
     p.unplug()
-
-
-async def start(config: Path) -> tuple[Gateway, asyncio.Task[None]]:
-    gateway = Gateway(load(config))
-    task = asyncio.create_task(gateway.run())
-    await wait_until(lambda: all(t.state == "up" for t in gateway.transports.values()), 10)
-    return gateway, task
-
-
-async def stop(gateway: Gateway, task: asyncio.Task[None]) -> None:
-    gateway.stop()
-    done, _ = await asyncio.wait({task}, timeout=10)
-    if not done:
-        stacks = []
-        for t in gateway._tasks:
-            coro = t.get_coro()
-            chain = []
-            while coro is not None:
-                frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-                chain.append("%s:%s" % (getattr(coro, "__qualname__", coro), frame.f_lineno if frame else "?"))
-                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-            stacks.append(" -> ".join(chain))
-        raise AssertionError("gateway did not stop: " + " | ".join(stacks))
-    task.result()
-
-
-async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise AssertionError("condition not met within %.1f s" % timeout)
-        await asyncio.sleep(0.02)
-
-
-def serial_transport(name: str, port: Path) -> str:
-    return '[[transport.serial]]\nname = "%s"\nport = "%s"\n\n' % (name, port)
 
 
 @pytest.fixture

@@ -12,9 +12,19 @@ import aiomqtt
 import pytest
 
 from gateway.daemon import Gateway
-from tests.gateway.harness import Broker, Collector, Pty, write_site
-from tests.gateway.test_alarm_lifecycle import NODES, PERIMETER, retained
-from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_until
+from tests.gateway.harness import (
+    NODES,
+    PERIMETER,
+    Broker,
+    Collector,
+    Pty,
+    retained,
+    serial_transport,
+    start,
+    stop,
+    wait_until,
+    write_site,
+)
 
 REQUIRED = {"name", "unique_id", "state_topic", "availability", "device"}
 

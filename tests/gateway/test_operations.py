@@ -10,8 +10,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
-from tests.gateway.test_gateway_e2e import start, stop, wait_until
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, start, stop, wait_until, write_site
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
 

@@ -12,8 +12,7 @@ from gateway.daemon import Gateway
 from gateway.journal import Journal
 from protocol import bridge
 from protocol.framing import Deframer, encode_frame
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, free_port, write_site
-from tests.gateway.test_gateway_e2e import start, stop, wait_until
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, free_port, start, stop, wait_until, write_site
 
 EUI = bytes.fromhex("aa555a0000000101")
 

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.daemon import Gateway
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
-from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_until
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial_transport, start, stop, wait_until, write_site
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.journal import Journal
-from tests.gateway.harness import Broker, Collector, Pty, write_site
-from tests.gateway.test_gateway_e2e import serial_transport, start, stop
+from tests.gateway.harness import Broker, Collector, Pty, serial_transport, start, stop, write_site
 from tests.resilience.node import RetryingNode
 
 

@@ -7,8 +7,7 @@ import statistics
 import time
 from pathlib import Path
 
-from tests.gateway.harness import Broker, Collector, Pty, write_site
-from tests.gateway.test_gateway_e2e import serial_transport, start, stop, wait_until
+from tests.gateway.harness import Broker, Collector, Pty, serial_transport, start, stop, wait_until, write_site
 from tests.resilience.node import RetryingNode
 
 
