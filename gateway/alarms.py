@@ -8,7 +8,9 @@ again with a higher severity, so a second climb in the same place is not lost be
 first one's acknowledgement.
 """
 
+import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +146,11 @@ class Change:
 
 class AlarmBook:
     """The open alarms (indexed by category and key, then zone, and by zone, so finding the
-    one an event belongs to costs the same however many are open) and the zone masks."""
+    one an event belongs to costs the same however many are open) and the zone masks.
+
+    Every change is remembered until `commit()`; `rollback()` puts the book back as it was
+    at the last commit. The daemon calls one or the other with its journal transaction, so
+    an alarm is never acknowledged, cleared or masked in memory but not in the journal."""
 
     def __init__(self, site: str) -> None:
         self.site = site
@@ -153,6 +159,43 @@ class AlarmBook:
         self._seq = 0
         self._by_key: dict[tuple[str, str], dict[str | None, Alarm]] = {}
         self._by_zone: dict[str | None, dict[str, Alarm]] = {}
+        self._undo: list[Callable[[], None]] = []  # since the last commit, newest last
+
+    def commit(self) -> None:
+        """What changed since the last commit is durable: forget how to undo it."""
+        self._undo.clear()
+
+    def rollback(self) -> None:
+        """Put the book back as it was at the last commit."""
+        while self._undo:
+            self._undo.pop()()
+
+    def _keep(self, alarm: Alarm) -> None:
+        """Remember an alarm as it is now (open or just raised) to put it back on rollback."""
+        if alarm.alarm_id not in self.alarms:  # raised in this transaction: undo is removal
+            self._undo.append(lambda: self._unindex(alarm) if self.alarms.get(alarm.alarm_id) is alarm else None)
+            return
+        before = copy.copy(alarm)
+        before.evidence, before.detail, before._seen = list(alarm.evidence), dict(alarm.detail), set(alarm._seen)
+
+        def undo() -> None:
+            if self.alarms.get(alarm.alarm_id) is alarm:
+                self._unindex(alarm)
+            alarm.__dict__.update(before.__dict__)
+            self._index(alarm)
+
+        self._undo.append(undo)
+
+    def _keep_mask(self, zone: str) -> None:
+        before = self.masks.get(zone)
+
+        def undo() -> None:
+            if before is None:
+                self.masks.pop(zone, None)
+            else:
+                self.masks[zone] = before
+
+        self._undo.append(undo)
 
     def find(self, category: str, zone: str | None, key: str) -> Alarm | None:
         """The open alarm of this category, zone and key, if there is one."""
@@ -233,6 +276,7 @@ class AlarmBook:
             return None
         existing = self._open(category, zone, key, match_zone)
         if existing is not None:
+            self._keep(existing)
             added = existing.add_evidence(evidence)
             existing.updated_at = now
             if location_m is not None:
@@ -265,6 +309,7 @@ class AlarmBook:
             detail=dict(detail or {}, key=key),
         )
         added = alarm.add_evidence(evidence)
+        self._keep(alarm)
         self._index(alarm)
         return Change(alarm, "raised", evidence_added=added)
 
@@ -278,6 +323,7 @@ class AlarmBook:
         if not operator or not note.strip():
             raise OperatorError("acknowledging needs the operator's name and a note")
         alarm = self._get(alarm_id)
+        self._keep(alarm)
         alarm.state = ACKNOWLEDGED
         alarm.acknowledged_by = operator
         alarm.acknowledged_at = now
@@ -291,6 +337,7 @@ class AlarmBook:
         alarm = self._get(alarm_id)
         if alarm.state != ACKNOWLEDGED:
             raise OperatorError("alarm %s must be acknowledged before it is cleared" % alarm_id)
+        self._keep(alarm)
         alarm.state = CLEARED
         alarm.cleared_by = operator
         alarm.cleared_at = now
@@ -305,13 +352,15 @@ class AlarmBook:
         if until <= now:
             raise OperatorError("a mask needs an expiry in the future")
         mask = Mask(zone, operator, reason, until)
+        self._keep_mask(zone)
         self.masks[zone] = mask
         return mask
 
     def unmask(self, zone: str, operator: str) -> Mask:
-        mask = self.masks.pop(zone, None)
-        if mask is None:
+        if zone not in self.masks:
             raise OperatorError("zone %r is not masked" % zone)
+        self._keep_mask(zone)
+        mask = self.masks.pop(zone)
         return mask
 
     def expire_masks(self, now: float) -> list[Change]:
@@ -319,6 +368,7 @@ class AlarmBook:
         changes = []
         for zone, mask in list(self.masks.items()):
             if now >= mask.until:
+                self._keep_mask(zone)
                 del self.masks[zone]
                 change = self.trigger(
                     MASK_EXPIRED,

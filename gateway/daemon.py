@@ -127,6 +127,7 @@ class Gateway:
         self._interference: dict[str, float] = {}  # transport -> when it last heard a bad CRC
         self._routes: dict[int, Reception] = {}  # node -> how it was last heard best: the way back
         self._after_commit: list[tuple[Reception, bytes]] = []  # downlinks waiting for their commit
+        self._undo: list[Callable[[], None]] = []  # what a rollback puts back, newest last
         self._stop = asyncio.Event()
         self._deadline_moved = asyncio.Event()  # a fence window opened: supervision wakes for it
         self._supervision_wakes_at = 0.0  # when the supervision loop next runs on its own
@@ -417,13 +418,26 @@ class Gateway:
         self._committed()
         return True
 
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Run `undo` if the open transaction is rolled back (a change to the gateway's own
+        memory that must not outlive a failed commit)."""
+        self._undo.append(undo)
+
     def _committed(self) -> None:
+        self.alarms.book.commit()
+        self._undo.clear()
         self.send_committed_downlinks()
         self.sink.wake()
         self.feed.flush()
 
     def _rollback(self) -> None:
         self.journal.rollback()
+        # The alarm book and the gateway's own state go back to the last commit with the
+        # journal: an alarm acknowledged, cleared or masked only in memory would be silence
+        # nobody can account for. (The engine's look-back queues keep what they saw.)
+        self.alarms.book.rollback()
+        while self._undo:
+            self._undo.pop()()
         self._after_commit.clear()
         self.feed.discard()
 

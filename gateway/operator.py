@@ -50,6 +50,10 @@ class OperatorDesk:
                 raise OperatorError("the request is not JSON") from None
             if not isinstance(request, dict):
                 raise OperatorError("the request must be a JSON object")
+            try:  # valid JSON may still hold text no journal can store ("\ud800")
+                json.dumps(request, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise OperatorError("the request holds text that is not valid Unicode") from None
             transaction = request.get("transaction")
             operator = request.get("operator")
             if not isinstance(operator, str) or not operator.strip():
@@ -157,7 +161,17 @@ class OperatorDesk:
             raise OperatorError("'minutes' must be an integer from 0 (end) to 1092")
         sent = self._send(node_id, "COMMAND", {"command": 4, "arg": minutes * 60})
         # The gateway marks the node's events as tests for as long as the node reports them.
-        self.gateway.walk_tests[node_id] = now + minutes * 60
+        walk_tests = self.gateway.walk_tests
+        before = walk_tests.get(node_id)
+        walk_tests[node_id] = now + minutes * 60
+
+        def undo() -> None:
+            if before is None:
+                walk_tests.pop(node_id, None)
+            else:
+                walk_tests[node_id] = before
+
+        self.gateway.on_rollback(undo)
         return sent
 
     def _node_command(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:

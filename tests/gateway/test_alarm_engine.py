@@ -244,3 +244,24 @@ def test_a_second_loud_climb_on_a_lone_node_nearby_is_a_second_intrusion():
     first = raised(feed(e, [fence(2, T0, 3000)]))  # 45 m
     second = raised(feed(e, [fence(4, T0 + 1, 3000)]))  # 105 m, as loud: someone else
     assert len(first) == 1 and len(second) == 1
+
+
+def test_a_rolled_back_book_is_as_it_was_at_its_last_commit():
+    e = engine()
+    alarm = raised(feed(e, [fence(5, T0, 3000)]))[0]
+    e.book.mask("Z03", "officer.smith", "fence repair", T0 + 600, T0)
+    e.book.commit()
+    before = ({a: x.as_json() for a, x in e.book.alarms.items()}, dict(e.book.masks))
+    # A transaction that acknowledges and clears the alarm, raises and updates others,
+    # lifts one mask and sets another, and then fails to commit:
+    e.book.acknowledge(alarm.alarm_id, "officer.jones", "on camera", T0 + 5)
+    e.book.clear(alarm.alarm_id, "officer.jones", "nothing there", T0 + 6)
+    feed(e, [fence(20, T0 + 7, 3000)])
+    feed(e, [fence(20, T0 + 12, 2900)])
+    e.book.unmask("Z03", "officer.smith")
+    e.book.mask("Z09", "officer.smith", "works", T0 + 900, T0 + 8)
+    e.book.rollback()
+    assert ({a: x.as_json() for a, x in e.book.alarms.items()}, dict(e.book.masks)) == before
+    assert e.book.find(INTRUSION, "Z02", "") is alarm and e.book.open_in_zone("Z06") == []
+    # And it goes on from there: the alarm can still be acknowledged.
+    assert e.book.acknowledge(alarm.alarm_id, "officer.jones", "on camera", T0 + 20).alarm.state == ACKNOWLEDGED
