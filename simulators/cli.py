@@ -62,14 +62,19 @@ def _summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _run(path: Path, report_dir: Path, speed: float, mqtt: str | None, dashboard: str | None = None) -> int:
+def _runner() -> Any:
+    """The scenario runner (numpy and the gateway daemon: imported only when running)."""
     try:
-        from simulators.runner import run  # numpy and the gateway daemon: only when running
+        from simulators.runner import run
     except ModuleNotFoundError as exc:
         raise UsageError(
             "the simulators need %s: pip install 'perimeter[sim]' (or scripts/setup.sh)" % exc.name
         ) from None
+    return run
 
+
+def _run(path: Path, report_dir: Path, speed: float, mqtt: str | None, dashboard: str | None = None) -> int:
+    run = _runner()
     try:
         scenario = load(path)
     except ScenarioError as exc:
@@ -111,6 +116,7 @@ def _local_broker() -> str | None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    _runner()  # without the [sim] extra, say so before anything else
     mqtt = args.mqtt or _local_broker()
     if mqtt:
         print("forwarding to the broker at %s (perimeter/sim/gw1/#)" % mqtt)

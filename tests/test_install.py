@@ -51,3 +51,5 @@ def test_a_simulation_without_the_sim_extra_names_the_extra_to_install() -> None
     assert ran.stderr.strip() == (
         "perimeter: the simulators need numpy: pip install 'perimeter[sim]' (or scripts/setup.sh)"
     )
+    demo = perimeter_without_numpy("demo")
+    assert demo.returncode == 2 and demo.stdout == "" and demo.stderr == ran.stderr
