@@ -328,6 +328,7 @@ class Gateway:
     def _security(self, finding: SecurityFinding) -> None:
         self.counters["security_findings"] += 1
         now = clock.now()  # one time for the row, its id, its message and its alarm
+        ts = utc_iso(now)
         data = {
             "schema": "perimeter.security/1",
             "kind": finding.kind,
@@ -336,7 +337,7 @@ class Gateway:
             "count": finding.count,
             "detail": finding.detail,
             "alarm": finding.kind == "substitution",
-            "ts": utc_iso(now),
+            "ts": ts,
         }
         log.warning(
             "security kind=%s node=%s transport=%s count=%d %s",
@@ -356,7 +357,7 @@ class Gateway:
             int(now * 1000),
         )
         data["event_id"] = event_id
-        if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=utc_iso(now)):
+        if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=ts):
             log.warning("security finding %s journalled already: not reported again", event_id)
             return
         self.journal.enqueue(topics.security_events(self.prefix), json.dumps(data).encode())

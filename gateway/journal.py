@@ -109,6 +109,15 @@ def utc_iso(timestamp: float) -> str:
     return "%s.%03dZ" % (_second_text[1], micro // 1000)
 
 
+_UPSERT_LAST_UP = (
+    "INSERT INTO counters (node_id, last_up) VALUES (?, ?) "
+    "ON CONFLICT(node_id) DO UPDATE SET last_up = MAX(COALESCE(last_up, -1), excluded.last_up)"
+)
+_UPSERT_NEXT_DOWN = (
+    "INSERT INTO counters (node_id, next_down) VALUES (?, ?) "
+    "ON CONFLICT(node_id) DO UPDATE SET next_down = excluded.next_down"
+)
+
 # One encoder for every row: json.dumps with options builds a new one per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -386,20 +395,10 @@ class Journal:
         return ctr
 
     def _write_counters(self) -> None:
-        if self._last_up_dirty:
-            self._db.executemany(
-                "INSERT INTO counters (node_id, last_up) VALUES (?, ?) "
-                "ON CONFLICT(node_id) DO UPDATE SET last_up = MAX(COALESCE(last_up, -1), excluded.last_up)",
-                list(self._last_up_dirty.items()),
-            )
-            self._last_up_dirty.clear()
-        if self._next_down_dirty:
-            self._db.executemany(
-                "INSERT INTO counters (node_id, next_down) VALUES (?, ?) "
-                "ON CONFLICT(node_id) DO UPDATE SET next_down = excluded.next_down",
-                list(self._next_down_dirty.items()),
-            )
-            self._next_down_dirty.clear()
+        for statement, dirty in ((_UPSERT_LAST_UP, self._last_up_dirty), (_UPSERT_NEXT_DOWN, self._next_down_dirty)):
+            if dirty:
+                self._db.executemany(statement, list(dirty.items()))
+                dirty.clear()
 
     # -- node registry snapshot ------------------------------------------------------------------
 
