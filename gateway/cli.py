@@ -10,9 +10,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from gateway import frame_tool
 from gateway.config import TEMPLATE, ConfigError, load
 from gateway.journal import Journal, JournalError, export
+from gateway.tools import frame_tool
 
 
 def _gateway(args: argparse.Namespace) -> int:
@@ -70,7 +70,7 @@ def _journal(args: argparse.Namespace) -> int:
 
 
 def _node(args: argparse.Namespace) -> int:
-    from gateway import node_tool
+    from gateway.tools import node_tool
 
     try:
         if args.action == "build":

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.alarm_engine import Rules
+from gateway.alarming.alarm_engine import Rules
+from gateway.alarming.fusion import CommonModeRejection, DroneRule, JammingRule, ThrowOverRule
+from gateway.alarming.perimeter import OUTER_FENCE, SIDES, Perimeter, PlacedNode, Zone
 from gateway.dashboard.accounts import AccountError, parse_accounts
-from gateway.fusion import CommonModeRejection, DroneRule, JammingRule, ThrowOverRule
-from gateway.integrations import DEFAULT_ACTIONS, MilestoneConfig, WebhookConfig
-from gateway.perimeter import OUTER_FENCE, SIDES, Perimeter, PlacedNode, Zone
+from gateway.outputs.integrations import DEFAULT_ACTIONS, MilestoneConfig, WebhookConfig
 from protocol.keys import SITE_KEY_SIZE
 
 
@@ -201,7 +201,7 @@ prefix = "perimeter"
 # end_m = 300
 # priority = 2                # 1 = highest; raises the severity of its alarms
 
-# [alarms]                     # fusion rules (see gateway/fusion.py)
+# [alarms]                     # fusion rules (see gateway/alarming/fusion.py)
 # fence_window_s = 0.5         # fence detections of neighbouring nodes weighed together
 # common_mode_min_nodes = 4    # this many nodes active at once is weather ...
 # common_mode_dominance = 3.0  # ... unless one is this many times the others' median

@@ -17,21 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway import clock, topics
-from gateway.alarm_engine import AlarmEngine, Detection
-from gateway.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, DRONE, AlarmBook, Change
+from gateway import clock
+from gateway.alarming.alarm_engine import AlarmEngine, Detection
+from gateway.alarming.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, DRONE, AlarmBook, Change
+from gateway.alarming.desk import OperatorDesk
 from gateway.config import GatewayConfig
 from gateway.dashboard.live import LiveFeed
 from gateway.dashboard.server import DashboardServer
 from gateway.dashboard.views import alarm_view, log_entry, node_view, tracks_view
-from gateway.homeassistant import discovery
-from gateway.integrations import DeliverySink, MilestoneSink, WebhookSink, milestone_text, webhook_body
-from gateway.journal import Journal, canonical_data, utc_iso, utc_now
-from gateway.mqtt_sink import MqttSink
-from gateway.operator import OperatorDesk
-from gateway.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
-from gateway.registry import COMM_FAIL, NodeRegistry, SupervisionChange
-from gateway.transports import (
+from gateway.ingest.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
+from gateway.ingest.registry import COMM_FAIL, NodeRegistry, SupervisionChange
+from gateway.ingest.transports import (
     UP,
     LoraBridgeTransport,
     SemtechUdpTransport,
@@ -39,6 +35,11 @@ from gateway.transports import (
     TcpTransport,
     Transport,
 )
+from gateway.journal import Journal, canonical_data, utc_iso, utc_now
+from gateway.outputs import topics
+from gateway.outputs.homeassistant import discovery
+from gateway.outputs.integrations import DeliverySink, MilestoneSink, WebhookSink, milestone_text, webhook_body
+from gateway.outputs.mqtt_sink import MqttSink
 from protocol.body import encode_body, field_labels
 from protocol.messages import BY_ID, BY_NAME
 from protocol.packet import seal_packet

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import cli as gateway_cli
-from gateway.frame_tool import UsageError
+from gateway.tools.frame_tool import UsageError
 from simulators.scenario import ScenarioError, load
 
 DEMO = Path(__file__).resolve().parent / "scenarios" / "demo.toml"

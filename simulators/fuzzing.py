@@ -18,8 +18,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
-from gateway.transports import BAD_DATAGRAM, SemtechUdpTransport
+from gateway.ingest.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
+from gateway.ingest.transports import BAD_DATAGRAM, SemtechUdpTransport
 from protocol.errors import EncodeError
 from protocol.framing import encode_frame
 from protocol.keys import NodeKey

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.node_tool import build
+from gateway.tools.node_tool import build
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = ("tests.protocol.test_codec", "tests.protocol.test_vectors")

@@ -9,9 +9,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from gateway import clock
-from gateway.alarms import DRONE, Alarm
+from gateway.alarming.alarms import DRONE, Alarm
+from gateway.alarming.perimeter import Perimeter
 from gateway.journal import Entry
-from gateway.perimeter import Perimeter
 
 if TYPE_CHECKING:
     from gateway.daemon import Gateway

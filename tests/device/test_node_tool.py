@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import node_tool
 from gateway.cli import main
+from gateway.tools import node_tool
 from protocol.keys import derive_node_key
 
 

@@ -5,8 +5,8 @@ and every rule of that lifecycle holds."""
 
 import pytest
 
-from gateway.alarm_engine import AlarmEngine, Detection
-from gateway.alarms import (
+from gateway.alarming.alarm_engine import AlarmEngine, Detection
+from gateway.alarming.alarms import (
     ACKNOWLEDGED,
     ACTIVE,
     CLEARED,
@@ -21,7 +21,7 @@ from gateway.alarms import (
     AlarmBook,
     OperatorError,
 )
-from gateway.perimeter import INSIDE, OUTER_FENCE, Perimeter, PlacedNode, Zone
+from gateway.alarming.perimeter import INSIDE, OUTER_FENCE, Perimeter, PlacedNode, Zone
 
 SPACING = 30.0
 T0 = 1_800_000_000.0

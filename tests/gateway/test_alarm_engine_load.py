@@ -10,9 +10,9 @@ import sys
 from types import FrameType
 from typing import Any
 
-from gateway.alarm_engine import AlarmEngine, Detection
-from gateway.alarms import INTRUSION, AlarmBook
-from gateway.perimeter import OUTER_FENCE, Perimeter, PlacedNode, Zone
+from gateway.alarming.alarm_engine import AlarmEngine, Detection
+from gateway.alarming.alarms import INTRUSION, AlarmBook
+from gateway.alarming.perimeter import OUTER_FENCE, Perimeter, PlacedNode, Zone
 
 NODES = 500
 SPACING = 10.0

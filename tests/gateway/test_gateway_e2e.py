@@ -15,8 +15,8 @@ from gateway import clock
 from gateway.clock import Clock, ScaledClock
 from gateway.config import load
 from gateway.daemon import Gateway
+from gateway.ingest.pipeline import Reception
 from gateway.journal import Journal
-from gateway.pipeline import Reception
 from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial_transport, start, stop, wait_until, write_site
 
 

@@ -1,6 +1,6 @@
 """The sans-I/O receive pipeline, fed plain bytes and a clock (no sockets, no awaits)."""
 
-from gateway.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
+from gateway.ingest.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
 from protocol.framing import encode_frame
 from tests.gateway.harness import SITE_ID, SITE_KEY, SimNode
 

@@ -1,6 +1,6 @@
 """Node registry and supervision timers, on a clock the test holds."""
 
-from gateway.registry import COMM_FAIL, OK, NodeRegistry
+from gateway.ingest.registry import COMM_FAIL, OK, NodeRegistry
 from protocol.messages import BY_NAME
 
 HELLO, HEARTBEAT, TAMPER = (BY_NAME[n].type_id for n in ("HELLO", "HEARTBEAT", "TAMPER"))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway import topics
+from gateway.outputs import topics
 
 ACTIVE = "active"
 ACKNOWLEDGED = "acknowledged"

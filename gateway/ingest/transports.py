@@ -24,7 +24,7 @@ import serial_asyncio_fast
 from gateway import clock
 from gateway.backoff import backoff_delay
 from gateway.config import SemtechUdpConfig
-from gateway.pipeline import Reception
+from gateway.ingest.pipeline import Reception
 from protocol import bridge
 from protocol.errors import FrameRejected
 from protocol.framing import Deframer, encode_frame

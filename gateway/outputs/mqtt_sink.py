@@ -22,10 +22,10 @@ from typing import Any
 
 import aiomqtt
 
-from gateway import topics
 from gateway.backoff import backoff_delay
 from gateway.config import MqttConfig
 from gateway.journal import Journal, OutboxMessage, utc_now
+from gateway.outputs import topics
 
 log = logging.getLogger("perimeter.mqtt")
 

@@ -25,8 +25,8 @@ answers a CONFIG with a HELLO carrying the new config id.
 import json
 from typing import TYPE_CHECKING, Any
 
-from gateway import topics
-from gateway.alarms import OperatorError
+from gateway.alarming.alarms import OperatorError
+from gateway.outputs import topics
 from protocol.messages import BY_NAME, COMMAND, CONFIG_KEYS, KINDS
 
 if TYPE_CHECKING:

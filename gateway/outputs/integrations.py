@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.alarms import Change
+from gateway.alarming.alarms import Change
 from gateway.backoff import backoff_delay
 from gateway.journal import Journal
 

@@ -6,7 +6,7 @@ They are pure functions of what they are given; `gateway.alarm_engine` feeds the
 
 from dataclasses import dataclass
 
-from gateway.perimeter import Perimeter
+from gateway.alarming.perimeter import Perimeter
 
 
 @dataclass

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.alarms import (
+from gateway.alarming.alarms import (
     ACTIVE,
     CLEARED,
     COMM_FAIL,
@@ -33,8 +33,8 @@ from gateway.alarms import (
     AlarmBook,
     Change,
 )
-from gateway.fusion import CommonModeRejection, DroneRule, JammingRule, Localisation, ThrowOverRule
-from gateway.perimeter import Perimeter
+from gateway.alarming.fusion import CommonModeRejection, DroneRule, JammingRule, Localisation, ThrowOverRule
+from gateway.alarming.perimeter import Perimeter
 
 FENCE_CLASSES = {1: "climb", 2: "cut", 3: "rattle"}
 MERGE_S = 30.0  # fence detections this soon after an intrusion, near it, are the same intrusion

@@ -15,8 +15,8 @@ from the retained `P/zone/<name>/state`.
 import json
 from typing import Any
 
-from gateway import topics
 from gateway.config import GatewayConfig
+from gateway.outputs import topics
 
 STATUS_TOPIC = "homeassistant/status"
 DISCOVERY_PREFIX = "homeassistant"
