@@ -19,7 +19,6 @@ writes the samples to --out (JSON).
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import random
@@ -34,6 +33,7 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from protocol import gwmp
 from protocol.messages import DOWN  # noqa: E402
 from protocol.packet import open_packet  # noqa: E402
 from simulators.broker import Broker, free_port  # noqa: E402
@@ -88,10 +88,10 @@ class Fleet(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]  # a datagram endpoint's transport
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        if len(data) < 4 or data[3] != 3:  # PULL_RESP only; PUSH_ACK and PULL_ACK need nothing
+        datagram = gwmp.decode(data)
+        if datagram.ident != gwmp.PULL_RESP:  # PUSH_ACK and PULL_ACK need nothing
             return
-        txpk = json.loads(data[4:])["txpk"]
-        packet = base64.b64decode(txpk["data"])
+        packet = gwmp.packet_of(datagram.json()["txpk"])
         node_id = int.from_bytes(packet[1:3], "little")
         node = self.nodes.get(node_id)
         if node is None:
@@ -102,30 +102,28 @@ class Fleet(asyncio.DatagramProtocol):
             self.acked.add(event)
             self.pending.pop(event, None)
         assert self.transport is not None
-        self.transport.sendto(bytes([2]) + data[1:3] + bytes([5]) + EUI + b'{"txpk_ack":{"error":"NONE"}}')
+        self.transport.sendto(gwmp.tx_ack(datagram.token, EUI))
 
     def push(self, packet: bytes) -> None:
         assert self.transport is not None
         self.token = (self.token + 1) & 0xFFFF
-        rxpk = {
-            "tmst": int(time.monotonic() * 1e6) & 0xFFFFFFFF,
-            "freq": 868.1,
-            "stat": 1,
-            "modu": "LORA",
-            "datr": "SF7BW125",
-            "codr": "4/5",
-            "rssi": self.rng.randint(-115, -70),
-            "lsnr": round(self.rng.uniform(-5, 9), 1),
-            "size": len(packet),
-            "data": base64.b64encode(packet).decode(),
-        }
-        body = json.dumps({"rxpk": [rxpk]}).encode()
-        self.transport.sendto(bytes([2]) + self.token.to_bytes(2, "big") + bytes([0]) + EUI + body)
+        rxpk = gwmp.rxpk(
+            packet,
+            tmst=int(time.monotonic() * 1e6) & 0xFFFFFFFF,
+            freq=868.1,
+            stat=1,
+            modu="LORA",
+            datr="SF7BW125",
+            codr="4/5",
+            rssi=self.rng.randint(-115, -70),
+            lsnr=round(self.rng.uniform(-5, 9), 1),
+        )
+        self.transport.sendto(gwmp.push_data(self.token.to_bytes(2, "big"), EUI, [rxpk]))
         self.frames_sent += 1
 
     def pull(self) -> None:
         assert self.transport is not None
-        self.transport.sendto(bytes([2, 0, 0, 2]) + EUI)
+        self.transport.sendto(gwmp.encode(gwmp.PULL_DATA, b"\0\0", EUI))
 
     def send_event(self, node_id: int, event_no: int, kind: str) -> None:
         node = self.nodes[node_id]

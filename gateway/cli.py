@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import TEMPLATE, ConfigError, load
-from gateway.journal import Journal, JournalError, export
+from gateway.journal import Journal, JournalError
+from gateway.journal_export import export
 from gateway.tools import frame_tool
 
 

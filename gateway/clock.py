@@ -10,7 +10,10 @@ real sockets.
 """
 
 import asyncio
+import math
 import time
+from datetime import UTC, datetime
+from typing import Any
 
 
 class Clock:
@@ -60,3 +63,33 @@ def install(clock: Clock) -> None:
     """Use `clock` from now on (the scenario runner; `install(Clock())` restores the wall)."""
     global _clock
     _clock = clock
+
+
+def utc_now() -> str:
+    """Now on the gateway's clock (a simulation's, while one runs) as an ISO 8601 UTC
+    timestamp with milliseconds: a row's time and the times in its data agree."""
+    return utc_iso(now())
+
+
+_second_text: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
+def utc_iso(timestamp: float) -> str:
+    """A POSIX time as ISO 8601 UTC with milliseconds (`2026-11-29T09:30:50.123Z`), exactly
+    as `datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")` writes it.
+
+    Three of these per frame on the hot path: the date and time of day are formatted once a
+    second, the milliseconds each time (rounded to the microsecond as datetime rounds, then
+    cut, as isoformat cuts)."""
+    fraction, whole = math.modf(timestamp)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    elif micro < 0:
+        micro += 1_000_000
+        whole -= 1.0
+    if whole != _second_text[0]:
+        _second_text[1] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_text[0] = whole
+    return "%s.%03dZ" % (_second_text[1], micro // 1000)

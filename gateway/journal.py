@@ -15,22 +15,16 @@ Because an event, its counter and its outbox message are one transaction, an ACK
 """
 
 import contextlib
-import csv
-import hashlib
-import io
 import json
-import math
-import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from gateway import clock
+from gateway.hashchain import GENESIS, Entry, _stored_hash, canonical_data, row_hash
 
-GENESIS = "0" * 64
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
     seq       INTEGER PRIMARY KEY,
@@ -79,36 +73,6 @@ class JournalError(Exception):
     """The journal file cannot be used (named in the message)."""
 
 
-def utc_now() -> str:
-    """Now on the gateway's clock (a simulation's, while one runs) as an ISO 8601 UTC
-    timestamp with milliseconds: a row's time and the times in its data agree."""
-    return utc_iso(clock.now())
-
-
-_second_text: list[Any] = [None, ""]  # the last whole second formatted, and its text
-
-
-def utc_iso(timestamp: float) -> str:
-    """A POSIX time as ISO 8601 UTC with milliseconds (`2026-11-29T09:30:50.123Z`), exactly
-    as `datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")` writes it.
-
-    Three of these per frame on the hot path: the date and time of day are formatted once a
-    second, the milliseconds each time (rounded to the microsecond as datetime rounds, then
-    cut, as isoformat cuts)."""
-    fraction, whole = math.modf(timestamp)
-    micro = round(fraction * 1e6)
-    if micro >= 1_000_000:
-        micro -= 1_000_000
-        whole += 1.0
-    elif micro < 0:
-        micro += 1_000_000
-        whole -= 1.0
-    if whole != _second_text[0]:
-        _second_text[1] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _second_text[0] = whole
-    return "%s.%03dZ" % (_second_text[1], micro // 1000)
-
-
 _UPSERT_LAST_UP = (
     "INSERT INTO counters (node_id, last_up) VALUES (?, ?) "
     "ON CONFLICT(node_id) DO UPDATE SET last_up = MAX(COALESCE(last_up, -1), excluded.last_up)"
@@ -117,74 +81,6 @@ _UPSERT_NEXT_DOWN = (
     "INSERT INTO counters (node_id, next_down) VALUES (?, ?) "
     "ON CONFLICT(node_id) DO UPDATE SET next_down = excluded.next_down"
 )
-
-# One encoder for every row: json.dumps with options builds a new one per call.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_data(data: dict[str, Any]) -> str:
-    """A row's data as stored and hashed: sorted, compact JSON."""
-    return _CANONICAL.encode(data)
-
-
-def canonical(row: dict[str, Any]) -> bytes:
-    """The bytes a row's hash covers: all its fields as sorted, compact JSON."""
-    return _CANONICAL.encode(row).encode()
-
-
-_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
-
-
-def _j(value: Any) -> str:
-    # json.dumps for the row's scalars, without its cost for the common plain strings.
-    if isinstance(value, str) and _PLAIN.fullmatch(value):
-        return '"%s"' % value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _canonical_stored(seq: int, ts: str, kind: str, node_id: int | None, event_id: str | None, data_text: str) -> bytes:
-    # Exactly canonical() of the row, built around the already serialized data so an event
-    # is serialized once, not three times, on the hot path.
-    j = _j
-
-    return (
-        '{"data":%s,"event_id":%s,"kind":%s,"node_id":%s,"seq":%d,"ts":%s}'
-        % (data_text, j(event_id), j(kind), j(node_id), seq, j(ts))
-    ).encode()
-
-
-def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(row)).hexdigest()
-
-
-def _stored_hash(
-    prev_hash: str, seq: int, ts: str, kind: str, node_id: int | None, event_id: str | None, data_text: str
-) -> str:
-    return hashlib.sha256(
-        bytes.fromhex(prev_hash) + _canonical_stored(seq, ts, kind, node_id, event_id, data_text)
-    ).hexdigest()
-
-
-@dataclass(frozen=True)
-class Entry:
-    seq: int
-    ts: str
-    kind: str
-    node_id: int | None
-    event_id: str | None
-    data: dict[str, Any]
-    hash: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "ts": self.ts,
-            "kind": self.kind,
-            "node_id": self.node_id,
-            "event_id": self.event_id,
-            "data": self.data,
-            "hash": self.hash,
-        }
 
 
 @dataclass(frozen=True)
@@ -280,7 +176,7 @@ class Journal:
         if data_text is None:
             data_text = canonical_data(data or {})
         seq = self._seq + 1
-        ts = ts or utc_now()
+        ts = ts or clock.utc_now()
         digest = _stored_hash(self._head, seq, ts, kind, node_id, event_id, data_text)
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO journal (seq, ts, kind, node_id, event_id, data, prev_hash, hash) "
@@ -480,43 +376,3 @@ class Journal:
             "SELECT version, topic, payload FROM retained WHERE version > ? ORDER BY version", (after_version,)
         )
         return [(v, t, bytes(p)) for v, t, p in rows]
-
-
-def export(journal: Journal, out: TextIO, *, since: str | None = None, fmt: str = "jsonl") -> int:
-    """Write the journal (from `since`, an ISO timestamp prefix) as JSON lines or CSV; rows written.
-
-    The last line (JSONL) or a trailing comment row (CSV) carries the chain head, so whoever
-    receives the export can check it against `perimeter journal verify` on the gateway.
-    """
-    count = 0
-    if fmt == "jsonl":
-        for entry in journal.entries(since):
-            out.write(json.dumps(entry.as_json(), sort_keys=True) + "\n")
-            count += 1
-        out.write(json.dumps({"chain_head": journal.head, "rows": count}) + "\n")
-    elif fmt == "csv":
-        writer = csv.writer(out)
-        writer.writerow(["seq", "ts", "kind", "node_id", "event_id", "data", "hash"])
-        for entry in journal.entries(since):
-            writer.writerow(
-                [
-                    entry.seq,
-                    entry.ts,
-                    entry.kind,
-                    entry.node_id if entry.node_id is not None else "",
-                    entry.event_id or "",
-                    json.dumps(entry.data, sort_keys=True),
-                    entry.hash,
-                ]
-            )
-            count += 1
-        writer.writerow(["# chain_head", journal.head, "rows", count])
-    else:
-        raise ValueError("format must be jsonl or csv, not %r" % fmt)
-    return count
-
-
-def export_text(journal: Journal, since: str | None = None, fmt: str = "jsonl") -> str:
-    buffer = io.StringIO()
-    export(journal, buffer, since=since, fmt=fmt)
-    return buffer.getvalue()

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.ingest.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
-from gateway.ingest.transports import BAD_DATAGRAM, SemtechUdpTransport
+from gateway.ingest.semtech_udp import BAD_DATAGRAM, SemtechUdpTransport
+from protocol import gwmp
 from protocol.errors import EncodeError
 from protocol.framing import encode_frame
 from protocol.keys import NodeKey
@@ -229,8 +230,8 @@ class Mutator:
             text = self.bytes_(text)
         token = rng.randbytes(2)
         ident = 0 if rng.random() < 0.85 else rng.choice((2, 5, 1, 3, 4, 99))
-        header = bytes([2]) + token + bytes([ident]) + rng.randbytes(8)
-        datagram = header + text
+        # Raw on purpose: identifiers the codec would refuse to build (99) are part of the test.
+        datagram = bytes([gwmp.VERSION]) + token + bytes([ident]) + rng.randbytes(gwmp.EUI_SIZE) + text
         if rng.random() < 0.05:
             datagram = self.bytes_(datagram)
         return datagram

@@ -18,8 +18,6 @@ Times are scenario seconds, given by the caller (`now`), so the medium is clock-
 """
 
 import asyncio
-import base64
-import json
 import random
 import socket
 from abc import ABC, abstractmethod
@@ -28,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from protocol import gwmp
 from protocol.framing import Deframer, encode_frame
 from protocol.packet import OVERHEAD, header_node_id
 from simulators.pty_link import Pty
@@ -188,10 +187,10 @@ class LoraMedium(Medium):
         node = header_node_id(tx.packet)
         return ["n%d" % node] if node in self.firmware else []
 
-    def _gwmp(self, ident: int, body: bytes = b"") -> None:
+    def _gwmp(self, ident: int, body: Any = None) -> None:
         token = self.rng.getrandbits(16).to_bytes(2, "big")
         try:
-            self.sock.send(bytes([2]) + token + bytes([ident]) + EUI + body)
+            self.sock.send(gwmp.encode(ident, token, EUI, body))
         except OSError:
             pass  # the gateway is not listening yet: a forwarder just tries again
 
@@ -201,7 +200,7 @@ class LoraMedium(Medium):
 
     def pump(self, now: float) -> None:
         if now >= self._next_pull:  # a forwarder's keep-alive, which opens the downlink path
-            self._gwmp(2)
+            self._gwmp(gwmp.PULL_DATA)
             self._next_pull = now + 5.0
         self._read_gateway(now)
         due = [(p, hz) for at, p, hz in self._scheduled if at <= now]
@@ -213,20 +212,19 @@ class LoraMedium(Medium):
             if r.receiver == GW:
                 self._heard(r.packet, r.at_s)
                 rxpk.append(
-                    {
-                        "tmst": self._tmst(r.at_s),
-                        "freq": r.channel_hz / 1e6,
-                        "chan": 0,
-                        "rfch": 0,
-                        "stat": 1,
-                        "modu": "LORA",
-                        "datr": self._datr(),
-                        "codr": "4/5",
-                        "rssi": round(r.rssi_dbm),
-                        "lsnr": r.snr_db,
-                        "size": len(r.packet),
-                        "data": base64.b64encode(r.packet).decode(),
-                    }
+                    gwmp.rxpk(
+                        r.packet,
+                        tmst=self._tmst(r.at_s),
+                        freq=r.channel_hz / 1e6,
+                        chan=0,
+                        rfch=0,
+                        stat=1,
+                        modu="LORA",
+                        datr=self._datr(),
+                        codr="4/5",
+                        rssi=round(r.rssi_dbm),
+                        lsnr=r.snr_db,
+                    )
                 )
             else:
                 self.downlinks += 1
@@ -238,21 +236,20 @@ class LoraMedium(Medium):
             self._next_trigger = now + JAM_TRIGGER_S
             self.crc_errors += 1
             rxpk.append(
-                {
-                    "tmst": self._tmst(now),
-                    "freq": FREQ_HZ / 1e6,
-                    "stat": -1,
-                    "modu": "LORA",
-                    "datr": self._datr(),
-                    "codr": "4/5",
-                    "rssi": -60,
-                    "lsnr": -15.0,
-                    "size": 0,
-                    "data": "",
-                }
+                gwmp.rxpk(
+                    b"",
+                    tmst=self._tmst(now),
+                    freq=FREQ_HZ / 1e6,
+                    stat=-1,
+                    modu="LORA",
+                    datr=self._datr(),
+                    codr="4/5",
+                    rssi=-60,
+                    lsnr=-15.0,
+                )
             )
         if rxpk:
-            self._gwmp(0, json.dumps({"rxpk": rxpk}).encode())
+            self._gwmp(gwmp.PUSH_DATA, {"rxpk": rxpk})
 
     def _read_gateway(self, now: float) -> None:
         while True:
@@ -260,11 +257,12 @@ class LoraMedium(Medium):
                 data = self.sock.recv(4096)
             except OSError:
                 return
-            if len(data) < 4 or data[0] != 2 or data[3] != 3:
-                continue  # PUSH_ACK, PULL_ACK: nothing to do
             try:
-                txpk = json.loads(data[4:])["txpk"]
-                packet = base64.b64decode(txpk["data"])
+                datagram = gwmp.decode(data)
+                if datagram.ident != gwmp.PULL_RESP:
+                    continue  # PUSH_ACK, PULL_ACK: nothing to do
+                txpk = datagram.json()["txpk"]
+                packet = gwmp.packet_of(txpk)
                 float(txpk.get("freq", 0))
             except (ValueError, KeyError, TypeError):
                 continue
@@ -274,7 +272,7 @@ class LoraMedium(Medium):
                 at = now + (ahead if ahead < 60 else 0.0)
             hz = int(round(float(txpk.get("freq", FREQ_HZ / 1e6)) * 1e6))
             self._scheduled.append((at, packet, hz))
-            self._gwmp(5, json.dumps({"txpk_ack": {"error": "NONE"}}).encode())
+            self._gwmp(gwmp.TX_ACK, {"txpk_ack": {"error": "NONE"}})
 
     def close(self) -> None:
         self.sock.close()

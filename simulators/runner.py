@@ -379,7 +379,7 @@ async def run(
     # The gateway starts first, on a clock that stands still until the scenario begins.
     sim_clock = gateway_clock.ScaledClock(speed)
     gateway_clock.install(sim_clock)
-    gateway = Gateway(load_config(config))
+    gateway = Gateway(load_config(config)).open()
     gw_task = asyncio.create_task(gateway.run())
     ready_by = time.time() + STARTUP_S
     while time.time() < ready_by and not (

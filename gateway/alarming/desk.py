@@ -18,31 +18,53 @@ decide who may publish requests at all; the name in the request says who is at t
                                                the events carry "test": true and raise no alarm
     node_command {"node_id", "command"}        "ping", "reboot" or "self_test"
 
-Downlinks go the way the node was last heard, after the request is journalled; the node
-answers a CONFIG with a HELLO carrying the new config id.
+The desk is sans-I/O: `handle(command, payload, now)` returns a `Decision` (the response,
+the operator row to journal, the alarm changes, masks, the downlink and the walk test) and
+the daemon applies all of it in one transaction. Alarm changes are made in the alarm book,
+which keeps them only if that transaction commits. Downlinks go the way the node was last
+heard, after the request is journalled; the node answers a CONFIG with a HELLO carrying the
+new config id.
 """
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
 
-from gateway.alarming.alarms import OperatorError
-from gateway.outputs import topics
+from gateway.alarming.alarms import AlarmBook, Change, OperatorError
 from protocol.messages import BY_NAME, COMMAND, CONFIG_KEYS, KINDS
 
-if TYPE_CHECKING:
-    from gateway.daemon import Gateway
-
 MAX_MASK_MINUTES = 7 * 24 * 60
+MAX_WALK_TEST_MINUTES = 1092  # the COMMAND's u16 argument, in seconds
+
+
+@dataclass
+class Decision:
+    """What one request comes to. `response["data"]` of a downlink gets its counter ("ctr")
+    once the daemon has sealed it."""
+
+    response: dict[str, Any]
+    row: dict[str, Any]  # the operator row, journalled whatever the outcome
+    changes: list[Change] = field(default_factory=list)
+    masks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # zone -> retained mask (None: lifted)
+    downlink: tuple[int, str, dict[str, int]] | None = None  # node, message, fields
+    walk_test: tuple[int, float] | None = None  # node, until when its detections are tests
 
 
 class OperatorDesk:
-    def __init__(self, gateway: "Gateway") -> None:
-        self.gateway = gateway
+    def __init__(
+        self, book: AlarmBook, zones: Collection[str], nodes: Collection[int], reachable: Callable[[int], bool]
+    ) -> None:
+        self.book = book
+        self.zones = zones
+        self.nodes = nodes
+        self.reachable = reachable  # whether a downlink can reach the node (it has been heard)
 
-    def handle(self, command: str, payload: bytes, now: float) -> dict[str, Any]:
-        """Carry out one request (inside the caller's transaction); returns the response."""
+    def handle(self, command: str, payload: bytes, now: float) -> Decision:
+        """What one request comes to; nothing is journalled or sent here."""
         transaction = None
         operator = None
+        decision = Decision({}, {})
         try:
             try:
                 request = json.loads(payload.decode("utf-8"))
@@ -61,22 +83,19 @@ class OperatorDesk:
             handler = getattr(self, "_" + command, None)
             if handler is None or command.startswith("_"):
                 raise OperatorError("unknown command %r" % command)
-            data = handler(request, operator, now)
-            response = {"data": data, "status": "ok", "error": None, "transaction": transaction}
+            data = handler(decision, request, operator, now)
+            decision.response = {"data": data, "status": "ok", "error": None, "transaction": transaction}
         except OperatorError as exc:
-            response = {"data": None, "status": "error", "error": str(exc), "transaction": transaction}
-        self.gateway.journal.append(
-            "operator",
-            {
-                "command": command,
-                "operator": operator,
-                "request": payload.decode("utf-8", "replace")[:2000],
-                "status": response["status"],
-                "error": response["error"],
-                "transaction": transaction,
-            },
-        )
-        return response
+            decision = Decision({"data": None, "status": "error", "error": str(exc), "transaction": transaction}, {})
+        decision.row = {
+            "command": command,
+            "operator": operator,
+            "request": payload.decode("utf-8", "replace")[:2000],
+            "status": decision.response["status"],
+            "error": decision.response["error"],
+            "transaction": transaction,
+        }
+        return decision
 
     @staticmethod
     def _text(request: dict[str, Any], key: str) -> str:
@@ -85,55 +104,51 @@ class OperatorDesk:
             raise OperatorError("%r is required" % key)
         return value
 
-    def _ack(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
-        change = self.gateway.alarms.book.acknowledge(
-            self._text(request, "alarm_id"), operator, request.get("note") or "", now
-        )
-        self.gateway.alarm_changes([change])
+    def _ack(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        change = self.book.acknowledge(self._text(request, "alarm_id"), operator, request.get("note") or "", now)
+        decision.changes.append(change)
         return change.alarm.as_json()
 
-    def _clear(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
-        change = self.gateway.alarms.book.clear(
-            self._text(request, "alarm_id"), operator, request.get("note") or "", now
-        )
-        self.gateway.alarm_changes([change])
+    def _clear(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        change = self.book.clear(self._text(request, "alarm_id"), operator, request.get("note") or "", now)
+        decision.changes.append(change)
         return change.alarm.as_json()
 
-    def _mask(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+    def _mask(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         zone = self._text(request, "zone")
-        if zone not in {z.name for z in self.gateway.config.perimeter.zones}:
+        if zone not in self.zones:
             raise OperatorError("no zone %r" % zone)
         minutes = request.get("minutes")
         if not isinstance(minutes, int | float) or isinstance(minutes, bool) or not 0 < minutes <= MAX_MASK_MINUTES:
             raise OperatorError("'minutes' must be a number of minutes up to %d" % MAX_MASK_MINUTES)
-        mask = self.gateway.alarms.book.mask(zone, operator, request.get("reason") or "", now + minutes * 60, now)
+        mask = self.book.mask(zone, operator, request.get("reason") or "", now + minutes * 60, now)
         data = {"zone": zone, "operator": operator, "reason": mask.reason, "until": mask.until}
-        self.gateway.journal.set_retained(topics.mask(self.gateway.prefix, zone), json.dumps(data).encode())
+        decision.masks[zone] = data
         return data
 
-    def _unmask(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+    def _unmask(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         zone = self._text(request, "zone")
-        self.gateway.alarms.book.unmask(zone, operator)
-        self.gateway.journal.set_retained(topics.mask(self.gateway.prefix, zone), b"")
+        self.book.unmask(zone, operator)
+        decision.masks[zone] = None
         return {"zone": zone, "unmasked_by": operator}
 
-    def _alarms(self, request: dict[str, Any], operator: str, now: float) -> list[dict[str, Any]]:
-        return [a.as_json() for a in self.gateway.alarms.book.open_alarms()]
+    def _alarms(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> list[dict[str, Any]]:
+        return [a.as_json() for a in self.book.open_alarms()]
 
     def _node(self, request: dict[str, Any]) -> int:
         node_id = request.get("node_id")
-        if not isinstance(node_id, int) or node_id not in self.gateway.registry.nodes:
+        if not isinstance(node_id, int) or node_id not in self.nodes:
             raise OperatorError("'node_id' must be one of the site's nodes")
+        if not self.reachable(node_id):
+            raise OperatorError("node %d has not been heard yet: no way to reach it" % node_id)
         return node_id
 
-    def _send(self, node_id: int, type_name: str, fields: dict[str, int]) -> dict[str, Any]:
-        try:
-            ctr = self.gateway.downlink(node_id, type_name, fields)
-        except ValueError as exc:
-            raise OperatorError(str(exc)) from None
-        return {"node_id": node_id, "type": type_name.lower(), "fields": fields, "ctr": ctr}
+    @staticmethod
+    def _send(decision: Decision, node_id: int, type_name: str, fields: dict[str, int]) -> dict[str, Any]:
+        decision.downlink = (node_id, type_name, fields)
+        return {"node_id": node_id, "type": type_name.lower(), "fields": fields}
 
-    def _node_config(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+    def _node_config(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         node_id = self._node(request)
         layout = {f[0]: f[1] for f in BY_NAME["CONFIG"].fields}
         fields = {name: 0 for name in layout}
@@ -152,32 +167,21 @@ class OperatorDesk:
             raise OperatorError("name at least one of %s" % ", ".join(CONFIG_KEYS.values()))
         fields["set"] = chosen
         fields["config_id"] = int(now) & 0xFFFF
-        return self._send(node_id, "CONFIG", fields)
+        return self._send(decision, node_id, "CONFIG", fields)
 
-    def _walk_test(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+    def _walk_test(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         node_id = self._node(request)
         minutes = request.get("minutes")
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= 1092:
-            raise OperatorError("'minutes' must be an integer from 0 (end) to 1092")
-        sent = self._send(node_id, "COMMAND", {"command": 4, "arg": minutes * 60})
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= MAX_WALK_TEST_MINUTES:
+            raise OperatorError("'minutes' must be an integer from 0 (end) to %d" % MAX_WALK_TEST_MINUTES)
         # The gateway marks the node's events as tests for as long as the node reports them.
-        walk_tests = self.gateway.walk_tests
-        before = walk_tests.get(node_id)
-        walk_tests[node_id] = now + minutes * 60
+        decision.walk_test = (node_id, now + minutes * 60)
+        return self._send(decision, node_id, "COMMAND", {"command": 4, "arg": minutes * 60})
 
-        def undo() -> None:
-            if before is None:
-                walk_tests.pop(node_id, None)
-            else:
-                walk_tests[node_id] = before
-
-        self.gateway.on_rollback(undo)
-        return sent
-
-    def _node_command(self, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+    def _node_command(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         node_id = self._node(request)
         names = {name: code for code, name in COMMAND.items() if name != "walk_test"}
         command = request.get("command")
         if command not in names:
             raise OperatorError("'command' must be one of %s" % ", ".join(sorted(names)))
-        return self._send(node_id, "COMMAND", {"command": names[command], "arg": 0})
+        return self._send(decision, node_id, "COMMAND", {"command": names[command], "arg": 0})

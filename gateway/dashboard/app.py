@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,13 +29,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import clock
 from gateway.dashboard.accounts import AccountFile, check_password
 from gateway.dashboard.sessions import Session, SessionStore
+from gateway.dashboard.site import Site
+from gateway.dashboard.state import DashboardState
 from gateway.dashboard.views import LOG_KINDS, log_entry, snapshot
-
-if TYPE_CHECKING:
-    from gateway.daemon import Gateway
 
 log = logging.getLogger("perimeter.dashboard")
 
@@ -89,10 +87,13 @@ class SecurityHeaders:
 
 
 class Dashboard:
-    """The dashboard's routes over one gateway, its accounts and its sessions."""
+    """The dashboard's routes over one site, its accounts and its sessions."""
 
-    def __init__(self, gateway: "Gateway", accounts: AccountFile, sessions: SessionStore, secure: bool) -> None:
-        self.gateway = gateway
+    def __init__(
+        self, site: Site, live: DashboardState, accounts: AccountFile, sessions: SessionStore, secure: bool
+    ) -> None:
+        self.site = site
+        self.live = live
         self.accounts = accounts
         self.sessions = sessions
         self.secure = secure
@@ -235,9 +236,12 @@ class Dashboard:
     async def snapshot(self, request: Request) -> Response:
         async def handle() -> Response:
             self._session(request)
-            return JSONResponse(snapshot(self.gateway))
+            return JSONResponse(self._snapshot())
 
         return await self._guard(request, handle)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return snapshot(self.site, self.live.zone_state, self.live.track_trails)
 
     async def event_log(self, request: Request) -> Response:
         async def handle() -> Response:
@@ -248,7 +252,7 @@ class Dashboard:
                 node_id = int(node) if node else None
                 before = request.query_params.get("before")
                 limit = min(500, max(1, int(request.query_params.get("limit", "200"))))
-                entries = self.gateway.journal.recent(kinds, node_id, int(before) if before else None, limit)
+                entries = self.site.recent(kinds, node_id, int(before) if before else None, limit)
             except ValueError:
                 raise Refused(400, "node, before and limit are numbers") from None
             return JSONResponse([log_entry(e) for e in entries])
@@ -267,11 +271,11 @@ class Dashboard:
         )
 
     async def _events(self, token: str) -> AsyncIterator[str]:
-        feed = self.gateway.feed
+        feed = self.live.feed
         subscriber = feed.subscribe()  # before the snapshot: nothing falls between the two
         ticks = 0
         try:
-            yield _sse("snapshot", snapshot(self.gateway))
+            yield _sse("snapshot", self._snapshot())
             while True:
                 try:
                     kind, data = await asyncio.wait_for(subscriber.queue.get(), TICK_S)
@@ -281,12 +285,12 @@ class Dashboard:
                         yield _sse("logout", {})
                         return
                     # Also a keepalive: a proxy or NAT between never sees a silent stream.
-                    yield _sse("time", {"server_time": clock.now()})
+                    yield _sse("time", {"server_time": self.site.now()})
                     continue
                 if kind == "close":
                     return
                 if kind == "resync":
-                    kind, data = "snapshot", snapshot(self.gateway)
+                    kind, data = "snapshot", self._snapshot()
                 yield _sse(kind, data)
         finally:
             feed.unsubscribe(subscriber)
@@ -317,7 +321,7 @@ class Dashboard:
             self._transactions += 1
             payload = dict(target, operator=account.name, transaction="dashboard-%d" % self._transactions)
             payload.update({k: body[k] for k in keys if k in body})
-            response = self.gateway.on_request(command, json.dumps(payload).encode())
+            response = self.site.request(command, json.dumps(payload).encode())
             if response is None:
                 raise Refused(503, "the gateway could not record that; nothing was changed, try again")
             if response["status"] != "ok":
@@ -333,7 +337,7 @@ class Dashboard:
         data: dict[str, Any] = {"operator": name, "action": action, "outcome": outcome, "client": client}
         if target:
             data["target"] = target
-        self.gateway.journal_dashboard(data)
+        self.site.record(data)
 
 
 def _sse(kind: str, data: Any) -> str:

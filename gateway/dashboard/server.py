@@ -5,63 +5,39 @@ operator desk with no locks and no copies. A port that cannot be bound, or TLS f
 cannot be loaded, leave the gateway running without a dashboard: the alarms must still flow.
 """
 
-import contextlib
 import logging
-import socket
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
-import uvicorn
 
 from gateway.config import DashboardConfig
 from gateway.dashboard.accounts import AccountError, AccountFile
 from gateway.dashboard.app import Dashboard
 from gateway.dashboard.sessions import SessionStore
-
-if TYPE_CHECKING:
-    from gateway.daemon import Gateway
+from gateway.dashboard.site import Site
+from gateway.dashboard.state import DashboardState
+from gateway.embedded_http import EmbeddedServer, bind, embedded
 
 log = logging.getLogger("perimeter.dashboard")
 
 
-class _EmbeddedServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # SIGTERM and SIGINT belong to the gateway, which stops us in turn
-
-
 class DashboardServer:
-    def __init__(self, gateway: "Gateway", config: DashboardConfig) -> None:
-        self.gateway = gateway
+    def __init__(self, site: Site, live: DashboardState, config: DashboardConfig) -> None:
+        self.site = site
+        self.live = live
         self.config = config
         self.address: tuple[str, int] | None = None
         self.sessions = SessionStore(idle_s=config.session_idle_s, absolute_s=config.session_max_s)
-        self._server: _EmbeddedServer | None = None
+        self._server: EmbeddedServer | None = None
 
     async def run(self) -> None:
         config = self.config
         try:
             accounts = AccountFile(config.accounts_file)
-            host, port = config.host_port
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.create_server((host, port), family=family, reuse_port=False)
+            sock = bind(*config.host_port)
         except (AccountError, OSError) as exc:
             log.error("dashboard listen=%s not started: %s (the gateway runs on without it)", config.listen, exc)
             return
         self.address = sock.getsockname()[:2]
-        app = Dashboard(self.gateway, accounts, self.sessions, secure=config.tls_cert is not None).app
-        self._server = _EmbeddedServer(
-            uvicorn.Config(
-                app,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-                ssl_certfile=config.tls_cert,
-                ssl_keyfile=config.tls_key,
-                timeout_graceful_shutdown=1,
-                proxy_headers=False,
-            )
-        )
+        app = Dashboard(self.site, self.live, accounts, self.sessions, secure=config.tls_cert is not None).app
+        self._server = embedded(app, ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key)
         log.info("dashboard on %s://%s:%d", "https" if config.tls_cert else "http", *self.address)
         try:
             await self._server.serve(sockets=[sock])
@@ -71,6 +47,6 @@ class DashboardServer:
             sock.close()
 
     def stop(self) -> None:
-        self.gateway.feed.close()
+        self.live.feed.close()
         if self._server is not None:
             self._server.should_exit = True

@@ -1,4 +1,4 @@
-"""What the dashboard shows, as JSON, read off a running gateway.
+"""What the dashboard shows, as JSON, read off the site (the read-only `Site` interface).
 
 The perimeter is drawn to scale: the config's polyline in metres (a geographic one is
 projected around its first point), zones as stretches of it, nodes at their chainage.
@@ -6,15 +6,13 @@ Alarms are ordered as an operator works them: most severe first, then oldest fir
 """
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from gateway import clock
 from gateway.alarming.alarms import DRONE, Alarm
 from gateway.alarming.perimeter import Perimeter
-from gateway.journal import Entry
-
-if TYPE_CHECKING:
-    from gateway.daemon import Gateway
+from gateway.dashboard.site import Site
+from gateway.hashchain import Entry
 
 EARTH_M_PER_DEG_LAT = 110_540.0
 EARTH_M_PER_DEG_LON = 111_320.0
@@ -47,8 +45,8 @@ def _stretch(perimeter: Perimeter, start_m: float, end_m: float) -> list[list[fl
     return points
 
 
-def perimeter_view(gateway: "Gateway") -> dict[str, Any]:
-    perimeter = gateway.config.perimeter
+def perimeter_view(site: Site) -> dict[str, Any]:
+    perimeter = site.perimeter
     line = [list(_metres(perimeter, p)) for p in perimeter.polyline]
     return {
         "length_m": round(perimeter.length_m, 1),
@@ -66,9 +64,9 @@ def perimeter_view(gateway: "Gateway") -> dict[str, Any]:
     }
 
 
-def node_view(gateway: "Gateway", node_id: int) -> dict[str, Any]:
-    node = gateway.registry.nodes[node_id]
-    perimeter = gateway.config.perimeter
+def node_view(site: Site, node_id: int) -> dict[str, Any]:
+    node = site.nodes[node_id]
+    perimeter = site.perimeter
     placed = perimeter.nodes.get(node_id)
     best = max(
         node.via.values(),
@@ -100,57 +98,50 @@ def severity_order(alarm: Alarm) -> tuple[int, float]:
     return (alarm.severity, alarm.raised_at)
 
 
-def alarm_view(gateway: "Gateway", alarm: Alarm) -> dict[str, Any]:
+def alarm_view(site: Site, alarm: Alarm) -> dict[str, Any]:
     data = alarm.as_json()
     if alarm.location_m is not None:
-        data["xy"] = _at(gateway.config.perimeter, alarm.location_m)
+        data["xy"] = _at(site.perimeter, alarm.location_m)
     return data
 
 
-def zone_states(gateway: "Gateway") -> dict[str, str]:
-    return dict(gateway.zone_state)
-
-
-def tracks_view(gateway: "Gateway") -> list[dict[str, Any]]:
+def tracks_view(site: Site, trails: Mapping[int, list[float]]) -> list[dict[str, Any]]:
     """Drone tracks still in the air, with where they have been heard along the line."""
     tracks = []
-    for track in gateway.alarms.tracks:
+    perimeter = site.perimeter
+    for track in site.drone_tracks():
         if track.ended_at is not None or track.position_m is None:
             continue
         alarm = next(
-            (
-                a
-                for a in gateway.alarms.book.open_alarms()
-                if a.category == DRONE and a.detail.get("track") == track.track_id
-            ),
+            (a for a in site.open_alarms() if a.category == DRONE and a.detail.get("track") == track.track_id),
             None,
         )
-        trail = gateway.track_trails.get(track.track_id, [])
+        trail = trails.get(track.track_id, [])
         tracks.append(
             {
                 "track": track.track_id,
                 "alarm_id": alarm.alarm_id if alarm else None,
                 "position_m": round(track.position_m, 1),
-                "xy": _at(gateway.config.perimeter, track.position_m),
-                "trail": [_at(gateway.config.perimeter, c) for c in trail],
+                "xy": _at(perimeter, track.position_m),
+                "trail": [_at(perimeter, c) for c in trail],
                 "nodes": sorted(track.detecting),
             }
         )
     return tracks
 
 
-def snapshot(gateway: "Gateway") -> dict[str, Any]:
+def snapshot(site: Site, zones: Mapping[str, str], trails: Mapping[int, list[float]]) -> dict[str, Any]:
     """Everything the page draws, at once: sent first on every live stream."""
     return {
-        "site": gateway.config.site_name,
-        "gateway": gateway.config.gateway_id,
-        "server_time": clock.now(),
-        "perimeter": perimeter_view(gateway),
-        "zones": zone_states(gateway),
-        "nodes": [node_view(gateway, n) for n in sorted(gateway.registry.nodes)],
-        "alarms": [alarm_view(gateway, a) for a in sorted(gateway.alarms.book.open_alarms(), key=severity_order)],
-        "tracks": tracks_view(gateway),
-        "transports": {n: t.state for n, t in gateway.transports.items()},
+        "site": site.site_name,
+        "gateway": site.gateway_id,
+        "server_time": site.now(),
+        "perimeter": perimeter_view(site),
+        "zones": dict(zones),
+        "nodes": [node_view(site, n) for n in sorted(site.nodes)],
+        "alarms": [alarm_view(site, a) for a in sorted(site.open_alarms(), key=severity_order)],
+        "tracks": tracks_view(site, trails),
+        "transports": site.transport_states(),
     }
 
 
@@ -187,7 +178,7 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
     return " ".join("%s=%s" % kv for kv in sorted(data.items()) if not isinstance(kv[1], dict | list))[:200]
 
 
-def log_entry(entry: "Entry") -> dict[str, Any]:
+def log_entry(entry: Entry) -> dict[str, Any]:
     return {
         "seq": entry.seq,
         "ts": entry.ts,

@@ -149,3 +149,10 @@ class NodeRegistry:
     def next_deadline(self) -> float | None:
         pending = [self.deadline(n) for n in self.nodes.values() if n.supervision == OK]
         return min(pending) if pending else None
+
+    def supervision_counts(self) -> dict[str, int]:
+        """How many nodes are in each supervision state."""
+        counts: dict[str, int] = {}
+        for node in self.nodes.values():
+            counts[node.supervision] = counts.get(node.supervision, 0) + 1
+        return counts

@@ -7,23 +7,16 @@ transport hears goes to a `Receiver` (the daemon); downlinks come back through `
 """
 
 import asyncio
-import base64
-import json
 import logging
-import math
-import random
-import struct
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import serial
 import serial_asyncio_fast
 
 from gateway import clock
 from gateway.backoff import backoff_delay
-from gateway.config import SemtechUdpConfig
 from gateway.ingest.pipeline import Reception
 from protocol import bridge
 from protocol.errors import FrameRejected
@@ -216,180 +209,3 @@ class LoraBridgeTransport(SerialTransport):
     def send(self, packet: bytes, reception: Reception) -> bool:
         frequency, sf, bw = reception.reply_to or (869_525_000, 9, 125)
         return self.write_frame(bridge.encode_transmit(packet, frequency, sf, bw))
-
-
-# Semtech UDP packet forwarder protocol (GWMP), version 2.
-GWMP_VERSION = 2
-PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_RESP, PULL_ACK, TX_ACK = 0, 1, 2, 3, 4, 5
-
-
-# What a malformed datagram raises on its way through `_datagram`; anything else is a bug.
-BAD_DATAGRAM = (ValueError, KeyError, TypeError, struct.error)
-
-
-def _number(value: Any, name: str) -> float | None:
-    """A forwarder's metadata number: absent is None; anything but a finite number is refused
-    (it would end in the journal, the alarm's evidence and the dashboard)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError("%s is not a finite number" % name)
-    return value
-
-
-class SemtechUdpTransport(Transport):
-    """A LoRa concentrator's packet forwarder: uplinks in PUSH_DATA, downlinks as PULL_RESP."""
-
-    kind = "semtech_udp"
-
-    def __init__(self, config: SemtechUdpConfig, receiver: Receiver) -> None:
-        super().__init__(config.name, receiver)
-        self.config = config
-        self._udp: asyncio.DatagramTransport | None = None
-        self._pull_addr: dict[bytes, Any] = {}  # gateway EUI -> address its PULL_DATA came from
-        self.bad_datagrams = 0
-        # The forwarders' last answers to our downlinks, for inspection; bounded, since a
-        # forwarder answers every one of them for as long as the gateway runs.
-        self.tx_acks: deque[Any] = deque(maxlen=256)
-        self._closed: asyncio.Future[None] | None = None
-
-    @property
-    def local_address(self) -> tuple[str, int] | None:
-        if self._udp is None:
-            return None
-        address: tuple[str, int] = self._udp.get_extra_info("sockname")
-        return address
-
-    async def serve(self, connected: Callable[[], None]) -> None:
-        loop = asyncio.get_running_loop()
-        self._closed = loop.create_future()
-        owner = self
-
-        class _Protocol(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: Any) -> None:
-                owner.datagram(data, addr)
-
-            def error_received(self, exc: Exception) -> None:
-                log.warning("transport=%s udp error: %s", owner.name, exc)
-
-            def connection_lost(self, exc: Exception | None) -> None:
-                if owner._closed and not owner._closed.done():
-                    owner._closed.set_result(None)
-
-        transport, _ = await loop.create_datagram_endpoint(_Protocol, local_addr=(self.config.host, self.config.port))
-        self._udp = transport
-        connected()
-        try:
-            await self._closed
-        finally:
-            self._udp = None
-            transport.close()
-
-    def datagram(self, data: bytes, addr: Any) -> None:
-        """One datagram from a packet forwarder (never raises: a bad datagram is counted)."""
-        try:
-            self._datagram(data, addr)
-        except BAD_DATAGRAM as exc:
-            self.bad_datagrams += 1
-            log.warning("transport=%s bad GWMP datagram from %s: %s", self.name, addr, exc)
-
-    def _datagram(self, data: bytes, addr: Any) -> None:
-        if len(data) < 4 or data[0] != GWMP_VERSION:
-            raise ValueError("not GWMP v2")
-        token, ident = data[1:3], data[3]
-        udp = self._udp
-        if ident == PUSH_DATA:
-            if len(data) < 12:
-                raise ValueError("PUSH_DATA too short")
-            if udp is not None:
-                udp.sendto(bytes([GWMP_VERSION]) + token + bytes([PUSH_ACK]), addr)
-            eui = data[4:12]
-            payload = json.loads(data[12:] or b"{}")
-            if not isinstance(payload, dict) or not isinstance(payload.get("rxpk", []), list):
-                raise ValueError("PUSH_DATA is not an object with an rxpk list")
-            for rxpk in payload.get("rxpk", []):
-                if not isinstance(rxpk, dict):
-                    raise ValueError("an rxpk entry is not an object")
-                self._rxpk(rxpk, eui)
-        elif ident == PULL_DATA:
-            if len(data) < 12:
-                raise ValueError("PULL_DATA too short")
-            self._pull_addr[data[4:12]] = addr
-            if udp is not None:
-                udp.sendto(bytes([GWMP_VERSION]) + token + bytes([PULL_ACK]), addr)
-        elif ident == TX_ACK:
-            body = json.loads(data[12:]) if len(data) > 12 else {}
-            self.tx_acks.append(body)
-            error = body.get("txpk_ack", {}).get("error", "NONE") if isinstance(body, dict) else "NONE"
-            if error not in ("NONE", ""):
-                log.warning("transport=%s downlink refused by forwarder: %s", self.name, error)
-        else:
-            raise ValueError("GWMP identifier %d not expected from a forwarder" % ident)
-
-    def _rxpk(self, rxpk: dict[str, Any], eui: bytes) -> None:
-        if rxpk.get("modu", "LORA") == "LORA" and rxpk.get("stat", 1) == -1:
-            # The radio demodulated something whose CRC failed. Now and then that is a
-            # collision; a steady stream of it is someone transmitting over the channel.
-            self.receiver.on_interference(self.name, clock.now())
-            return
-        if rxpk.get("modu", "LORA") != "LORA" or rxpk.get("stat", 1) != 1:
-            return  # FSK, or no CRC: not ours to judge
-        packet = base64.b64decode(rxpk["data"], validate=True)
-        datr = str(rxpk.get("datr", "SF7BW125"))
-        sf = int(datr[2 : datr.index("BW")]) if datr.startswith("SF") and "BW" in datr else None
-        freq = _number(rxpk.get("freq"), "freq")
-        if freq is not None and not 0 < freq < 10_000:
-            raise ValueError("freq %r is not a frequency in MHz" % freq)
-        frequency_hz = None if freq is None else int(round(freq * 1_000_000))
-        tmst = rxpk.get("tmst")
-        if tmst is not None and (not isinstance(tmst, int) or isinstance(tmst, bool) or not 0 <= tmst < 2**32):
-            raise ValueError("tmst is not a 32-bit count of microseconds")
-        reply = {
-            "eui": eui,
-            "tmst": tmst,
-            "freq": rxpk.get("freq"),
-            "datr": datr,
-            "codr": rxpk.get("codr", "4/5"),
-            "rfch": rxpk.get("rfch", 0),
-        }
-        reception = Reception(
-            self.name,
-            clock.now(),
-            rssi_dbm=_number(rxpk.get("rssi"), "rssi"),
-            snr_db=_number(rxpk.get("lsnr"), "lsnr"),
-            frequency_hz=frequency_hz,
-            sf=sf,
-            reply_to=reply,
-        )
-        self.receiver.on_packet(packet, reception)
-
-    def send(self, packet: bytes, reception: Reception) -> bool:
-        reply = reception.reply_to
-        udp = self._udp
-        if udp is None or not isinstance(reply, dict):
-            return False
-        addr = self._pull_addr.get(reply["eui"])
-        if addr is None:
-            log.warning(
-                "transport=%s no PULL_DATA from gateway %s yet: downlink dropped", self.name, reply["eui"].hex()
-            )
-            return False
-        txpk: dict[str, Any] = {
-            "freq": reply["freq"],
-            "rfch": reply["rfch"],
-            "powe": self.config.downlink_power_dbm,
-            "modu": "LORA",
-            "datr": reply["datr"],
-            "codr": reply["codr"],
-            "ipol": True,
-            "size": len(packet),
-            "data": base64.b64encode(packet).decode(),
-        }
-        if reply.get("tmst") is not None:
-            txpk["imme"] = False
-            txpk["tmst"] = (int(reply["tmst"]) + self.config.downlink_delay_ms * 1000) & 0xFFFFFFFF
-        else:
-            txpk["imme"] = True
-        token = random.getrandbits(16).to_bytes(2, "big")
-        udp.sendto(bytes([GWMP_VERSION]) + token + bytes([PULL_RESP]) + json.dumps({"txpk": txpk}).encode(), addr)
-        return True

@@ -16,7 +16,9 @@ import ssl
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gateway.alarming.alarms import Change
@@ -154,3 +156,14 @@ class WebhookSink(DeliverySink):
 
     async def deliver(self, payload: bytes) -> None:
         await asyncio.to_thread(self._post, payload)
+
+
+def integrations_for(
+    milestone: Iterable[MilestoneConfig], webhooks: Iterable[WebhookConfig], journal: Journal
+) -> list[DeliverySink]:
+    """A delivery sink per configured integration, each draining its own queue in the journal."""
+    sinks: list[DeliverySink] = [MilestoneSink(m, journal) for m in milestone]
+    for w in webhooks:
+        token = Path(w.token_file).read_text().strip() if w.token_file else None
+        sinks.append(WebhookSink(w, journal, token))
+    return sinks

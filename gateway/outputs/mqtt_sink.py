@@ -23,8 +23,9 @@ from typing import Any
 import aiomqtt
 
 from gateway.backoff import backoff_delay
+from gateway.clock import utc_now
 from gateway.config import MqttConfig
-from gateway.journal import Journal, OutboxMessage, utc_now
+from gateway.journal import Journal, OutboxMessage
 from gateway.outputs import topics
 
 log = logging.getLogger("perimeter.mqtt")

@@ -123,7 +123,7 @@ class Collector:
 
 
 async def start(config: Path) -> tuple[Gateway, asyncio.Task[None]]:
-    gateway = Gateway(load(config))
+    gateway = Gateway(load(config)).open()
     task = asyncio.create_task(gateway.run())
     await wait_until(lambda: all(t.state == "up" for t in gateway.transports.values()), 10)
     return gateway, task

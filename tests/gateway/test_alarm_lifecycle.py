@@ -17,7 +17,8 @@ import pytest
 
 from gateway.cli import main as cli
 from gateway.daemon import Gateway
-from gateway.journal import Journal, export_text
+from gateway.journal import Journal
+from gateway.journal_export import export_text
 from protocol.messages import BY_ID, DOWN
 from protocol.packet import open_packet
 from tests.gateway.harness import (

@@ -23,7 +23,7 @@ from tests.gateway.harness import SimNode, write_site
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[Gateway]:
-    gateway = Gateway(load(write_site(tmp_path, 1883)))
+    gateway = Gateway(load(write_site(tmp_path, 1883))).open()
     yield gateway
     gateway.journal.close()
 
@@ -81,13 +81,15 @@ def test_a_walk_test_whose_transaction_fails_silences_nothing(gateway: Gateway) 
     def walk_test_then_fail() -> None:
         # The desk has started the walk test and sealed its COMMAND; a later step of the same
         # transaction fails (as a full disk at COMMIT does).
-        assert gateway.desk.handle("walk_test", payload, time.time())["status"] == "ok"
-        assert gateway.walk_tests and gateway._after_commit
+        decision = gateway.desk.handle("walk_test", payload, time.time())
+        assert decision.response["status"] == "ok"
+        gateway._apply(decision)
+        assert gateway.recorder.walk_tests and gateway.downlinks.pending
         raise OSError(28, "No space left on device")
 
     assert gateway.durably("a walk test", walk_test_then_fail) is False
-    assert gateway.walk_tests == {}
-    assert gateway._after_commit == []  # the COMMAND sealed in the failed transaction is not sent
+    assert gateway.recorder.walk_tests == {}
+    assert gateway.downlinks.pending == []  # the COMMAND sealed in the failed transaction is not sent
     assert [r["command"] for r in rows(gateway, "operator")] == []
     climb(gateway, node)  # and a climb is an alarm, not a test
 

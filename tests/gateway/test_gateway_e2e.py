@@ -115,8 +115,8 @@ async def test_forged_replayed_and_unknown_frames_are_rejected_counted_and_repor
     assert len(mqtt.events()) == 1  # only the genuine event was published
     alarmed = sorted(a.detail["kind"] for a in gateway.alarms.book.open_alarms() if a.category == "security")
     assert alarmed == ["bad_tag", "replay", "unknown_node"]  # each is someone at work on the link
-    metrics = gateway.metrics_text()
-    assert 'perimeter_frames_total{transport="fence",result="bad_tag"} 1.0' in metrics
+    metrics = gateway.metrics.text()
+    assert 'perimeter_frames_total{result="bad_tag",transport="fence"} 1.0' in metrics
 
 
 async def test_findings_about_two_nodes_in_one_read_are_both_journalled_with_their_messages(
@@ -139,7 +139,7 @@ def test_a_security_finding_carries_one_time_the_gateways_clock(tmp_path: Path, 
     # alarm all take their time from it, not one from it and one from the wall.
     clock.install(ScaledClock(1.0, origin=1_700_000_000.0))  # not started: it stands at its origin
     try:
-        gateway = Gateway(load(write_site(tmp_path, broker.port)))
+        gateway = Gateway(load(write_site(tmp_path, broker.port))).open()
         gateway.on_stream(SimNode(1, site_key=bytes(32)).fence(), Reception("fence", clock.now()))
         gateway.journal.close()
     finally:
@@ -225,7 +225,7 @@ async def test_serial_unplug_is_reported_and_reconnected_within_2_s_while_tcp_ke
         gateway, task = await start(config)
         pty.unplug()
         await wait_until(lambda: gateway.transports["fence"].state == "down", 5)
-        assert 'perimeter_transport_up{transport="fence",kind="serial"} 0.0' in gateway.metrics_text()
+        assert 'perimeter_transport_up{kind="serial",transport="fence"} 0.0' in gateway.metrics.text()
         # Meanwhile the TCP transport still carries frames.
         tcp_node = SimNode(3)
         await wait_until(lambda: bool(tcp_writer))

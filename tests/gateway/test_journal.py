@@ -14,17 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.journal import (
-    GENESIS,
-    Journal,
-    _canonical_stored,
-    canonical,
-    canonical_data,
-    export,
-    export_text,
-    row_hash,
-    utc_iso,
-)
+from gateway.clock import utc_iso
+from gateway.hashchain import GENESIS, _canonical_stored, canonical, canonical_data, row_hash
+from gateway.journal import Journal
+from gateway.journal_export import export, export_text
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
 

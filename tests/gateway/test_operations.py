@@ -22,14 +22,14 @@ async def test_prometheus_metrics_are_served_over_http(tmp_path: Path, broker: B
     )
     pty.write(SimNode(1).fence() + b"\x05\x01\x02\x03\x04\x00")  # the second: line noise
     await wait_until(lambda: gateway.pipeline.counters["fence"]["bad_crc"] == 1)
-    assert gateway.metrics_address is not None
-    url = "http://%s:%d/metrics" % gateway.metrics_address
+    assert gateway.metrics.address is not None
+    url = "http://%s:%d/metrics" % gateway.metrics.address
     body = (await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())).decode()
     await stop(gateway, task)
     pty.unplug()
-    assert 'perimeter_frames_total{transport="fence",result="frames_ok"} 1.0' in body
-    assert 'perimeter_frames_total{transport="fence",result="bad_crc"} 1.0' in body
-    assert 'perimeter_transport_up{transport="fence",kind="serial"} 1.0' in body
+    assert 'perimeter_frames_total{result="frames_ok",transport="fence"} 1.0' in body
+    assert 'perimeter_frames_total{result="bad_crc",transport="fence"} 1.0' in body
+    assert 'perimeter_transport_up{kind="serial",transport="fence"} 1.0' in body
     assert "perimeter_outbox_depth" in body and 'perimeter_nodes{state="ok"} 3.0' in body
 
 

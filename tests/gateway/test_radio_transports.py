@@ -2,15 +2,15 @@
 multi-receiver de-duplication."""
 
 import asyncio
-import base64
 import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 from gateway.daemon import Gateway
 from gateway.journal import Journal
-from protocol import bridge
+from protocol import bridge, gwmp
 from protocol.framing import Deframer, encode_frame
 from tests.gateway.harness import Broker, Collector, Pty, SimNode, free_port, start, stop, wait_until, write_site
 
@@ -27,46 +27,35 @@ class Forwarder:
         self.sock.setblocking(False)
         self.token = 0
 
-    def _send(self, ident: int, body: bytes = b"") -> bytes:
+    def _send(self, ident: int, body: Any = None) -> bytes:
         self.token += 1
         token = self.token.to_bytes(2, "big")
-        self.sock.sendto(bytes([2]) + token + bytes([ident]) + EUI + body, ("127.0.0.1", self.port))
+        self.sock.sendto(gwmp.encode(ident, token, EUI, body), ("127.0.0.1", self.port))
         return token
 
     def push(self, packet: bytes, tmst: int = 1_000_000, rssi: int = -87, lsnr: float = 7.5) -> bytes:
-        rxpk = {
-            "tmst": tmst,
-            "chan": 0,
-            "rfch": 0,
-            "freq": 868.1,
-            "stat": 1,
-            "modu": "LORA",
-            "datr": "SF10BW125",
-            "codr": "4/5",
-            "rssi": rssi,
-            "lsnr": lsnr,
-            "size": len(packet),
-            "data": base64.b64encode(packet).decode(),
-        }
-        return self._send(0, json.dumps({"rxpk": [rxpk]}).encode())
+        rxpk = gwmp.rxpk(
+            packet,
+            tmst=tmst,
+            chan=0,
+            rfch=0,
+            freq=868.1,
+            stat=1,
+            modu="LORA",
+            datr="SF10BW125",
+            codr="4/5",
+            rssi=rssi,
+            lsnr=lsnr,
+        )
+        return self._send(gwmp.PUSH_DATA, {"rxpk": [rxpk]})
 
     def push_noise(self, size: int = 20) -> bytes:
         """A packet the concentrator demodulated with a failed CRC: what a jammer produces."""
-        rxpk = {
-            "tmst": 0,
-            "freq": 868.1,
-            "stat": -1,
-            "modu": "LORA",
-            "datr": "SF10BW125",
-            "size": size,
-            "rssi": -60,
-            "lsnr": -12.0,
-            "data": base64.b64encode(bytes(size)).decode(),
-        }
-        return self._send(0, json.dumps({"rxpk": [rxpk]}).encode())
+        rxpk = gwmp.rxpk(bytes(size), tmst=0, freq=868.1, stat=-1, modu="LORA", datr="SF10BW125", rssi=-60, lsnr=-12.0)
+        return self._send(gwmp.PUSH_DATA, {"rxpk": [rxpk]})
 
     def pull(self) -> bytes:
-        return self._send(2)
+        return self._send(gwmp.PULL_DATA)
 
     async def receive(self, timeout: float = 5.0) -> bytes:
         loop = asyncio.get_running_loop()
@@ -81,7 +70,7 @@ async def test_push_data_is_acked_decoded_and_its_ack_goes_out_as_pull_resp(tmp_
     node = SimNode(2)
     async with Collector(broker.port) as mqtt:
         token = forwarder.pull()
-        assert await forwarder.receive() == bytes([2]) + token + bytes([4])  # PULL_ACK
+        assert await forwarder.receive() == gwmp.encode(gwmp.PULL_ACK, token)
         token = forwarder.push(
             node.packet(
                 "FENCE",
@@ -97,13 +86,14 @@ async def test_push_data_is_acked_decoded_and_its_ack_goes_out_as_pull_resp(tmp_
                 True,
             )
         )
-        assert await forwarder.receive() == bytes([2]) + token + bytes([1])  # PUSH_ACK
+        assert await forwarder.receive() == gwmp.encode(gwmp.PUSH_ACK, token)
         resp = await forwarder.receive()
         await mqtt.wait_for(lambda: len(mqtt.events()) == 1)
     await stop(gateway, task)
-    assert resp[0] == 2 and resp[3] == 3  # PULL_RESP
-    txpk = json.loads(resp[4:])["txpk"]
-    assert node.take_acks(encode_frame(base64.b64decode(txpk["data"]))) == [1]
+    datagram = gwmp.decode(resp)
+    assert datagram.ident == gwmp.PULL_RESP
+    txpk = datagram.json()["txpk"]
+    assert node.take_acks(encode_frame(gwmp.packet_of(txpk))) == [1]
     assert (txpk["freq"], txpk["datr"], txpk["tmst"], txpk["imme"]) == (868.1, "SF10BW125", 2_000_000, False)
     event = mqtt.events()[0]
     assert event["receptions"] == [

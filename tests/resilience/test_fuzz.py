@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.config import SemtechUdpConfig
-from gateway.ingest.transports import SemtechUdpTransport
+from gateway.ingest.semtech_udp import SemtechUdpTransport
 from simulators.frame_node import SimNode
 from simulators.fuzzing import _PipelineReceiver, fuzz_datagrams, fuzz_serial, pipeline
 

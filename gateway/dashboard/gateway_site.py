@@ -1,0 +1,68 @@
+"""The site as the daemon holds it, seen through the dashboard's `Site` interface: built from
+the daemon's parts, never from the daemon itself."""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from gateway import clock
+from gateway.alarming.alarm_engine import AlarmEngine, DroneTrack
+from gateway.alarming.alarms import Alarm
+from gateway.alarming.perimeter import Perimeter
+from gateway.config import GatewayConfig
+from gateway.hashchain import Entry
+from gateway.ingest.registry import NodeRegistry, NodeState
+from gateway.ingest.transports import Transport
+from gateway.transaction import Transactions
+
+
+class GatewaySite:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        registry: NodeRegistry,
+        alarms: AlarmEngine,
+        transports: Mapping[str, Transport],
+        transactions: Transactions,
+        request: Callable[[str, bytes], dict[str, Any] | None],
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.alarms = alarms
+        self.transports = transports
+        self.transactions = transactions
+        self.request = request  # the daemon's operator requests: decided, applied, journalled
+
+    @property
+    def site_name(self) -> str:
+        return self.config.site_name
+
+    @property
+    def gateway_id(self) -> str:
+        return self.config.gateway_id
+
+    @property
+    def perimeter(self) -> Perimeter:
+        return self.config.perimeter
+
+    @property
+    def nodes(self) -> Mapping[int, NodeState]:
+        return self.registry.nodes
+
+    def open_alarms(self) -> Sequence[Alarm]:
+        return self.alarms.book.open_alarms()
+
+    def drone_tracks(self) -> Sequence[DroneTrack]:
+        return self.alarms.tracks
+
+    def transport_states(self) -> dict[str, str]:
+        return {n: t.state for n, t in self.transports.items()}
+
+    def now(self) -> float:
+        return clock.now()
+
+    def recent(self, kinds: list[str], node_id: int | None, before: int | None, limit: int) -> list[Entry]:
+        return self.transactions.journal.recent(kinds, node_id, before, limit)
+
+    def record(self, data: dict[str, Any]) -> bool:
+        journal = self.transactions.journal
+        return self.transactions.durably("dashboard %s" % data.get("action"), lambda: journal.append("dashboard", data))

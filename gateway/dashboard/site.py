@@ -1,0 +1,47 @@
+"""What the dashboard may see of the site and ask of it: a small read-only interface that the
+daemon implements (as transports see only `Receiver`). The dashboard never holds the daemon,
+so its views and routes can be specified against a site made in the test."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from gateway.alarming.alarm_engine import DroneTrack
+from gateway.alarming.alarms import Alarm
+from gateway.alarming.perimeter import Perimeter
+from gateway.hashchain import Entry
+from gateway.ingest.registry import NodeState
+
+
+class Site(Protocol):
+    @property
+    def site_name(self) -> str: ...
+
+    @property
+    def gateway_id(self) -> str: ...
+
+    @property
+    def perimeter(self) -> Perimeter: ...
+
+    @property
+    def nodes(self) -> Mapping[int, NodeState]: ...
+
+    def open_alarms(self) -> Sequence[Alarm]: ...
+
+    def drone_tracks(self) -> Sequence[DroneTrack]: ...
+
+    def transport_states(self) -> dict[str, str]: ...
+
+    def now(self) -> float: ...
+
+    def recent(self, kinds: list[str], node_id: int | None, before: int | None, limit: int) -> list[Entry]:
+        """The newest journal rows of these kinds (before a row number), newest first."""
+        ...
+
+    def request(self, command: str, payload: bytes) -> dict[str, Any] | None:
+        """An operator request carried out and journalled; its response, None if it could
+        not be journalled (nothing was changed)."""
+        ...
+
+    def record(self, data: dict[str, Any]) -> bool:
+        """Journal a dashboard happening (a login, a refused action); False if it could not be."""
+        ...

@@ -1,0 +1,56 @@
+"""What only the dashboard needs to remember: each zone's state as last shown, where each
+drone track has been, which tracks are on the map. The daemon tells it what it journals;
+it stages what the open pages must hear on the live feed, which sends it after the commit."""
+
+from collections.abc import Sequence
+
+from gateway.alarming.alarm_engine import DroneTrack
+from gateway.alarming.alarms import DRONE, Change
+from gateway.dashboard.live import LiveFeed
+from gateway.dashboard.site import Site
+from gateway.dashboard.views import alarm_view, log_entry, node_view, tracks_view
+from gateway.hashchain import Entry
+
+TRAIL_POINTS = 100  # a track's trail on the map: its newest positions
+
+
+class DashboardState:
+    def __init__(self, site: Site, feed: LiveFeed | None = None) -> None:
+        self.site = site
+        self.feed = feed or LiveFeed()
+        self.zone_state: dict[str, str] = {}
+        self.track_trails: dict[int, list[float]] = {}  # drone track -> its positions, for the map
+        self._tracks_shown: tuple[tuple[int, float | None], ...] = ()
+
+    def alarm_changed(self, change: Change) -> None:
+        alarm = change.alarm
+        if alarm.category == DRONE and alarm.location_m is not None:
+            trail = self.track_trails.setdefault(int(alarm.detail.get("track", 0)), [])
+            if not trail or trail[-1] != alarm.location_m:
+                trail.append(alarm.location_m)
+                del trail[:-TRAIL_POINTS]
+        if self.feed.subscribers:
+            self.feed.stage("alarm", dict(alarm_view(self.site, alarm), action=change.action))
+
+    def zone(self, zone: str, state: str) -> None:
+        if self.zone_state.get(zone) != state:
+            self.zone_state[zone] = state
+            self.feed.stage("zone", {"zone": zone, "state": state})
+
+    def node(self, node_id: int) -> None:
+        if self.feed.subscribers:  # a view built only for an open page
+            self.feed.stage("node", node_view(self.site, node_id))
+
+    def journalled(self, entry: Entry) -> None:
+        self.feed.stage("log", log_entry(entry))
+
+    def tracks(self, tracks: Sequence[DroneTrack]) -> None:
+        """Tell the pages where drones are, when that changed (tracks end without an alarm change)."""
+        shown = tuple((t.track_id, t.position_m) for t in tracks if t.ended_at is None)
+        if shown == self._tracks_shown:
+            return
+        self._tracks_shown = shown
+        live = {t for t, _ in shown}
+        for track_id in [t for t in self.track_trails if t not in live]:
+            del self.track_trails[track_id]
+        self.feed.stage("tracks", {"tracks": tracks_view(self.site, self.track_trails)})

@@ -1,0 +1,207 @@
+"""What the pipeline accepted, made into the gateway's record: each frame's event journalled
+once (a retransmission is acked again, never recorded twice), node state kept and retained,
+security findings and supervision changes journalled and published, and what they mean for
+the alarms handed to the engine. Runs inside the caller's transaction; it sends nothing."""
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gateway import clock
+from gateway.alarming.alarm_engine import AlarmEngine, Detection
+from gateway.alarming.records import AlarmRecords
+from gateway.clock import utc_iso
+from gateway.hashchain import canonical_data
+from gateway.ingest.downlinks import Downlinks
+from gateway.ingest.pipeline import Frame, Reception, SecurityFinding
+from gateway.ingest.registry import COMM_FAIL, NodeRegistry, SupervisionChange
+from gateway.journal import Journal
+from gateway.outputs import topics
+from protocol.body import field_labels
+from protocol.messages import BY_ID
+
+log = logging.getLogger("perimeter.gateway")
+
+EVENT_SCHEMA = "perimeter.event/1"
+STATE_SCHEMA = "perimeter.node-state/1"
+STATE_REFRESH_S = 10.0
+
+
+class Recorder:
+    def __init__(
+        self,
+        site_name: str,
+        gateway_id: str,
+        prefix: str,
+        journal: Journal,
+        registry: NodeRegistry,
+        alarms: AlarmEngine,
+        records: AlarmRecords,
+        downlinks: Downlinks,
+        counters: dict[str, int],
+    ) -> None:
+        self.site_name = site_name
+        self.gateway_id = gateway_id
+        self.prefix = prefix
+        self.journal = journal
+        self.registry = registry
+        self.alarms = alarms
+        self.records = records
+        self.downlinks = downlinks
+        self.counters = counters
+        self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
+        self.on_node: list[Callable[[int], None]] = []  # a node's state was published
+        self._node_published: dict[int, float] = {}
+
+    def frame(self, frame: Frame) -> tuple[Reception, bytes] | None:
+        """Record one accepted frame; the ACK to send once committed, if the node asked."""
+        packet = frame.packet
+        node_id = packet.node_id
+        message = BY_ID[packet.type_id]
+        now = frame.first.received_at
+        self.downlinks.heard(frame)
+        self.journal.set_last_up(node_id, packet.ctr)
+        receptions = [r.as_json() for r in frame.receptions]
+        node, restored, changes = self.registry.heard(node_id, packet.type_id, packet.fields, receptions, now)
+        for change in restored:
+            self.supervision(change)
+        if message.is_event:
+            self._event(frame, node.name, node.boot_count or 0, receptions, now)
+        if changes:
+            self.counters["state_changes"] += 1
+            self.journal.append(
+                "state",
+                {"node_id": node_id, "changed": changes, "state": {k: getattr(node, k) for k in changes}},
+                node_id=node_id,
+            )
+        # Node state goes out when it changes, with every HELLO and heartbeat, and otherwise at
+        # most every STATE_REFRESH_S: not once per event, which would double the MQTT traffic.
+        self.publish_node(node_id, force=bool(changes or restored) or not message.is_event)
+        return self.downlinks.ack(node_id, packet.ctr) if packet.ack_req else None
+
+    def _event(self, frame: Frame, node_name: str, boot: int, receptions: list[dict[str, Any]], now: float) -> None:
+        packet = frame.packet
+        node_id = packet.node_id
+        kind = BY_ID[packet.type_id].name.lower()
+        event_id = "%s:%d:%d:%d" % (self.site_name, node_id, boot, packet.fields["event_no"])
+        happened = now - packet.fields["age_ds"] / 10
+        payload = {
+            "schema": EVENT_SCHEMA,
+            "event_id": event_id,
+            "site": self.site_name,
+            "gateway": self.gateway_id,
+            "node_id": node_id,
+            "node": node_name,
+            "type": kind,
+            "fields": packet.fields,
+            "labels": field_labels(packet.type_id, packet.fields),
+            "event_time": utc_iso(happened),
+            "received_at": utc_iso(now),
+            "ctr": packet.ctr,
+            "receptions": receptions,
+        }
+        testing = self.walk_tests.get(node_id, 0.0) > now
+        if testing:
+            payload["test"] = True  # a walk test: recorded and shown, never an alarm
+        text = canonical_data(payload)  # serialized once: journal row, hash and MQTT payload
+        new = self.journal.append("event", data_text=text, node_id=node_id, event_id=event_id, ts=utc_iso(now))
+        if not new and not self._same_event(event_id, kind, packet.fields):
+            # Same event number, different event: the node restarted its numbering (a
+            # reboot whose HELLO never arrived). Never drop it as a retransmission.
+            log.warning(
+                "node=%d reused event_no %d for a different event: boot not seen", node_id, packet.fields["event_no"]
+            )
+            payload["event_id"] = event_id = "%s:c%d" % (event_id, packet.ctr)
+            text = canonical_data(payload)
+            new = self.journal.append("event", data_text=text, node_id=node_id, event_id=event_id, ts=utc_iso(now))
+        if not new:
+            self.counters["retransmits"] += 1  # already journalled and queued: ack again only
+            return
+        self.journal.enqueue(topics.node_event(self.prefix, node_id, kind), text.encode())
+        self.counters["events"] += 1
+        if not testing:
+            self.records.write(self.alarms.on_event(Detection(event_id, node_id, kind, packet.fields, happened)))
+
+    def _same_event(self, event_id: str, kind: str, fields: dict[str, int]) -> bool:
+        """Whether a journalled event is the one these fields describe (a retransmission
+        differs only in its age)."""
+        stored = self.journal.event(event_id)
+        if stored is None or stored.get("type") != kind:
+            return False
+        before = {k: v for k, v in stored.get("fields", {}).items() if k != "age_ds"}
+        return before == {k: v for k, v in fields.items() if k != "age_ds"}
+
+    def publish_node(self, node_id: int, force: bool = True) -> None:
+        node = self.registry.nodes[node_id]
+        now = clock.now()
+        if not force and now - self._node_published.get(node_id, 0.0) < STATE_REFRESH_S:
+            return
+        self._node_published[node_id] = now
+        snapshot = node.snapshot()
+        self.journal.save_node(node_id, snapshot)
+        state = dict(
+            snapshot,
+            schema=STATE_SCHEMA,
+            last_seen=utc_iso(node.last_seen) if node.last_seen else None,
+            comm_fail_since=utc_iso(node.comm_fail_since) if node.comm_fail_since else None,
+        )
+        self.journal.set_retained(topics.node_state(self.prefix, node_id), json.dumps(state).encode())
+        availability = b"offline" if node.supervision == COMM_FAIL else b"online"
+        self.journal.set_retained(topics.node_availability(self.prefix, node_id), availability)
+        for listener in self.on_node:
+            listener(node_id)
+
+    def security(self, finding: SecurityFinding) -> None:
+        self.counters["security_findings"] += 1
+        now = clock.now()  # one time for the row, its id, its message and its alarm
+        ts = utc_iso(now)
+        log.warning(
+            "security kind=%s node=%s transport=%s count=%d %s",
+            finding.kind,
+            finding.node_id,
+            finding.transport,
+            finding.count,
+            finding.detail,
+        )
+        # What the finding is about names it: findings about two nodes (or two transports)
+        # in one batch are two rows, never one row and two messages.
+        node = "-" if finding.node_id is None else finding.node_id
+        event_id = "%s:security:%s:%s:%s:%d" % (self.site_name, finding.kind, node, finding.transport, int(now * 1000))
+        data = {
+            "schema": "perimeter.security/1",
+            "event_id": event_id,
+            "kind": finding.kind,
+            "node_id": finding.node_id,
+            "transport": finding.transport,
+            "count": finding.count,
+            "detail": finding.detail,
+            "alarm": finding.kind == "substitution",
+            "ts": ts,
+        }
+        if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=ts):
+            log.warning("security finding %s journalled already: not reported again", event_id)
+            return
+        self.journal.enqueue(topics.security_events(self.prefix), json.dumps(data).encode())
+        # Forgery, replay, an unknown node and substitution are all someone at work on the
+        # link: each is a security alarm (one per kind and node while open; findings are
+        # already limited to one report a minute).
+        self.records.write(self.alarms.on_security(finding.kind, finding.node_id, event_id, now))
+
+    def supervision(self, change: SupervisionChange) -> None:
+        node = self.registry.nodes[change.node_id]
+        data = {
+            "schema": "perimeter.supervision/1",
+            "event_id": "%s:%d:supervision:%d" % (self.site_name, change.node_id, int(change.at * 1000)),
+            "node_id": change.node_id,
+            "node": node.name,
+            "state": change.state,
+            "silent_s": round(change.silent_s, 1),
+            "ts": utc_iso(change.at),
+        }
+        log.warning("supervision node=%d state=%s silent_s=%.1f", change.node_id, change.state, change.silent_s)
+        self.journal.append("supervision", data, node_id=change.node_id)
+        self.journal.enqueue(topics.node_event(self.prefix, change.node_id, "supervision"), json.dumps(data).encode())
+        if change.state == COMM_FAIL:
+            self.records.write(self.alarms.on_comm_fail(change.node_id, str(data["event_id"]), change.at))
+        self.publish_node(change.node_id)

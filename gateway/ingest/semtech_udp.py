@@ -1,0 +1,182 @@
+"""The Semtech UDP transport: a LoRa concentrator's packet forwarder (GWMP v2, `protocol.gwmp`).
+
+Uplinks arrive in PUSH_DATA with how they were heard; downlinks go out as PULL_RESP to the
+address the forwarder's PULL_DATA came from, timed on the concentrator's own clock. Packets
+whose CRC failed are reported as interference (a jammer's signature)."""
+
+import asyncio
+import logging
+import math
+import random
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from gateway import clock
+from gateway.config import SemtechUdpConfig
+from gateway.ingest.pipeline import Reception
+from gateway.ingest.transports import Receiver, Transport
+from protocol import gwmp
+
+log = logging.getLogger("perimeter.transport")
+
+# What a malformed datagram raises on its way through `_datagram`; anything else is a bug.
+BAD_DATAGRAM = (ValueError, KeyError, TypeError, struct.error)
+
+
+def _number(value: Any, name: str) -> float | None:
+    """A forwarder's metadata number: absent is None; anything but a finite number is refused
+    (it would end in the journal, the alarm's evidence and the dashboard)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("%s is not a finite number" % name)
+    return value
+
+
+class SemtechUdpTransport(Transport):
+    """A LoRa concentrator's packet forwarder: uplinks in PUSH_DATA, downlinks as PULL_RESP."""
+
+    kind = "semtech_udp"
+
+    def __init__(self, config: SemtechUdpConfig, receiver: Receiver) -> None:
+        super().__init__(config.name, receiver)
+        self.config = config
+        self._udp: asyncio.DatagramTransport | None = None
+        self._pull_addr: dict[bytes, Any] = {}  # gateway EUI -> address its PULL_DATA came from
+        self.bad_datagrams = 0
+        # The forwarders' last answers to our downlinks, for inspection; bounded, since a
+        # forwarder answers every one of them for as long as the gateway runs.
+        self.tx_acks: deque[Any] = deque(maxlen=256)
+        self._closed: asyncio.Future[None] | None = None
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        if self._udp is None:
+            return None
+        address: tuple[str, int] = self._udp.get_extra_info("sockname")
+        return address
+
+    async def serve(self, connected: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        self._closed = loop.create_future()
+        owner = self
+
+        class _Protocol(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                owner.datagram(data, addr)
+
+            def error_received(self, exc: Exception) -> None:
+                log.warning("transport=%s udp error: %s", owner.name, exc)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if owner._closed and not owner._closed.done():
+                    owner._closed.set_result(None)
+
+        transport, _ = await loop.create_datagram_endpoint(_Protocol, local_addr=(self.config.host, self.config.port))
+        self._udp = transport
+        connected()
+        try:
+            await self._closed
+        finally:
+            self._udp = None
+            transport.close()
+
+    def datagram(self, data: bytes, addr: Any) -> None:
+        """One datagram from a packet forwarder (never raises: a bad datagram is counted)."""
+        try:
+            self._datagram(data, addr)
+        except BAD_DATAGRAM as exc:
+            self.bad_datagrams += 1
+            log.warning("transport=%s bad GWMP datagram from %s: %s", self.name, addr, exc)
+
+    def _datagram(self, data: bytes, addr: Any) -> None:
+        datagram = gwmp.decode(data)
+        answer = gwmp.ack_for(datagram)
+        if answer is not None and self._udp is not None:
+            self._udp.sendto(answer, addr)
+        if datagram.ident == gwmp.PUSH_DATA:
+            payload = datagram.json()
+            if not isinstance(payload, dict) or not isinstance(payload.get("rxpk", []), list):
+                raise ValueError("PUSH_DATA is not an object with an rxpk list")
+            for rxpk in payload.get("rxpk", []):
+                if not isinstance(rxpk, dict):
+                    raise ValueError("an rxpk entry is not an object")
+                self._rxpk(rxpk, datagram.eui)
+        elif datagram.ident == gwmp.PULL_DATA:
+            self._pull_addr[datagram.eui] = addr
+        elif datagram.ident == gwmp.TX_ACK:
+            body = datagram.json()
+            self.tx_acks.append(body)
+            error = body.get("txpk_ack", {}).get("error", "NONE") if isinstance(body, dict) else "NONE"
+            if error not in ("NONE", ""):
+                log.warning("transport=%s downlink refused by forwarder: %s", self.name, error)
+        else:
+            raise ValueError("GWMP %s not expected from a forwarder" % gwmp.NAMES[datagram.ident])
+
+    def _rxpk(self, rxpk: dict[str, Any], eui: bytes) -> None:
+        if rxpk.get("modu", "LORA") == "LORA" and rxpk.get("stat", 1) == -1:
+            # The radio demodulated something whose CRC failed. Now and then that is a
+            # collision; a steady stream of it is someone transmitting over the channel.
+            self.receiver.on_interference(self.name, clock.now())
+            return
+        if rxpk.get("modu", "LORA") != "LORA" or rxpk.get("stat", 1) != 1:
+            return  # FSK, or no CRC: not ours to judge
+        packet = gwmp.packet_of(rxpk)
+        datr = str(rxpk.get("datr", "SF7BW125"))
+        sf = int(datr[2 : datr.index("BW")]) if datr.startswith("SF") and "BW" in datr else None
+        freq = _number(rxpk.get("freq"), "freq")
+        if freq is not None and not 0 < freq < 10_000:
+            raise ValueError("freq %r is not a frequency in MHz" % freq)
+        frequency_hz = None if freq is None else int(round(freq * 1_000_000))
+        tmst = rxpk.get("tmst")
+        if tmst is not None and (not isinstance(tmst, int) or isinstance(tmst, bool) or not 0 <= tmst < 2**32):
+            raise ValueError("tmst is not a 32-bit count of microseconds")
+        reply = {
+            "eui": eui,
+            "tmst": tmst,
+            "freq": rxpk.get("freq"),
+            "datr": datr,
+            "codr": rxpk.get("codr", "4/5"),
+            "rfch": rxpk.get("rfch", 0),
+        }
+        reception = Reception(
+            self.name,
+            clock.now(),
+            rssi_dbm=_number(rxpk.get("rssi"), "rssi"),
+            snr_db=_number(rxpk.get("lsnr"), "lsnr"),
+            frequency_hz=frequency_hz,
+            sf=sf,
+            reply_to=reply,
+        )
+        self.receiver.on_packet(packet, reception)
+
+    def send(self, packet: bytes, reception: Reception) -> bool:
+        reply = reception.reply_to
+        udp = self._udp
+        if udp is None or not isinstance(reply, dict):
+            return False
+        addr = self._pull_addr.get(reply["eui"])
+        if addr is None:
+            log.warning(
+                "transport=%s no PULL_DATA from gateway %s yet: downlink dropped", self.name, reply["eui"].hex()
+            )
+            return False
+        txpk: dict[str, Any] = {
+            "freq": reply["freq"],
+            "rfch": reply["rfch"],
+            "powe": self.config.downlink_power_dbm,
+            "modu": "LORA",
+            "datr": reply["datr"],
+            "codr": reply["codr"],
+            "ipol": True,
+        }
+        if reply.get("tmst") is not None:
+            txpk["imme"] = False
+            txpk["tmst"] = (int(reply["tmst"]) + self.config.downlink_delay_ms * 1000) & 0xFFFFFFFF
+        else:
+            txpk["imme"] = True
+        token = random.getrandbits(16).to_bytes(2, "big")
+        udp.sendto(gwmp.pull_resp(token, packet, **txpk), addr)
+        return True
