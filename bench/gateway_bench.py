@@ -43,7 +43,7 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.gateway.harness import Broker, Pty, SimNode, write_site  # noqa: E402
+from tests.gateway.harness import Broker, Pty, SimNode, serial, write_site  # noqa: E402
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
 INFLIGHT = 32
@@ -134,11 +134,10 @@ async def paced_writes(pty: Pty, schedule: list[tuple[float, bytes, Any]]) -> di
 
 async def gateway_figures(workdir: Path, broker: Broker, frames: int, rate: int, seconds: float) -> dict[str, float]:
     pty = Pty(workdir / "ttyBENCH")
-    config = write_site(
-        workdir, broker.port, nodes=[1], transports='[[transport.serial]]\nname = "bench"\nport = "%s"\n' % pty.link
-    )
     # The gateway gets the same in-flight window as the bare loop.
-    config.write_text(config.read_text().replace("keepalive_s = 5", "keepalive_s = 5\ninflight = %d" % INFLIGHT))
+    config = write_site(
+        workdir, broker.port, nodes=[1], transports=serial(("bench", pty.link)), mqtt={"inflight": INFLIGHT}
+    )
     proc = await asyncio.create_subprocess_exec(
         PERIMETER, "gateway", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
     )
@@ -248,24 +247,19 @@ def storm_site(workdir: Path, broker: Broker, pty: Pty, nodes: int) -> Path:
     """A gateway config for `nodes` fence nodes 10 m apart along a straight fence, in zones
     of 100 m, read from one serial line."""
     length = nodes * SPACING_M
-    zones = "".join(
-        '[[perimeter.zone]]\nname = "Z%03d"\nstart_m = %.1f\nend_m = %.1f\n' % (z + 1, z * 100.0, (z + 1) * 100.0)
+    zones = [
+        {"name": "Z%03d" % (z + 1), "start_m": z * 100.0, "end_m": (z + 1) * 100.0}
         for z in range(int(length // 100) + 1)
-    )
-    placed = "".join(
-        '[[node]]\nid = %d\nname = "n%d"\nchainage_m = %.1f\n' % (n, n, (n - 0.5) * SPACING_M)
-        for n in range(1, nodes + 1)
-    )
-    extra = "[perimeter]\npolyline = [[0, 0], [%.1f, 0]]\n%s\n%s" % (length + 100, zones, placed)
-    config = write_site(
+    ]
+    placed = [{"id": n, "name": "n%d" % n, "chainage_m": (n - 0.5) * SPACING_M} for n in range(1, nodes + 1)]
+    return write_site(
         workdir,
         broker.port,
-        nodes=[],
-        transports='[[transport.serial]]\nname = "bench"\nport = "%s"\n' % pty.link,
-        extra=extra,
+        nodes=placed,
+        transports=serial(("bench", pty.link)),
+        extra={"perimeter": {"polyline": [[0, 0], [length + 100, 0]], "zone": zones}},
+        mqtt={"inflight": INFLIGHT},
     )
-    config.write_text(config.read_text().replace("keepalive_s = 5", "keepalive_s = 5\ninflight = %d" % INFLIGHT))
-    return config
 
 
 async def storm_figures(workdir: Path, broker: Broker, nodes: int, rate: int, climbs: int) -> dict[str, Any]:

@@ -33,7 +33,9 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from protocol import gwmp
+from gateway.config_schema import dump  # noqa: E402
+from gateway.site_key import write_site_key  # noqa: E402
+from protocol import gwmp  # noqa: E402
 from protocol.messages import DOWN  # noqa: E402
 from protocol.packet import open_packet  # noqa: E402
 from simulators.broker import Broker, free_port  # noqa: E402
@@ -47,26 +49,31 @@ EUI = bytes.fromhex("aa555a0000000001")
 
 
 def config_text(folder: Path, nodes: int, udp_port: int, mqtt_port: int) -> Path:
-    key = folder / "site.key"
-    key.write_text(SITE_KEY.hex())
-    key.chmod(0o600)
+    write_site_key(folder / "site.key", SITE_KEY)
     length = nodes * 10.0
-    zones = "".join(
-        '[[perimeter.zone]]\nname = "Z%02d"\nstart_m = %.1f\nend_m = %.1f\n' % (z + 1, z * 500.0, (z + 1) * 500.0)
-        for z in range(int(length // 500) + 1)
-    )
-    node_blocks = "".join(
-        '[[node]]\nid = %d\nname = "n%d"\nheartbeat_s = %d\nchainage_m = %.1f\n' % (n, n, HEARTBEAT_S, n * 10.0 - 5)
-        for n in range(1, nodes + 1)
-    )
+    doc = {
+        "site": {"id": SITE_ID, "name": "soak", "key_file": "site.key"},
+        "gateway": {"id": "gw", "journal": "journal.sqlite"},
+        "supervision": {"missed_heartbeats": 5},
+        "metrics": {"listen": ""},
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
+        "transport": {
+            "semtech_udp": [{"name": "concentrator", "host": "127.0.0.1", "port": udp_port, "downlink_delay_ms": 0}]
+        },
+        "perimeter": {
+            "polyline": [[0, 0], [length, 0]],
+            "zone": [
+                {"name": "Z%02d" % (z + 1), "start_m": z * 500.0, "end_m": (z + 1) * 500.0}
+                for z in range(int(length // 500) + 1)
+            ],
+        },
+        "node": [
+            {"id": n, "name": "n%d" % n, "heartbeat_s": HEARTBEAT_S, "chainage_m": n * 10.0 - 5}
+            for n in range(1, nodes + 1)
+        ],
+    }
     path = folder / "gateway.toml"
-    path.write_text(
-        '[site]\nid = %d\nname = "soak"\nkey_file = "site.key"\n\n[gateway]\nid = "gw"\njournal = "journal.sqlite"\n\n'
-        '[supervision]\nmissed_heartbeats = 5\n\n[metrics]\nlisten = ""\n\n[mqtt]\nhost = "127.0.0.1"\nport = %d\n\n'
-        '[[transport.semtech_udp]]\nname = "concentrator"\nhost = "127.0.0.1"\nport = %d\ndownlink_delay_ms = 0\n\n'
-        "[perimeter]\npolyline = [[0, 0], [%.1f, 0]]\n%s\n%s"
-        % (SITE_ID, mqtt_port, udp_port, length, zones, node_blocks)
-    )
+    path.write_text(dump(doc))
     return path
 
 

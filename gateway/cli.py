@@ -81,14 +81,7 @@ def _node(args: argparse.Namespace) -> int:
             return 0
         if args.node_id is None or not args.site_key_file or not args.port:
             raise frame_tool.UsageError("perimeter node deploy needs --port, --node-id and --site-key-file")
-        from gateway.config import site_key_from_bytes
-
-        key_path = Path(args.site_key_file)
-        if not key_path.is_file():
-            raise frame_tool.UsageError("no site key file at %s" % key_path)
-        site_key = site_key_from_bytes(key_path.read_bytes())
-        if site_key is None:
-            raise frame_tool.UsageError("%s holds no site key (32 raw bytes or 64 hex digits)" % key_path)
+        site_key = frame_tool.read_site_key(args.site_key_file)
         out = Path(args.out or "build/node-%s" % args.board)
         node_tool.build(args.board, out)
         identity = out.parent / ("identity-%d.json" % args.node_id)
@@ -105,7 +98,7 @@ def _node(args: argparse.Namespace) -> int:
 
 def _operator(args: argparse.Namespace) -> int:
     """Dashboard accounts: add (or change the password or role of) one, remove one, list them."""
-    from gateway.dashboard.accounts import AccountError, add_account, parse_accounts, remove_account
+    from gateway.accounts import AccountError, add_account, parse_accounts, remove_account
 
     path = Path(args.accounts)
     try:

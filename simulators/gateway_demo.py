@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gateway.config_schema import dump
+from gateway.site_key import write_site_key
 from simulators.broker import Broker
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 from simulators.pty_link import Pty
@@ -25,20 +27,18 @@ PERIMETER = str(Path(sys.executable).with_name("perimeter"))
 
 
 def write_config(folder: Path, broker_port: int, tty: Path) -> Path:
-    key = folder / "site.key"
-    key.write_text(SITE_KEY.hex())
-    key.chmod(0o600)
+    write_site_key(folder / "site.key", SITE_KEY)
     config = folder / "gateway.toml"
-    config.write_text(
-        '[site]\nid = %d\nname = "demo"\nkey_file = "site.key"\n\n'
-        '[gateway]\nid = "office"\njournal = "journal.sqlite"\n\n'
-        "[supervision]\nmissed_heartbeats = 2\ndefault_heartbeat_s = 3\n\n"
-        '[metrics]\nlisten = ""\n\n'
-        '[mqtt]\nhost = "127.0.0.1"\nport = %d\n\n'
-        '[[transport.serial]]\nname = "north-fence"\nport = "%s"\n\n'
-        '[[node]]\nid = 11\nname = "north-11"\n\n[[node]]\nid = 12\nname = "north-12"\n\n'
-        '[[node]]\nid = 13\nname = "north-13"\n' % (SITE_ID, broker_port, tty)
-    )
+    doc = {
+        "site": {"id": SITE_ID, "name": "demo", "key_file": "site.key"},
+        "gateway": {"id": "office", "journal": "journal.sqlite"},
+        "supervision": {"missed_heartbeats": 2, "default_heartbeat_s": 3},
+        "metrics": {"listen": ""},
+        "mqtt": {"host": "127.0.0.1", "port": broker_port},
+        "transport": {"serial": [{"name": "north-fence", "port": str(tty)}]},
+        "node": [{"id": n, "name": "north-%d" % n} for n in (11, 12, 13)],
+    }
+    config.write_text(dump(doc))
     return config
 
 

@@ -37,7 +37,9 @@ import numpy as np
 
 from gateway import clock as gateway_clock
 from gateway.config import load as load_config
+from gateway.config_schema import dump as dump_config
 from gateway.daemon import Gateway
+from gateway.site_key import write_site_key
 from protocol.errors import FrameRejected
 from protocol.keys import NodeKey, derive_node_key
 from protocol.messages import BY_NAME, UP
@@ -191,32 +193,32 @@ def gateway_config(
     scenario: Scenario,
     site_key: bytes,
     mqtt: tuple[str, int],
-    transport: str,
+    transport: dict[str, list[dict[str, Any]]],
     dashboard: tuple[str, Path] | None = None,
 ) -> Path:
-    key = folder / "site.key"
-    key.write_text(site_key.hex())
-    key.chmod(0o600)
-    zones = "".join(
-        '[[perimeter.zone]]\nname = "Z%02d"\nstart_m = %.1f\nend_m = %.1f\n' % (i + 1, i * ZONE_M, (i + 1) * ZONE_M)
+    write_site_key(folder / "site.key", site_key)
+    zones = [
+        {"name": "Z%02d" % (i + 1), "start_m": i * ZONE_M, "end_m": (i + 1) * ZONE_M}
         for i in range(int(np.ceil(scenario.length_m / ZONE_M)))
-    )
-    nodes = "".join(
-        '[[node]]\nid = %d\nname = "fence-%02d"\nchainage_m = %.1f\nheartbeat_s = %d\n'
-        % (i + 1, i + 1, p, scenario.heartbeat_s)
+    ]
+    nodes = [
+        {"id": i + 1, "name": "fence-%02d" % (i + 1), "chainage_m": float(p), "heartbeat_s": scenario.heartbeat_s}
         for i, p in enumerate(scenario.node_positions)
-    )
-    text = (
-        '[site]\nid = %d\nname = "sim"\nkey_file = "site.key"\n\n[gateway]\nid = "gw1"\njournal = "journal.sqlite"\n\n'
-        "[supervision]\nmissed_heartbeats = %d\n\n"
-        '[metrics]\nlisten = ""\n\n[mqtt]\nhost = "%s"\nport = %d\n\n%s\n'
-        "[perimeter]\npolyline = [[0, 0], [%.1f, 0]]\n%s\n%s"
-        % (SITE_ID, MISSED_HEARTBEATS[scenario.link], mqtt[0], mqtt[1], transport, scenario.length_m, zones, nodes)
-    )
+    ]
+    doc: dict[str, Any] = {
+        "site": {"id": SITE_ID, "name": "sim", "key_file": "site.key"},
+        "gateway": {"id": "gw1", "journal": "journal.sqlite"},
+        "supervision": {"missed_heartbeats": MISSED_HEARTBEATS[scenario.link]},
+        "metrics": {"listen": ""},
+        "mqtt": {"host": mqtt[0], "port": mqtt[1]},
+        "transport": transport,
+        "perimeter": {"polyline": [[0, 0], [float(scenario.length_m), 0]], "zone": zones},
+        "node": nodes,
+    }
     if dashboard is not None:
-        text += '\n[dashboard]\nlisten = "%s"\naccounts_file = "%s"\n' % dashboard
+        doc["dashboard"] = {"listen": dashboard[0], "accounts_file": str(dashboard[1])}
     path = folder / "gateway.toml"
-    path.write_text(text)
+    path.write_text(dump_config(doc))
     return path
 
 
@@ -358,7 +360,7 @@ async def run(
     medium: Medium
     if scenario.link == "serial":
         medium = SerialMedium(work / "rs485")
-        transport = '[[transport.serial]]\nname = "rs485"\nport = "%s"\nbaudrate = %d\n' % (work / "rs485", BAUD)
+        transport = {"serial": [{"name": "rs485", "port": str(work / "rs485"), "baudrate": BAUD}]}
     else:
         udp_port = free_udp_port()
         jams = [(e.t, e.t + e.duration_s) for e in scenario.events if e.kind == "jam"]
@@ -372,7 +374,7 @@ async def run(
             chosen,
             seed=scenario.seed,
         )
-        transport = '[[transport.semtech_udp]]\nname = "concentrator"\nhost = "127.0.0.1"\nport = %d\n' % udp_port
+        transport = {"semtech_udp": [{"name": "concentrator", "host": "127.0.0.1", "port": udp_port}]}
     evidence = EvidenceClock(site_key, chosen)
     medium.on_heard = evidence.heard
     config = gateway_config(work, scenario, site_key, mqtt, transport, dashboard)

@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.dashboard.accounts import AccountFile, check_password
+from gateway.accounts import AccountFile, check_password
 from gateway.dashboard.sessions import Session, SessionStore
 from gateway.dashboard.site import Site
 from gateway.dashboard.state import DashboardState

@@ -7,8 +7,8 @@ cannot be loaded, leave the gateway running without a dashboard: the alarms must
 
 import logging
 
+from gateway.accounts import AccountError, AccountFile
 from gateway.config import DashboardConfig
-from gateway.dashboard.accounts import AccountError, AccountFile
 from gateway.dashboard.app import Dashboard
 from gateway.dashboard.sessions import SessionStore
 from gateway.dashboard.site import Site

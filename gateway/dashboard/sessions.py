@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.dashboard.accounts import Account
+from gateway.accounts import Account
 
 
 @dataclass

@@ -6,18 +6,16 @@ hex and gets JSON back; bad input gets a one-line message, never a traceback.
 
 import argparse
 import json
-import os
-import stat
 import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
-from gateway.config import site_key_from_bytes
+from gateway import site_key
 from protocol.body import encode_body, field_labels
 from protocol.errors import TAG, EncodeError, FrameRejected
 from protocol.framing import decode_frame, encode_frame
-from protocol.keys import SITE_KEY_SIZE, NodeKey
+from protocol.keys import NodeKey
 from protocol.messages import DOWN, UP, MessageType, message_type
 from protocol.packet import Packet, header_node_id, open_packet, seal_packet
 
@@ -27,27 +25,10 @@ class UsageError(Exception):
 
 
 def read_site_key(path: str) -> bytes:
-    """The 32-byte site key from a file holding 64 hex digits or 32 raw bytes."""
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError("cannot read site key file %s: %s" % (path, exc.strerror)) from None
-    key = site_key_from_bytes(raw)
-    if key is None:
-        raise UsageError(
-            "site key file %s must hold %d bytes as %d hex digits (or raw)" % (path, SITE_KEY_SIZE, 2 * SITE_KEY_SIZE)
-        )
-    return key
-
-
-def warn_if_exposed(path: str, err: TextIO) -> None:
-    """Say so if the site key file is readable by anyone but its owner."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        print("warning: %s is readable by group or others (chmod 600 it)" % path, file=err)
+        return site_key.read_site_key(path)
+    except site_key.KeyFileError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_hex(text: str) -> bytes:
@@ -260,7 +241,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _run_decode(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    warn_if_exposed(args.site_key_file, err)
     site_key = read_site_key(args.site_key_file)
     status = 0
     for text in _inputs(args.hex, stdin):

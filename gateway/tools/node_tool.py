@@ -17,7 +17,7 @@ from pathlib import Path
 
 from protocol.keys import derive_node_key
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARCH = {"esp32": "xtensawin", "esp32s3": "xtensawin", "rp2": "armv6m", "sim": "x64"}
 # The board file the node's main.py imports (`device.boards.<name>`).
 BOARD_MODULE = {"esp32": "esp32", "esp32s3": "esp32", "rp2": "rp2", "sim": "sim"}

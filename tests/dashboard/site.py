@@ -18,9 +18,9 @@ from typing import Any
 
 from playwright.async_api import Browser, Page
 
+from gateway.accounts import add_account
 from gateway.daemon import Gateway
-from gateway.dashboard.accounts import add_account
-from tests.gateway.harness import Broker, Pty, SimNode, free_port, serial_transport, start, stop, write_site
+from tests.gateway.harness import Broker, Pty, SimNode, free_port, serial, start, stop, write_site
 
 OPERATOR = ("alice", "correct horse battery")
 VIEWER = ("victor", "staple viewer only")
@@ -39,21 +39,23 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
-def perimeter(zones: int, nodes: int, spacing_m: float = 10.0) -> str:
-    """A straight fence with `nodes` nodes `spacing_m` apart in `zones` equal zones."""
+def perimeter(zones: int, nodes: int, spacing_m: float = 10.0) -> dict[str, Any]:
+    """A straight fence with `nodes` nodes `spacing_m` apart in `zones` equal zones (config tables)."""
     length = nodes * spacing_m
     zone_m = length / zones
-    text = "[perimeter]\npolyline = [[0, 0], [%.1f, 0], [%.1f, %.1f]]\n" % (length / 2, length / 2, length / 2)
-    text += "".join(
-        '[[perimeter.zone]]\nname = "Z%03d"\nstart_m = %.1f\nend_m = %.1f\n' % (i + 1, i * zone_m, (i + 1) * zone_m)
-        for i in range(zones)
-    )
-    text += "\n[alarms]\nfence_window_s = 0.1\n\n"
-    text += "".join(
-        '[[node]]\nid = %d\nname = "fence-%03d"\nchainage_m = %.1f\n\n' % (n, n, (n - 0.5) * spacing_m)
-        for n in range(1, nodes + 1)
-    )
-    return text
+    return {
+        "perimeter": {
+            "polyline": [[0, 0], [length / 2, 0], [length / 2, length / 2]],
+            "zone": [
+                {"name": "Z%03d" % (i + 1), "start_m": i * zone_m, "end_m": (i + 1) * zone_m} for i in range(zones)
+            ],
+        },
+        "alarms": {"fence_window_s": 0.1},
+    }
+
+
+def fence_nodes(nodes: int, spacing_m: float = 10.0) -> list[dict[str, Any]]:
+    return [{"id": n, "name": "fence-%03d" % n, "chainage_m": (n - 0.5) * spacing_m} for n in range(1, nodes + 1)]
 
 
 @dataclass
@@ -101,20 +103,17 @@ async def running_site(
     broker = Broker(tmp_path)
     broker.start()
     pty = Pty(tmp_path / "ttyFENCE")
+    dashboard = {"listen": "%s:%d" % ("0.0.0.0" if tls else "127.0.0.1", port), "accounts_file": "operators.txt"}
+    if tls:
+        dashboard.update(tls_cert=str(tls[0]), tls_key=str(tls[1]))
     try:
         config = write_site(
             tmp_path,
             broker.port,
-            transports=serial_transport("fence", pty.link),
-            nodes=[],
+            transports=serial(("fence", pty.link)),
+            nodes=fence_nodes(nodes, spacing_m),
             heartbeat_s=3600,
-            extra='[dashboard]\nlisten = "%s:%d"\naccounts_file = "operators.txt"\n%s\n%s'
-            % (
-                "0.0.0.0" if tls else "127.0.0.1",
-                port,
-                'tls_cert = "%s"\ntls_key = "%s"\n' % tls if tls else "",
-                perimeter(zones, nodes, spacing_m),
-            ),
+            extra=dict(perimeter(zones, nodes, spacing_m), dashboard=dashboard),
         )
         gateway, task = await start(config)
         try:

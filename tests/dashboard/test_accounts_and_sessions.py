@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, parse
-from gateway.dashboard.accounts import (
+from gateway.accounts import (
     Account,
     AccountError,
     AccountFile,
@@ -20,6 +19,7 @@ from gateway.dashboard.accounts import (
     hash_password,
     parse_accounts,
 )
+from gateway.config import ConfigError, parse
 from gateway.dashboard.live import LiveFeed
 from gateway.dashboard.sessions import LoginLimits, SessionStore
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.dashboard.accounts import remove_account
+from gateway.accounts import remove_account
 from tests.dashboard.site import OPERATOR, VIEWER, Client, Site
 
 ROUTES = ["/api/session", "/api/snapshot", "/api/log", "/api/stream"]

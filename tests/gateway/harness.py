@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.config import load
+from gateway.config_schema import dump
 from gateway.daemon import Gateway
+from gateway.site_key import write_site_key
 from simulators.broker import Broker, free_port
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 from simulators.pty_link import Pty
@@ -38,6 +40,7 @@ __all__ = [
     "PREFIX",
     "retained",
     "self_signed",
+    "serial",
     "serial_transport",
     "start",
     "stop",
@@ -49,27 +52,29 @@ def write_site(
     workdir: Path,
     broker_port: int,
     *,
-    transports: str = "",
-    nodes: list[int] | None = None,
-    extra: str = "",
+    transports: dict[str, list[dict[str, Any]]] | None = None,
+    nodes: list[int] | list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
     heartbeat_s: int = 30,
     missed: int = 3,
+    mqtt: dict[str, Any] | None = None,
 ) -> Path:
-    """A site folder with its key file and a gateway config; the config's path."""
-    key = workdir / "site.key"
-    key.write_text(SITE_KEY.hex())
-    key.chmod(0o600)
-    ids = nodes if nodes is not None else [1, 2, 3]
-    node_blocks = "".join('[[node]]\nid = %d\nname = "n%d"\n\n' % (n, n) for n in ids)
+    """A site folder with its key file and a gateway config written by `dump()`; the
+    config's path. `extra` adds tables (the perimeter, alarm rules, integrations)."""
+    write_site_key(workdir / "site.key", SITE_KEY)
+    listed = nodes if nodes is not None else [1, 2, 3]
+    doc: dict[str, Any] = {
+        "site": {"id": SITE_ID, "name": "test", "key_file": "site.key"},
+        "gateway": {"id": "gw", "journal": "journal.sqlite"},
+        "supervision": {"missed_heartbeats": missed, "default_heartbeat_s": heartbeat_s},
+        "metrics": {"listen": "127.0.0.1:0"},
+        "mqtt": dict({"host": "127.0.0.1", "port": broker_port, "keepalive_s": 5}, **(mqtt or {})),
+        "transport": transports or {},
+        "node": [n if isinstance(n, dict) else {"id": n, "name": "n%d" % n} for n in listed],
+        **(extra or {}),
+    }
     config = workdir / "gateway.toml"
-    config.write_text(
-        '[site]\nid = %d\nname = "test"\nkey_file = "site.key"\n\n'
-        '[gateway]\nid = "gw"\njournal = "journal.sqlite"\n\n'
-        "[supervision]\nmissed_heartbeats = %d\ndefault_heartbeat_s = %d\n\n"
-        '[metrics]\nlisten = "127.0.0.1:0"\n\n'
-        '[mqtt]\nhost = "127.0.0.1"\nport = %d\nkeepalive_s = 5\n\n%s\n%s\n%s'
-        % (SITE_ID, missed, heartbeat_s, broker_port, transports, node_blocks, extra)
-    )
+    config.write_text(dump(doc))
     return config
 
 
@@ -154,30 +159,27 @@ async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[
         await asyncio.sleep(0.02)
 
 
-def serial_transport(name: str, port: Path) -> str:
-    return '[[transport.serial]]\nname = "%s"\nport = "%s"\n\n' % (name, port)
+def serial_transport(name: str, port: Path) -> dict[str, Any]:
+    return {"name": name, "port": str(port)}
+
+
+def serial(*ports: tuple[str, Path]) -> dict[str, list[dict[str, Any]]]:
+    """The `transports` of a gateway reading these serial ports."""
+    return {"serial": [serial_transport(name, port) for name, port in ports]}
 
 
 PREFIX = "perimeter/test/gw"
-PERIMETER = """
-[perimeter]
-polyline = [[0, 0], [300, 0]]
-[[perimeter.zone]]
-name = "north"
-start_m = 0
-end_m = 100
-priority = 2
-[[perimeter.zone]]
-name = "east"
-start_m = 100
-end_m = 300
-
-[alarms]
-fence_window_s = 0.2
-"""
-NODES = "".join(
-    '[[node]]\nid = %d\nname = "n%d"\nchainage_m = %.1f\n\n' % (n, n, 15 + 30 * (n - 1)) for n in (1, 2, 3, 4)
-)
+PERIMETER: dict[str, Any] = {
+    "perimeter": {
+        "polyline": [[0, 0], [300, 0]],
+        "zone": [
+            {"name": "north", "start_m": 0, "end_m": 100, "priority": 2},
+            {"name": "east", "start_m": 100, "end_m": 300},
+        ],
+    },
+    "alarms": {"fence_window_s": 0.2},
+}
+NODES = [{"id": n, "name": "n%d" % n, "chainage_m": 15.0 + 30 * (n - 1)} for n in (1, 2, 3, 4)]
 
 
 async def retained(port: int, topic: str = PREFIX + "/alarm/#", settle: float = 0.5) -> dict[str, dict[str, Any]]:

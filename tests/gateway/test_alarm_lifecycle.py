@@ -30,7 +30,7 @@ from tests.gateway.harness import (
     Pty,
     SimNode,
     retained,
-    serial_transport,
+    serial,
     start,
     stop,
     wait_until,
@@ -68,9 +68,7 @@ class Desk:
 @pytest.fixture
 async def site(tmp_path: Path, broker: Broker) -> AsyncIterator[tuple[Gateway, Pty, Desk, Path]]:
     pty = Pty(tmp_path / "ttyFENCE")
-    config = write_site(
-        tmp_path, broker.port, transports=serial_transport("fence", pty.link), nodes=[], extra=PERIMETER + NODES
-    )
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=NODES, extra=PERIMETER)
     gateway, task = await start(config)
     desk = Desk(broker.port)
     ready = asyncio.Event()

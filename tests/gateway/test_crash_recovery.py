@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, write_site
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial, write_site
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
 
@@ -18,9 +18,7 @@ async def test_every_acked_event_reaches_the_broker_across_repeated_kill_9(tmp_p
     broker = Broker(tmp_path)
     broker.start()
     pty = Pty(tmp_path / "ttyNODE")
-    config = write_site(
-        tmp_path, broker.port, transports='[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link
-    )
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)))
     node = SimNode(1)
     event_of_ctr: dict[int, int] = {}
     acked_events: set[int] = set()

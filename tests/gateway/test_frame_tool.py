@@ -108,14 +108,17 @@ def test_missing_or_malformed_key_file_is_named(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "cannot read site key file" in missing.stderr
     short = tmp_path / "short.key"
     short.write_text("abcd")
+    short.chmod(0o600)
     bad = perimeter("frame", "decode", "--site-key-file", str(short), "--site-id", "1", "00")
     assert bad.returncode == 2 and "must hold 32 bytes" in bad.stderr
 
 
-def test_key_file_readable_by_others_is_warned_about(key_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_key_file_readable_by_others_is_refused_as_the_gateway_refuses_it(
+    key_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     os.chmod(key_file, 0o644)
-    main(["frame", "decode", "--site-key-file", key_file, "--site-id", SITE_ID, CLIMB["serial"]])
-    assert "readable by group or others" in capsys.readouterr().err
+    assert main(["frame", "decode", "--site-key-file", key_file, "--site-id", SITE_ID, CLIMB["serial"]]) == 2
+    assert "readable by group or others; chmod 600 it" in capsys.readouterr().err
 
 
 def test_check_vectors_round_trips_every_shipped_vector() -> None:

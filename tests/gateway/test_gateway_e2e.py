@@ -17,7 +17,7 @@ from gateway.config import load
 from gateway.daemon import Gateway
 from gateway.ingest.pipeline import Reception
 from gateway.journal import Journal
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial_transport, start, stop, wait_until, write_site
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial, start, stop, wait_until, write_site
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def pty(tmp_path: Path) -> Iterator[Pty]:
 
 @pytest.fixture
 async def running(tmp_path: Path, broker: Broker, pty: Pty) -> AsyncIterator[tuple[Gateway, Path]]:
-    config = write_site(tmp_path, broker.port, transports=serial_transport("fence", pty.link))
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)))
     gateway, task = await start(config)
     yield gateway, config
     await stop(gateway, task)
@@ -165,7 +165,7 @@ async def test_repeated_bad_tags_for_one_node_raise_a_substitution_alarm(
 
 
 async def test_replay_is_rejected_across_a_gateway_restart(tmp_path: Path, broker: Broker, pty: Pty) -> None:
-    config = write_site(tmp_path, broker.port, transports=serial_transport("fence", pty.link))
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)))
     node = SimNode(1)
     captured = node.fence()
     gateway, task = await start(config)
@@ -182,7 +182,7 @@ async def test_silent_node_goes_comm_fail_within_its_window_and_is_restored(
     tmp_path: Path, broker: Broker, pty: Pty
 ) -> None:
     config = write_site(
-        tmp_path, broker.port, transports=serial_transport("fence", pty.link), nodes=[1], heartbeat_s=1, missed=2
+        tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=[1], heartbeat_s=1, missed=2
     )
     node = SimNode(1)
     async with Collector(broker.port) as mqtt:
@@ -216,10 +216,7 @@ async def test_serial_unplug_is_reported_and_reconnected_within_2_s_while_tcp_ke
     tcp_writer: list[asyncio.StreamWriter] = []
     server = await asyncio.start_server(simulator, "127.0.0.1", 0)
     tcp_port = server.sockets[0].getsockname()[1]
-    transports = (
-        serial_transport("fence", pty.link)
-        + '[[transport.tcp]]\nname = "sim"\nhost = "127.0.0.1"\nport = %d\n' % tcp_port
-    )
+    transports = dict(serial(("fence", pty.link)), tcp=[{"name": "sim", "host": "127.0.0.1", "port": tcp_port}])
     config = write_site(tmp_path, broker.port, transports=transports)
     async with Collector(broker.port) as mqtt:
         gateway, task = await start(config)
@@ -254,7 +251,7 @@ async def test_serial_unplug_is_reported_and_reconnected_within_2_s_while_tcp_ke
 async def test_broker_outage_of_60_s_loses_no_event_and_delivers_in_order(
     tmp_path: Path, broker: Broker, pty: Pty
 ) -> None:
-    config = write_site(tmp_path, broker.port, transports=serial_transport("fence", pty.link))
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)))
     node = SimNode(1)
     async with Collector(broker.port, "perimeter/test/gw/node/+/event/fence") as mqtt:
         gateway, task = await start(config)

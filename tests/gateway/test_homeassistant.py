@@ -19,7 +19,7 @@ from tests.gateway.harness import (
     Collector,
     Pty,
     retained,
-    serial_transport,
+    serial,
     start,
     stop,
     wait_until,
@@ -32,9 +32,7 @@ REQUIRED = {"name", "unique_id", "state_topic", "availability", "device"}
 @pytest.fixture
 async def gateway(tmp_path: Path, broker: Broker) -> AsyncIterator[Gateway]:
     pty = Pty(tmp_path / "ttyFENCE")
-    config = write_site(
-        tmp_path, broker.port, transports=serial_transport("fence", pty.link), nodes=[], extra=PERIMETER + NODES
-    )
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=NODES, extra=PERIMETER)
     gw, task = await start(config)
     await wait_until(lambda: gw.sink.connected, 10)
     yield gw

@@ -16,7 +16,7 @@ from tests.gateway.harness import (
     SimNode,
     free_port,
     self_signed,
-    serial_transport,
+    serial,
     start,
     stop,
     wait_until,
@@ -60,19 +60,32 @@ async def test_every_alarm_reaches_milestone_and_the_webhook_even_those_raised_w
     vms_port, hook_port = free_port(), free_port()
     cert, key = self_signed(tmp_path)
     (tmp_path / "soc.token").write_text("s3cret\n")
-    integrations = (
-        '[[integration.milestone]]\nname = "xprotect"\nhost = "127.0.0.1"\nport = %d\nformat = "international"\n'
-        'template = "Perimeter {category} {zone} {alarm_id}"\n\n'
-        '[[integration.webhook]]\nname = "soc"\nurl = "https://127.0.0.1:%d/perimeter"\nca_file = "%s"\n'
-        'token_file = "soc.token"\n\n' % (vms_port, hook_port, cert.name)
-    )
+    integrations = {
+        "milestone": [
+            {
+                "name": "xprotect",
+                "host": "127.0.0.1",
+                "port": vms_port,
+                "format": "international",
+                "template": "Perimeter {category} {zone} {alarm_id}",
+            }
+        ],
+        "webhook": [
+            {
+                "name": "soc",
+                "url": "https://127.0.0.1:%d/perimeter" % hook_port,
+                "ca_file": cert.name,
+                "token_file": "soc.token",
+            }
+        ],
+    }
     pty = Pty(tmp_path / "ttyFENCE")
     config = write_site(
         tmp_path,
         broker.port,
-        transports=serial_transport("fence", pty.link),
-        nodes=[],
-        extra=PERIMETER + integrations + NODES,
+        transports=serial(("fence", pty.link)),
+        nodes=NODES,
+        extra=dict(PERIMETER, integration=integrations),
     )
     gateway, task = await start(config)
     vms: list[bytes] = []

@@ -9,17 +9,16 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, start, stop, wait_until, write_site
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial, start, stop, wait_until, write_site
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
 
 
 async def test_prometheus_metrics_are_served_over_http(tmp_path: Path, broker: Broker) -> None:
     pty = Pty(tmp_path / "tty")
-    gateway, task = await start(
-        write_site(tmp_path, broker.port, transports='[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link)
-    )
+    gateway, task = await start(write_site(tmp_path, broker.port, transports=serial(("fence", pty.link))))
     pty.write(SimNode(1).fence() + b"\x05\x01\x02\x03\x04\x00")  # the second: line noise
     await wait_until(lambda: gateway.pipeline.counters["fence"]["bad_crc"] == 1)
     assert gateway.metrics.address is not None
@@ -69,15 +68,13 @@ def password_broker(tmp_path: Path, *, anonymous: bool, gateway_password: str) -
     return broker
 
 
-def with_credentials(config: Path) -> Path:
-    credentials = 'keepalive_s = 5\nusername = "gateway"\npassword_file = "mqtt.password"'
-    config.write_text(config.read_text().replace("keepalive_s = 5", credentials))
-    return config
+def with_credentials(workdir: Path, broker_port: int, **site: Any) -> Path:
+    return write_site(workdir, broker_port, mqtt={"username": "gateway", "password_file": "mqtt.password"}, **site)
 
 
 async def test_broker_with_passwords_accepts_the_gateway_and_its_last_will_says_offline(tmp_path: Path) -> None:
     broker = password_broker(tmp_path, anonymous=True, gateway_password="s3cret")
-    config = with_credentials(write_site(tmp_path, broker.port))
+    config = with_credentials(tmp_path, broker.port)
     try:
         async with Collector(broker.port, "perimeter/test/gw/bridge/state") as mqtt:
             proc = subprocess.Popen([PERIMETER, "gateway", "--config", str(config)], stderr=subprocess.DEVNULL)
@@ -92,8 +89,7 @@ async def test_broker_with_passwords_accepts_the_gateway_and_its_last_will_says_
 async def test_wrong_broker_password_is_logged_and_retried_not_fatal(tmp_path: Path) -> None:
     broker = password_broker(tmp_path, anonymous=False, gateway_password="wrong")
     pty = Pty(tmp_path / "tty")
-    serial = '[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link
-    config = with_credentials(write_site(tmp_path, broker.port, transports=serial))
+    config = with_credentials(tmp_path, broker.port, transports=serial(("fence", pty.link)))
     try:
         gateway, task = await start(config)
         pty.write(SimNode(1).fence())
@@ -157,9 +153,7 @@ async def test_gateway_publishes_over_tls_and_refuses_a_broker_it_cannot_verify(
     )
     broker.start()
     pty = Pty(tmp_path / "tty")
-    config = write_site(
-        tmp_path, broker.port, transports='[[transport.serial]]\nname = "fence"\nport = "%s"\n' % pty.link
-    )
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)))
     tls = config.read_text().replace("keepalive_s = 5", 'keepalive_s = 5\ntls = true\nca_file = "ca.pem"')
     try:
         config.write_text(tls)

@@ -64,7 +64,7 @@ class Forwarder:
 
 async def test_push_data_is_acked_decoded_and_its_ack_goes_out_as_pull_resp(tmp_path: Path, broker: Broker) -> None:
     udp_port = free_port(socket.SOCK_DGRAM)
-    transports = '[[transport.semtech_udp]]\nname = "conc"\nhost = "127.0.0.1"\nport = %d\n' % udp_port
+    transports = {"semtech_udp": [{"name": "conc", "host": "127.0.0.1", "port": udp_port}]}
     gateway, task = await start(write_site(tmp_path, broker.port, transports=transports))
     forwarder = Forwarder(udp_port)
     node = SimNode(2)
@@ -103,7 +103,7 @@ async def test_push_data_is_acked_decoded_and_its_ack_goes_out_as_pull_resp(tmp_
 
 async def test_garbage_datagrams_are_counted_and_the_forwarder_keeps_working(tmp_path: Path, broker: Broker) -> None:
     udp_port = free_port(socket.SOCK_DGRAM)
-    transports = '[[transport.semtech_udp]]\nname = "conc"\nhost = "127.0.0.1"\nport = %d\n' % udp_port
+    transports = {"semtech_udp": [{"name": "conc", "host": "127.0.0.1", "port": udp_port}]}
     gateway, task = await start(write_site(tmp_path, broker.port, transports=transports))
     forwarder = Forwarder(udp_port)
     for junk in (b"", b"\x02", os.urandom(40), b"\x02\x00\x01\x00" + EUI + b"{not json", b"\x02\x00\x01\x09" + EUI):
@@ -122,10 +122,10 @@ async def test_one_frame_heard_by_two_receivers_is_one_event_with_both_reception
 ) -> None:
     udp_port = free_port(socket.SOCK_DGRAM)
     radio = Pty(tmp_path / "ttyLORA")
-    transports = (
-        '[[transport.semtech_udp]]\nname = "conc"\nhost = "127.0.0.1"\nport = %d\n\n'
-        '[[transport.lora_bridge]]\nname = "bridge"\nport = "%s"\n' % (udp_port, radio.link)
-    )
+    transports = {
+        "semtech_udp": [{"name": "conc", "host": "127.0.0.1", "port": udp_port}],
+        "lora_bridge": [{"name": "bridge", "port": str(radio.link)}],
+    }
     gateway, task = await start(write_site(tmp_path, broker.port, transports=transports))
     forwarder = Forwarder(udp_port)
     forwarder.pull()
@@ -161,7 +161,7 @@ async def test_one_frame_heard_by_two_receivers_is_one_event_with_both_reception
 
 async def test_lora_bridge_envelope_carries_rssi_snr_frequency_and_sf(tmp_path: Path, broker: Broker) -> None:
     radio = Pty(tmp_path / "ttyLORA")
-    transports = '[[transport.lora_bridge]]\nname = "bridge"\nport = "%s"\n' % radio.link
+    transports = {"lora_bridge": [{"name": "bridge", "port": str(radio.link)}]}
     gateway: Gateway
     gateway, task = await start(write_site(tmp_path, broker.port, transports=transports))
     async with Collector(broker.port) as mqtt:
@@ -199,9 +199,9 @@ async def test_lora_bridge_envelope_carries_rssi_snr_frequency_and_sf(tmp_path: 
 
 async def test_a_steady_stream_of_failed_crcs_is_a_jamming_alarm(tmp_path: Path, broker: Broker) -> None:
     udp_port = free_port(socket.SOCK_DGRAM)
-    transports = '[[transport.semtech_udp]]\nname = "conc"\nhost = "127.0.0.1"\nport = %d\n' % udp_port
+    transports = {"semtech_udp": [{"name": "conc", "host": "127.0.0.1", "port": udp_port}]}
     # The EN 50131-5-3 figures (30 s within 60 s) scaled down to keep the test short.
-    rules = "[alarms]\njamming_accumulated_s = 2.0\njamming_window_s = 4.0\n"
+    rules = {"alarms": {"jamming_accumulated_s": 2.0, "jamming_window_s": 4.0}}
     gateway, task = await start(write_site(tmp_path, broker.port, transports=transports, extra=rules))
     forwarder = Forwarder(udp_port)
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.daemon import Gateway
-from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial_transport, start, stop, wait_until, write_site
+from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial, start, stop, wait_until, write_site
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def lines(tmp_path: Path) -> Iterator[tuple[Pty, Pty]]:
 
 @pytest.fixture
 async def gateway(tmp_path: Path, broker: Broker, lines: tuple[Pty, Pty]) -> AsyncIterator[Gateway]:
-    transports = serial_transport("north", lines[0].link) + serial_transport("south", lines[1].link)
+    transports = serial(("north", lines[0].link), ("south", lines[1].link))
     config = write_site(tmp_path, broker.port, transports=transports, nodes=[1, 2, 3, 4, 5])
     gw, task = await start(config)
     yield gw

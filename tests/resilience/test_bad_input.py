@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from gateway.accounts import add_account
 from gateway.cli import main  # the console script, the simulators plugged in
 from gateway.config import TEMPLATE
-from gateway.dashboard.accounts import add_account
 
 GOOD = (
-    TEMPLATE.replace('# accounts_file = "operators.txt"', 'accounts_file = "operators.txt"')
-    + '\n[perimeter]\npolyline = [[0, 0], [300, 0], [300, 200]]\n[[perimeter.zone]]\nname = "north"\n'
+    TEMPLATE.replace('# accounts_file = "operators.txt"', 'accounts_file = "operators.txt"').replace(
+        "polyline = [[0, 0]]", "polyline = [[0, 0], [300, 0], [300, 200]]"
+    )
+    + '\n[[perimeter.zone]]\nname = "north"\n'
     'start_m = 0\nend_m = 300\n\n[[node]]\nid = 7\nname = "n7"\nchainage_m = 45.0\n\n'
     '[[transport.serial]]\nname = "fence"\nport = "/dev/ttyUSB0"\n'
 )
@@ -129,7 +131,10 @@ def test_files_that_are_not_configs_are_refused(
         (["frame", "decode", "--site-key-file", "{site}/site.key", "--site-id", "x", "00"], "not an integer"),
         (["frame", "encode", "--site-key-file", "{site}/site.key", "--site-id", "1", "{{not json"], "JSON"),
         (["node", "deploy", "--board", "esp32"], "needs --port, --node-id and --site-key-file"),
-        (["node", "deploy", "--port", "/dev/null", "--node-id", "7", "--site-key-file", "{site}/x"], "no site key"),
+        (
+            ["node", "deploy", "--port", "/dev/null", "--node-id", "7", "--site-key-file", "{site}/x"],
+            "cannot read site key file",
+        ),
         (["node", "build", "--board", "arduino"], "invalid choice"),
         (["operator", "add", "--accounts", "{site}/ops.txt"], "needs a NAME"),
         (["operator", "add", "bad name!", "--accounts", "{site}/ops.txt", "--password-stdin"], "a name is"),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.journal import Journal
-from tests.gateway.harness import Broker, Collector, Pty, serial_transport, start, stop, write_site
+from tests.gateway.harness import Broker, Collector, Pty, serial, start, stop, write_site
 from tests.resilience.node import RetryingNode
 
 
@@ -51,10 +51,9 @@ async def test_a_full_disk_loses_no_acked_event_and_the_gateway_recovers_when_sp
     config = write_site(
         tmp_path,
         broker.port,
-        transports=serial_transport("fence", pty.link),
-        extra="",
+        transports=serial(("fence", pty.link)),
+        extra={"gateway": {"id": "gw", "journal": "disk/journal.sqlite"}},
     )
-    config.write_text(config.read_text().replace('journal = "journal.sqlite"', 'journal = "disk/journal.sqlite"'))
     node = RetryingNode(1, pty)
     try:
         async with Collector(broker.port, "perimeter/test/gw/node/+/event/fence") as mqtt:

@@ -7,7 +7,7 @@ import statistics
 import time
 from pathlib import Path
 
-from tests.gateway.harness import Broker, Collector, Pty, serial_transport, start, stop, wait_until, write_site
+from tests.gateway.harness import Broker, Collector, Pty, serial, start, stop, wait_until, write_site
 from tests.resilience.node import RetryingNode
 
 
@@ -15,7 +15,7 @@ async def test_twenty_unplugs_lose_no_acked_event(tmp_path: Path) -> None:
     broker = Broker(tmp_path)
     broker.start()
     pty = Pty(tmp_path / "ttyNODE")
-    config = write_site(tmp_path, broker.port, transports=serial_transport("fence", pty.link))
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)))
     node = RetryingNode(1, pty)
     back_after: list[float] = []
     try:

@@ -1,0 +1,403 @@
+"""The gateway config's schema: every table and key once, with its type, bounds, default and
+what it is for. The parser's typed reading, the commented template and `dump()` (which the
+runner, the demo, the tests and the benches use to write configs) all come from it, so they
+cannot disagree. Defaults of the fusion rules are the alarm engine's own (`gateway.alarming`).
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.alarming.alarm_engine import Rules
+from gateway.alarming.perimeter import OUTER_FENCE, SIDES
+from gateway.outputs.integrations import DEFAULT_ACTIONS, WebhookConfig
+
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
+NAME = r"[A-Za-z0-9_.-]+"  # an MQTT topic level
+NAME_RULE = "use letters, digits, '_', '-', '.' only (it is an MQTT topic level)"
+ACTIONS = ("raised", "updated", "escalated", "acknowledged", "cleared")
+POINTS = "points"  # a list of [x, y] pairs
+WORDS = "words"  # a list of strings out of `choices`
+RULES = Rules()
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: Any  # int, float, str, bool, POINTS or WORDS
+    default: Any = REQUIRED  # None: absent unless given
+    doc: str = ""
+    low: float | None = None
+    high: float | None = None
+    pattern: str | None = None
+    choices: tuple[str, ...] | None = None
+    example: Any = None  # shown, commented out, where there is no default to show
+    rule: str = NAME_RULE  # what a value that does not match `pattern` is told
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # dotted, as in the TOML header
+    keys: tuple[Key, ...]
+    array: bool = False  # [[name]] blocks
+    doc: str = ""
+
+    def key(self, name: str) -> Key:
+        return next(k for k in self.keys if k.name == name)
+
+
+_SERIAL = (Key("name", str, example="north-fence"), Key("port", str, example="/dev/ttyUSB0"))
+_BAUD = Key("baudrate", int, 115200, low=50, high=10_000_000)
+
+SCHEMA = (
+    Table(
+        "site",
+        (
+            Key("id", int, REQUIRED, "the site's u32 id; enters every tag, never sent", 0, 0xFFFFFFFF, example=1),
+            Key(
+                "name",
+                str,
+                REQUIRED,
+                "used in MQTT topics: perimeter/<site>/<gateway>/...",
+                pattern=NAME,
+                example="site",
+            ),
+            Key("key_file", str, REQUIRED, "32-byte site key, 64 hex digits; must be chmod 600", example="site.key"),
+            Key("encrypted", bool, True, "bodies AES-128-CTR encrypted (must match the nodes)"),
+        ),
+    ),
+    Table(
+        "gateway",
+        (
+            Key("id", str, "gw1", "this gateway's name, unique per site", pattern=NAME),
+            Key("journal", str, "journal.sqlite", "hash-chained journal, counters and MQTT outbox (SQLite, WAL)"),
+            Key("dedup_window_ms", int, 200, "a (node, ctr) heard again within this is one event", 0, 60_000),
+            Key("bad_tag_alarm_count", int, 5, "this many bad tags claiming one node id ...", 1, 10_000),
+            Key(
+                "bad_tag_alarm_window_s", int, 60, "... within this many seconds raise a substitution alarm", 1, 86_400
+            ),
+        ),
+    ),
+    Table(
+        "supervision",
+        (
+            Key("missed_heartbeats", int, 3, "comm-fail after this many heartbeat intervals of silence", 1, 100),
+            Key("default_heartbeat_s", int, 30, "until a node's HELLO says otherwise (3 x 30 s = 90 s)", 1, 86_400),
+        ),
+    ),
+    Table(
+        "metrics",
+        (
+            Key(
+                "listen",
+                str,
+                "127.0.0.1:9464",
+                'Prometheus /metrics; "" turns it off',
+                pattern=r"(.+:\d+)?",
+                rule='expected "host:port" or ""',
+            ),
+        ),
+    ),
+    Table(
+        "dashboard",
+        (
+            Key("listen", str, "127.0.0.1:8080", '"" turns it off; any address but loopback needs TLS below'),
+            Key(
+                "accounts_file",
+                str,
+                "",
+                "off until this names the accounts file (perimeter operator add)",
+                example="operators.txt",
+            ),
+            Key("tls_cert", str, "", "certificate chain (PEM)", example="dashboard.pem"),
+            Key("tls_key", str, "", "its private key (PEM)", example="dashboard.key"),
+            Key("session_idle_minutes", int, 15, "a closed page's session ends after this", 1, 24 * 60),
+            Key("session_hours", int, 12, "every session ends after this (a shift)", 1, 24 * 7),
+        ),
+        doc="the operators' web page (see README, 'The dashboard')",
+    ),
+    Table(
+        "mqtt",
+        (
+            Key("host", str, "127.0.0.1"),
+            Key("port", int, 1883, low=1, high=65535),
+            Key("username", str, None, example="perimeter"),
+            Key("password_file", str, None, example="mqtt.password"),
+            Key("tls", bool, False),
+            Key("ca_file", str, None, example="ca.pem"),
+            Key("cert_file", str, None, example="client.pem"),
+            Key("key_file", str, None, example="client.key"),
+            Key("keepalive_s", int, 30, low=5, high=3600),
+            Key("inflight", int, 10, "QoS 1 messages awaiting PUBACK at once (aiomqtt warns above 10)", 1, 1000),
+            Key("prefix", str, "perimeter"),
+        ),
+    ),
+    Table("transport.serial", (*_SERIAL, _BAUD), True, "a node or an RS-485 bus on a serial port (COBS framing)"),
+    Table(
+        "transport.lora_bridge",
+        (Key("name", str, example="lora-east"), Key("port", str, example="/dev/ttyACM0"), _BAUD),
+        True,
+        "a serial-attached LoRa radio (PROTOCOL.md, LoRa bridge envelope)",
+    ),
+    Table(
+        "transport.tcp",
+        (
+            Key("name", str, example="sim"),
+            Key("host", str, example="127.0.0.1"),
+            Key("port", int, low=1, high=65535, example=7000),
+        ),
+        True,
+        "a remote serial server or a simulator (COBS framing)",
+    ),
+    Table(
+        "transport.semtech_udp",
+        (
+            Key("name", str, example="concentrator"),
+            Key("host", str, "0.0.0.0"),
+            Key("port", int, 1700, low=0, high=65535),
+            Key("downlink_delay_ms", int, 1000, "ACKs go out on the uplink's channel, this long after it", 0, 10_000),
+            Key("downlink_power_dbm", int, 14, low=0, high=30),
+        ),
+        True,
+        "a LoRa concentrator's packet forwarder (GWMP v2)",
+    ),
+    Table(
+        "perimeter",
+        (
+            Key("polyline", POINTS, [[0, 0]], "x, y in metres (or lon, lat)", example=[[0, 0], [600, 0], [600, 400]]),
+            Key("geographic", bool, False, "the polyline is lon, lat"),
+        ),
+        doc="the fence line; alarms are placed and zoned along it",
+    ),
+    Table(
+        "perimeter.zone",
+        (
+            Key("name", str, pattern=NAME, example="north"),
+            Key("start_m", float, low=0, example=0),
+            Key("end_m", float, low=0, example=300),
+            Key("priority", int, 3, "1 = highest; raises the severity of its alarms", 1, 5),
+        ),
+        True,
+        "a stretch of the line, by chainage in metres",
+    ),
+    Table(
+        "alarms",
+        (
+            Key(
+                "fence_window_s", float, RULES.fence_window_s, "fence detections of neighbours weighed together", 0, 60
+            ),
+            Key(
+                "common_mode_min_nodes",
+                int,
+                RULES.common_mode.min_nodes,
+                "this many nodes at once is weather ...",
+                2,
+                1000,
+            ),
+            Key(
+                "common_mode_dominance",
+                float,
+                RULES.common_mode.dominance,
+                "... unless one is this many times the median",
+                0,
+                1000,
+            ),
+            Key(
+                "throw_over_window_s",
+                float,
+                RULES.throw_over.window_s,
+                "fence activity then an impact within this",
+                0,
+                600,
+            ),
+            Key("throw_over_radius_m", float, RULES.throw_over.radius_m, "... and this near: a throw-over", 0, 10_000),
+            Key(
+                "drone_drop_window_s",
+                float,
+                RULES.drone.drop_window_s,
+                "an impact this soon after a drone ...",
+                0,
+                3600,
+            ),
+            Key("drone_drop_radius_m", float, RULES.drone.drop_radius_m, "... and this near it: a drop", 0, 10_000),
+            Key(
+                "jamming_accumulated_s",
+                float,
+                RULES.jamming.accumulated_s,
+                "EN 50131-5-3: 30 s of interference ...",
+                0,
+                3600,
+            ),
+            Key("jamming_window_s", float, RULES.jamming.window_s, "... within 60 s", 0, 3600),
+        ),
+        doc="fusion rules (see gateway/alarming/fusion.py)",
+    ),
+    Table(
+        "integration.milestone",
+        (
+            Key("name", str, example="xprotect"),
+            Key("host", str, example="10.0.0.20"),
+            Key("port", int, None, "1234 for the compatible format, 1235 for international", 1, 65535, example=1234),
+            Key("template", str, "Perimeter {category} {zone} {alarm_id}"),
+            Key(
+                "format",
+                str,
+                "compatible",
+                "or international (CRLF-terminated)",
+                choices=("compatible", "international"),
+            ),
+            Key("actions", WORDS, list(DEFAULT_ACTIONS), choices=ACTIONS),
+        ),
+        True,
+        "Milestone XProtect generic events over TCP",
+    ),
+    Table(
+        "integration.webhook",
+        (
+            Key("name", str, example="soc"),
+            Key(
+                "url",
+                str,
+                pattern=r"https?://.*",
+                example="https://soc.example/perimeter",
+                rule="expected an https:// (or http:// on a trusted network) URL",
+            ),
+            Key("ca_file", str, None, "the system's CAs otherwise", example="soc-ca.pem"),
+            Key("token_file", str, None, 'sent as "Authorization: Bearer ..."', example="soc.token"),
+            Key("timeout_s", float, 10.0, low=0.1, high=300),
+            Key("actions", WORDS, list(WebhookConfig.actions), choices=ACTIONS),
+        ),
+        True,
+        "an HTTPS POST of every alarm change as JSON",
+    ),
+    Table(
+        "node",
+        (
+            Key("id", int, low=1, high=0xFFFE, example=7),
+            Key("name", str, None, "node-<id> if not given", example="north-fence-07"),
+            Key("heartbeat_s", int, None, "the node's HELLO reports its own", 1, 65535, example=30),
+            Key("chainage_m", float, None, "where it sits along the perimeter polyline", low=0, example=195.0),
+            Key("side", str, OUTER_FENCE, ", ".join(SIDES), choices=SIDES),
+        ),
+        True,
+        "one block per node the site expects; frames from other ids are rejected as unknown",
+    ),
+)
+TABLES = {t.name: t for t in SCHEMA}
+TOP = sorted({t.name.split(".")[0] for t in SCHEMA})
+_KIND_NAMES = {int: "an integer", str: "a string", bool: "true or false", float: "a number"}
+
+
+def check(key: Key, value: Any) -> Any:
+    """The value, typed (an integer where a number is asked becomes a float); ValueError says
+    what is wrong with it."""
+    if key.kind is POINTS:
+        if not (
+            isinstance(value, list)
+            and value
+            and all(isinstance(p, list) and len(p) == 2 and all(_number(v) for v in p) for p in value)
+        ):
+            raise ValueError("expected a list of [x, y] pairs, e.g. [[0, 0], [600, 0]]")
+        return value
+    if key.kind is WORDS:
+        if not isinstance(value, list) or not all(isinstance(a, str) and a in (key.choices or ()) for a in value):
+            raise ValueError("expected a list of %s" % ", ".join(key.choices or ()))
+        return value
+    if key.kind is float and _number(value):
+        value = float(value)
+    elif not isinstance(value, key.kind) or key.kind is int and isinstance(value, bool):
+        shown = '"%s"' % value if isinstance(value, str) else "%s %r" % (type(value).__name__, value)
+        raise ValueError("expected %s, got %s" % (_KIND_NAMES[key.kind], shown))
+    if key.low is not None and value < key.low or key.high is not None and value > key.high:
+        raise ValueError("%s is outside %s..%s" % (value, key.low, key.high))
+    if key.pattern is not None and not re.fullmatch(key.pattern, value):
+        raise ValueError(key.rule)
+    if key.choices is not None and value not in key.choices:
+        raise ValueError("%r is not one of %s" % (value, ", ".join(key.choices)))
+    return value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string: JSON's escapes are TOML's
+    if isinstance(value, float):
+        return repr(value) if value == value and abs(value) != float("inf") else "nan"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[%s]" % ", ".join(toml_value(v) for v in value)
+    raise ValueError("%r has no TOML form here" % (value,))
+
+
+def dump(doc: dict[str, Any]) -> str:
+    """A config file from a document shaped as the TOML is ({"site": {...}, "transport":
+    {"tcp": [{...}]}, "node": [{...}]}); every key is checked against the schema, so what is
+    written is what `parse()` reads. ValueError names a key the schema does not know or a
+    value it would refuse."""
+    for head, part in doc.items():
+        if head not in TOP:
+            raise ValueError("unknown table %r (known: %s)" % (head, ", ".join(TOP)))
+        for entry in part if isinstance(part, list) else [part]:
+            for name in set(entry) - known(head):
+                raise ValueError("unknown key %s.%s" % (head, name))
+    out = []
+    for table in SCHEMA:
+        head, _, sub = table.name.partition(".")
+        part = doc.get(head)
+        if sub:
+            part = part.get(sub) if isinstance(part, dict) else None
+        own = {k.name for k in table.keys}
+        for entry in (part or []) if table.array else [part or {}]:
+            if table.array and set(entry) - own:
+                raise ValueError("unknown key %s.%s" % (table.name, sorted(set(entry) - own)[0]))
+            values = {n: v for n, v in entry.items() if n in own and v is not None}
+            if not table.array and not values:
+                continue
+            out.append(("[[%s]]" if table.array else "[%s]") % table.name)
+            out += ["%s = %s" % (n, toml_value(check(table.key(n), v))) for n, v in values.items()]
+            out.append("")
+    return "\n".join(out)
+
+
+def known(head: str) -> set[str]:
+    """The names a top-level table may hold: its own keys and its sub-tables'."""
+    own = {k.name for k in TABLES[head].keys} if head in TABLES else set()
+    return own | {t.name.partition(".")[2] for t in SCHEMA if t.name.startswith(head + ".")}
+
+
+def defaults(table: Table) -> dict[str, Any]:
+    """The table's keys that have a default, with it."""
+    return {k.name: k.default for k in table.keys if k.default is not REQUIRED and k.default is not None}
+
+
+def template() -> str:
+    """The commented config that `perimeter gateway config-template` prints: every key with
+    its default, or commented out with an example where it has none."""
+    lines = [
+        "# Perimeter gateway configuration. Every key is shown with its default; delete what you",
+        "# do not need. Paths are relative to this file's folder. The [[...]] blocks are examples:",
+        "# uncomment one per transport, zone, integration or node.",
+        "",
+    ]
+    for table in SCHEMA:
+        lines.append(_commented(("[[%s]]" if table.array else "[%s]") % table.name, table.doc, table.array))
+        for key in table.keys:
+            has_default = key.default is not REQUIRED and key.default is not None
+            example_only = key.example is not None and (not has_default or key.default == "")
+            shown = key.example if example_only else key.default if has_default else ""
+            off = table.array or key.default is None or (has_default and example_only)
+            lines.append(_commented("%s = %s" % (key.name, toml_value(shown)), key.doc, off))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _commented(text: str, doc: str, off: bool) -> str:
+    line = ("# " if off else "") + text
+    return "%-30s # %s" % (line, doc) if doc else line
