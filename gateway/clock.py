@@ -1,12 +1,13 @@
 """The gateway's notion of time: the wall clock, or a simulation's scaled clock.
 
-Every decision the gateway takes on time (supervision, fence windows, jamming, de-duplication,
-when a reception happened) asks `now()`, and the loops that wait for those decisions sleep
-with `sleep()`. In service both are the wall clock. The scenario runner, which hosts the
-gateway in its own process, installs a clock that runs `speed` times faster, so a 1 s fence
-window or a 3-heartbeat supervision timeout keeps its meaning when a night is simulated in
-minutes. Retry back-offs towards brokers and peers stay on the wall clock: they are about
-real sockets.
+One clock is passed to the gateway (`Gateway(config, clock)`) and by it to every part that
+reads the time: every decision on time (supervision, fence windows, jamming, de-duplication,
+when a reception happened) asks its `now()`, every journal row is stamped with it, and the
+loops that wait for those decisions sleep with its `sleep()`. In service it is the wall
+clock (`WALL`). The scenario runner, which hosts the gateway in its own process, passes a
+clock that runs `speed` times faster, so a 1 s fence window or a 3-heartbeat supervision
+timeout keeps its meaning when a night is simulated in minutes. Retry back-offs towards
+brokers and peers stay on the wall clock: they are about real sockets.
 """
 
 import asyncio
@@ -24,6 +25,11 @@ class Clock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    def utc_now(self) -> str:
+        """Now as an ISO 8601 UTC timestamp with milliseconds: a row's time and the times in
+        its data agree, in a simulation too."""
+        return utc_iso(self.now())
 
 
 class ScaledClock(Clock):
@@ -48,27 +54,7 @@ class ScaledClock(Clock):
         await asyncio.sleep(seconds / self.speed)
 
 
-_clock: Clock = Clock()
-
-
-def now() -> float:
-    return _clock.now()
-
-
-async def sleep(seconds: float) -> None:
-    await _clock.sleep(seconds)
-
-
-def install(clock: Clock) -> None:
-    """Use `clock` from now on (the scenario runner; `install(Clock())` restores the wall)."""
-    global _clock
-    _clock = clock
-
-
-def utc_now() -> str:
-    """Now on the gateway's clock (a simulation's, while one runs) as an ISO 8601 UTC
-    timestamp with milliseconds: a row's time and the times in its data agree."""
-    return utc_iso(now())
+WALL = Clock()
 
 
 _second_text: list[Any] = [None, ""]  # the last whole second formatted, and its text

@@ -15,6 +15,7 @@ from gateway.outputs.integrations import DEFAULT_ACTIONS, WebhookConfig
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 NAME = r"[A-Za-z0-9_.-]+"  # an MQTT topic level
+URL_RULE = "expected an https:// (or http:// on a trusted network) URL"
 NAME_RULE = "use letters, digits, '_', '-', '.' only (it is an MQTT topic level)"
 ACTIONS = ("raised", "updated", "escalated", "acknowledged", "cleared")
 POINTS = "points"  # a list of [x, y] pairs
@@ -256,13 +257,7 @@ SCHEMA = (
         "integration.webhook",
         (
             Key("name", str, example="soc"),
-            Key(
-                "url",
-                str,
-                pattern=r"https?://.*",
-                example="https://soc.example/perimeter",
-                rule="expected an https:// (or http:// on a trusted network) URL",
-            ),
+            Key("url", str, pattern=r"https?://.*", example="https://soc.example/perimeter", rule=URL_RULE),
             Key("ca_file", str, None, "the system's CAs otherwise", example="soc-ca.pem"),
             Key("token_file", str, None, 'sent as "Authorization: Bearer ..."', example="soc.token"),
             Key("timeout_s", float, 10.0, low=0.1, high=300),

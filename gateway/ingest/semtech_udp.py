@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from gateway import clock
+from gateway.clock import WALL, Clock
 from gateway.config import SemtechUdpConfig
 from gateway.ingest.pipeline import Reception
 from gateway.ingest.transports import Receiver, Transport
@@ -40,8 +40,8 @@ class SemtechUdpTransport(Transport):
 
     kind = "semtech_udp"
 
-    def __init__(self, config: SemtechUdpConfig, receiver: Receiver) -> None:
-        super().__init__(config.name, receiver)
+    def __init__(self, config: SemtechUdpConfig, receiver: Receiver, *, clock: Clock = WALL) -> None:
+        super().__init__(config.name, receiver, clock=clock)
         self.config = config
         self._udp: asyncio.DatagramTransport | None = None
         self._pull_addr: dict[bytes, Any] = {}  # gateway EUI -> address its PULL_DATA came from
@@ -119,7 +119,7 @@ class SemtechUdpTransport(Transport):
         if rxpk.get("modu", "LORA") == "LORA" and rxpk.get("stat", 1) == -1:
             # The radio demodulated something whose CRC failed. Now and then that is a
             # collision; a steady stream of it is someone transmitting over the channel.
-            self.receiver.on_interference(self.name, clock.now())
+            self.receiver.on_interference(self.name, self.clock.now())
             return
         if rxpk.get("modu", "LORA") != "LORA" or rxpk.get("stat", 1) != 1:
             return  # FSK, or no CRC: not ours to judge
@@ -143,7 +143,7 @@ class SemtechUdpTransport(Transport):
         }
         reception = Reception(
             self.name,
-            clock.now(),
+            self.clock.now(),
             rssi_dbm=_number(rxpk.get("rssi"), "rssi"),
             snr_db=_number(rxpk.get("lsnr"), "lsnr"),
             frequency_hz=frequency_hz,

@@ -15,8 +15,8 @@ from typing import Protocol
 import serial
 import serial_asyncio_fast
 
-from gateway import clock
 from gateway.backoff import backoff_delay
+from gateway.clock import WALL, Clock
 from gateway.ingest.pipeline import Reception
 from protocol import bridge
 from protocol.errors import FrameRejected
@@ -47,9 +47,10 @@ class Transport(ABC):
 
     kind = "transport"
 
-    def __init__(self, name: str, receiver: Receiver) -> None:
+    def __init__(self, name: str, receiver: Receiver, *, clock: Clock = WALL) -> None:
         self.name = name
         self.receiver = receiver
+        self.clock = clock  # when a reception happened
         self.state = DOWN
         self.reconnects = 0
         self._stopping = False
@@ -96,8 +97,8 @@ class Transport(ABC):
 class StreamTransport(Transport):
     """A COBS-framed byte stream: a serial port or a TCP connection."""
 
-    def __init__(self, name: str, receiver: Receiver) -> None:
-        super().__init__(name, receiver)
+    def __init__(self, name: str, receiver: Receiver, *, clock: Clock = WALL) -> None:
+        super().__init__(name, receiver, clock=clock)
         self._writer: asyncio.StreamWriter | None = None
         self._outgoing: list[bytes] = []  # frames written at the end of this loop turn
 
@@ -119,7 +120,7 @@ class StreamTransport(Transport):
             writer.close()
 
     def deliver(self, data: bytes) -> None:
-        self.receiver.on_stream(data, Reception(self.name, clock.now()))
+        self.receiver.on_stream(data, Reception(self.name, self.clock.now()))
 
     def write_frame(self, payload: bytes) -> bool:
         writer = self._writer
@@ -146,8 +147,10 @@ class SerialTransport(StreamTransport):
 
     kind = "serial"
 
-    def __init__(self, name: str, receiver: Receiver, port: str, baudrate: int = 115200) -> None:
-        super().__init__(name, receiver)
+    def __init__(
+        self, name: str, receiver: Receiver, port: str, baudrate: int = 115200, *, clock: Clock = WALL
+    ) -> None:
+        super().__init__(name, receiver, clock=clock)
         self.port = port
         self.baudrate = baudrate
 
@@ -163,8 +166,8 @@ class TcpTransport(StreamTransport):
 
     kind = "tcp"
 
-    def __init__(self, name: str, receiver: Receiver, host: str, port: int) -> None:
-        super().__init__(name, receiver)
+    def __init__(self, name: str, receiver: Receiver, host: str, port: int, *, clock: Clock = WALL) -> None:
+        super().__init__(name, receiver, clock=clock)
         self.host = host
         self.port = port
 
@@ -177,8 +180,10 @@ class LoraBridgeTransport(SerialTransport):
 
     kind = "lora_bridge"
 
-    def __init__(self, name: str, receiver: Receiver, port: str, baudrate: int = 115200) -> None:
-        super().__init__(name, receiver, port, baudrate)
+    def __init__(
+        self, name: str, receiver: Receiver, port: str, baudrate: int = 115200, *, clock: Clock = WALL
+    ) -> None:
+        super().__init__(name, receiver, port, baudrate, clock=clock)
         self._deframer = Deframer()
         self.bad_envelopes = 0
 
@@ -197,7 +202,7 @@ class LoraBridgeTransport(SerialTransport):
                 continue
             reception = Reception(
                 self.name,
-                clock.now(),
+                self.clock.now(),
                 rssi_dbm=meta["rssi_dbm"],
                 snr_db=meta["snr_db"],
                 frequency_hz=int(meta["frequency_hz"]),

@@ -23,7 +23,6 @@ from typing import Any
 import aiomqtt
 
 from gateway.backoff import backoff_delay
-from gateway.clock import utc_now
 from gateway.config import MqttConfig
 from gateway.journal import Journal, OutboxMessage
 from gateway.outputs import topics
@@ -134,7 +133,7 @@ class MqttSink:
         self.connected = True
         log.info("mqtt=up broker=%s:%d", self.config.host, self.config.port)
         await client.publish(topics.bridge_state(self.prefix), b"online", qos=1, retain=True)
-        info = dict(self.info(), connected_at=utc_now())
+        info = dict(self.info(), connected_at=self.journal.clock.utc_now())
         await client.publish(topics.bridge_info(self.prefix), json.dumps(info).encode(), qos=1, retain=True)
         self._retained_version = 0  # the broker may have lost everything: republish it all
         health = asyncio.create_task(self._health(client))
@@ -257,6 +256,6 @@ class MqttSink:
 
     async def _health(self, client: aiomqtt.Client) -> None:
         while True:
-            payload = dict(self.health(), ts=utc_now())
+            payload = dict(self.health(), ts=self.journal.clock.utc_now())
             await client.publish(topics.bridge_health(self.prefix), json.dumps(payload).encode(), qos=0)
             await asyncio.sleep(self.health_interval_s)

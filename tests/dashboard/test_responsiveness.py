@@ -10,6 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser
 
 from tests.dashboard.site import ARTIFACTS, OPERATOR, logged_in, running_site
@@ -17,6 +18,7 @@ from tests.gateway.harness import wait_until
 
 NODES = 500
 ALARMS = 100
+pytestmark = pytest.mark.perf  # wall-time figures: a benchmark stage of CI, not a spec
 ZONES = ALARMS + 10  # 60 m each: climbs in neighbouring zones are two intrusions, not one
 ZONE_M = 60.0
 SPACING_M = ZONES * ZONE_M / NODES

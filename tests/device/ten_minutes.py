@@ -25,7 +25,7 @@ from device.hal import VirtualClock  # noqa: E402
 from device.node import Node  # noqa: E402
 from tests.device.peer import GatewayPeer, identity  # noqa: E402
 from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal  # noqa: E402
-from tests.device.test_counter import CountingStore  # noqa: E402
+from tests.device.stores import CountingStore  # noqa: E402
 
 if "--code-size" in sys.argv:
     gc.collect()

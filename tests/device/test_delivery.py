@@ -6,7 +6,7 @@ from device.delivery import ALARM, HEARTBEAT, LOW, DeliveryQueue
 from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, UP
 from protocol.packet import open_packet
-from tests.device.test_counter import CountingStore
+from tests.device.stores import CountingStore
 
 SITE_ID = 4242
 KEY = NodeKey.for_node(bytes(range(32)), 7)

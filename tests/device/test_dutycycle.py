@@ -1,19 +1,7 @@
 """LoRa airtime in integers and the EU868 1 % budget. Runs on CPython and MicroPython."""
 
 from device.dutycycle import BUCKET_MS, DutyCycleBudget, time_on_air_us
-
-# FIELD.md / DESIGN.md: BW125, CR 4/5, 8-symbol preamble, explicit header, CRC on.
-KNOWN_MS = (
-    (16, 7, 51.5),
-    (16, 10, 329.7),
-    (16, 12, 1318.9),
-    (24, 7, 61.7),
-    (24, 10, 370.7),
-    (24, 12, 1482.8),
-    (32, 7, 71.9),
-    (32, 10, 452.6),
-    (32, 12, 1810.4),
-)
+from tests.device.field_figures import KNOWN_MS
 
 
 def test_time_on_air_matches_the_semtech_figures_to_a_tenth_of_a_millisecond():

@@ -11,7 +11,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.test_on_micropython import compiled_tree, micropython
+from tests.micropython_host import compiled_tree, micropython
 
 DATA_HEAP = 64 * 1024
 

@@ -7,7 +7,7 @@ from device.node import FAULT_ACCELEROMETER
 from tests.device.nodesim import make_node, simulate
 from tests.device.peer import GatewayPeer
 from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal
-from tests.device.test_counter import CountingStore
+from tests.device.stores import CountingStore
 
 
 def booted(store=None, **signals):

@@ -16,7 +16,7 @@ from protocol.messages import BY_NAME
 from protocol.packet import open_packet, seal_packet
 from tests.device.nodesim import make_node, simulate
 from tests.device.peer import SITE_ID, GatewayPeer
-from tests.device.test_counter import CountingStore, _tmp
+from tests.device.stores import CountingStore, _tmp
 
 ACK = BY_NAME["ACK"].type_id
 

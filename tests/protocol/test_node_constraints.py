@@ -4,7 +4,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.test_on_micropython import micropython
+from tests.micropython_host import micropython
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "protocol"
 NODE_MODULES = sorted(p for p in PROTOCOL.glob("*.py") if p.name != "schema.py")

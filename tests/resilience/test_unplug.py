@@ -51,5 +51,4 @@ async def test_twenty_unplugs_lose_no_acked_event(tmp_path: Path) -> None:
         % (len(node.detected), statistics.median(back_after), max(back_after), fence.reconnects)
     )
     assert set(published) == node.acked == node.detected and len(published) == len(set(published))
-    assert fence.reconnects == 20
-    assert max(back_after) < 2.0
+    assert fence.reconnects == 20  # (how fast it comes back is the perf stage's: test_gateway_e2e)

@@ -3,7 +3,7 @@
 import pytest
 
 from simulators.airtime import duty_cycle_packets_per_hour, time_on_air_ms
-from tests.device.test_dutycycle import KNOWN_MS  # FIELD.md's figures, one table for both rooms
+from tests.device.field_figures import KNOWN_MS  # FIELD.md's figures, one table for both rooms
 
 
 @pytest.mark.parametrize("size, sf, expected_ms", KNOWN_MS)

@@ -1,0 +1,125 @@
+"""The security office in a simulation: alarms taken from `P/alarm/+` as an operator would
+see them, shown as they come and kept for the scorer, each answered (acknowledged, and
+cleared unless it is a drone still in the air) a while later, as the office would.
+"""
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+
+from protocol.errors import FrameRejected
+from protocol.keys import NodeKey
+from protocol.messages import BY_NAME, UP
+from protocol.packet import header_node_id, open_packet
+from simulators.scorer import ObservedAlarm
+
+ANSWERED = ("intrusion", "throw_over", "drone", "drone_drop")
+EVENT_TYPES = {BY_NAME[name].type_id for name in ("FENCE", "ACOUSTIC", "IMPACT")}
+
+
+class EvidenceClock:
+    """When each firmware event's frame finished reaching the gateway's receiver, so an
+    alarm's latency can also be told from the end of the airtime that carried it."""
+
+    def __init__(self, site_key: bytes, site_id: int, nodes: list[int]) -> None:
+        self.site_id = site_id
+        self.keys = {n: NodeKey.for_node(site_key, n) for n in nodes}
+        self.ends: dict[tuple[int, int], float] = {}  # (node, event_no) -> end of airtime
+
+    def heard(self, packet: bytes, end_s: float) -> None:
+        node = header_node_id(packet)
+        if node not in self.keys or (packet[0] >> 1) & 0x1F not in EVENT_TYPES:
+            return
+        try:
+            opened = open_packet(self.keys[node], self.site_id, packet, UP, None)
+        except FrameRejected:
+            return
+        self.ends.setdefault((node, opened.fields["event_no"]), end_s)
+
+    def ends_of(self, evidence: list[str]) -> tuple[float, ...]:
+        """When the frames of an alarm's evidence (`site:node:boot:event_no`) finished arriving."""
+        ends = []
+        for event_id in evidence:
+            parts = event_id.split(":")
+            if len(parts) >= 4 and parts[1].isdigit() and parts[3].isdigit():
+                end = self.ends.get((int(parts[1]), int(parts[3])))
+                if end is not None:
+                    ends.append(end)
+        return tuple(sorted(ends))
+
+
+class AlarmWatcher:
+    def __init__(
+        self,
+        mqtt: tuple[str, int],
+        prefix: str,
+        origin: float,
+        now: Callable[[], float],
+        evidence: EvidenceClock,
+        respond_s: float,
+        show: Callable[[str], None],
+    ) -> None:
+        self.mqtt = mqtt
+        self.prefix = prefix
+        self.origin = origin  # the gateway's time at scenario time 0
+        self.now = now  # scenario time
+        self.evidence = evidence
+        self.respond_s = respond_s
+        self.show = show
+        self.seen: dict[str, ObservedAlarm] = {}
+        self.answered: list[tuple[float, str, str]] = []  # (when, alarm id, category) for the operator
+
+    async def run(self) -> None:
+        async with aiomqtt.Client(self.mqtt[0], self.mqtt[1], identifier="sim-scorer-%d" % os.getpid()) as client:
+            await client.subscribe(self.prefix + "/alarm/+", qos=1)
+            operator = asyncio.create_task(self.respond(client))
+            try:
+                async for message in client.messages:
+                    if isinstance(message.payload, bytes | str) and message.payload:
+                        self.observe(json.loads(message.payload))
+            finally:
+                operator.cancel()
+
+    def observe(self, alarm: dict[str, Any]) -> None:
+        if alarm["alarm_id"] in self.seen or alarm.get("raised_at", self.origin) < self.origin - 1:
+            return  # seen already, or retained on a shared broker from an earlier run
+        at = self.now()
+        self.seen[alarm["alarm_id"]] = ObservedAlarm(
+            alarm["alarm_id"],
+            alarm["category"],
+            at,
+            alarm.get("location_m"),
+            alarm.get("zone"),
+            self.evidence.ends_of(alarm.get("evidence", [])),
+        )
+        if alarm["category"] in ANSWERED:
+            self.answered.append((at + self.respond_s, alarm["alarm_id"], alarm["category"]))
+        self.show(
+            "%7.1f s  ALARM %-11s zone %-4s at %s m  %s"
+            % (
+                at,
+                alarm["category"],
+                alarm.get("zone"),
+                alarm.get("location_m"),
+                alarm.get("detail", {}).get("kind", ""),
+            )
+        )
+
+    async def respond(self, client: aiomqtt.Client) -> None:
+        """The security office answers: acknowledges each alarm after a while and clears the
+        ones that are over, so a later attack at the same place raises a new alarm."""
+        while True:
+            await asyncio.sleep(0.05)
+            due = [a for a in self.answered if a[0] <= self.now()]
+            for item in due:
+                self.answered.remove(item)
+                _, alarm_id, category = item
+                note = {"operator": "sim-operator", "alarm_id": alarm_id, "note": "simulated response"}
+                request = self.prefix + "/bridge/request/"
+                await client.publish(request + "ack", json.dumps(dict(note, transaction="a" + alarm_id)), qos=1)
+                if category != "drone":  # a drone alarm stays open while its track lives
+                    await client.publish(request + "clear", json.dumps(dict(note, transaction="c" + alarm_id)), qos=1)

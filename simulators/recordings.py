@@ -1,0 +1,125 @@
+"""What each firmware node's sensors record during a scenario: its fence, audio and impact
+channels synthesized from the scenario (`signals.py`) at the node's distance from every
+event, weather all along, and written as the raw files the firmware host plays back. No node
+ever reads the ground truth, only these recordings.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from simulators.scenario import Scenario
+from simulators.signals import AUDIO_RATE, FENCE_RATE, IMPACT_RATE, drone_audio, fence_vibration, package_impact
+
+CHUNK_S = 10.0  # synthesized and written this much at a time
+DRONE_ALTITUDE_M = 30.0
+
+
+def firmware_nodes(scenario: Scenario) -> list[int]:
+    """The node ids (1-based) that run the real firmware: nearest the events first."""
+    positions = scenario.node_positions
+    wanted: list[int] = [e.node for e in scenario.events if e.kind == "silence" and e.node is not None]
+    places = []
+    for e in scenario.events:
+        if e.path:
+            places += [p for _, p in e.path]
+        elif e.position_m is not None:
+            places.append(e.position_m)
+    for rank in (0, 1):  # the nearest node to every event first, then the second nearest
+        for place in places:
+            nearest = sorted(range(len(positions)), key=lambda i: abs(positions[i] - place))
+            if nearest[rank] + 1 not in wanted:
+                wanted.append(nearest[rank] + 1)
+    for i in range(len(positions)):  # the rest spread along the fence
+        if len(wanted) >= scenario.firmware_nodes:
+            break
+        step = max(1, len(positions) // max(1, scenario.firmware_nodes))
+        if i % step == 0 and i + 1 not in wanted:
+            wanted.append(i + 1)
+    return sorted(wanted[: scenario.firmware_nodes])
+
+
+def levels_per_second(samples: np.ndarray, rate: int, centre: float = 0.0) -> np.ndarray:
+    """RMS of each whole second of `samples` (rows of one or more channels)."""
+    seconds = len(samples) // rate
+    block = samples[: seconds * rate].astype(np.float64).reshape(seconds, rate, -1) - centre
+    rms: np.ndarray = np.sqrt((block**2).sum(axis=2).mean(axis=1))
+    return rms
+
+
+def synthesize(
+    scenario: Scenario, node_id: int, folder: Path, levels: list[np.ndarray] | None = None
+) -> dict[str, str]:
+    """Write the node's fence, audio and impact recordings; their paths. With `levels`, also
+    append each second's RMS level of the three (rows of fence, audio, impact) for the plot."""
+    where = scenario.node_positions[node_id - 1]
+    seed = scenario.seed * 1000 + node_id
+    files = {k: folder / ("node%d-%s.raw" % (node_id, k)) for k in ("fence", "audio", "impact")}
+    with (
+        open(files["fence"], "wb") as fence,
+        open(files["audio"], "wb") as audio,
+        open(files["impact"], "wb") as impact,
+    ):
+        t = 0.0
+        while t < scenario.duration_s:
+            span = min(CHUNK_S, scenario.duration_s - t)
+
+            def near(kind: str, start: float = t, end: float = t + span) -> tuple[tuple[float, float], ...]:
+                return tuple(
+                    (e.t - start, abs((e.position_m or 0.0) - where))
+                    for e in scenario.events
+                    if e.kind == kind and start - 10 <= e.t < end
+                )
+
+            wind = scenario.wind_mps.at(t + span / 2)
+            rain = scenario.rain_mmph.at(t + span / 2)
+            xyz = fence_vibration(
+                span, wind, rain, near("climb"), seed + int(t), cuts=near("cut"), knocks=near("knock")
+            )
+            fence.write(xyz.astype("<i2").tobytes())
+            fence_level = levels_per_second(xyz, FENCE_RATE)
+            # Ambient, plus every drone in the air during this chunk (two may overlap in time at
+            # different places: each node hears each at its own distance).
+            sound = drone_audio(span, 1e6, seed=seed + int(t)).astype(np.int32)
+            for k, drone in enumerate(scenario.events):
+                if drone.kind != "drone" or drone.path[0][0] > t + span or drone.path[-1][0] < t:
+                    continue
+                along = abs((drone.position_at(t + span / 2) or 0.0) - where)
+                distance = float(np.hypot(along, DRONE_ALTITUDE_M))
+                rotors = drone_audio(span, distance, ambient_db=-200.0, seed=seed + int(t) + k + 1)
+                start = int(max(0.0, drone.path[0][0] - t) * AUDIO_RATE)
+                stop = int(min(span, drone.path[-1][0] - t) * AUDIO_RATE)
+                mask = np.zeros(len(sound), dtype=bool)
+                mask[start:stop] = True
+                sound += np.where(mask, rotors.astype(np.int32), 0)
+            sound = np.clip(sound, -32768, 32767).astype(np.int16)
+            audio.write(i2s_slots(sound))
+            audio_level = levels_per_second(sound, AUDIO_RATE)
+            thuds = []
+            for e in scenario.events:
+                if e.kind == "throwover" and t <= e.t < t + span:
+                    thuds.append((e.t - t, abs((e.position_m or 0.0) - where), e.mass_kg))
+                if e.kind == "drone" and e.drop_t is not None and t <= e.drop_t < t + span:
+                    thuds.append((e.drop_t - t, abs((e.position_at(e.drop_t) or 0.0) - where), e.mass_kg))
+            ground = package_impact(span, span + 1, seed=seed + int(t))  # no thud: noise only
+            for at, distance, mass in thuds:
+                thud = package_impact(span, at, mass, distance_m=distance, seed=seed + int(t)).astype(np.int64) - 32768
+                ground = np.clip(ground.astype(np.int64) + thud, 0, 65535).astype(np.uint16)
+            impact.write(ground.astype("<u2").tobytes())
+            if levels is not None:
+                impact_level = levels_per_second(ground, IMPACT_RATE, 32768.0)
+                n = min(len(fence_level), len(audio_level), len(impact_level))
+                levels.append(np.stack([fence_level[:n], audio_level[:n], impact_level[:n]], axis=1))
+            t += span
+    return {k: str(v) for k, v in files.items()}
+
+
+def i2s_slots(sound: np.ndarray) -> bytes:
+    """16-bit samples as the microphone's 32-bit I2S slots: the sample in the top half, the
+    low byte of the 24-bit word dither (0x80), the padding byte zero; little-endian."""
+    slots = np.empty((len(sound), 4), dtype=np.uint8)
+    value = sound.astype("<i2").view(np.uint8).reshape(-1, 2)
+    slots[:, 0] = 0
+    slots[:, 1] = 0x80
+    slots[:, 2:] = value
+    return slots.tobytes()
