@@ -43,6 +43,7 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gateway.outputs import topics  # noqa: E402
 from tests.gateway.harness import Broker, Pty, SimNode, serial, write_site  # noqa: E402
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
@@ -268,11 +269,11 @@ async def storm_figures(workdir: Path, broker: Broker, nodes: int, rate: int, cl
     proc = await asyncio.create_subprocess_exec(
         PERIMETER, "gateway", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
     )
-    prefix = "perimeter/test/gw"
-    events = Subscriber(broker.port, prefix + "/node/+/event/fence", key=lambda m: m["event_id"])
+    prefix = topics.prefix("perimeter", "test", "gw")
+    events = Subscriber(broker.port, topics.node_events(prefix, "fence"), key=lambda m: m["event_id"])
     alarms = Subscriber(
         broker.port,
-        prefix + "/alarm/+",
+        topics.alarm(prefix, "+"),
         key=lambda m: m["alarm_id"] if m.get("category") == "intrusion" else None,
     )
     tasks = [asyncio.create_task(events.run()), asyncio.create_task(alarms.run())]

@@ -34,6 +34,7 @@ import aiomqtt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.config_schema import dump  # noqa: E402
+from gateway.outputs import topics  # noqa: E402
 from gateway.site_key import write_site_key  # noqa: E402
 from protocol import gwmp  # noqa: E402
 from protocol.messages import DOWN  # noqa: E402
@@ -46,6 +47,7 @@ HEARTBEAT_S = 60
 EVENT_EVERY_S = 300.0  # per node, on average: 1,000 nodes make 3.3 events a second
 RETRY_S = 5.0
 EUI = bytes.fromhex("aa555a0000000001")
+PREFIX = topics.prefix("perimeter", "soak", "gw")
 
 
 def config_text(folder: Path, nodes: int, udp_port: int, mqtt_port: int) -> Path:
@@ -184,7 +186,7 @@ async def operator(port: int, stop: asyncio.Event) -> int:
     while not stop.is_set():
         try:
             async with aiomqtt.Client("127.0.0.1", port, identifier="soak-desk-%d" % os.getpid()) as client:
-                await client.subscribe("perimeter/soak/gw/alarm/+", qos=1)
+                await client.subscribe(topics.alarm(PREFIX, "+"), qos=1)
                 open_alarms: dict[str, str] = {}
                 next_round = time.time() + 60
                 while not stop.is_set():
@@ -203,8 +205,8 @@ async def operator(port: int, stop: asyncio.Event) -> int:
                         for alarm_id, state in list(open_alarms.items()):
                             request = {"operator": "soak-desk", "alarm_id": alarm_id, "note": "seen"}
                             if state == "active":
-                                await client.publish("perimeter/soak/gw/bridge/request/ack", json.dumps(request), 1)
-                            await client.publish("perimeter/soak/gw/bridge/request/clear", json.dumps(request), 1)
+                                await client.publish(topics.request(PREFIX, "ack"), json.dumps(request), 1)
+                            await client.publish(topics.request(PREFIX, "clear"), json.dumps(request), 1)
                             handled += 1
         except aiomqtt.MqttError:
             await asyncio.sleep(1)  # the outage: try again
@@ -216,7 +218,7 @@ async def subscriber(port: int, seen: set[tuple[int, int]], ready: asyncio.Event
     while True:
         try:
             async with aiomqtt.Client("127.0.0.1", port, identifier="soak-sub", clean_session=False) as client:
-                await client.subscribe("perimeter/soak/gw/node/+/event/+", qos=1)
+                await client.subscribe(topics.node_events(PREFIX), qos=1)
                 ready.set()
                 async for message in client.messages:
                     event = json.loads(message.payload)  # type: ignore[arg-type]

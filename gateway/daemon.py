@@ -107,6 +107,7 @@ class Gateway:
             self.records,
             self.downlinks,
             self.counters,
+            self.transactions.undo_on_rollback,
         )
         self.desk = OperatorDesk(
             book, {z.name for z in config.perimeter.zones}, self.registry.nodes, self.downlinks.reachable
@@ -246,8 +247,8 @@ class Gateway:
         if decision.downlink is not None:
             node_id, message, fields = decision.downlink
             decision.response["data"]["ctr"] = self.downlinks.after_commit(node_id, message, fields)
-        self.journal.append("operator", decision.row)
         self.records.write(decision.changes)
+        self.journal.append("operator", decision.row)  # the request's row follows what it changed
         for zone, mask in decision.masks.items():
             self.journal.set_retained(topics.mask(self.prefix, zone), json.dumps(mask).encode() if mask else b"")
         if decision.walk_test is not None:

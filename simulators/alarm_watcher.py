@@ -11,6 +11,7 @@ from typing import Any
 
 import aiomqtt
 
+from gateway.outputs import topics
 from protocol.errors import FrameRejected
 from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, UP
@@ -75,7 +76,7 @@ class AlarmWatcher:
 
     async def run(self) -> None:
         async with aiomqtt.Client(self.mqtt[0], self.mqtt[1], identifier="sim-scorer-%d" % os.getpid()) as client:
-            await client.subscribe(self.prefix + "/alarm/+", qos=1)
+            await client.subscribe(topics.alarm(self.prefix, "+"), qos=1)
             operator = asyncio.create_task(self.respond(client))
             try:
                 async for message in client.messages:
@@ -119,7 +120,7 @@ class AlarmWatcher:
                 self.answered.remove(item)
                 _, alarm_id, category = item
                 note = {"operator": "sim-operator", "alarm_id": alarm_id, "note": "simulated response"}
-                request = self.prefix + "/bridge/request/"
-                await client.publish(request + "ack", json.dumps(dict(note, transaction="a" + alarm_id)), qos=1)
+                ack, clear = topics.request(self.prefix, "ack"), topics.request(self.prefix, "clear")
+                await client.publish(ack, json.dumps(dict(note, transaction="a" + alarm_id)), qos=1)
                 if category != "drone":  # a drone alarm stays open while its track lives
-                    await client.publish(request + "clear", json.dumps(dict(note, transaction="c" + alarm_id)), qos=1)
+                    await client.publish(clear, json.dumps(dict(note, transaction="c" + alarm_id)), qos=1)

@@ -202,7 +202,7 @@ async def run(
         if i not in chosen
     ]
     fleet = BehaviouralFleet(behavioural, scenario)
-    watcher = AlarmWatcher(mqtt, "perimeter/sim/gw1", sim_clock.origin, now, evidence, respond_s, show)
+    watcher = AlarmWatcher(mqtt, gateway.prefix, sim_clock.origin, now, evidence, respond_s, show)
     tasks = [asyncio.create_task(watcher.run())]
     if host is not None:
         tasks.append(asyncio.create_task(host.relay(now)))

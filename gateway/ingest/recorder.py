@@ -39,6 +39,7 @@ class Recorder:
         records: AlarmRecords,
         downlinks: Downlinks,
         counters: dict[str, int],
+        undo_on_rollback: Callable[[Callable[[], None]], None],
     ) -> None:
         self.site_name = site_name
         self.gateway_id = gateway_id
@@ -49,6 +50,7 @@ class Recorder:
         self.records = records
         self.downlinks = downlinks
         self.counters = counters
+        self.undo_on_rollback = undo_on_rollback  # the open transaction's, for memory it changes
         self.clock = journal.clock  # the gateway's one clock, which stamps the rows too
         self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
         self.on_node: list[Callable[[int], None]] = []  # a node's state was published
@@ -62,6 +64,7 @@ class Recorder:
         now = frame.first.received_at
         self.downlinks.heard(frame)
         self.journal.set_last_up(node_id, packet.ctr)
+        self._keep_node(node_id)
         receptions = [r.as_json() for r in frame.receptions]
         node, restored, changes = self.registry.heard(node_id, packet.type_id, packet.fields, receptions, now)
         for change in restored:
@@ -79,6 +82,18 @@ class Recorder:
         # most every STATE_REFRESH_S: not once per event, which would double the MQTT traffic.
         self.publish_node(node_id, force=bool(changes or restored) or not message.is_event)
         return self.downlinks.ack(node_id, packet.ctr) if packet.ack_req else None
+
+    def _keep_node(self, node_id: int) -> None:
+        """What the registry knows of the node now, put back if the transaction fails: a
+        node's state (its tamper, its supervision) must not say what the journal does not."""
+        node = self.registry.nodes[node_id]
+        before, via = node.__dict__.copy(), dict(node.via)  # via's entries are replaced, not changed
+
+        def undo() -> None:
+            node.__dict__.update(before)
+            node.via = via
+
+        self.undo_on_rollback(undo)
 
     def _event(self, frame: Frame, node_name: str, boot: int, receptions: list[dict[str, Any]], now: float) -> None:
         packet = frame.packet

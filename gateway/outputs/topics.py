@@ -33,6 +33,10 @@ def requests(p: str) -> str:
     return p + "/bridge/request/+"
 
 
+def request(p: str, command: str) -> str:
+    return "%s/bridge/request/%s" % (p, command)
+
+
 def response(p: str, command: str) -> str:
     return "%s/bridge/response/%s" % (p, command)
 
@@ -48,6 +52,11 @@ def node_availability(p: str, node_id: int) -> str:
 def node_event(p: str, node_id: int, kind: str) -> str:
     """`kind`: fence, acoustic, impact, tamper, fault, or supervision."""
     return "%s/node/%d/event/%s" % (p, node_id, kind)
+
+
+def node_events(p: str, kind: str = "+") -> str:
+    """The filter for every node's events (of one kind, or `+` for all)."""
+    return "%s/node/+/event/%s" % (p, kind)
 
 
 def alarm(p: str, alarm_id: str = "") -> str:

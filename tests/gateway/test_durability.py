@@ -94,6 +94,19 @@ def test_a_walk_test_whose_transaction_fails_silences_nothing(gateway: Gateway) 
     climb(gateway, node)  # and a climb is an alarm, not a test
 
 
+def test_a_frame_that_cannot_be_journalled_leaves_the_nodes_state_as_it_was(gateway: Gateway) -> None:
+    node = SimNode(2)
+    gateway.on_stream(node.heartbeat(3600), Reception("fence", time.time()))
+    before = gateway.registry.nodes[2].snapshot()
+    gateway.journal._db.execute("PRAGMA busy_timeout = 100")  # give up on the lock quickly
+    lock = WriteLock(str(gateway.config.journal))
+    gateway.on_stream(node.heartbeat(3100), Reception("fence", time.time() + 5))  # nothing is acked
+    lock.release()
+    assert gateway.registry.nodes[2].snapshot() == before  # not heard, as far as anyone can tell
+    gateway.on_stream(node.heartbeat(3100), Reception("fence", time.time() + 6))  # the node's retry
+    assert gateway.registry.nodes[2].battery_mv == 3100
+
+
 def test_a_note_that_is_valid_json_but_not_text_is_refused_and_changes_nothing(gateway: Gateway) -> None:
     alarm_id = climb(gateway, SimNode(1))
     payload = '{"operator": "j.smith", "alarm_id": "%s", "note": "\\ud800"}' % alarm_id
