@@ -33,7 +33,7 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.config_schema import dump  # noqa: E402
+from gateway.config_dump import dump  # noqa: E402
 from gateway.outputs import topics  # noqa: E402
 from gateway.site_key import write_site_key  # noqa: E402
 from protocol import gwmp  # noqa: E402

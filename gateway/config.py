@@ -8,6 +8,7 @@ names, zones that end after they start, TLS off loopback) and the files the conf
 at start, with the key and line named, never as a traceback.
 """
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -19,7 +20,8 @@ from gateway.accounts import AccountError, parse_accounts
 from gateway.alarming.alarm_engine import Rules
 from gateway.alarming.fusion import CommonModeRejection, DroneRule, JammingRule, ThrowOverRule
 from gateway.alarming.perimeter import Perimeter, PlacedNode, Zone
-from gateway.config_schema import REQUIRED, SCHEMA, TABLES, TOP, Table, check, defaults, known, template
+from gateway.config_dump import template
+from gateway.config_schema import REQUIRED, SCHEMA, TABLES, TOP, Table, check, defaults, known
 from gateway.outputs.integrations import MilestoneConfig, WebhookConfig
 from gateway.site_key import KeyFileError, read_site_key
 
@@ -134,6 +136,8 @@ class SemtechUdpConfig:
     # the uplink ended (the node listens then, as in LoRaWAN's RX1), at this power.
     downlink_delay_ms: int = DEFAULT["transport.semtech_udp"]["downlink_delay_ms"]
     downlink_power_dbm: int = DEFAULT["transport.semtech_udp"]["downlink_power_dbm"]
+    allowed_gateways: tuple[str, ...] = ()  # concentrator EUIs (16 hex digits); empty: any
+    allowed_sources: tuple[str, ...] = ()  # source addresses or networks; empty: any
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ class GatewayConfig:
     bad_tag_alarm_window_s: int
     missed_heartbeats: int
     default_heartbeat_s: int
+    delivery_blocked_heartbeats: int
     metrics_listen: str | None
     mqtt: MqttConfig
     serial: tuple[SerialTransportConfig, ...]
@@ -226,7 +231,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
     serial = tuple(SerialTransportConfig(**t) for t in v["transport.serial"])
     bridges = tuple(SerialTransportConfig(**t) for t in v["transport.lora_bridge"])
     tcp = tuple(TcpTransportConfig(**t) for t in v["transport.tcp"])
-    udp = tuple(SemtechUdpConfig(**t) for t in v["transport.semtech_udp"])
+    udp = tuple(_semtech_udp(r, i, t) for i, t in enumerate(v["transport.semtech_udp"]))
     names = [t.name for t in (*serial, *bridges)] + [t.name for t in tcp] + [t.name for t in udp]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
@@ -253,6 +258,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         bad_tag_alarm_window_s=gw["bad_tag_alarm_window_s"],
         missed_heartbeats=sup["missed_heartbeats"],
         default_heartbeat_s=sup["default_heartbeat_s"],
+        delivery_blocked_heartbeats=sup["delivery_blocked_heartbeats"],
         metrics_listen=v["metrics"]["listen"] or None,
         mqtt=mqtt,
         serial=serial,
@@ -265,6 +271,19 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         milestone=milestone,
         webhooks=webhooks,
         dashboard=_dashboard(r, v["dashboard"], base),
+    )
+
+
+def _semtech_udp(r: Reader, i: int, t: dict[str, Any]) -> SemtechUdpConfig:
+    for source in t["allowed_sources"]:
+        try:
+            ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            raise r.fail(
+                "transport.semtech_udp[%d].allowed_sources" % i, "%r is not an address or network" % source
+            ) from None
+    return SemtechUdpConfig(
+        **dict(t, allowed_gateways=tuple(t["allowed_gateways"]), allowed_sources=tuple(t["allowed_sources"]))
     )
 
 

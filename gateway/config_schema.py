@@ -1,10 +1,10 @@
 """The gateway config's schema: every table and key once, with its type, bounds, default and
-what it is for. The parser's typed reading, the commented template and `dump()` (which the
-runner, the demo, the tests and the benches use to write configs) all come from it, so they
-cannot disagree. Defaults of the fusion rules are the alarm engine's own (`gateway.alarming`).
+what it is for. The parser's typed reading (`config.py`), the commented template and `dump()`
+(`config_dump.py`, which the runner, the demo, the tests and the benches use to write
+configs) all come from it, so they cannot disagree. The fusion rules' defaults are the alarm
+engine's own (`gateway.alarming`).
 """
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +15,13 @@ from gateway.outputs.integrations import DEFAULT_ACTIONS, WebhookConfig
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 NAME = r"[A-Za-z0-9_.-]+"  # an MQTT topic level
+EUI = r"[0-9A-Fa-f]{16}"
+EUI_RULE = 'a gateway EUI is 16 hex digits, e.g. "aa555a0000000001"'
 URL_RULE = "expected an https:// (or http:// on a trusted network) URL"
 NAME_RULE = "use letters, digits, '_', '-', '.' only (it is an MQTT topic level)"
 ACTIONS = ("raised", "updated", "escalated", "acknowledged", "cleared")
 POINTS = "points"  # a list of [x, y] pairs
-WORDS = "words"  # a list of strings out of `choices`
+WORDS = "words"  # a list of strings (out of `choices`, or each matching `pattern`)
 RULES = Rules()
 
 
@@ -85,6 +87,9 @@ SCHEMA = (
         (
             Key("missed_heartbeats", int, 3, "comm-fail after this many heartbeat intervals of silence", 1, 100),
             Key("default_heartbeat_s", int, 30, "until a node's HELLO says otherwise (3 x 30 s = 90 s)", 1, 86_400),
+            Key(
+                "delivery_blocked_heartbeats", int, 3, "this many heartbeats holding frames, no event: blocked", 1, 100
+            ),
         ),
     ),
     Table(
@@ -159,6 +164,8 @@ SCHEMA = (
             Key("port", int, 1700, low=0, high=65535),
             Key("downlink_delay_ms", int, 1000, "ACKs go out on the uplink's channel, this long after it", 0, 10_000),
             Key("downlink_power_dbm", int, 14, low=0, high=30),
+            Key("allowed_gateways", WORDS, [], "concentrator EUIs; [] lets any", pattern=EUI, rule=EUI_RULE),
+            Key("allowed_sources", WORDS, [], 'forwarders\' addresses or networks ("10.8.0.0/24"); [] lets any'),
         ),
         True,
         "a LoRa concentrator's packet forwarder (GWMP v2)",
@@ -296,8 +303,12 @@ def check(key: Key, value: Any) -> Any:
             raise ValueError("expected a list of [x, y] pairs, e.g. [[0, 0], [600, 0]]")
         return value
     if key.kind is WORDS:
-        if not isinstance(value, list) or not all(isinstance(a, str) and a in (key.choices or ()) for a in value):
-            raise ValueError("expected a list of %s" % ", ".join(key.choices or ()))
+        if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+            raise ValueError("expected a list of strings")
+        if key.choices is not None and not all(a in key.choices for a in value):
+            raise ValueError("expected a list of %s" % ", ".join(key.choices))
+        if key.pattern is not None and not all(re.fullmatch(key.pattern, a) for a in value):
+            raise ValueError(key.rule)
         return value
     if key.kind is float and _number(value):
         value = float(value)
@@ -317,50 +328,6 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)  # a TOML basic string: JSON's escapes are TOML's
-    if isinstance(value, float):
-        return repr(value) if value == value and abs(value) != float("inf") else "nan"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "[%s]" % ", ".join(toml_value(v) for v in value)
-    raise ValueError("%r has no TOML form here" % (value,))
-
-
-def dump(doc: dict[str, Any]) -> str:
-    """A config file from a document shaped as the TOML is ({"site": {...}, "transport":
-    {"tcp": [{...}]}, "node": [{...}]}); every key is checked against the schema, so what is
-    written is what `parse()` reads. ValueError names a key the schema does not know or a
-    value it would refuse."""
-    for head, part in doc.items():
-        if head not in TOP:
-            raise ValueError("unknown table %r (known: %s)" % (head, ", ".join(TOP)))
-        for entry in part if isinstance(part, list) else [part]:
-            for name in set(entry) - known(head):
-                raise ValueError("unknown key %s.%s" % (head, name))
-    out = []
-    for table in SCHEMA:
-        head, _, sub = table.name.partition(".")
-        part = doc.get(head)
-        if sub:
-            part = part.get(sub) if isinstance(part, dict) else None
-        own = {k.name for k in table.keys}
-        for entry in (part or []) if table.array else [part or {}]:
-            if table.array and set(entry) - own:
-                raise ValueError("unknown key %s.%s" % (table.name, sorted(set(entry) - own)[0]))
-            values = {n: v for n, v in entry.items() if n in own and v is not None}
-            if not table.array and not values:
-                continue
-            out.append(("[[%s]]" if table.array else "[%s]") % table.name)
-            out += ["%s = %s" % (n, toml_value(check(table.key(n), v))) for n, v in values.items()]
-            out.append("")
-    return "\n".join(out)
-
-
 def known(head: str) -> set[str]:
     """The names a top-level table may hold: its own keys and its sub-tables'."""
     own = {k.name for k in TABLES[head].keys} if head in TABLES else set()
@@ -370,29 +337,3 @@ def known(head: str) -> set[str]:
 def defaults(table: Table) -> dict[str, Any]:
     """The table's keys that have a default, with it."""
     return {k.name: k.default for k in table.keys if k.default is not REQUIRED and k.default is not None}
-
-
-def template() -> str:
-    """The commented config that `perimeter gateway config-template` prints: every key with
-    its default, or commented out with an example where it has none."""
-    lines = [
-        "# Perimeter gateway configuration. Every key is shown with its default; delete what you",
-        "# do not need. Paths are relative to this file's folder. The [[...]] blocks are examples:",
-        "# uncomment one per transport, zone, integration or node.",
-        "",
-    ]
-    for table in SCHEMA:
-        lines.append(_commented(("[[%s]]" if table.array else "[%s]") % table.name, table.doc, table.array))
-        for key in table.keys:
-            has_default = key.default is not REQUIRED and key.default is not None
-            example_only = key.example is not None and (not has_default or key.default == "")
-            shown = key.example if example_only else key.default if has_default else ""
-            off = table.array or key.default is None or (has_default and example_only)
-            lines.append(_commented("%s = %s" % (key.name, toml_value(shown)), key.doc, off))
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _commented(text: str, doc: str, off: bool) -> str:
-    line = ("# " if off else "") + text
-    return "%-30s # %s" % (line, doc) if doc else line

@@ -84,6 +84,8 @@ class Gateway:
         self._interference: dict[str, float] = {}  # transport -> when it last heard a bad CRC
 
     def open(self) -> "Gateway":
+        """Open the journal and build the parts around what it remembers (what `async with`
+        does first; specs that drive the parts without their tasks call it alone)."""
         config = self.config
         self.journal = journal = Journal(config.journal, clock=self.clock)
         keyring = Keyring(config.site_key, {n.id for n in config.nodes})
@@ -108,6 +110,7 @@ class Gateway:
             self.downlinks,
             self.counters,
             self.transactions.undo_on_rollback,
+            config.delivery_blocked_heartbeats,
         )
         self.desk = OperatorDesk(
             book, {z.name for z in config.perimeter.zones}, self.registry.nodes, self.downlinks.reachable

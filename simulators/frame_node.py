@@ -56,10 +56,10 @@ class SimNode:
     def fence(self, peak: int = 1500, event_no: int | None = None, ack_req: bool = True, cls: int = 1) -> bytes:
         return encode_frame(self.fence_packet(peak, event_no, ack_req, cls))
 
-    def heartbeat(self, battery_mv: int = 3700) -> bytes:
-        return encode_frame(self.heartbeat_packet(battery_mv))
+    def heartbeat(self, battery_mv: int = 3700, queued: int = 0) -> bytes:
+        return encode_frame(self.heartbeat_packet(battery_mv, queued))
 
-    def heartbeat_packet(self, battery_mv: int = 3700) -> bytes:
+    def heartbeat_packet(self, battery_mv: int = 3700, queued: int = 0) -> bytes:
         return self.packet(
             "HEARTBEAT",
             {
@@ -70,7 +70,7 @@ class SimNode:
                 "fence_floor": 30,
                 "acoustic_floor": 400,
                 "impact_floor": 10,
-                "queued": 0,
+                "queued": queued,
                 "uptime_s": 100,
             },
         )

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway.config_schema import dump
+from gateway.config_dump import dump
 from gateway.site_key import write_site_key
 from simulators.broker import Broker
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode

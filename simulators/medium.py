@@ -28,6 +28,7 @@ from typing import Any
 
 from protocol import gwmp
 from protocol.framing import Deframer, encode_frame
+from protocol.messages import BY_NAME
 from protocol.packet import OVERHEAD, header_node_id
 from simulators.pty_link import Pty
 from simulators.radio import Jammer, RadioChannel, Transmission
@@ -39,6 +40,7 @@ EUI = bytes.fromhex("00800000a0001234")
 CHANNELS_HZ = (868_100_000, 868_300_000, 868_500_000)
 FREQ_HZ = CHANNELS_HZ[0]
 BAUD = 115_200
+EVENT_TYPES = {BY_NAME[n].type_id for n in ("FENCE", "ACOUSTIC", "IMPACT", "TAMPER", "FAULT")}
 JAM_TRIGGER_S = 0.5  # how often a jammed concentrator's demodulator fires on the jammer
 
 
@@ -154,6 +156,7 @@ class LoraMedium(Medium):
         firmware: list[int],
         seed: int = 1,
         noise_rise_db: float = 60.0,  # a jammer near the mast: -57 dBm of noise, no node gets through
+        selective: list[tuple[float, float, int]] | None = None,  # (from, to, node): a reactive jammer
     ) -> None:
         super().__init__()
         places = {"n%d" % n: p for n, p in positions.items()}
@@ -161,6 +164,8 @@ class LoraMedium(Medium):
         self.channel = RadioChannel(places, seed=seed)
         self.channel.jammers = [Jammer(a, b, None, noise_rise_db) for a, b in jams]
         self.jams = jams
+        self.selective = selective or []
+        self.selectively_jammed = 0
         self.sf = sf
         self.firmware = set(firmware)
         self.rng = random.Random(seed)
@@ -177,6 +182,12 @@ class LoraMedium(Medium):
 
     def uplink(self, packet: bytes, now: float) -> None:
         node = header_node_id(packet)
+        if (packet[0] >> 1) & 0x1F in EVENT_TYPES and any(a <= now < b and n == node for a, b, n in self.selective):
+            # A reactive jammer: it reads the type in the clear header as the frame starts and
+            # transmits over the rest of it. Heartbeats pass; every event is destroyed.
+            self.selectively_jammed += 1
+            self.traffic.count(self.traffic.sent, node)
+            return
         tx = self.channel.transmit("n%d" % node, packet, now, self.sf, CHANNELS_HZ[node % len(CHANNELS_HZ)])
         self.traffic.count(self.traffic.sent, node)
         self.traffic.airtime_s[node] = self.traffic.airtime_s.get(node, 0.0) + tx.airtime_s

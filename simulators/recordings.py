@@ -18,7 +18,9 @@ DRONE_ALTITUDE_M = 30.0
 def firmware_nodes(scenario: Scenario) -> list[int]:
     """The node ids (1-based) that run the real firmware: nearest the events first."""
     positions = scenario.node_positions
-    wanted: list[int] = [e.node for e in scenario.events if e.kind == "silence" and e.node is not None]
+    wanted: list[int] = [
+        e.node for e in scenario.events if e.kind in ("silence", "selective_jam") and e.node is not None
+    ]
     places = []
     for e in scenario.events:
         if e.path:

@@ -59,6 +59,7 @@ def write_report(
             "below_floor": stats.below_floor,
             "collided": stats.collided,
             "crc_errors_reported": medium.crc_errors,
+            "selectively_jammed": medium.selectively_jammed,
         }
     report["timeline_png"] = str(render(scenario, seen, report_dir / "timeline.png", node_levels))
     report["timeline_legend"] = LEGEND

@@ -35,7 +35,7 @@ import numpy as np
 
 from gateway.clock import ScaledClock
 from gateway.config import load as load_config
-from gateway.config_schema import dump as dump_config
+from gateway.config_dump import dump as dump_config
 from gateway.daemon import Gateway
 from gateway.site_key import write_site_key
 from protocol.keys import derive_node_key
@@ -291,6 +291,7 @@ def link_for(scenario: Scenario, work: Path, chosen: list[int]) -> tuple[Medium,
         }
     udp_port = free_udp_port()
     jams = [(e.t, e.t + e.duration_s) for e in scenario.events if e.kind == "jam"]
+    selective = [(e.t, e.t + e.duration_s, e.node) for e in scenario.events if e.kind == "selective_jam" and e.node]
     positions = {i + 1: (p, 0.0) for i, p in enumerate(scenario.node_positions)}
     medium = LoraMedium(
         positions,
@@ -300,6 +301,7 @@ def link_for(scenario: Scenario, work: Path, chosen: list[int]) -> tuple[Medium,
         jams,
         chosen,
         seed=scenario.seed,
+        selective=selective,
     )
     return medium, {"semtech_udp": [{"name": "concentrator", "host": "127.0.0.1", "port": udp_port}]}
 

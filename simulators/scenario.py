@@ -16,13 +16,14 @@
     rain_mmph = [[0, 0], [200, 8]]
     [[event]]
     t = 420.0
-    kind = "climb"         # climb | cut | throwover | drone | knock | jam | silence
+    kind = "climb"         # climb | cut | throwover | drone | knock | jam | selective_jam | silence
     position_m = 515.0
 
 A drone event takes `path` ([[t, position_m], ...]) and `drop_t`; a throw-over or a drone's
 drop may say the package's `mass_kg` (1 kg unless it says); `silence` takes `node`
-(and optionally `duration_s`); `jam` takes `duration_s`. A mistake is reported by key, with
-the file's name, never as a traceback.
+(and optionally `duration_s`); `jam` takes `duration_s`; `selective_jam` (a reactive jammer
+that destroys one node's event frames and lets its heartbeats through) takes `node` and
+`duration_s`. A mistake is reported by key, with the file's name, never as a traceback.
 """
 
 import tomllib
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "silence")
+KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "selective_jam", "silence")
 LINKS = ("lora", "serial")
 
 
@@ -181,11 +182,13 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         if not 0.05 <= mass <= 20:
             raise ScenarioError("%s.mass_kg: %s is not a package one can throw (0.05..20 kg)" % (path, mass))
         event = Event(t=t, kind=kind, duration_s=float(_get(e, path, "duration_s", (int, float), 0.0)))
-        if kind == "silence":
+        if kind in ("silence", "selective_jam"):
             node = _get(e, path, "node", (int,))
             if not 1 <= node <= nodes:
                 raise ScenarioError("%s.node: %d is not a node (1..%d)" % (path, node, nodes))
             event = Event(t=t, kind=kind, node=node, duration_s=event.duration_s or duration - t)
+            if kind == "selective_jam" and link != "lora":
+                raise ScenarioError('%s.kind: a selective jammer needs a radio link (perimeter.link = "lora")' % path)
         elif kind == "jam":
             if event.duration_s <= 0:
                 raise ScenarioError("%s.duration_s: a jam needs a positive duration" % path)

@@ -25,8 +25,9 @@ EXPECTED = {
     "drone_drop": ("drone_drop",),
     "jam": ("jamming",),
     "silence": ("comm_fail",),
+    "selective_jam": ("security",),  # delivery_blocked: the heartbeats tell on the jammer
 }
-WINDOW_S = {"silence": 600.0, "jam": 180.0}
+WINDOW_S = {"silence": 600.0, "jam": 180.0, "selective_jam": 600.0}
 DEFAULT_WINDOW_S = 120.0  # a node whose frames were lost keeps retrying: its alarm may come late
 NOT_NUISANCE = ("mask_expired",)
 
@@ -63,7 +64,7 @@ def _same_place(a: Event, b: Event, radius_m: float) -> bool:
 
 
 def _where(event: Event, scenario: Scenario, at: float) -> float | None:
-    if event.kind == "silence" and event.node is not None:
+    if event.kind in ("silence", "selective_jam") and event.node is not None:
         return scenario.node_positions[event.node - 1]
     if event.kind == "jam":
         return None

@@ -39,6 +39,7 @@ RUNS = {
         SuiteRun("quiet-night", 8, 400),  # the first fox included
         SuiteRun("silent-node", 8),
         SuiteRun("jamming", 6, 240),
+        SuiteRun("selective-jam", 8, 360),  # through the first climb and the alarm it leads to
         SuiteRun("demo", 4),
     )
 }

@@ -27,6 +27,7 @@ new config id.
 """
 
 import json
+from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,10 @@ from protocol.messages import BY_NAME, COMMAND, CONFIG_KEYS, KINDS
 
 MAX_MASK_MINUTES = 7 * 24 * 60
 MAX_WALK_TEST_MINUTES = 1092  # the COMMAND's u16 argument, in seconds
+# Each downlink uses up one of the node's 65,536 downlink counters for good: unlimited pings
+# would exhaust them in hours, after which the node's events could no longer be acknowledged.
+MAX_DOWNLINKS = 6  # per node ...
+DOWNLINK_WINDOW_S = 60.0  # ... within this
 
 
 @dataclass
@@ -59,6 +64,7 @@ class OperatorDesk:
         self.zones = zones
         self.nodes = nodes
         self.reachable = reachable  # whether a downlink can reach the node (it has been heard)
+        self._sent: dict[int, deque[float]] = {}  # node -> when its recent downlinks were decided
 
     def handle(self, command: str, payload: bytes, now: float) -> Decision:
         """What one request comes to; nothing is journalled or sent here."""
@@ -143,8 +149,18 @@ class OperatorDesk:
             raise OperatorError("node %d has not been heard yet: no way to reach it" % node_id)
         return node_id
 
-    @staticmethod
-    def _send(decision: Decision, node_id: int, type_name: str, fields: dict[str, int]) -> dict[str, Any]:
+    def _send(
+        self, decision: Decision, node_id: int, type_name: str, fields: dict[str, int], now: float
+    ) -> dict[str, Any]:
+        sent = self._sent.setdefault(node_id, deque())
+        while sent and now - sent[0] >= DOWNLINK_WINDOW_S:
+            sent.popleft()
+        if len(sent) >= MAX_DOWNLINKS:
+            raise OperatorError(
+                "node %d was sent %d downlinks in the last %d s: wait before sending more"
+                % (node_id, len(sent), DOWNLINK_WINDOW_S)
+            )
+        sent.append(now)
         decision.downlink = (node_id, type_name, fields)
         return {"node_id": node_id, "type": type_name.lower(), "fields": fields}
 
@@ -167,7 +183,7 @@ class OperatorDesk:
             raise OperatorError("name at least one of %s" % ", ".join(CONFIG_KEYS.values()))
         fields["set"] = chosen
         fields["config_id"] = int(now) & 0xFFFF
-        return self._send(decision, node_id, "CONFIG", fields)
+        return self._send(decision, node_id, "CONFIG", fields, now)
 
     def _walk_test(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         node_id = self._node(request)
@@ -176,7 +192,7 @@ class OperatorDesk:
             raise OperatorError("'minutes' must be an integer from 0 (end) to %d" % MAX_WALK_TEST_MINUTES)
         # The gateway marks the node's events as tests for as long as the node reports them.
         decision.walk_test = (node_id, now + minutes * 60)
-        return self._send(decision, node_id, "COMMAND", {"command": 4, "arg": minutes * 60})
+        return self._send(decision, node_id, "COMMAND", {"command": 4, "arg": minutes * 60}, now)
 
     def _node_command(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         node_id = self._node(request)
@@ -184,4 +200,4 @@ class OperatorDesk:
         command = request.get("command")
         if command not in names:
             raise OperatorError("'command' must be one of %s" % ", ".join(sorted(names)))
-        return self._send(decision, node_id, "COMMAND", {"command": names[command], "arg": 0})
+        return self._send(decision, node_id, "COMMAND", {"command": names[command], "arg": 0}, now)

@@ -30,9 +30,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.accounts import AccountFile, check_password
+from gateway.clock import utc_iso
 from gateway.dashboard.sessions import Session, SessionStore
 from gateway.dashboard.site import Site
 from gateway.dashboard.state import DashboardState
+from gateway.dashboard.throttle import LoginLimits, LoginThrottle, Refusals
 from gateway.dashboard.views import LOG_KINDS, log_entry, snapshot
 
 log = logging.getLogger("perimeter.dashboard")
@@ -42,6 +44,7 @@ COOKIE = "perimeter_session"
 TICK_S = 1.0  # the gateway's time goes to the page this often (ages count on the gateway's clock)
 SESSION_CHECK_TICKS = 15
 MAX_BODY = 16 * 1024
+REFUSAL_WINDOW_S = 60.0  # refused logins from one address: one journal row per this
 # The page's own files only: no inline script, no other origin, never inside a frame.
 SECURITY_HEADERS = [
     (
@@ -90,10 +93,18 @@ class Dashboard:
     """The dashboard's routes over one site, its accounts and its sessions."""
 
     def __init__(
-        self, site: Site, live: DashboardState, accounts: AccountFile, sessions: SessionStore, secure: bool
+        self,
+        site: Site,
+        live: DashboardState,
+        accounts: AccountFile,
+        sessions: SessionStore,
+        secure: bool,
+        limits: LoginLimits | None = None,
     ) -> None:
         self.site = site
         self.live = live
+        self.throttle = LoginThrottle(limits or LoginLimits(), sessions.clock)
+        self.refusals = Refusals(REFUSAL_WINDOW_S, site.now)
         self.accounts = accounts
         self.sessions = sessions
         self.secure = secure
@@ -129,9 +140,15 @@ class Dashboard:
         """A change's JSON body; only JSON, so that a cross-site form cannot post one."""
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise Refused(415, "send JSON")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
+        # Counted as it streams in: a 300 MiB body is refused at its first 16 KiB, never held.
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY:
             raise Refused(413, "request too large")
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise Refused(413, "request too large")
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -182,18 +199,20 @@ class Dashboard:
             if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
                 raise Refused(400, "give a name and a password")
             name = name[:64]
-            wait = self.sessions.locked(name)
+            address = request.client.host if request.client else "-"
+            wait = self.throttle.wait(address, name)
             if wait:
-                self._journal(name, "login", "locked", request)
+                self._refused(name, "locked", request)
                 raise Refused(429, "too many failed logins; try again in %d s" % (int(wait) + 1))
             account = self.accounts.get(name)
             # Checked off the loop (scrypt takes ~50 ms); a made-up name costs as much as a real one.
             hashed = account.hashed if account else _DUMMY_HASH
             ok = await asyncio.to_thread(check_password, password, hashed)
             if account is None or not ok:
-                locked = self.sessions.failed(name)
-                self._journal(name, "login", "locked" if locked else "failed", request)
+                locked = self.throttle.failed(address, name)
+                self._refused(name, "locked" if locked else "failed", request)
                 raise Refused(401, "wrong name or password")
+            self.throttle.succeeded(address, name)
             self.sessions.sweep()  # sessions nobody came back to go here, not at their next request
             session = self.sessions.open(account)
             self._journal(name, "login", "ok", request)
@@ -329,6 +348,22 @@ class Dashboard:
             return JSONResponse(response["data"])
 
         return await self._guard(request, handle)
+
+    def _refused(self, name: str, outcome: str, request: Request) -> None:
+        """A refused login: journalled if it is the first from its address in the window, else
+        counted into that window's summary row (a flood writes a row a minute, not thousands)."""
+        self.journal_refusals()
+        client = request.client.host if request.client else "-"
+        if self.refusals.refused((client, outcome)):
+            self._journal(name, "login", outcome, request)
+
+    def journal_refusals(self, everything: bool = False) -> None:
+        """One row for each window of refusals that has passed (or, at a stop, every window)
+        with more than its first."""
+        for key, count, since in self.refusals.due(everything):
+            client, outcome = key if isinstance(key, tuple) else ("-", str(key))
+            summary = {"operator": None, "action": "login", "outcome": "%s x%d more" % (outcome, count)}
+            self.site.record(dict(summary, client=client, count=count, since=utc_iso(since)))
 
     def _journal(
         self, name: str, action: str, outcome: str, request: Request, target: dict[str, Any] | None = None

@@ -26,6 +26,7 @@ class DashboardServer:
         self.address: tuple[str, int] | None = None
         self.sessions = SessionStore(idle_s=config.session_idle_s, absolute_s=config.session_max_s)
         self._server: EmbeddedServer | None = None
+        self.app: Dashboard | None = None
 
     async def run(self) -> None:
         config = self.config
@@ -36,7 +37,8 @@ class DashboardServer:
             log.error("dashboard listen=%s not started: %s (the gateway runs on without it)", config.listen, exc)
             return
         self.address = sock.getsockname()[:2]
-        app = Dashboard(self.site, self.live, accounts, self.sessions, secure=config.tls_cert is not None).app
+        self.app = Dashboard(self.site, self.live, accounts, self.sessions, secure=config.tls_cert is not None)
+        app = self.app.app
         self._server = embedded(app, ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key)
         log.info("dashboard on %s://%s:%d", "https" if config.tls_cert else "http", *self.address)
         try:
@@ -47,6 +49,8 @@ class DashboardServer:
             sock.close()
 
     def stop(self) -> None:
+        if self.app is not None:
+            self.app.journal_refusals(everything=True)  # what the last windows counted
         self.live.feed.close()
         if self._server is not None:
             self._server.should_exit = True

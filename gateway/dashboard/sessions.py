@@ -5,8 +5,7 @@ own that every change must echo in a header. It ends after `idle_s` without a re
 after `absolute_s` whatever happens (a shift), or at logout. Sessions live in memory: a
 gateway restart logs everyone out, which is the safe way round.
 
-Failed logins are counted per name: after `max_failures` within `failure_window_s` the name
-is locked for `lockout_s`, so a password cannot be guessed at the speed of the network.
+Failed logins are limited by `throttle.py`.
 """
 
 import secrets
@@ -27,25 +26,14 @@ class Session:
 
 
 @dataclass
-class LoginLimits:
-    max_failures: int = 5
-    failure_window_s: float = 300.0
-    lockout_s: float = 300.0
-
-
-@dataclass
 class SessionStore:
     idle_s: float = 15 * 60.0
     absolute_s: float = 12 * 3600.0
-    limits: LoginLimits = field(default_factory=LoginLimits)
     clock: Callable[[], float] = time.monotonic
     _sessions: dict[str, Session] = field(default_factory=dict)
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-    _locked_until: dict[str, float] = field(default_factory=dict)
 
     def open(self, account: Account) -> Session:
         now = self.clock()
-        self._failures.pop(account.name, None)
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), account, now, now)
         self._sessions[session.token] = session
         return session
@@ -77,23 +65,6 @@ class SessionStore:
     def sweep(self) -> None:
         for token in list(self._sessions):
             self.get(token)
-
-    def locked(self, name: str) -> float:
-        """Seconds until this name may try again (0 when it may)."""
-        until = self._locked_until.get(name, 0.0)
-        return max(0.0, until - self.clock())
-
-    def failed(self, name: str) -> bool:
-        """Count a failed login; True if it locked the name."""
-        now = self.clock()
-        recent = [t for t in self._failures.get(name, []) if now - t < self.limits.failure_window_s]
-        recent.append(now)
-        self._failures[name] = recent
-        if len(recent) >= self.limits.max_failures:
-            self._locked_until[name] = now + self.limits.lockout_s
-            self._failures[name] = []
-            return True
-        return False
 
     def __len__(self) -> int:
         return len(self._sessions)

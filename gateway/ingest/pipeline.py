@@ -84,7 +84,8 @@ class SecurityFinding:
 
     `kind`: "bad_tag", "replay", "unknown_node" (reported at most once per node and kind per
     report interval, with the count since the last report) or "substitution" (repeated bad
-    tags claiming one node id: someone is trying to pass for it).
+    tags claiming one node id: someone is trying to pass for it), or "delivery_blocked" (a
+    node's heartbeats arrive while the frames they say it holds do not: `delivery_watch.py`).
     """
 
     kind: str

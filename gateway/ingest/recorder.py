@@ -12,6 +12,7 @@ from gateway.alarming.alarm_engine import AlarmEngine, Detection
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import utc_iso
 from gateway.hashchain import canonical_data
+from gateway.ingest.delivery_watch import DeliveryWatch
 from gateway.ingest.downlinks import Downlinks
 from gateway.ingest.pipeline import Frame, Reception, SecurityFinding
 from gateway.ingest.registry import COMM_FAIL, NodeRegistry, SupervisionChange
@@ -40,6 +41,7 @@ class Recorder:
         downlinks: Downlinks,
         counters: dict[str, int],
         undo_on_rollback: Callable[[Callable[[], None]], None],
+        delivery_blocked_heartbeats: int = 3,
     ) -> None:
         self.site_name = site_name
         self.gateway_id = gateway_id
@@ -52,6 +54,7 @@ class Recorder:
         self.counters = counters
         self.undo_on_rollback = undo_on_rollback  # the open transaction's, for memory it changes
         self.clock = journal.clock  # the gateway's one clock, which stamps the rows too
+        self.watch = DeliveryWatch(delivery_blocked_heartbeats)
         self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
         self.on_node: list[Callable[[int], None]] = []  # a node's state was published
         self._node_published: dict[int, float] = {}
@@ -65,10 +68,15 @@ class Recorder:
         self.downlinks.heard(frame)
         self.journal.set_last_up(node_id, packet.ctr)
         self._keep_node(node_id)
+        kept = self.watch.state(node_id)
+        self.undo_on_rollback(lambda: self.watch.restore(node_id, kept))
         receptions = [r.as_json() for r in frame.receptions]
         node, restored, changes = self.registry.heard(node_id, packet.type_id, packet.fields, receptions, now)
         for change in restored:
             self.supervision(change)
+        blocked = self.watch.heard(node_id, message.name, packet.fields, packet.ctr)
+        if blocked is not None:  # its heartbeats get through, its events do not: a selective jammer
+            self.security(SecurityFinding("delivery_blocked", node_id, frame.first.transport, 1, blocked))
         if message.is_event:
             self._event(frame, node.name, node.boot_count or 0, receptions, now)
         if changes:
@@ -191,7 +199,7 @@ class Recorder:
             "transport": finding.transport,
             "count": finding.count,
             "detail": finding.detail,
-            "alarm": finding.kind == "substitution",
+            "alarm": finding.kind in ("substitution", "delivery_blocked"),
             "ts": ts,
         }
         if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=ts):

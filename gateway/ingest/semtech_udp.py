@@ -5,6 +5,7 @@ address the forwarder's PULL_DATA came from, timed on the concentrator's own clo
 whose CRC failed are reported as interference (a jammer's signature)."""
 
 import asyncio
+import ipaddress
 import logging
 import math
 import random
@@ -21,6 +22,7 @@ from protocol import gwmp
 
 log = logging.getLogger("perimeter.transport")
 
+MAX_FORWARDERS = 64  # concentrators a site has, at the very most: the downlink table's bound
 # What a malformed datagram raises on its way through `_datagram`; anything else is a bug.
 BAD_DATAGRAM = (ValueError, KeyError, TypeError, struct.error)
 
@@ -46,6 +48,9 @@ class SemtechUdpTransport(Transport):
         self._udp: asyncio.DatagramTransport | None = None
         self._pull_addr: dict[bytes, Any] = {}  # gateway EUI -> address its PULL_DATA came from
         self.bad_datagrams = 0
+        self.refused_datagrams = 0  # from an EUI or an address the allow-lists do not name
+        self._euis = {bytes.fromhex(e) for e in config.allowed_gateways}
+        self._sources = [ipaddress.ip_network(s, strict=False) for s in config.allowed_sources]
         # The forwarders' last answers to our downlinks, for inspection; bounded, since a
         # forwarder answers every one of them for as long as the gateway runs.
         self.tx_acks: deque[Any] = deque(maxlen=256)
@@ -83,6 +88,20 @@ class SemtechUdpTransport(Transport):
             self._udp = None
             transport.close()
 
+    def allowed(self, eui: bytes, addr: Any) -> bool:
+        """Whether a forwarder may talk to us: its EUI and its source address on the
+        allow-lists (an empty list allows any). Without them anyone on the network could
+        redirect a node's ACKs or report forged interference."""
+        if self._euis and eui not in self._euis:
+            return False
+        if self._sources:
+            try:
+                source = ipaddress.ip_address(addr[0])
+            except (ValueError, TypeError, IndexError):
+                return False
+            return any(source in network for network in self._sources)
+        return True
+
     def datagram(self, data: bytes, addr: Any) -> None:
         """One datagram from a packet forwarder (never raises: a bad datagram is counted)."""
         try:
@@ -93,6 +112,17 @@ class SemtechUdpTransport(Transport):
 
     def _datagram(self, data: bytes, addr: Any) -> None:
         datagram = gwmp.decode(data)
+        if datagram.ident != gwmp.PULL_RESP and not self.allowed(datagram.eui, addr):
+            self.refused_datagrams += 1
+            if self.refused_datagrams in (1, 10, 100) or self.refused_datagrams % 1000 == 0:
+                log.warning(
+                    "transport=%s %d datagrams refused, the last from gateway %s at %s: not on the allow-lists",
+                    self.name,
+                    self.refused_datagrams,
+                    datagram.eui.hex(),
+                    addr,
+                )
+            return
         answer = gwmp.ack_for(datagram)
         if answer is not None and self._udp is not None:
             self._udp.sendto(answer, addr)
@@ -105,6 +135,8 @@ class SemtechUdpTransport(Transport):
                     raise ValueError("an rxpk entry is not an object")
                 self._rxpk(rxpk, datagram.eui)
         elif datagram.ident == gwmp.PULL_DATA:
+            if datagram.eui not in self._pull_addr and len(self._pull_addr) >= MAX_FORWARDERS:
+                raise ValueError("more than %d forwarders: PULL_DATA from a new one ignored" % MAX_FORWARDERS)
             self._pull_addr[datagram.eui] = addr
         elif datagram.ident == gwmp.TX_ACK:
             body = datagram.json()

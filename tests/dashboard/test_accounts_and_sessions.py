@@ -21,7 +21,7 @@ from gateway.accounts import (
 )
 from gateway.config import ConfigError, parse
 from gateway.dashboard.live import LiveFeed
-from gateway.dashboard.sessions import LoginLimits, SessionStore
+from gateway.dashboard.sessions import SessionStore
 
 FAST = 2**10  # scrypt's cost in these specs only; the gateway uses 2**14
 
@@ -110,18 +110,6 @@ def test_a_session_ends_when_idle_and_at_the_end_of_a_shift() -> None:
     clock.t += 901
     store.sweep()
     assert len(store) == 0 and all(store.get(s.token) is None for s in forgotten)
-
-
-def test_five_failures_lock_a_name_for_five_minutes_and_only_that_name() -> None:
-    clock = FakeClock()
-    store = SessionStore(limits=LoginLimits(max_failures=5, failure_window_s=300, lockout_s=300), clock=clock)
-    assert [store.failed("alice") for _ in range(5)] == [False] * 4 + [True]
-    assert store.locked("alice") == 300
-    assert store.locked("bob") == 0
-    clock.t += 301
-    assert store.locked("alice") == 0
-    # failures spread thinly (one every two minutes) never lock
-    assert not any(store.failed("bob") or clock.__setattr__("t", clock.t + 120) for _ in range(10))
 
 
 def test_a_page_that_cannot_keep_up_is_told_to_resynchronise() -> None:

@@ -116,18 +116,23 @@ async def test_clear_mask_and_unmask_go_through_the_operator_desk(site: Site) ->
     ]
 
 
-async def test_logins_are_throttled_per_name_and_journalled(site: Site) -> None:
+async def test_logins_are_throttled_per_address_and_name_and_journalled_without_flooding(site: Site) -> None:
     guesser = Client(site.url)
     for _ in range(4):
         assert await guesser.login("alice", "wrong guess") == (401, {"error": "wrong name or password"})
     assert await guesser.login("nobody", "wrong guess") == (401, {"error": "wrong name or password"})
-    status, body = await guesser.login("alice", "fifth guess")  # the fifth failure locks the name
+    status, body = await guesser.login("alice", "fifth guess")  # the fifth failure locks the name here
     assert status == 401
     status, body = await guesser.login(*OPERATOR)  # even the right password waits now
     assert status == 429 and "try again" in body["error"]
     assert (await Client(site.url).login(*VIEWER))[0] == 200  # other names are not locked
-    outcomes = [r[2] for r in dashboard_rows(site) if r[0] == "alice"]
-    assert outcomes == ["failed"] * 4 + ["locked", "locked"]
+    # The first refusal of each kind is a row at once; the rest are counted into one summary
+    # row per minute (and at a stop), so a flood of guesses cannot flood the journal.
+    assert [r[2] for r in dashboard_rows(site) if r[0] == "alice"] == ["failed", "locked"]
+    assert site.gateway.dashboard is not None and site.gateway.dashboard.app is not None
+    site.gateway.dashboard.app.journal_refusals(everything=True)
+    summaries = sorted(r[2] for r in dashboard_rows(site) if r[0] is None)
+    assert summaries == ["failed x4 more", "locked x1 more"]
 
 
 async def test_a_removed_account_is_logged_out_at_its_next_request(site: Site, tmp_path: Path) -> None:
@@ -161,3 +166,44 @@ async def test_the_event_log_filters_by_kind_and_node(site: Site) -> None:
     _, alarms = await alice.get("/api/log?kind=alarm")
     assert alarms and all(e["kind"] == "alarm" and e["text"].startswith("intrusion ") for e in alarms)
     assert alarms[-1]["text"].startswith("intrusion raised")  # newest first: the raise is last
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+async def test_a_300_mib_body_is_refused_as_it_streams_in_and_the_radio_path_goes_on(site: Site) -> None:
+    """A login POST of 300 MiB (announced, or chunked with no length) is refused at its first
+    16 KiB; the gateway (this process) does not grow by the body, and frames still flow."""
+    host, port = site.url.removeprefix("http://").split(":")
+    before = rss_mib()
+    frames_ok = site.gateway.pipeline.counters["fence"]["frames_ok"]
+    for framing in (b"Content-Length: 314572800\r\n", b"Transfer-Encoding: chunked\r\n"):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"POST /api/login HTTP/1.1\r\nHost: %s:%s\r\n" % (host.encode(), port.encode()))
+        writer.write(b"Content-Type: application/json\r\n" + framing + b"\r\n")
+        chunk = b"x" * 65536
+        sent = 0
+        answer = asyncio.ensure_future(reader.readline())
+        while not answer.done() and sent < 300 * 2**20:
+            writer.write(b"10000\r\n" + chunk + b"\r\n" if b"chunked" in framing else chunk)
+            sent += len(chunk)
+            try:
+                await asyncio.wait_for(writer.drain(), 5)
+            except (ConnectionError, TimeoutError):
+                break
+            if sent % (4 * 2**20) == 0:
+                await site.climb(1 + sent // (4 * 2**20) % 6)  # the fence keeps talking meanwhile
+        status_line = await asyncio.wait_for(answer, 10)
+        writer.close()
+        assert status_line.startswith(b"HTTP/1.1 413"), status_line
+        assert sent < 16 * 2**20, "the gateway read %d MiB before refusing" % (sent >> 20)
+    await site.climb(3)
+    for _ in range(100):
+        if site.gateway.pipeline.counters["fence"]["frames_ok"] > frames_ok:
+            break
+        await asyncio.sleep(0.02)
+    assert site.gateway.pipeline.counters["fence"]["frames_ok"] > frames_ok
+    assert rss_mib() - before < 10

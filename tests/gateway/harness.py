@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.config import load
-from gateway.config_schema import dump
+from gateway.config_dump import dump
 from gateway.daemon import Gateway
 from gateway.site_key import write_site_key
 from simulators.broker import Broker, free_port

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gateway.alarming.alarms import ACKNOWLEDGED, CLEARED, INTRUSION, AlarmBook
-from gateway.alarming.desk import MAX_MASK_MINUTES, Decision, OperatorDesk
+from gateway.alarming.desk import DOWNLINK_WINDOW_S, MAX_DOWNLINKS, MAX_MASK_MINUTES, Decision, OperatorDesk
 
 NOW = 1_800_000_000.0
 
@@ -120,3 +120,15 @@ def test_malformed_requests_are_answered_not_raised(payload: bytes, error: str) 
     decision = d.handle("ack", payload, NOW)
     assert decision.response == {"data": None, "status": "error", "error": error, "transaction": None}
     assert decision.row["request"] == payload.decode("utf-8", "replace")
+
+
+def test_downlinks_to_one_node_are_limited_so_its_counters_last() -> None:
+    d, _book = desk()
+    answers = [
+        d.handle("node_command", b'{"operator": "x", "node_id": 1, "command": "ping"}', NOW + i) for i in range(8)
+    ]
+    assert [a.response["status"] for a in answers] == ["ok"] * MAX_DOWNLINKS + ["error"] * 2
+    assert "downlinks in the last 60 s" in answers[-1].response["error"] and answers[-1].downlink is None
+    assert ask(d, "node_command", node_id=2, command="ping").response["status"] == "ok"  # other nodes are not
+    later = d.handle("node_command", b'{"operator": "x", "node_id": 1, "command": "ping"}', NOW + DOWNLINK_WINDOW_S)
+    assert later.response["status"] == "ok"

@@ -30,10 +30,11 @@ def test_every_bundled_scenario_loads_and_covers_every_kind_of_event() -> None:
         "drone-drop",
         "jamming",
         "silent-node",
+        "selective-jam",
         "demo",
     }
     kinds = {e.kind for s in scenarios for e in s.events}
-    assert kinds == {"climb", "cut", "throwover", "drone", "jam", "silence", "knock"}
+    assert kinds == {"climb", "cut", "throwover", "drone", "jam", "selective_jam", "silence", "knock"}
 
 
 def test_weather_is_linear_between_breakpoints_and_held_outside() -> None:

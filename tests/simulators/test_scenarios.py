@@ -87,4 +87,13 @@ def test_a_jammer_raises_jamming_and_the_climb_under_it_still_arrives(tmp_path: 
     assert report["per_kind"]["climb"]["detected"] == 1  # retried until the jammer stopped
 
 
+def test_a_selective_jammer_that_hides_a_nodes_events_is_found_out_by_its_heartbeats(tmp_path: Path) -> None:
+    report = run_bundled("selective-jam", tmp_path)
+    assert report["frames"]["radio"]["selectively_jammed"] > 0  # the node's events were destroyed
+    found = report["per_kind"]["selective_jam"]
+    assert found["detected"] == 1, report["per_kind"]
+    # three 30 s heartbeats (jittered up to 10 %) after the first hidden event (t = 90 s)
+    assert found["latency_s"]["max"] <= 30 + 3 * 33 + 30
+
+
 # The demo runs in tests/dashboard/test_demo_view.py, watched on the dashboard in a browser.

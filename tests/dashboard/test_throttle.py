@@ -1,0 +1,69 @@
+"""Login limits that stop guessing without handing an attacker a way to lock operators out,
+and a flood of refusals that costs a journal row a minute, not one per attempt. Sans-I/O,
+on a clock the spec turns."""
+
+from gateway.dashboard.throttle import Bounded, LoginLimits, LoginThrottle, Refusals
+
+LIMITS = LoginLimits(max_failures=5, window_s=300, lockout_s=300, address_failures=20, name_failures=20)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_five_failures_lock_that_address_out_of_that_name_only() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(LIMITS, clock)
+    assert [throttle.failed("10.0.0.66", "alice") for _ in range(5)] == [False] * 4 + [True]
+    assert throttle.wait("10.0.0.66", "alice") == 300
+    assert throttle.wait("10.0.0.7", "alice") == 0  # alice at her own desk still gets in
+    assert throttle.wait("10.0.0.66", "bob") == 0
+    clock.t += 301
+    assert throttle.wait("10.0.0.66", "alice") == 0
+    # failures spread thinly (one every two minutes) never lock
+    assert not any(throttle.failed("10.0.0.66", "bob") or clock.__setattr__("t", clock.t + 120) for _ in range(10))
+
+
+def test_an_address_spraying_names_is_locked_whole() -> None:
+    throttle = LoginThrottle(LIMITS, FakeClock())
+    locked = [throttle.failed("10.0.0.66", "name-%d" % i) for i in range(20)]
+    assert locked == [False] * 19 + [True]
+    assert throttle.wait("10.0.0.66", "alice") == 300 and throttle.wait("10.0.0.7", "alice") == 0
+
+
+def test_a_name_guessed_from_many_addresses_is_slowed_never_locked() -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(LIMITS, clock)
+    for i in range(20):
+        throttle.failed("10.1.%d.%d" % (i // 250, i % 250), "alice")
+    assert throttle.wait("10.0.0.7", "alice") == LIMITS.name_spacing_s  # one try every 2 s for anyone
+    clock.t += LIMITS.name_spacing_s
+    assert throttle.wait("10.0.0.7", "alice") == 0
+
+
+def test_a_flood_of_invented_names_and_addresses_costs_bounded_memory() -> None:
+    throttle = LoginThrottle(LoginLimits(max_tracked=1000), FakeClock())
+    for i in range(50_000):
+        throttle.failed("10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255), "name-%d" % i)
+    assert throttle.tracked() <= 5 * 1000
+    table: Bounded[int, int] = Bounded(3)
+    for i in range(5):
+        table.put(i, i)
+    assert table.items() == [(2, 2), (3, 3), (4, 4)]
+
+
+def test_refusals_are_one_row_then_a_summary_per_window() -> None:
+    clock = FakeClock()
+    refusals = Refusals(60, clock)
+    key = ("10.0.0.66", "locked")
+    assert [refusals.refused(key) for _ in range(190)] == [True] + [False] * 189  # a second's flood
+    assert refusals.due() == []  # the window is still open
+    clock.t += 60
+    assert refusals.due() == [(key, 189, 1000.0)]
+    assert refusals.refused(key) is True  # a new window starts with a row of its own
+    refusals.refused(key)
+    assert refusals.due(everything=True) == [(key, 1, 1060.0)]  # at a stop, whatever was counted

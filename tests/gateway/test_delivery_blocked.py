@@ -1,0 +1,63 @@
+"""A selective jammer lets a node's heartbeats through and jams its events: supervision stays
+"ok". The heartbeats give it away (they report the frames the node holds, and their counters
+skip what was never heard), and the gateway raises a `delivery_blocked` security alarm naming
+the node. Frames are built as a node builds them and fed to a gateway on a real journal."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load
+from gateway.daemon import Gateway
+from gateway.ingest.delivery_watch import DeliveryWatch
+from gateway.ingest.pipeline import Reception
+from gateway.journal import Journal
+from tests.gateway.harness import SimNode, write_site
+
+
+def test_three_heartbeats_holding_frames_with_no_event_between_are_a_finding() -> None:
+    watch = DeliveryWatch(heartbeats=3)
+    beat = {"queued": 1}
+    assert watch.heard(7, "HEARTBEAT", beat, 10) is None
+    assert watch.heard(7, "HEARTBEAT", beat, 16) is None  # 5 transmissions unheard between
+    detail = watch.heard(7, "HEARTBEAT", beat, 22)
+    assert detail == "3 heartbeats in a row report 1 frame(s) held, and no event arrived; 10 transmissions unheard"
+    assert watch.heard(7, "HEARTBEAT", beat, 23) is None  # once per run
+    assert watch.heard(7, "FENCE", {}, 24) is None  # an event got through: a new run may start
+    assert [watch.heard(7, "HEARTBEAT", beat, c) for c in (25, 26, 27)][-1] is not None
+
+
+def test_heartbeats_that_hold_nothing_or_events_that_arrive_never_raise_it() -> None:
+    watch = DeliveryWatch(heartbeats=3)
+    for ctr in range(1, 200, 2):
+        assert watch.heard(3, "HEARTBEAT", {"queued": 0}, ctr) is None
+    for ctr in range(200, 300, 2):  # an event in flight at each heartbeat, delivered each time
+        assert watch.heard(3, "HEARTBEAT", {"queued": 1}, ctr) is None
+        assert watch.heard(3, "FENCE", {}, ctr + 1) is None
+    assert watch.heard(3, "HEARTBEAT", {"queued": 2}, 300) is None
+    assert watch.heard(3, "HELLO", {}, 301) is None  # a reboot empties the node's queue
+    assert watch.heard(3, "HEARTBEAT", {"queued": 2}, 302) is None
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    gateway = Gateway(load(write_site(tmp_path, 1883))).open()
+    yield gateway
+    gateway.journal.close()
+
+
+def test_the_gateway_raises_a_security_alarm_naming_the_node(gateway: Gateway) -> None:
+    node = SimNode(2)
+    now = time.time()
+    for beat in range(4):
+        node.fence()  # built and sent, and jammed: the gateway never hears it
+        node.fence()
+        gateway.on_stream(node.heartbeat(queued=1), Reception("fence", now + 30 * beat))
+    (alarm,) = gateway.alarms.book.open_alarms()
+    assert alarm.category == "security" and (alarm.detail["kind"], alarm.detail["node_id"]) == ("delivery_blocked", 2)
+    (row,) = [r.data for r in Journal(gateway.config.journal).entries() if r.kind == "security"]
+    assert row["node_id"] == 2 and row["alarm"] is True
+    assert row["detail"].endswith("4 transmissions unheard")  # two jammed frames before each of the last two
+    assert gateway.registry.nodes[2].supervision == "ok"  # what the jammer wanted everyone to believe
