@@ -10,7 +10,8 @@ simulator's radio medium (which plays the forwarder), the fuzzer and the specs. 
     12 ...  JSON           (PUSH_DATA: {"rxpk": [...]}; TX_ACK: {"txpk_ack": {...}})
     4  ...  JSON           (PULL_RESP: {"txpk": {...}}, no EUI)
 
-(Semtech, packet_forwarder PROTOCOL.TXT.) The gateway side only: nodes never speak it.
+(Semtech, packet_forwarder PROTOCOL.TXT.) The gateway side only, on CPython: nodes never speak
+it, and it is never compiled into a node image (`gateway/tools/node_tool.py`, GATEWAY_ONLY).
 """
 
 import base64

@@ -13,7 +13,7 @@ from gateway.dashboard.app import Dashboard
 from gateway.dashboard.sessions import SessionStore
 from gateway.dashboard.site import Site
 from gateway.dashboard.state import DashboardState
-from gateway.embedded_http import EmbeddedServer, bind, embedded
+from gateway.embedded_http import EmbeddedServer, bind, embedded, serve
 
 log = logging.getLogger("perimeter.dashboard")
 
@@ -41,12 +41,7 @@ class DashboardServer:
         app = self.app.app
         self._server = embedded(app, ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key)
         log.info("dashboard on %s://%s:%d", "https" if config.tls_cert else "http", *self.address)
-        try:
-            await self._server.serve(sockets=[sock])
-        except Exception:
-            log.exception("dashboard stopped")
-        finally:
-            sock.close()
+        await serve(self._server, sock, log, "the dashboard")
 
     def stop(self) -> None:
         if self.app is not None:

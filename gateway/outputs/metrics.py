@@ -5,7 +5,6 @@ twice), and the exposition is prometheus_client's ASGI app, served by uvicorn in
 gateway's loop: reading the figures needs no lock. A port that cannot be bound leaves the
 gateway running without metrics: the alarms must still flow."""
 
-import asyncio
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
@@ -14,7 +13,7 @@ from prometheus_client import generate_latest, make_asgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from gateway.embedded_http import EmbeddedServer, bind, embedded
+from gateway.embedded_http import EmbeddedServer, bind, embedded, serve
 
 log = logging.getLogger("perimeter.metrics")
 
@@ -115,14 +114,7 @@ class Metrics:
             await send({"type": "http.response.body", "body": b"see /metrics\n"})
 
         self._server = embedded(app)
-        try:
-            await self._server.serve(sockets=[sock])
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("metrics endpoint stopped")
-        finally:
-            sock.close()
+        await serve(self._server, sock, log, "the metrics endpoint")
 
     def stop(self) -> None:
         if self._server is not None:

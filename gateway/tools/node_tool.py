@@ -1,6 +1,6 @@
 """`perimeter node build|deploy`: the installer's tooling for node firmware.
 
-`build` compiles the node's modules (protocol without the CPython-only schema, and device)
+`build` compiles the node's modules (protocol without its CPython-only, gateway-side modules, and device)
 with `mpy-cross` for the board's architecture into a folder laid out as the board's
 filesystem. `deploy` copies that folder to a board over USB with `mpremote` and writes the
 node's identity: its node id, the site id and the node's own key derived from the site
@@ -18,6 +18,8 @@ from pathlib import Path
 from protocol.keys import derive_node_key
 
 ROOT = Path(__file__).resolve().parents[2]
+# Protocol modules only the gateway runs (CPython): never compiled into a node image.
+GATEWAY_ONLY = ("schema.py", "gwmp.py")
 ARCH = {"esp32": "xtensawin", "esp32s3": "xtensawin", "rp2": "armv6m", "sim": "x64"}
 # The board file the node's main.py imports (`device.boards.<name>`).
 BOARD_MODULE = {"esp32": "esp32", "esp32s3": "esp32", "rp2": "rp2", "sim": "sim"}
@@ -36,7 +38,7 @@ def mpy_cross() -> str:
 
 def node_sources(extra: "list[Path] | None" = None) -> list[Path]:
     """Every module that runs on a node, relative to the checkout."""
-    sources = [p for p in sorted((ROOT / "protocol").glob("*.py")) if p.name != "schema.py"]
+    sources = [p for p in sorted((ROOT / "protocol").glob("*.py")) if p.name not in GATEWAY_ONLY]
     sources += sorted(p for p in (ROOT / "device").rglob("*.py") if p.name != "main.py")
     return sources + list(extra or [])
 

@@ -22,16 +22,9 @@ from gateway.accounts import (
 from gateway.config import ConfigError, parse
 from gateway.dashboard.live import LiveFeed
 from gateway.dashboard.sessions import SessionStore
+from tests.fake_clock import FakeClock
 
 FAST = 2**10  # scrypt's cost in these specs only; the gateway uses 2**14
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_a_password_checks_against_its_hash_and_nothing_else() -> None:

@@ -3,16 +3,9 @@ and a flood of refusals that costs a journal row a minute, not one per attempt. 
 on a clock the spec turns."""
 
 from gateway.dashboard.throttle import Bounded, LoginLimits, LoginThrottle, Refusals
+from tests.fake_clock import FakeClock
 
 LIMITS = LoginLimits(max_failures=5, window_s=300, lockout_s=300, address_failures=20, name_failures=20)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_five_failures_lock_that_address_out_of_that_name_only() -> None:

@@ -4,10 +4,11 @@ import re
 import subprocess
 from pathlib import Path
 
+from gateway.tools.node_tool import GATEWAY_ONLY
 from tests.micropython_host import micropython
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "protocol"
-NODE_MODULES = sorted(p for p in PROTOCOL.glob("*.py") if p.name != "schema.py")
+NODE_MODULES = sorted(p for p in PROTOCOL.glob("*.py") if p.name not in GATEWAY_ONLY)
 FORBIDDEN = {
     r"^\s*(import|from)\s+(typing|dataclasses|construct|enum|abc)\b": "a CPython-only module",
     r"struct\.Struct\(": "struct.Struct (MicroPython has none)",
