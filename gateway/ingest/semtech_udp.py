@@ -49,6 +49,7 @@ class SemtechUdpTransport(Transport):
         self._pull_addr: dict[bytes, Any] = {}  # gateway EUI -> address its PULL_DATA came from
         self.bad_datagrams = 0
         self.refused_datagrams = 0  # from an EUI or an address the allow-lists do not name
+        self.crc_failures = 0  # packets heard whose CRC failed: reported as interference
         self._euis = {bytes.fromhex(e) for e in config.allowed_gateways}
         self._sources = [ipaddress.ip_network(s, strict=False) for s in config.allowed_sources]
         # The forwarders' last answers to our downlinks, for inspection; bounded, since a
@@ -151,6 +152,7 @@ class SemtechUdpTransport(Transport):
         if rxpk.get("modu", "LORA") == "LORA" and rxpk.get("stat", 1) == -1:
             # The radio demodulated something whose CRC failed. Now and then that is a
             # collision; a steady stream of it is someone transmitting over the channel.
+            self.crc_failures += 1
             self.receiver.on_interference(self.name, self.clock.now())
             return
         if rxpk.get("modu", "LORA") != "LORA" or rxpk.get("stat", 1) != 1:

@@ -61,6 +61,7 @@ class MqttSink:
         self.republished = 0  # times Home Assistant's birth message made us publish all again
         self.connected = False
         self.reconnects = 0
+        self.failed_attempts = 0  # connections refused or lost, for the specs to wait on
         self.published = 0
         self._wake = asyncio.Event()
         self._stopping = False
@@ -117,6 +118,7 @@ class MqttSink:
             except asyncio.CancelledError:
                 raise
             except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
+                self.failed_attempts += 1
                 if self.connected:
                     self.reconnects += 1
                     log.warning("mqtt=down broker=%s:%d error=%s", self.config.host, self.config.port, exc)

@@ -94,7 +94,7 @@ async def test_wrong_broker_password_is_logged_and_retried_not_fatal(tmp_path: P
         gateway, task = await start(config)
         pty.write(SimNode(1).fence())
         await wait_until(lambda: gateway.journal.outbox_depth() == 1)  # journalled, waiting for a broker
-        await asyncio.sleep(1.0)
+        await wait_until(lambda: gateway.sink.failed_attempts >= 2)  # refused, and refused again
         assert not gateway.sink.connected and not task.done()
         await stop(gateway, task)
     finally:
@@ -168,7 +168,7 @@ async def test_gateway_publishes_over_tls_and_refuses_a_broker_it_cannot_verify(
         gateway, task = await start(config)
         pty.write(SimNode(2).fence())
         await wait_until(lambda: gateway.journal.outbox_depth() == 1)
-        await asyncio.sleep(1.0)
+        await wait_until(lambda: gateway.sink.failed_attempts >= 2)  # refused, and refused again
         assert not gateway.sink.connected and gateway.sink.published == 0
         await stop(gateway, task)
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.daemon import Gateway
+from gateway.ingest.semtech_udp import SemtechUdpTransport
 from gateway.journal import Journal
 from protocol import bridge, gwmp
 from protocol.framing import Deframer, encode_frame
@@ -208,7 +209,9 @@ async def test_a_steady_stream_of_failed_crcs_is_a_jamming_alarm(tmp_path: Path,
         forwarder.push_noise()  # one collision is not jamming
         await asyncio.sleep(1.5)
         forwarder.push_noise()
-        await asyncio.sleep(0.3)
+        conc = gateway.transports["conc"]
+        assert isinstance(conc, SemtechUdpTransport)
+        await wait_until(lambda: conc.crc_failures == 2)  # both reported, on the gateway's side
         assert gateway.alarms.book.open_alarms() == []
         for _ in range(12):  # then 2.4 s of continuous garbage
             forwarder.push_noise()
