@@ -2,6 +2,7 @@
 anything escapes, log it to flash and reset rather than hang with the watchdog fed."""
 
 import asyncio
+import gc
 import json
 import sys
 
@@ -9,6 +10,19 @@ from protocol.keys import NodeKey
 
 CRASH_LOG = "crash.log"
 _CRASH_LOG_LIMIT = 4096
+# Collect after this many bytes of allocation. MicroPython allocates upwards from the lowest
+# free block and collects only when the heap is full, so without it the garbage of a few
+# seconds sweeps the whole heap and leaves short-lived objects scattered through it; the
+# node's buffers (the 1 KB audio frame, the detector tables) then find no room in a small
+# heap. Collected often, garbage stays low in the heap and the rest stays whole.
+GC_EVERY = 4096
+
+
+def collect_often():
+    """The first thing at boot, before anything allocates."""
+    gc.collect()
+    if hasattr(gc, "threshold"):  # MicroPython; CPython's collector is another kind
+        gc.threshold(GC_EVERY)
 
 
 def load_identity(path="identity.json"):
@@ -60,10 +74,15 @@ async def _forever(role):
 
 
 def main(board_name):
+    collect_often()
+    try:
+        identity = load_identity()
+    except OSError:  # unprovisioned: stay at the USB REPL, where `perimeter node deploy` writes it
+        print("no identity.json: this node is not provisioned (perimeter node deploy writes it)")
+        return
     board = None
     try:
         module = __import__("device.boards." + board_name, None, None, ["Board"])
-        identity = load_identity()
         board = module.Board(identity)
         from device.storage import FileStore
 

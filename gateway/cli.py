@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import logging
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -71,29 +72,72 @@ def _journal(args: argparse.Namespace) -> int:
 
 
 def _node(args: argparse.Namespace) -> int:
-    from gateway.tools import node_tool
+    from gateway.tools import node_image, node_tool
 
     try:
         if args.action == "build":
+            if args.board in node_image.TARGETS:
+                return _node_image(args, node_image)
             out = Path(args.out or "build/node-%s" % args.board)
             files = node_tool.build(args.board, out)
             print("%s: %d files for %s (%s)" % (out, len(files), args.board, node_tool.ARCH[args.board]))
             return 0
+        if args.board == "unix32":
+            raise frame_tool.UsageError("unix32 is the node interpreter for simulations and specs: nothing to deploy")
         if args.node_id is None or not args.site_key_file or not args.port:
             raise frame_tool.UsageError("perimeter node deploy needs --port, --node-id and --site-key-file")
+        if args.board == "rp2" and not args.drive and not args.dry_run:
+            raise frame_tool.UsageError(
+                "perimeter node deploy --board rp2 needs --drive: the RPI-RP2 drive's mount point"
+            )
         site_key = frame_tool.read_site_key(args.site_key_file)
         out = Path(args.out or "build/node-%s" % args.board)
-        node_tool.build(args.board, out)
+        if args.board == "rp2":
+            image = Path(node_image.build("rp2"))
+            print("$ cp %s %s/" % (image, args.drive or "RPI-RP2"))
+            if not args.dry_run:
+                node_tool.install_uf2(image, Path(args.drive))
+                print("the board reboots into the image; it waits, unprovisioned, for its identity on %s" % args.port)
+            out.mkdir(parents=True, exist_ok=True)
+        else:
+            node_tool.build(args.board, out)
         identity = out.parent / ("identity-%d.json" % args.node_id)
         identity.write_text(node_tool.identity_json(site_key, args.site_id, args.node_id, args.role, args.link))
         identity.chmod(0o600)
-        for command in node_tool.deploy_commands(args.port, out, identity):
+        if args.board == "rp2":
+            commands = node_tool.identity_commands(args.port, identity)
+        else:
+            commands = node_tool.deploy_commands(args.port, out, identity)
+        for command in commands:
             print("$ " + " ".join(command))
             if not args.dry_run and subprocess.run(command).returncode != 0:
                 raise frame_tool.UsageError("mpremote failed on %s: is the board on that port?" % args.port)
         return 0
     except node_tool.NodeToolError as exc:
         raise frame_tool.UsageError(str(exc)) from None
+    except node_image.BuildError as exc:
+        raise frame_tool.UsageError("node image: %s" % exc) from None
+
+
+def _node_image(args: argparse.Namespace, node_image: Any) -> int:
+    """A frozen image from the pinned sources, from the cache when its inputs are unchanged."""
+    cached = Path(node_image.cached_image(args.board))
+    reused = cached.exists()
+    image = Path(node_image.build(args.board))
+    out = Path(args.out or "build/node-%s" % args.board)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(image, out / image.name)
+    print(
+        "%s: %s image, %d bytes (%s %s)"
+        % (
+            out / image.name,
+            args.board,
+            image.stat().st_size,
+            "reused from the cache" if reused else "built into the cache",
+            image.parent,
+        )
+    )
+    return 0
 
 
 def _operator(args: argparse.Namespace) -> int:
@@ -146,10 +190,13 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     gw.add_argument("--verbose", action="store_true", help="log every rejected frame")
     gw.set_defaults(handler=_gateway)
 
-    nd = commands.add_parser("node", help="build node firmware with mpy-cross, or deploy it with mpremote")
+    nd = commands.add_parser(
+        "node", help="build node firmware (a frozen image for rp2 and unix32, mpy-cross files for esp32), or deploy it"
+    )
     nd.add_argument("action", choices=["build", "deploy"])
-    nd.add_argument("--board", default="esp32", choices=["esp32", "esp32s3", "rp2", "sim"])
+    nd.add_argument("--board", default="esp32", choices=["esp32", "esp32s3", "rp2", "unix32", "sim"])
     nd.add_argument("--out", help="build folder (default build/node-BOARD)")
+    nd.add_argument("--drive", help="deploy --board rp2: the mount point of the board's RPI-RP2 (BOOTSEL) drive")
     nd.add_argument("--port", help="deploy: the board's serial port, e.g. /dev/ttyUSB0")
     nd.add_argument("--node-id", type=int, help="deploy: the node id to give this board")
     nd.add_argument("--site-id", type=int, default=0, help="deploy: the site id (as in the gateway config)")

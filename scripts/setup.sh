@@ -21,6 +21,26 @@ if [ ! -x /usr/bin/chromium ]; then
         echo "setup: Chromium is missing; install the chromium package for the dashboard's browser specs" >&2
     fi
 fi
+# The node images (perimeter node build --board unix32|rp2) build MicroPython from the pinned
+# sources in ../shared/third_party: the 32-bit unix port needs gcc-multilib, the RP2040 image
+# the Arm toolchain, newlib and cmake. The images themselves are built on first use and
+# cached in ~/.cache/perimeter (PERIMETER_CACHE), keyed by their inputs.
+need=()
+ls /usr/lib/gcc/x86_64-linux-gnu/*/32/libgcc.a >/dev/null 2>&1 || need+=(gcc-multilib)
+command -v arm-none-eabi-gcc >/dev/null 2>&1 || need+=(gcc-arm-none-eabi)
+[ -d /usr/lib/arm-none-eabi/newlib ] || need+=(libnewlib-arm-none-eabi)
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    else
+        echo "setup: the node images need Debian's ${need[*]}; install them" >&2
+    fi
+fi
+# The RP2040 image runs on the rp2040js emulator (Node.js), pinned in simulators/rp2040.
+if [ ! -d simulators/rp2040/node_modules/rp2040js ] && command -v npm >/dev/null 2>&1; then
+    npm --prefix simulators/rp2040 ci --no-audit --no-fund --silent
+fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi

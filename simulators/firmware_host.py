@@ -25,7 +25,8 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, __file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
+# After the frozen modules: the node interpreter's own frozen node runs, not these sources.
+sys.path.append(__file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 
 from device.boards.sim import Board, FileSource, RxPacket, SlotFileSource  # noqa: E402
 from device.hal import VirtualClock  # noqa: E402

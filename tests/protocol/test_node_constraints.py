@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from gateway.tools.node_tool import GATEWAY_ONLY
-from tests.micropython_host import micropython
+from tests.micropython_host import micropython, mpy_cross
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "protocol"
 NODE_MODULES = sorted(p for p in PROTOCOL.glob("*.py") if p.name not in GATEWAY_ONLY)
@@ -26,11 +26,10 @@ def test_node_side_protocol_modules_use_only_micropython_features() -> None:
 
 
 def test_compiled_protocol_round_trips_frames_in_a_64k_micropython_heap(tmp_path: Path) -> None:
-    mpy_cross = Path(micropython()).with_name("mpy-cross")
     (tmp_path / "protocol").mkdir()
     for path in NODE_MODULES:
         subprocess.run(
-            [str(mpy_cross), "-o", str(tmp_path / "protocol" / (path.stem + ".mpy")), str(path)],
+            [mpy_cross(), "-o", str(tmp_path / "protocol" / (path.stem + ".mpy")), str(path)],
             check=True,
             capture_output=True,
         )
