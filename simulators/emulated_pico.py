@@ -75,8 +75,8 @@ class EmulatedPico:
     def __init__(self, image: Path, link_fd: "int | None" = None) -> None:
         self.image = image
         self.link_fd = link_fd
-        self._process: "subprocess.Popen[bytes] | None" = None
-        self._control_write: "int | None" = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control_write: int | None = None
         self.speeds: list[float] = []
 
     def __enter__(self) -> "EmulatedPico":
