@@ -13,6 +13,10 @@ package(
     files=sorted(f for f in os.listdir("../protocol") if f.endswith(".py") and f not in GATEWAY_ONLY),
     base_path="..",
 )
+# Modules in Cortex-M0+ assembly (@micropython.asm_thumb): only an ARM image can hold them
+# (`include(..., thumb=True)` from the RP2040 build); elsewhere the viper kernels run.
+THUMB_ONLY = ("kernels_thumb.py",)
+options.defaults(thumb=False)
 # Every firmware module; this file and main.py are not modules of the package.
 package(
     "device",
@@ -20,7 +24,9 @@ package(
         os.path.join(d, f)[2:]
         for d, _, fs in os.walk(".")
         for f in fs
-        if f.endswith(".py") and (d, f) not in ((".", "main.py"), (".", "manifest.py"))
+        if f.endswith(".py")
+        and (d, f) not in ((".", "main.py"), (".", "manifest.py"))
+        and (options.thumb or f not in THUMB_ONLY)
     ),
     base_path="..",
 )

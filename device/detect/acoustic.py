@@ -11,13 +11,19 @@ generator) is refused: its real fundamental is not a rotor's. A detection is rai
 `raise_frames` positive frames in a row and cleared after `clear_frames` negative ones, as
 Batear does.
 
-Everything per frame is integer arithmetic on preallocated buffers; the DFT inner loop is a
-viper kernel (`kernels.correlate`).
+Everything per frame is integer arithmetic on preallocated buffers, in whole-spectrum
+kernels: viper (`kernels`), or Cortex-M0+ machine code on the RP2040 (`kernels_thumb`), where
+viper loops are too slow for the 80-bin DFT.
 """
 
 import math
 
-from device.detect.kernels import FFT_SIZE, correlate, decimate_windowed, peak_of_pairs, zeros
+from device.detect.kernels import FFT_SIZE, clipped_sums, decimate_windowed, harmonic_search, peak_of_pairs, zeros
+
+try:
+    from device.detect.kernels_thumb import dft_magnitudes, dft_table  # only in the RP2040 image
+except ImportError:
+    from device.detect.kernels import dft_magnitudes, dft_table  # type: ignore[assignment]  # same contract
 
 SAMPLE_RATE = 8000
 FRAME_SAMPLES = 2 * FFT_SIZE  # 512 samples = 64 ms
@@ -44,13 +50,13 @@ class AcousticDetector:
     """Feed `process` one frame of FRAME_SAMPLES signed 16-bit samples at 8 kHz."""
 
     def __init__(self, snr_db=12, raise_frames=2, clear_frames=8):
-        self._sine = zeros("h", FFT_SIZE)  # Q9
+        self._table = dft_table()
         self._window = zeros("H", FFT_SIZE)  # Hann, Q10: keeps a loud tone's leakage out of other bins
         for i in range(FFT_SIZE):
-            self._sine[i] = int(512 * math.sin(2 * math.pi * i / FFT_SIZE))
             self._window[i] = int(1024 * (0.5 - 0.5 * math.cos(2 * math.pi * i / FFT_SIZE)))
-        self._x = zeros("h", FFT_SIZE)
+        self._x = zeros("i", FFT_SIZE)
         self.magnitudes = zeros("i", TOP_BIN + 2)
+        self._sums = zeros("i", 2)
         self._db = _db_table()
         self.raise_frames = raise_frames
         self.clear_frames = clear_frames
@@ -87,25 +93,9 @@ class AcousticDetector:
         while (peak >> shift) > 2047:
             shift += 1
         decimate_windowed(samples, self._x, self._window, shift)
-        m = self.magnitudes
-        total = 0
-        for k in range(1, TOP_BIN + 1):
-            re = correlate(self._x, self._sine, k, FFT_SIZE // 4)
-            im = correlate(self._x, self._sine, k, 0)
-            if re < 0:
-                re = -re
-            if im < 0:
-                im = -im
-            # |re + j im| to within 4 % without a square root: max + 3/8 min
-            mag = (re + (im * 3 >> 3)) if re > im else (im + (re * 3 >> 3))
-            mag >>= 8
-            m[k] = mag
-            total += mag
-        mean = total // TOP_BIN
-        clipped = 0
-        for k in range(1, TOP_BIN + 1):
-            clipped += m[k] if m[k] < mean else mean
-        self.noise = clipped // TOP_BIN + 1
+        dft_magnitudes(self._x, self._table, self.magnitudes, TOP_BIN)
+        clipped_sums(self.magnitudes, TOP_BIN, self._sums)
+        self.noise = self._sums[1] // TOP_BIN + 1
         floor = (self.noise << shift) >> 4
         self.floor = floor if floor < 0xFFFF else 0xFFFF
         # Split so the product stays within 30 bits on a 32-bit board (SNR is capped at 30 dB).
@@ -151,12 +141,9 @@ class AcousticDetector:
         """Analyse one frame; returns DRONE when a detection is raised, DRONE_CLEARED when it
         clears, NONE otherwise."""
         threshold = self._spectrum(samples)
-        found = 0
-        for k in range(F0_LOW, F0_HIGH + 1):
-            if self._peak(k) >= threshold and self._peak(2 * k) >= threshold and self._peak(3 * k) >= threshold:
-                if not self._continues_below_band(k, threshold):
-                    found = k
-                    break
+        found = harmonic_search(self.magnitudes, threshold, F0_LOW, F0_HIGH)
+        while found and self._continues_below_band(found, threshold):
+            found = harmonic_search(self.magnitudes, threshold, found + 1, F0_HIGH)
         self._confidence_q8 += ((25600 if found else 0) - self._confidence_q8) >> 2
         if found:
             self._measure(found, threshold)

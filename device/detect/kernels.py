@@ -7,6 +7,7 @@ extended by hand, the same way on both interpreters. Bounds are chosen so that n
 leaves 30 bits: on a 32-bit board a larger integer would be a heap object.
 """
 
+import math
 from array import array
 
 try:
@@ -18,7 +19,7 @@ except ImportError:  # CPython: the same functions run as plain Python; annotati
         def viper(function):
             return function
 
-    ptr16 = None
+    ptr16 = ptr32 = None
 
 
 _ITEM_SIZE = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4}
@@ -35,7 +36,7 @@ _MASK = 0xFF
 
 
 @micropython.viper  # spelled out: the compiler recognises this exact decorator
-def decimate_windowed(src: ptr16, dst: ptr16, window: ptr16, shift: int):  # type: ignore[valid-type]
+def decimate_windowed(src: ptr16, dst: ptr32, window: ptr16, shift: int):  # type: ignore[valid-type]
     """dst[i] = ((src[2i] + src[2i+1]) >> shift) * window[i] >> 10, for FFT_SIZE outputs."""
     for i in range(256):
         a = ((int(src[2 * i]) & 0xFFFF) ^ 0x8000) - 0x8000
@@ -59,19 +60,84 @@ def peak_of_pairs(src: ptr16) -> int:  # type: ignore[valid-type]
     return peak
 
 
-@micropython.viper
-def correlate(x: ptr16, table: ptr16, k: int, phase: int) -> int:  # type: ignore[valid-type]
-    """sum x[i] * table[(i*k + phase) mod FFT_SIZE]: one half of DFT bin k.
+def dft_table():
+    """The Q9 sine table `dft_magnitudes` reads (cos at index i is sin at i + FFT_SIZE/4)."""
+    table = zeros("h", FFT_SIZE)
+    for i in range(FFT_SIZE):
+        table[i] = int(512 * math.sin(2 * math.pi * i / FFT_SIZE))
+    return table
 
-    With |x| < 2^11 and a Q9 sine table the sum stays below 2^28."""
-    acc = 0
-    idx = phase
-    for i in range(256):
-        v = ((int(x[i]) & 0xFFFF) ^ 0x8000) - 0x8000
-        t = ((int(table[idx & 0xFF]) & 0xFFFF) ^ 0x8000) - 0x8000
-        acc += v * t
-        idx += k
-    return acc
+
+@micropython.viper
+def dft_magnitudes(x: ptr32, table: ptr16, mags: ptr32, top: int):  # type: ignore[valid-type]
+    """mags[k] = (max(|re|,|im|) + 3/8 min(|re|,|im|)) >> 8 for DFT bins k = 1..top of the
+    FFT_SIZE samples in x: |re + j im| to within 4 % without a square root.
+
+    With |x| < 2^11 and a Q9 sine table each sum stays below 2^28. The RP2040 image runs
+    the same arithmetic in Thumb code (kernels_thumb.py)."""
+    k = 1
+    while k <= top:
+        re = 0
+        im = 0
+        idx = 0
+        for i in range(256):
+            v = int(x[i])
+            s = ((int(table[idx & 0xFF]) & 0xFFFF) ^ 0x8000) - 0x8000
+            c = ((int(table[(idx + 64) & 0xFF]) & 0xFFFF) ^ 0x8000) - 0x8000
+            re += v * c
+            im += v * s
+            idx += k
+        if re < 0:
+            re = 0 - re
+        if im < 0:
+            im = 0 - im
+        if re > im:
+            mag = re + ((im * 3) >> 3)
+        else:
+            mag = im + ((re * 3) >> 3)
+        mags[k] = mag >> 8
+        k += 1
+
+
+@micropython.viper
+def clipped_sums(mags: ptr32, top: int, out: ptr32):  # type: ignore[valid-type]
+    """out[0] = the sum of mags[1..top]; out[1] = the same with each clipped at their mean,
+    so a few strong lines (the harmonics themselves) do not raise a noise estimate."""
+    total = 0
+    for k in range(1, top + 1):
+        total += int(mags[k])
+    mean = total // top
+    clipped = 0
+    for k in range(1, top + 1):
+        m = int(mags[k])
+        clipped += m if m < mean else mean
+    out[0] = total
+    out[1] = clipped
+
+
+@micropython.viper
+def harmonic_search(mags: ptr32, threshold: int, low: int, high: int) -> int:  # type: ignore[valid-type]
+    """The first fundamental bin k in low..high whose 1st, 2nd and 3rd harmonics each peak
+    (the bin or a neighbour) at `threshold` or above; 0 if none."""
+    k = low
+    while k <= high:
+        h = 1
+        found = 1
+        while h <= 3:
+            b = h * k
+            p = int(mags[b])
+            if int(mags[b - 1]) > p:
+                p = int(mags[b - 1])
+            if int(mags[b + 1]) > p:
+                p = int(mags[b + 1])
+            if p < threshold:
+                found = 0
+                break
+            h += 1
+        if found:
+            return k
+        k += 1
+    return 0
 
 
 @micropython.viper

@@ -45,6 +45,7 @@ class Target:
     manifests: tuple[Path, ...]
     artifact: str  # the image, relative to the build folder
     needs: tuple[str, ...]  # commands the build needs, with the Debian package that has each
+    options: tuple[tuple[str, bool], ...] = ()  # given to the manifests (device/manifest.py's `thumb`)
 
     def frozen_inputs(self, tree: Path) -> list[Path]:
         """Every file the node's manifests freeze, as MicroPython's own manifest tool reads them."""
@@ -61,7 +62,7 @@ class Target:
         }
         reader = manifestfile.ManifestFile(manifestfile.MODE_FREEZE, paths)
         for manifest in self.manifests:
-            reader.execute(str(manifest))
+            reader.include(str(manifest), **dict(self.options))
         return [*self.manifests, *sorted(Path(f.full_path) for f in reader.files())]
 
 
@@ -73,6 +74,7 @@ TARGETS = {
         manifests=(NODE_MANIFEST,),
         artifact="firmware.uf2",
         needs=("arm-none-eabi-gcc gcc-arm-none-eabi libnewlib-arm-none-eabi", "cmake cmake"),
+        options=(("thumb", True),),
     ),
     "unix32": Target(
         port="unix",
@@ -124,7 +126,8 @@ def image_key(board: str, say: Callable[[str], None] = print) -> str:
     target = TARGETS[board]
     tarball = _tarball()
     inputs = target.frozen_inputs(sources(say))
-    return _digest(inputs, _tarball_digest(tarball), board, *target.make_args, target.port_manifest)
+    words = (_tarball_digest(tarball), board, *target.make_args, target.port_manifest, repr(target.options))
+    return _digest(inputs, *words)
 
 
 def cached_image(board: str, say: Callable[[str], None] = print) -> Path:
@@ -246,7 +249,8 @@ def _top_manifest(target: Target) -> str:
         "# Written by perimeter node build: the port's own modules, then the node.",
         "include(%r)" % target.port_manifest,
     ]
-    lines += ["include(%r)" % str(m) for m in target.manifests]
+    options = "".join(", %s=%r" % option for option in target.options)
+    lines += ["include(%r%s)" % (str(m), options) for m in target.manifests]
     return "\n".join(lines) + "\n"
 
 

@@ -25,17 +25,20 @@ ROOT = Path(__file__).resolve().parents[2]
 ARCH = {"esp32": "xtensawin", "esp32s3": "xtensawin", "rp2": "armv6m", "sim": "x64"}
 
 
-def _gateway_only() -> tuple[str, ...]:
-    """Protocol modules only the gateway runs (CPython), as device/manifest.py lists them for
-    the frozen images: never compiled into a node either way."""
+def _manifest_list(name: str) -> tuple[str, ...]:
+    """A list of file names device/manifest.py keeps for the frozen images, so that both ways
+    of building agree."""
     tree = ast.parse((ROOT / "device" / "manifest.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "GATEWAY_ONLY" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == name for t in node.targets):
             return tuple(ast.literal_eval(node.value))
-    raise NodeToolError("device/manifest.py does not list GATEWAY_ONLY")
+    raise NodeToolError("device/manifest.py does not list %s" % name)
 
 
-GATEWAY_ONLY = _gateway_only()
+# Protocol modules only the gateway runs (CPython): never compiled into a node.
+GATEWAY_ONLY = _manifest_list("GATEWAY_ONLY")
+# Device modules in Thumb assembly: only for ARM boards.
+THUMB_ONLY = _manifest_list("THUMB_ONLY")
 
 
 class NodeToolError(Exception):
@@ -49,13 +52,14 @@ def mpy_cross() -> str:
     return found
 
 
-def node_sources(extra: "list[Path] | None" = None) -> list[Path]:
-    """Every module that runs on a node, relative to the checkout."""
+def node_sources(extra: "list[Path] | None" = None, arch: str = "armv6m") -> list[Path]:
+    """Every module that runs on a node of this architecture, relative to the checkout."""
     sources = [p for p in sorted((ROOT / "protocol").glob("*.py")) if p.name not in GATEWAY_ONLY]
     sources += sorted(
         p
         for p in (ROOT / "device").rglob("*.py")
-        if p.parent != ROOT / "device" or p.name not in ("main.py", "manifest.py")
+        if (p.parent != ROOT / "device" or p.name not in ("main.py", "manifest.py"))
+        and (arch.startswith("armv") or p.name not in THUMB_ONLY)
     )
     return sources + list(extra or [])
 
@@ -66,7 +70,7 @@ def build(board: str, out: Path, extra: "list[Path] | None" = None) -> list[Path
         raise NodeToolError("unknown board %r: one of %s" % (board, ", ".join(sorted(ARCH))))
     compiler = mpy_cross()
     written = []
-    for source in node_sources(extra):
+    for source in node_sources(extra, ARCH[board]):
         relative = source.relative_to(ROOT)
         target = out / relative.with_suffix(".mpy")
         target.parent.mkdir(parents=True, exist_ok=True)
