@@ -71,6 +71,7 @@ class AcousticDetector:
         self.fundamental_hz = 0
         self.harmonics = 0
         self.snr_db = 0
+        self._strongest_q8 = 0  # strongest of the first three harmonics over the noise, Q8
         self.confidence = 0
         self.duration_ds = 0
 
@@ -131,11 +132,15 @@ class AcousticDetector:
                 strongest = level
             h += 1
         self.harmonics = found
-        ratio_q8 = strongest * 256 // self.noise
+        self._strongest_q8 = strongest * 256 // self.noise
+
+    def _decided(self, decision):
+        # The SNR in dB is read off the table only when it is reported, not on every frame.
         db = 0
-        while db < 60 and ratio_q8 >= self._db[db + 1]:
+        while db < 60 and self._strongest_q8 >= self._db[db + 1]:
             db += 1
         self.snr_db = db
+        return decision
 
     def process(self, samples):
         """Analyse one frame; returns DRONE when a detection is raised, DRONE_CLEARED when it
@@ -155,7 +160,7 @@ class AcousticDetector:
                 self.active = False
                 self._run = 0
                 self.duration_ds = self._active_frames * FRAME_MS // 100
-                return DRONE_CLEARED
+                return self._decided(DRONE_CLEARED)
             return NONE
         self._run = self._run + 1 if found else 0
         if self._run >= self.raise_frames:
@@ -163,5 +168,5 @@ class AcousticDetector:
             self._run = 0
             self._active_frames = self.raise_frames
             self.duration_ds = self._active_frames * FRAME_MS // 100
-            return DRONE
+            return self._decided(DRONE)
         return NONE

@@ -18,7 +18,12 @@ slowly still, so a storm that sets in cannot hold the sensor active for ever.
   alarm.
 """
 
-from device.detect.kernels import abs_diff_sums, zeros
+from device.detect.kernels import zeros
+
+try:
+    from device.detect.kernels_thumb import abs_diff_sums  # only in the RP2040 image
+except ImportError:
+    from device.detect.kernels import abs_diff_sums  # type: ignore[assignment]  # same contract
 
 SAMPLE_RATE = 800
 BLOCK_SAMPLES = 40

@@ -102,11 +102,19 @@ if (linkFd !== null) {
       });
     }
   };
-  const link = fs.createReadStream(null, { fd: linkFd, autoClose: false });
-  link.on('data', (chunk) => {
-    for (const byte of chunk) toUart.push(byte);
-  });
-  link.on('error', () => {});
+  // Blocking reads in libuv's thread pool; a pseudo-terminal whose other end nobody holds
+  // open reads as an error (EIO), so keep trying, as a UART keeps listening on a cut line.
+  const buffer = Buffer.alloc(4096);
+  const readLink = () =>
+    fs.read(linkFd, buffer, 0, buffer.length, null, (error, count) => {
+      if (error || count === 0) {
+        setTimeout(readLink, 100);
+        return;
+      }
+      for (let i = 0; i < count; i++) toUart.push(buffer[i]);
+      readLink();
+    });
+  readLink();
 }
 
 // --- I2C0: an ADXL345 ----------------------------------------------------------------------
