@@ -14,7 +14,14 @@ from gateway.tools import node_image
 
 ROOT = Path(__file__).resolve().parents[1]
 # Specs that drive MicroPython from CPython (pytest fixtures, subprocesses): not compiled.
-CPYTHON_ONLY = ("test_node_tool.py", "test_full_node_run.py", "test_stub_types.py", "manifest.py")
+CPYTHON_ONLY = (
+    "test_node_tool.py",
+    "test_full_node_run.py",
+    "test_stub_types.py",
+    "test_rp2040_image.py",
+    "manifest.py",
+    "on_rp2040.py",
+)
 
 
 def _built(what: str, build: "object") -> str:
