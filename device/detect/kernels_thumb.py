@@ -133,6 +133,8 @@ def abs_diff_sums(r0, r1, r2):  # type: ignore[no-untyped-def]
     beq(DONE)
     label(SAMPLE)
     mov(r3, 0)  # total
+    # The three axes are written out, the same but for their offsets and labels: the inline
+    # assembler has no macros, and a loop over the axes would need two more registers.
     ldrh(r4, [r0, 0])  # v = xyz[3i + 0]
     lsl(r4, r4, 16)
     asr(r4, r4, 16)
