@@ -6,6 +6,7 @@ MicroPython (never imported from one another)."""
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,9 @@ CPYTHON_ONLY = (
 )
 
 
-def _built(what: str, build: "object") -> str:
+def _built(what: str, build: Callable[[], Path]) -> str:
     try:
-        return str(build())  # type: ignore[operator]
+        return str(build())
     except node_image.BuildError as exc:
         pytest.fail("cannot build %s: %s" % (what, exc))
 
