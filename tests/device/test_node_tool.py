@@ -92,3 +92,42 @@ def test_deploy_without_a_key_file_says_so(tmp_path: Path, capsys: pytest.Captur
     argv = ["node", "deploy", "--port", "/dev/ttyUSB0", "--node-id", "1", "--site-key-file", str(tmp_path / "nope")]
     assert main(argv) == 2
     assert "cannot read site key file" in capsys.readouterr().err
+
+
+def test_an_rp2040_deploy_copies_the_image_to_the_bootsel_drive_then_writes_only_the_identity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_file = tmp_path / "site.key"
+    key_file.write_text(bytes(range(32)).hex())
+    key_file.chmod(0o600)
+    argv = [
+        "node",
+        "deploy",
+        "--board",
+        "rp2",
+        "--port",
+        "/dev/ttyACM0",
+        "--node-id",
+        "5",
+        "--site-key-file",
+        str(key_file),
+    ]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
+    assert "needs --drive" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "firmware.uf2 RPI-RP2/" in printed and "fs cp" in printed and ":identity.json" in printed
+    assert "fs cp -r" not in printed  # the node is frozen into the image: no files to copy
+
+
+def test_the_image_goes_only_onto_a_drive_that_is_an_rp2040_in_bootsel(tmp_path: Path) -> None:
+    image = tmp_path / "firmware.uf2"
+    image.write_bytes(b"UF2\n" + bytes(508))
+    not_a_board = tmp_path / "usb-stick"
+    not_a_board.mkdir()
+    with pytest.raises(node_tool.NodeToolError, match="not an RP2040 BOOTSEL drive"):
+        node_tool.install_uf2(image, not_a_board)
+    bootsel = tmp_path / "RPI-RP2"
+    bootsel.mkdir()
+    (bootsel / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\nModel: Raspberry Pi RP2\nBoard-ID: RPI-RP2\n")
+    assert node_tool.install_uf2(image, bootsel).read_bytes() == image.read_bytes()
