@@ -82,6 +82,21 @@ process.stdin.on('end', () => {
 
 // --- UART0: the node's link ----------------------------------------------------------------
 const uart = mcu.uart[0];
+// rp2040js re-raises the TX interrupt on every interrupt check (its TX has no FIFO), and
+// MicroPython's UART keeps that interrupt enabled, so once a UART existed the core did
+// nothing but enter uart0_irq_handler (found by sampling the PC). Here the TX interrupt is
+// raised once per byte written, when the byte has gone (this TX sends at once), as a
+// drained FIFO raises it on the chip; the handler's clear then holds.
+const UART_TX_INTERRUPT = 1 << 5;
+uart.checkInterrupts = () => mcu.setInterrupt(uart.irq, !!(uart.interruptStatus & uart.interruptMask));
+const uartWrite = uart.writeUint32.bind(uart);
+uart.writeUint32 = (offset, value) => {
+  uartWrite(offset, value);
+  if (offset === 0) {
+    uart.interruptStatus |= UART_TX_INTERRUPT;
+    uart.checkInterrupts();
+  }
+};
 const toUart = [];
 const linkFd = linkArg && linkArg !== '-' ? Number(linkArg) : null;
 if (linkFd !== null) {
