@@ -20,6 +20,7 @@ CPYTHON_ONLY = (
     "test_full_node_run.py",
     "test_stub_types.py",
     "test_rp2040_image.py",
+    "test_rp2040_in_the_loop.py",
     "manifest.py",
     "on_rp2040.py",
 )
