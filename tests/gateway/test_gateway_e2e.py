@@ -167,7 +167,11 @@ async def test_replay_is_rejected_across_a_gateway_restart(tmp_path: Path, broke
     captured = node.fence()
     gateway, task = await start(config)
     pty.write(captured)
-    await wait_until(lambda: gateway.pipeline.counters["fence"]["frames_ok"] == 1)
+    # Until the ACK comes back the frame may not be durable yet: a gateway stopped before its
+    # commit rightly takes the node's retransmission as new. So restart only after the ACK.
+    acked: list[int] = []
+    await wait_until(lambda: bool(acked.extend(node.take_acks(pty.read())) or acked))
+    assert gateway.pipeline.counters["fence"]["frames_ok"] == 1
     await stop(gateway, task)
     gateway, task = await start(config)
     pty.write(captured)
