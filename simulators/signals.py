@@ -49,26 +49,53 @@ def drone_audio(
     harmonics: int = 6,
     ambient_db: float = 40.0,
     seed: int = 1,
+    rotors: int = 4,
+    rpm_spread: float = 0.03,
+    turbulence: float = 0.01,
+    wash_db: float = -6.0,
 ) -> np.ndarray:
-    """Microphone samples of a hovering drone `distance_m` away over ambient noise.
+    """Microphone samples of a hovering multirotor `distance_m` away over ambient noise.
 
     Defaults: a Mavic-class quadcopter (6,090 rpm, 2-blade props: 203 Hz), about 75 dB SPL at
-    1 m in its blade-pass series (hover noise of small quadcopters is 70–80 dBA at 1–3 m),
-    in a 40 dB SPL night-time ambient."""
+    1 m in its blade-pass series (hover noise of small quadcopters is 70-80 dBA at 1-3 m),
+    in a 40 dB SPL night-time ambient.
+
+    As in recordings of real drones (FIELD.md), it is not one harmonic series but one per
+    rotor: the flight controller trims each motor to its own speed (`rpm_spread`, relative
+    standard deviation) and turbulence jitters each (`turbulence`, correlated over about
+    0.2 s), so each harmonic becomes a cluster some 20-40 Hz wide whose lines beat. Under
+    the series lies the rotors' broadband wash, `wash_db` relative to the tonal level and
+    rolling off above about 800 Hz."""
     rng = np.random.default_rng(seed)
     n = int(seconds * AUDIO_RATE)
-    t = np.arange(n) / AUDIO_RATE
     f0 = blades * rpm / 60.0
     signal = np.zeros(n)
-    for h in range(1, harmonics + 1):
-        f = f0 * h
-        if f >= AUDIO_RATE / 2:
-            break
-        level = drone_level_db(source_db_at_1m - 3.0 * (h - 1), f, distance_m)  # higher harmonics weaker
-        signal += spl_to_amplitude(level) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    share_db = 10 * math.log10(max(rotors, 1))  # the rotors share the series' power
+    for _ in range(rotors):
+        base = f0 * (1 + rng.normal(0.0, rpm_spread))
+        speed = base * (1 + turbulence * _smoothed_noise(rng, n, int(0.2 * AUDIO_RATE)))
+        phase = 2 * np.pi * np.cumsum(speed) / AUDIO_RATE + rng.uniform(0, 2 * np.pi)
+        for h in range(1, harmonics + 1):
+            if base * h >= AUDIO_RATE / 2:
+                break
+            level = drone_level_db(source_db_at_1m - share_db - 3.0 * (h - 1), base * h, distance_m)
+            signal += spl_to_amplitude(level) * np.sin(h * phase + rng.uniform(0, 2 * np.pi))
+    spectrum = np.fft.rfft(rng.normal(0.0, 1.0, n))
+    frequency = np.fft.rfftfreq(n, 1.0 / AUDIO_RATE)
+    wash = np.fft.irfft(spectrum / np.sqrt(1 + (frequency / 800.0) ** 2), n)  # rolls off above 800 Hz
+    wash *= spl_to_amplitude(drone_level_db(source_db_at_1m + wash_db, 500, distance_m)) / math.sqrt(2) / (wash.std() + 1e-12)
     noise_rms = spl_to_amplitude(ambient_db) / math.sqrt(2)
-    signal += rng.normal(0.0, noise_rms, n)
+    signal += wash + rng.normal(0.0, noise_rms, n)
     return np.clip(np.round(signal), -32768, 32767).astype(np.int16)
+
+
+def _smoothed_noise(rng: np.random.Generator, n: int, span: int) -> np.ndarray:
+    """Gaussian noise averaged over `span` samples, scaled back to unit deviation."""
+    raw = rng.normal(0.0, 1.0, n + span)
+    sums = np.cumsum(raw)
+    smooth = (sums[span:] - sums[:-span])[:n]
+    result: np.ndarray = smooth / (smooth.std() + 1e-12)
+    return result
 
 
 def fence_attenuation(distance_m: float, length_m: float = 10.0) -> float:

@@ -19,7 +19,7 @@ except ImportError:  # CPython: the same functions run as plain Python; annotati
         def viper(function):
             return function
 
-    ptr16 = ptr32 = None
+    ptr8 = ptr16 = ptr32 = None
 
 
 _ITEM_SIZE = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4}
@@ -46,18 +46,144 @@ def decimate_windowed(src: ptr16, dst: ptr32, window: ptr16, shift: int):  # typ
 
 
 @micropython.viper
-def peak_of_pairs(src: ptr16) -> int:  # type: ignore[valid-type]
-    """The largest |src[2i] + src[2i+1]| over 2 * FFT_SIZE samples (at most 65536)."""
+def frame_stats(src: ptr16, out: ptr32) -> int:  # type: ignore[valid-type]
+    """One pass over the 2 * FFT_SIZE samples of an audio frame, in pairs a, b. Returns the
+    largest |a + b| (at most 65536); writes out[0] = sum |a + b| (the level below 2 kHz),
+    out[1] = sum |a - b| (the level near 4 kHz, which halving the rate discards), out[2] =
+    max(a + b) - min(a + b) (0 for a dead or stuck microphone) and out[3] = the samples at
+    full scale (|x| >= 32000: clipping)."""
     peak = 0
+    low = 0
+    high = 0
+    top = -65536
+    bottom = 65536
+    clipped = 0
     for i in range(256):
         a = ((int(src[2 * i]) & 0xFFFF) ^ 0x8000) - 0x8000
         b = ((int(src[2 * i + 1]) & 0xFFFF) ^ 0x8000) - 0x8000
         s = a + b
+        if s > top:
+            top = s
+        if s < bottom:
+            bottom = s
         if s < 0:
             s = 0 - s
         if s > peak:
             peak = s
+        low += s
+        d = a - b
+        if d < 0:
+            d = 0 - d
+        high += d
+        if a >= 32000 or a <= -32000:
+            clipped += 1
+        if b >= 32000 or b <= -32000:
+            clipped += 1
+    out[0] = low
+    out[1] = high
+    out[2] = top - bottom
+    out[3] = clipped
     return peak
+
+
+@micropython.viper
+def log2_q4(values: ptr32, n: int, offset: int):  # type: ignore[valid-type]
+    """values[i] = offset + log2(values[i] + 1) in sixteenths, for 0 <= values[i] < 2^30; the
+    fraction is read linearly between powers of two (Mitchell's approximation: within 0.09
+    of log2, half a decibel)."""
+    for i in range(n):
+        v = int(values[i]) + 1
+        e = 0
+        if v >= 0x10000:
+            e += 16
+        if (v >> e) >= 0x100:
+            e += 8
+        if (v >> e) >= 0x10:
+            e += 4
+        if (v >> e) >= 4:
+            e += 2
+        if (v >> e) >= 2:
+            e += 1
+        rest = v - (1 << e)
+        if e >= 4:
+            rest = rest >> (e - 4)
+        else:
+            rest = rest << (4 - e)
+        values[i] = offset + (e << 4) + rest
+
+
+@micropython.viper
+def spectral_frame(mags: ptr32, edges: ptr8, bands: int, top: int, lines: ptr8, out: ptr32):  # type: ignore[valid-type]
+    """What one spectrum says, for the acoustic detector's window.
+
+    out[b] = sum of mags over edges[b] <= k < edges[b + 1], for b < bands. A line is a bin k
+    (3 <= k <= top - 3) that is a local maximum and stands 6 dB above the bins three away on
+    both sides together; out[bands] = the lines from bin 5 up, out[bands + 1] = those with a
+    line within one bin in the previous frame (rotor harmonics persist from frame to frame,
+    voices and birds glide). lines[k] holds the previous frame's lines in bit 0 and is
+    updated."""
+    for b in range(bands):
+        total = 0
+        k = int(edges[b])
+        end = int(edges[b + 1])
+        while k < end:
+            total += int(mags[k])
+            k += 1
+        out[b] = total
+    count = 0
+    persistent = 0
+    before = 0  # lines[k - 1] of the previous frame, before it was overwritten
+    k = 3
+    while k <= top - 3:
+        c = int(mags[k])
+        now = 0
+        if c >= 2 and c >= int(mags[k - 1]) and c > int(mags[k + 1]) and c > int(mags[k - 3]) + int(mags[k + 3]):
+            now = 1
+        was = int(lines[k]) & 1
+        if now and k >= 5:
+            count += 1
+            if before or was or (int(lines[k + 1]) & 1):
+                persistent += 1
+        before = was
+        lines[k] = now
+        k += 1
+    out[bands] = count
+    out[bands + 1] = persistent
+
+
+@micropython.viper
+def slide(ring: ptr32, slot: int, width: int, values: ptr32, sums: ptr32):  # type: ignore[valid-type]
+    """A window's running sums: replace the row at `slot` of `ring` (rows of `width` values)
+    with `values`, adding the new values to `sums` and taking the old ones away."""
+    base = slot * width
+    for i in range(width):
+        v = int(values[i])
+        sums[i] += v - int(ring[base + i])
+        ring[base + i] = v
+
+
+@micropython.viper
+def dense(x: ptr32, n: int, weights: ptr16, biases: ptr32, m: int, shift: int, out: ptr32):  # type: ignore[valid-type]
+    """out[j] = max(0, sum_i weights[j * n + i] * x[i] + biases[j]) >> shift for j < m: one
+    layer of rectified units with signed 16-bit weights. The caller keeps every sum within
+    30 bits (the model's generator checks its bounds)."""
+    for j in range(m):
+        acc = int(biases[j])
+        row = j * n
+        for i in range(n):
+            w = ((int(weights[row + i]) & 0xFFFF) ^ 0x8000) - 0x8000
+            acc += w * int(x[i])
+        out[j] = (acc >> shift) if acc > 0 else 0
+
+
+@micropython.viper
+def dot(x: ptr32, n: int, weights: ptr16) -> int:  # type: ignore[valid-type]
+    """sum_i weights[i] * x[i], signed 16-bit weights: a linear output unit."""
+    acc = 0
+    for i in range(n):
+        w = ((int(weights[i]) & 0xFFFF) ^ 0x8000) - 0x8000
+        acc += w * int(x[i])
+    return acc
 
 
 def dft_table():

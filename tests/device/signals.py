@@ -158,6 +158,8 @@ class AudioSignal(_Signal):
         self.lowpass = lowpass  # traffic-like ambient: energy mostly at low frequencies
         self._lp = 0
         self._tones = []  # [phase Q16 of table index, step, amplitude]
+        self._wash = []  # (rms, start, stop) of each drone's broadband rotor wash
+        self._wash_lp = 0
         self.resonators = ()
 
     def tone(self, freq_hz, amplitude, start_s=0, stop_s=1 << 20):
@@ -165,22 +167,36 @@ class AudioSignal(_Signal):
         self._tones.append([0, step, amplitude, int(start_s * self.RATE), int(stop_s * self.RATE)])
         return self
 
-    def drone(self, fundamental_hz, amplitude, harmonics=4, start_s=0, stop_s=1 << 20):
-        """A blade-pass series: each harmonic a little weaker than the one below."""
+    def drone(self, fundamental_hz, amplitude, harmonics=None, start_s=0, stop_s=1 << 20):
+        """A blade-pass series, each harmonic a little weaker than the one below, over the
+        rotors' broadband wash (low-passed noise at a third of the series' amplitude: a
+        rotor that turns also stirs the air). A rotor's harmonics reach about 1.25 kHz
+        whatever its fundamental (a large slow rotor has more of them: a Matrice's lines
+        run to 1 kHz and beyond), and at least three."""
+        if harmonics is None:
+            harmonics = max(3, 1250 // fundamental_hz)
         for h in range(1, harmonics + 1):
             self.tone(fundamental_hz * h, amplitude * 4 // (3 + h), start_s, stop_s)
+        self._wash.append((amplitude // 3, int(start_s * self.RATE), int(stop_s * self.RATE)))
         return self
 
     def fill(self, buf, count):
         rng = self.rng
         mask = (1 << (_TABLE_BITS + 16)) - 1
         tones = [tone for tone in self._tones if tone[3] <= self.n < tone[4]]  # on for this block
+        wash = 0
+        for rms, start, stop in self._wash:
+            if start <= self.n < stop:
+                wash += rms
         for i in range(count):
             noise = rng.gauss_q10() * self.noise_rms >> 10
             if self.lowpass:
                 self._lp = (self._lp * 7 + noise * 3) >> 3
                 noise = self._lp
             total = noise
+            if wash:
+                self._wash_lp = (self._wash_lp * 3 + (rng.gauss_q10() * wash >> 10) * 2) >> 2
+                total += self._wash_lp
             for tone in tones:
                 total += (_SINE[tone[0] >> 16] * tone[2]) >> 14
                 tone[0] = (tone[0] + tone[1]) & mask

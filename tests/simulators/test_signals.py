@@ -31,11 +31,21 @@ def test_94_db_spl_is_minus_26_dbfs_at_the_microphone() -> None:
     assert spl_to_amplitude(94.0) / np.sqrt(2) == pytest.approx(32767 * 10 ** (-26 / 20), rel=1e-6)
 
 
-def test_a_drone_sounds_at_its_blade_pass_frequency() -> None:
-    audio = drone_audio(1.0, distance_m=20, rpm=6090, blades=2, ambient_db=20)
+def test_a_drone_sounds_at_its_blade_pass_frequency_each_rotor_a_little_apart() -> None:
+    audio = drone_audio(4.0, distance_m=20, rpm=6090, blades=2, ambient_db=20)
     spectrum = np.abs(np.fft.rfft(audio.astype(float)))
-    peak_hz = np.argmax(spectrum[10:]) + 10  # 1 Hz bins over 1 s
-    assert abs(peak_hz * AUDIO_RATE / len(audio) - 203) <= 1
+    hz = np.fft.rfftfreq(len(audio), 1 / AUDIO_RATE)  # 0.25 Hz bins over 4 s
+    peak_hz = hz[np.argmax(spectrum[40:]) + 40]
+    assert abs(peak_hz - 203) <= 0.08 * 203  # one rotor's line, within the rotors' spread
+    cluster = spectrum[(hz > 180) & (hz < 226)]
+    assert (cluster > cluster.max() / 4).sum() >= 8  # a cluster of lines, not one: 2+ Hz wide
+
+
+def test_a_drone_has_broadband_rotor_wash_under_its_series() -> None:
+    quiet = drone_audio(2.0, distance_m=20, ambient_db=0, wash_db=-200.0)
+    washed = drone_audio(2.0, distance_m=20, ambient_db=0)
+    between = lambda a: np.abs(np.fft.rfft(a.astype(float)))[2 * 250 : 2 * 350].mean()  # noqa: E731
+    assert between(washed) > 5 * between(quiet)  # between the 1st and 2nd harmonics
 
 
 def detects_drone(samples: np.ndarray) -> bool:
