@@ -63,6 +63,7 @@ class Node:
         s = self.settings
         self.fence = fence.FenceDetector(s.fence_threshold, s.cut_threshold)
         self.acoustic = acoustic.AcousticDetector(s.acoustic_snr_db)
+        self._mic_fault = acoustic.MIC_OK  # the detector's microphone fault last reported
         self.impact = impact.ImpactDetector(s.impact_threshold)
         self.supervisor = Supervisor(board.watchdog)
         self.event_no = 0
@@ -239,6 +240,9 @@ class Node:
                 decided = self.acoustic.process(self._audio)
                 if decided:
                     self._acoustic_decided(decided)
+                if self.acoustic.fault != self._mic_fault:  # dead, stuck, clipping, floor lost
+                    self._mic_fault = self.acoustic.fault
+                    self.fault(FAULT_MICROPHONE, self._mic_fault != acoustic.MIC_OK, self._mic_fault)
             self.supervisor.check_in(bit)
 
     async def _impact_task(self, bit):

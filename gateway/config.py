@@ -374,7 +374,15 @@ def _rules(t: dict[str, Any]) -> Rules:
         fence_window_s=t["fence_window_s"],
         common_mode=CommonModeRejection(t["common_mode_min_nodes"], t["common_mode_dominance"]),
         throw_over=ThrowOverRule(t["throw_over_window_s"], t["throw_over_radius_m"]),
-        drone=DroneRule(drop_window_s=t["drone_drop_window_s"], drop_radius_m=t["drone_drop_radius_m"]),
+        drone=DroneRule(
+            drop_window_s=t["drone_drop_window_s"],
+            drop_radius_m=t["drone_drop_radius_m"],
+            confirm_s=t["drone_confirm_s"],
+            corroborate_m=t["drone_corroborate_m"],
+            alone_s=t["drone_alone_s"],
+            f0_tolerance=t["drone_f0_tolerance"],
+            require_consistent_f0=t["drone_require_consistent_f0"],
+        ),
         jamming=JammingRule(t["jamming_accumulated_s"], t["jamming_window_s"]),
     )
 

@@ -60,6 +60,9 @@ class DroneTrack:
     evidence: list[str] = field(default_factory=list)
     position_m: float | None = None
     ended_at: float | None = None
+    heard_by: set[int] = field(default_factory=set)  # every node that reported it
+    fundamentals: list[int] = field(default_factory=list)  # Hz, as reported (0: none measured)
+    alarmed: bool = False  # its alarm is raised (it was found trustworthy)
 
 
 @dataclass
@@ -91,6 +94,7 @@ class AlarmEngine:
         self._throw_overs: deque[tuple[float, float, str, str]] = deque()  # (at, location, alarm id, key)
         self.tracks: list[DroneTrack] = []
         self._track_seq = 0
+        self._ticked = float("-inf")  # the latest time tick() has seen
         self._jam: dict[str, list[tuple[float, float]]] = {}
         self.environmental = 0  # fence groups judged to be weather
 
@@ -184,10 +188,18 @@ class AlarmEngine:
         return []
 
     def next_deadline(self) -> float | None:
-        """When the oldest waiting fence window closes (None: nothing waits)."""
-        return self._pending[0][0] + self.rules.fence_window_s if self._pending else None
+        """When the oldest waiting fence window closes, or a drone track has been heard long
+        enough to be confirmed (None: nothing waits)."""
+        times = [self._pending[0][0] + self.rules.fence_window_s] if self._pending else []
+        rule = self.rules.drone
+        for track in self.tracks:
+            if not track.alarmed and track.ended_at is None:
+                # Only moments still ahead: one already past would wake the daemon at once, again.
+                times += [t for t in (track.started_at + rule.confirm_s, track.started_at + rule.alone_s) if t > self._ticked]
+        return min(times) if times else None
 
     def tick(self, now: float) -> list[Change]:
+        self._ticked = max(self._ticked, now)
         changes: list[Change] = []
         window = self.rules.fence_window_s
         pending = self._pending
@@ -200,6 +212,9 @@ class AlarmEngine:
             group.sort(key=lambda entry: entry[1])  # in the order they arrived
             changes += self._fence_group([d for _, _, d in group])
         self._expire(now)
+        for track in self.tracks:
+            if not track.alarmed and track.ended_at is None:
+                changes += self._confirm(track, now)  # heard long enough by now?
         changes += self.book.expire_masks(now)
         return changes
 
@@ -349,17 +364,69 @@ class AlarmEngine:
             self.tracks.append(track)
         track.last_seen = d.at
         track.detecting[d.node_id] = max(1.0, float(d.fields.get("snr_db", 1)))
+        track.heard_by.add(d.node_id)
+        if d.fields.get("fundamental_hz"):
+            track.fundamentals.append(int(d.fields["fundamental_hz"]))
         track.evidence.append(d.event_id)
         weighted = [(snr, self._node_location(n)) for n, snr in track.detecting.items()]
         known = [(w, c) for w, c in weighted if c is not None]
         if known:
             track.position_m = sum(w * c for w, c in known) / sum(w for w, _ in known)
+        if track.alarmed:
+            return self._drone_alarm(track, [d.event_id], d.at)
+        return self._confirm(track, d.at)
+
+    def _trust(self, track: DroneTrack, now: float) -> dict[str, Any] | None:
+        """What makes a live track trustworthy, or None while it is not (yet)."""
+        rule = self.rules.drone
+        heard_s = now - track.started_at
+        if track.ended_at is not None or not track.detecting or heard_s < rule.confirm_s:
+            return None
+        first = self._node_location(min(track.heard_by))
+        neighbours = [
+            n
+            for n in self._placed
+            if n not in track.heard_by
+            and first is not None
+            and abs((self._node_location(n) or 0.0) - first) <= rule.corroborate_m
+        ]
+        corroborated = len(track.heard_by) >= 2
+        if not corroborated and neighbours and heard_s < rule.alone_s:
+            return None  # a neighbour should hear it too: wait for it, or for alone_s
+        f0 = track.fundamentals
+        consistent = bool(f0) and max(f0) - min(f0) <= rule.f0_tolerance * min(f0)
+        if rule.require_consistent_f0 and not consistent:
+            return None
+        return {
+            "heard_s": round(heard_s, 1),
+            "nodes": sorted(track.heard_by),
+            "corroborated": corroborated,
+            "neighbours_in_range": len(neighbours) + len(track.heard_by) - 1,
+            "fundamental_consistent": consistent,
+        }
+
+    def _confirm(self, track: DroneTrack, now: float) -> list[Change]:
+        trust = self._trust(track, now)
+        if trust is None:
+            return []
+        track.alarmed = True
+        return self._drone_alarm(track, list(track.evidence), now, trust)
+
+    def _drone_alarm(
+        self, track: DroneTrack, evidence: list[str], now: float, trust: dict[str, Any] | None = None
+    ) -> list[Change]:
+        detail: dict[str, Any] = {
+            "track": track.track_id,
+            "fundamental_hz": track.fundamentals[-1] if track.fundamentals else 0,
+        }
+        if trust is not None:
+            detail["trust"] = trust
         return self._trigger(
             DRONE,
             track.position_m,
-            [d.event_id],
-            d.at,
+            evidence,
+            now,
             key="track-%d" % track.track_id,
-            detail={"track": track.track_id, "fundamental_hz": d.fields.get("fundamental_hz")},
+            detail=detail,
             match_zone=False,  # one alarm per track, wherever it flies
         )

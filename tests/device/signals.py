@@ -204,6 +204,17 @@ class AudioSignal(_Signal):
             self.n += 1
 
 
+class ConstantSignal:
+    """A microphone that delivers one value: 0 when it is dead, a DC level when stuck."""
+
+    def __init__(self, value=0):
+        self.value = value
+
+    def fill(self, buf, count):
+        for i in range(count):
+            buf[i] = self.value
+
+
 class ImpactSignal(_Signal):
     """A geophone or piezo on the impact channel, read by a 16-bit ADC at 1 kHz."""
 

@@ -16,7 +16,7 @@ from device.detect.acoustic import (
 )
 from device.detect.kernels import zeros
 from tests.device.heap import without_allocation
-from tests.device.signals import AudioSignal
+from tests.device.signals import AudioSignal, ConstantSignal
 
 
 def detections(signal, frames, detector=None):
@@ -90,17 +90,6 @@ def test_a_higher_snr_setting_ignores_a_faint_drone():
 # -- the microphone's health ----------------------------------------------------------------
 
 
-class Constant:
-    """A microphone that delivers one value: 0 when dead, a DC level when stuck."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def fill(self, buf, count):
-        for i in range(count):
-            buf[i] = self.value
-
-
 class Clipping(AudioSignal):
     """A loud drone driven into the rails: most samples at +-32767."""
 
@@ -128,13 +117,13 @@ def faults(signal, frames, detector):
 
 def test_a_dead_microphone_is_a_fault_after_a_second_and_never_a_drone():
     detector = AcousticDetector()
-    assert faults(Constant(0), 40, detector) == [(15, MIC_STILL)]
+    assert faults(ConstantSignal(0), 40, detector) == [(15, MIC_STILL)]
     assert faults(AudioSignal(8), 40, detector) == [(15, MIC_OK)]  # a second of sound clears it
 
 
 def test_a_microphone_stuck_at_one_level_is_the_same_fault():
     detector = AcousticDetector()
-    assert faults(Constant(-1234), 40, detector) == [(15, MIC_STILL)]
+    assert faults(ConstantSignal(-1234), 40, detector) == [(15, MIC_STILL)]
 
 
 def test_a_clipping_microphone_is_a_fault_not_a_drone():
@@ -156,4 +145,4 @@ def test_a_sudden_loss_of_the_noise_floor_is_a_fault_a_quiet_night_is_not():
 def test_a_drone_heard_when_the_microphone_dies_is_cleared_with_the_fault():
     detector = AcousticDetector()
     assert faults(AudioSignal(16).drone(185, 1000), 16, detector)[0][1] == "drone"
-    assert faults(Constant(0), 20, detector) == [(15, "cleared"), (15, MIC_STILL)]
+    assert faults(ConstantSignal(0), 20, detector) == [(15, "cleared"), (15, MIC_STILL)]

@@ -3,10 +3,10 @@ HELLO at boot, alarms delivered and retransmitted until acked, heartbeats, the c
 across a reboot, CONFIG and COMMAND obeyed, replays and forgeries refused, the watchdog
 starved by a dead task. Runs on CPython and MicroPython."""
 
-from device.node import FAULT_ACCELEROMETER
+from device.node import FAULT_ACCELEROMETER, FAULT_MICROPHONE
 from tests.device.nodesim import make_node, simulate
 from tests.device.peer import GatewayPeer
-from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal
+from tests.device.signals import AudioSignal, ConstantSignal, FenceSignal, ImpactSignal
 from tests.device.stores import CountingStore
 
 
@@ -173,6 +173,14 @@ def test_self_test_reports_a_dead_accelerometer_as_a_fault():
     simulate(node, peer, 4, [(1000, unplug_and_test)])
     faults = peer.of("FAULT")
     assert faults and faults[0][1]["code"] == FAULT_ACCELEROMETER and faults[0][1]["state"] == 1, peer.received
+
+
+def test_a_dead_microphone_is_reported_once_as_a_fault_and_never_as_a_drone():
+    node, peer = booted(audio=ConstantSignal(0))
+    simulate(node, peer, 6)
+    faults = peer.of("FAULT")
+    assert [(f[1]["code"], f[1]["state"], f[1]["detail"]) for f in faults] == [(FAULT_MICROPHONE, 1, 1)], peer.received
+    assert peer.of("ACOUSTIC") == [], peer.received
 
 
 def test_opening_the_enclosure_is_reported_as_tamper_even_when_disarmed():

@@ -5,7 +5,8 @@ and every rule of that lifecycle holds."""
 
 import pytest
 
-from gateway.alarming.alarm_engine import AlarmEngine, Detection
+from gateway.alarming.alarm_engine import AlarmEngine, Detection, Rules
+from gateway.alarming.fusion import DroneRule
 from gateway.alarming.alarms import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -144,7 +145,54 @@ def test_an_impact_far_from_the_drone_is_a_throw_over_not_a_drop():
     e = engine()
     feed(e, [event(20, "acoustic", T0, **{"class": 1, "snr_db": 20, "fundamental_hz": 203})])
     changes = feed(e, [event(101, "impact", T0 + 20, peak=7000, noise_floor=30, duration_ms=50)])
-    assert [a.category for a in raised(changes)] == [THROW_OVER]
+    assert len(raised(changes, THROW_OVER)) == 1 and raised(changes, DRONE_DROP) == []
+
+
+def drone(node: int, at: float, cls: int = 1, f0: int = 203) -> Detection:
+    return event(node, "acoustic", at, **{"class": cls, "snr_db": 20, "fundamental_hz": f0})
+
+
+def test_a_drone_heard_by_two_neighbours_for_two_seconds_is_an_alarm_that_says_why():
+    e = engine()
+    assert raised(feed(e, [drone(20, T0)], settle_s=1.0)) == []  # heard 1 s, by one node
+    changes = feed(e, [drone(21, T0 + 1.5, f0=208)], settle_s=0.5)
+    alarm = raised(changes, DRONE)
+    assert len(alarm) == 1, changes
+    trust = alarm[0].detail["trust"]
+    assert trust["heard_s"] == 2.0 and trust["nodes"] == [20, 21] and trust["corroborated"] is True
+    assert trust["fundamental_consistent"] is True  # 203 and 208 Hz: within 15 %
+    assert len(alarm[0].evidence) == 2  # both nodes' reports
+
+
+def test_a_sound_that_stops_before_two_seconds_is_no_drone():
+    e = engine()
+    changes = feed(e, [drone(20, T0), drone(21, T0 + 0.3), drone(20, T0 + 1.0, cls=2), drone(21, T0 + 1.2, cls=2)])
+    assert raised(changes) == []
+    assert raised(e.tick(T0 + 60)) == []
+
+
+def test_one_node_alone_raises_a_drone_only_after_ten_seconds_when_its_neighbours_hear_nothing():
+    e = engine()
+    assert raised(feed(e, [drone(20, T0)], settle_s=9.0)) == []
+    assert e.next_deadline() == T0 + 10  # the daemon wakes when the track can be confirmed
+    alarm = raised(e.tick(T0 + 10), DRONE)
+    assert len(alarm) == 1 and alarm[0].detail["trust"]["corroborated"] is False
+    assert alarm[0].detail["trust"]["neighbours_in_range"] == 6  # 18, 19, 21, 22 and 110, 111 inside
+    assert e.next_deadline() is None  # nothing more to wait for
+
+
+def test_a_node_with_no_neighbour_in_range_needs_only_the_two_seconds():
+    e = AlarmEngine(site(), AlarmBook("hmp"), Rules(drone=DroneRule(corroborate_m=10.0)))
+    assert len(raised(feed(e, [drone(20, T0)], settle_s=2.0), DRONE)) == 1
+
+
+def test_inconsistent_fundamentals_block_the_alarm_only_when_the_site_requires_consistency():
+    relaxed = engine()
+    assert len(raised(feed(relaxed, [drone(20, T0, f0=120), drone(21, T0 + 0.5, f0=340)]), DRONE)) == 1
+    alarm = raised(feed(relaxed, [drone(22, T0 + 4, f0=200)]))
+    strict = AlarmEngine(site(), AlarmBook("hmp"), Rules(drone=DroneRule(require_consistent_f0=True)))
+    assert raised(feed(strict, [drone(20, T0, f0=120), drone(21, T0 + 0.5, f0=340)], settle_s=30.0)) == []
+    assert alarm == []  # the relaxed track's alarm stands: later reports add evidence, not alarms
 
 
 def test_jamming_is_thirty_seconds_of_interference_within_sixty():
