@@ -41,10 +41,7 @@ from device.detect import acoustic_model as model
 from device.detect.kernels import (
     FFT_SIZE,
     clipped_sums,
-    decimate_windowed,
-    dense,
     dot,
-    frame_stats,
     harmonic_search,
     log2_q4,
     slide,
@@ -52,10 +49,16 @@ from device.detect.kernels import (
     zeros,
 )
 
-try:
-    from device.detect.kernels_thumb import dft_magnitudes, dft_table  # only in the RP2040 image
+try:  # only in the RP2040 image
+    from device.detect.kernels_thumb import decimate_windowed, dense, dft_magnitudes, dft_table, frame_stats
 except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another architecture
-    from device.detect.kernels import dft_magnitudes, dft_table  # type: ignore[assignment]  # same contract
+    from device.detect.kernels import (  # type: ignore[assignment]  # the same contracts
+        decimate_windowed,
+        dense,
+        dft_magnitudes,
+        dft_table,
+        frame_stats,
+    )
 
 try:
     import micropython
@@ -96,7 +99,7 @@ MIC_STILL = 1  # all zeros, or stuck at one value
 MIC_CLIPPING = 2
 MIC_FLOOR_LOST = 3
 FAULT_FRAMES = 16  # a second to raise a fault, and a second of good frames to clear it
-_CLIPPED = FRAME_SAMPLES // 20  # 5 % of the samples at full scale
+_CLIPPED = FFT_SIZE // 20  # 5 % of the sample pairs at full scale
 _FLOOR_DROP = 7 * 16  # log2 sixteenths: 42 dB
 _FLOOR_BACK = 4 * 16  # within 24 dB of the floor again
 _FLOOR_MIN = 12 * 16  # a floor of mean |a + b| >= 8: below that a drop is the quiet night
@@ -165,6 +168,12 @@ class AcousticDetector:
         self._sums = zeros("i", VECTOR)
         self.features = zeros("i", FEATURES)
         self._hidden = zeros("i", model.HIDDEN)
+        self._layer = zeros("i", 3 + model.HIDDEN)  # dense()'s [inputs, units, shift, biases]
+        self._layer[0] = FEATURES
+        self._layer[1] = model.HIDDEN
+        self._layer[2] = model.SHIFT1
+        for j in range(model.HIDDEN):
+            self._layer[3 + j] = model.B1[j]
         self._db = _db_table()
         self.raise_frames = raise_frames
         self.clear_frames = clear_frames
@@ -297,7 +306,7 @@ class AcousticDetector:
         n = self.frames if self.frames < WINDOW else WINDOW
         diffs = self.frames - 1 if self.frames <= WINDOW else WINDOW
         _features(self._ring, self._sums, n, diffs if diffs > 0 else 1, self.features)
-        dense(self.features, FEATURES, model.W1, model.B1, model.HIDDEN, model.SHIFT1, self._hidden)
+        dense(self.features, model.W1, self._layer, self._hidden)
         self.score = dot(self._hidden, model.HIDDEN, model.W2) + model.B2
         if self.frames < MIN_FRAMES:
             return False

@@ -50,8 +50,9 @@ def frame_stats(src: ptr16, out: ptr32) -> int:  # type: ignore[valid-type]
     """One pass over the 2 * FFT_SIZE samples of an audio frame, in pairs a, b. Returns the
     largest |a + b| (at most 65536); writes out[0] = sum |a + b| (the level below 2 kHz),
     out[1] = sum |a - b| (the level near 4 kHz, which halving the rate discards), out[2] =
-    max(a + b) - min(a + b) (0 for a dead or stuck microphone) and out[3] = the samples at
-    full scale (|x| >= 32000: clipping)."""
+    max(a + b) - min(a + b) (0 for a dead or stuck microphone) and out[3] = the pairs at full
+    scale (|a + b| >= 64000: both samples at the rails, clipping). The RP2040 image runs the
+    same arithmetic in Thumb code (kernels_thumb.py)."""
     peak = 0
     low = 0
     high = 0
@@ -71,14 +72,12 @@ def frame_stats(src: ptr16, out: ptr32) -> int:  # type: ignore[valid-type]
         if s > peak:
             peak = s
         low += s
+        if s >= 64000:
+            clipped += 1
         d = a - b
         if d < 0:
             d = 0 - d
         high += d
-        if a >= 32000 or a <= -32000:
-            clipped += 1
-        if b >= 32000 or b <= -32000:
-            clipped += 1
     out[0] = low
     out[1] = high
     out[2] = top - bottom
@@ -163,12 +162,16 @@ def slide(ring: ptr32, slot: int, width: int, values: ptr32, sums: ptr32):  # ty
 
 
 @micropython.viper
-def dense(x: ptr32, n: int, weights: ptr16, biases: ptr32, m: int, shift: int, out: ptr32):  # type: ignore[valid-type]
-    """out[j] = max(0, sum_i weights[j * n + i] * x[i] + biases[j]) >> shift for j < m: one
-    layer of rectified units with signed 16-bit weights. The caller keeps every sum within
-    30 bits (the model's generator checks its bounds)."""
+def dense(x: ptr32, weights: ptr16, layer: ptr32, out: ptr32):  # type: ignore[valid-type]
+    """One layer of rectified units with signed 16-bit weights: layer = [n, m, shift,
+    bias 0 .. bias m-1]; out[j] = max(0, sum_i weights[j * n + i] * x[i] + bias j) >> shift
+    for j < m. The caller keeps every sum within 30 bits (the model's generator checks its
+    bounds). The RP2040 image runs the same arithmetic in Thumb code (kernels_thumb.py)."""
+    n = int(layer[0])
+    m = int(layer[1])
+    shift = int(layer[2])
     for j in range(m):
-        acc = int(biases[j])
+        acc = int(layer[3 + j])
         row = j * n
         for i in range(n):
             w = ((int(weights[row + i]) & 0xFFFF) ^ 0x8000) - 0x8000

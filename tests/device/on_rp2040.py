@@ -1,6 +1,7 @@
 """Run on the emulated RP2040 by tests/device/test_rp2040_image.py: the Thumb kernels against
 the viper kernels they stand in for, on random inputs and on the edge cases (clipping of the
-fence's carried differences, an empty block, full-scale samples), and what each costs.
+fence's carried differences, an empty block, full-scale samples, a still microphone, an
+empty layer), and what each costs.
 Prints one line per check, `same` or `DIFFERENT ...`, then the timings."""
 
 import time
@@ -42,6 +43,44 @@ def fence(trial, limit, n):
     print("fence %d %s" % (trial, "same" if same else "DIFFERENT %d %d %s %s" % (ra, rb, list(a), list(b))))
 
 
+def audio(trial, limit, constant=None):
+    samples = zeros("h", 512)
+    for i in range(512):
+        samples[i] = rnd(limit) if constant is None else constant
+    a, b = zeros("i", 4), zeros("i", 4)
+    ra = kernels.frame_stats(samples, a)
+    rb = kernels_thumb.frame_stats(samples, b)
+    same = ra == rb and list(a) == list(b)
+    print("audio %d %s" % (trial, "same" if same else "DIFFERENT %d %d %s %s" % (ra, rb, list(a), list(b))))
+
+
+def halving(trial, limit, shift):
+    samples, window = zeros("h", 512), zeros("H", 256)
+    for i in range(512):
+        samples[i] = rnd(limit)
+    for i in range(256):
+        window[i] = rnd(512) + 512
+    a, b = zeros("i", 256), zeros("i", 256)
+    kernels.decimate_windowed(samples, a, window, shift)
+    kernels_thumb.decimate_windowed(samples, b, window, shift)
+    print("halve %d %s" % (trial, "same" if list(a) == list(b) else "DIFFERENT %s %s" % (list(a[:6]), list(b[:6]))))
+
+
+def layer(trial, n, m, shift, limit):
+    x, weights, params = zeros("i", n), zeros("h", n * m), zeros("i", 3 + m)
+    for i in range(n):
+        x[i] = rnd(limit)
+    for i in range(n * m):
+        weights[i] = rnd(32767)
+    params[0], params[1], params[2] = n, m, shift
+    for j in range(m):
+        params[3 + j] = rnd(1 << 20)
+    a, b = zeros("i", m), zeros("i", m)
+    kernels.dense(x, weights, params, a)
+    kernels_thumb.dense(x, weights, params, b)
+    print("dense %d %s" % (trial, "same" if list(a) == list(b) else "DIFFERENT %s %s" % (list(a), list(b))))
+
+
 def cost(label, function, *args):
     start = time.ticks_us()
     for _ in range(5):
@@ -53,8 +92,24 @@ for trial, limit in enumerate((1, 300, 2047, 2047)):
     dft(trial, limit)
 for trial, (limit, n) in enumerate(((50, 40), (2000, 40), (32767, 40), (32767, 1), (300, 0), (32767, 37))):
     fence(trial, limit, n)
+for trial, (limit, constant) in enumerate(((1, None), (300, None), (32767, None), (0, 0), (0, -1234), (0, 32767))):
+    audio(trial, limit, constant)
+for trial, (limit, shift) in enumerate(((300, 0), (32767, 5), (2047, 0), (32767, 0))):
+    halving(trial, limit, shift)
+for trial, (n, m, shift, limit) in enumerate(((28, 24, 6, 400), (28, 24, 0, 20), (1, 1, 3, 5), (0, 2, 0, 0), (5, 0, 1, 9))):
+    layer(trial, n, m, shift, limit)
 x, mags, xyz, prev = zeros("i", 256), zeros("i", 82), zeros("h", 120), zeros("h", 9)
 cost("dft-viper", kernels.dft_magnitudes, x, kernels.dft_table(), mags, 80)
 cost("dft-thumb", kernels_thumb.dft_magnitudes, x, kernels_thumb.dft_table(), mags, 80)
 cost("fence-viper", kernels.abs_diff_sums, xyz, 40, prev)
 cost("fence-thumb", kernels_thumb.abs_diff_sums, xyz, 40, prev)
+samples, stats = zeros("h", 512), zeros("i", 4)
+cost("audio-viper", kernels.frame_stats, samples, stats)
+cost("audio-thumb", kernels_thumb.frame_stats, samples, stats)
+hidden, weights, params = zeros("i", 24), zeros("h", 28 * 24), zeros("i", 27)
+params[0], params[1] = 28, 24
+window = zeros("H", 256)
+cost("halve-viper", kernels.decimate_windowed, samples, x, window, 0)
+cost("halve-thumb", kernels_thumb.decimate_windowed, samples, x, window, 0)
+cost("dense-viper", kernels.dense, x, weights, params, hidden)
+cost("dense-thumb", kernels_thumb.dense, x, weights, params, hidden)
