@@ -3,14 +3,16 @@ drones flying outdoors (DronePrint) and one-second everyday sounds in 50 classes
 read from WAV and brought to the node's 8 kHz. They are never copied into the repository.
 """
 
+import math
 import os
 import wave
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from simulators.signals import AUDIO_RATE
+from simulators.signals import AUDIO_RATE, spl_to_amplitude
 
 ROOT = Path(__file__).resolve().parents[1]
 AIRCRAFT = ("airplane", "helicopter")  # real aircraft: reported apart from everyday sounds
@@ -77,3 +79,34 @@ def windows(samples: np.ndarray, seconds: float = 1.0, hop_s: float | None = Non
     n = int(seconds * AUDIO_RATE)
     hop = int((hop_s or seconds) * AUDIO_RATE)
     return [samples[i : i + n] for i in range(0, len(samples) - n + 1, hop)]
+
+
+@lru_cache(maxsize=4096)
+def _clip(path: Path) -> np.ndarray:
+    return read(path).astype(np.float64)
+
+
+class BackgroundStream:
+    """What one microphone hears of a scenario's `[[background]]`: the recordings clip after
+    clip, in an order drawn from `seed`, each scaled so its RMS is `level_db` SPL (a clip
+    that is all but silent stays as quiet as it is)."""
+
+    def __init__(self, files: tuple[Path, ...], level_db: float, seed: int) -> None:
+        self.files = files
+        self.rng = np.random.default_rng(seed)
+        self.target = spl_to_amplitude(level_db) / math.sqrt(2)
+        self._pending = np.zeros(0)
+
+    def take(self, n: int) -> np.ndarray:
+        """The next n samples."""
+        parts = [self._pending]
+        have = len(self._pending)
+        while have < n:
+            clip = _clip(self.files[int(self.rng.integers(len(self.files)))])
+            rms = float(np.sqrt(np.mean(clip**2))) if len(clip) else 0.0
+            parts.append(clip * (self.target / rms) if rms >= 10.0 else clip)
+            have += len(clip)
+        joined = np.concatenate(parts)
+        self._pending = joined[n:]
+        result: np.ndarray = joined[:n]
+        return result

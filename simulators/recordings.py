@@ -1,6 +1,7 @@
 """What each firmware node's sensors record during a scenario: its fence, audio and impact
 channels synthesized from the scenario (`signals.py`) at the node's distance from every
-event, weather all along, and written as the raw files the firmware host plays back. No node
+event, weather all along, real everyday sound mixed in where the scenario names it
+(`[[background]]`), and written as the raw files the firmware host plays back. No node
 ever reads the ground truth, only these recordings.
 """
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulators.real_audio import BackgroundStream
 from simulators.scenario import Scenario
 from simulators.signals import AUDIO_RATE, FENCE_RATE, IMPACT_RATE, drone_audio, fence_vibration, package_impact
 
@@ -57,6 +59,7 @@ def synthesize(
     where = scenario.node_positions[node_id - 1]
     seed = scenario.seed * 1000 + node_id
     files = {k: folder / ("node%d-%s.raw" % (node_id, k)) for k in ("fence", "audio", "impact")}
+    streams = [BackgroundStream(b.files, b.level_db, seed * 31 + k) for k, b in enumerate(scenario.backgrounds)]
     with (
         open(files["fence"], "wb") as fence,
         open(files["audio"], "wb") as audio,
@@ -94,6 +97,8 @@ def synthesize(
                 mask = np.zeros(len(sound), dtype=bool)
                 mask[start:stop] = True
                 sound += np.where(mask, rotors.astype(np.int32), 0)
+            for stream in streams:  # real everyday sound, clip after clip
+                sound += np.round(stream.take(len(sound))).astype(np.int32)
             sound = np.clip(sound, -32768, 32767).astype(np.int16)
             audio.write(i2s_slots(sound))
             audio_level = levels_per_second(sound, AUDIO_RATE)

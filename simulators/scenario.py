@@ -19,6 +19,14 @@
     kind = "climb"         # climb | cut | throwover | drone | knock | jam | selective_jam | silence
     position_m = 515.0
 
+    [[background]]
+    files = ["recordings:background"]   # WAV files or folders of them; "recordings:" is
+    level_db = 55                        # ../shared/data/acoustic; dB SPL at each microphone
+
+Every `[[background]]` plays real recordings into every node's microphone, clip after clip
+in an order of the node's own, each at `level_db` (its RMS), so that simulated nuisance
+rates mean something; relative paths are from the scenario file's folder.
+
 A drone event takes `path` ([[t, position_m], ...]) and `drop_t`; a throw-over or a drone's
 drop may say the package's `mass_kg` (1 kg unless it says); `silence` takes `node`
 (and optionally `duration_s`); `jam` takes `duration_s`; `selective_jam` (a reactive jammer
@@ -31,6 +39,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from simulators.real_audio import folder as recordings_folder
 
 KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "selective_jam", "silence")
 LINKS = ("lora", "serial")
@@ -77,6 +87,14 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Background:
+    """Real recordings every microphone hears, clip after clip, at `level_db` SPL (RMS)."""
+
+    files: tuple[Path, ...]
+    level_db: float
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     duration_s: float
@@ -91,6 +109,7 @@ class Scenario:
     source: str = ""
     sf: int = 7
     heartbeat_s: int = 60
+    backgrounds: tuple[Background, ...] = ()
 
     @property
     def node_positions(self) -> list[float]:
@@ -140,7 +159,7 @@ def parse(text: str, source: str = "scenario.toml") -> Scenario:
 
 
 def _parse(data: dict[str, Any], source: str) -> Scenario:
-    unknown = set(data) - {"scenario", "perimeter", "weather", "event"}
+    unknown = set(data) - {"scenario", "perimeter", "weather", "event", "background"}
     if unknown:
         raise ScenarioError("unknown table %s" % ", ".join(sorted(unknown)))
     sc = data.get("scenario", {})
@@ -212,6 +231,7 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
             event = Event(t=t, kind=kind, position_m=position, mass_kg=mass)
         events.append(event)
     return Scenario(
+        backgrounds=_backgrounds(data.get("background", []), source),
         name=_get(sc, "scenario", "name", (str,)),
         duration_s=duration,
         seed=int(_get(sc, "scenario", "seed", (int,), 1)),
@@ -226,6 +246,34 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         sf=sf,
         heartbeat_s=heartbeat,
     )
+
+
+def _backgrounds(raw: Any, source: str) -> tuple[Background, ...]:
+    if not isinstance(raw, list):
+        raise ScenarioError("background: expected [[background]] blocks")
+    base = Path(source).parent
+    out = []
+    for i, b in enumerate(raw):
+        path = "background[%d]" % i
+        names = _get(b, path, "files", (list, str))
+        names = [names] if isinstance(names, str) else names
+        if not names or not all(isinstance(n, str) for n in names):
+            raise ScenarioError('%s.files: expected a list of paths, e.g. ["recordings:background"]' % path)
+        level = float(_get(b, path, "level_db", (int, float)))
+        if not 0 <= level <= 120:
+            raise ScenarioError("%s.level_db: %s is outside 0..120 dB SPL" % (path, level))
+        files: list[Path] = []
+        for name in names:
+            where = recordings_folder() / name[len("recordings:") :] if name.startswith("recordings:") else base / name
+            if where.is_dir():
+                found = sorted(where.rglob("*.wav"))
+            else:
+                found = [where] if where.is_file() else []
+            if not found:
+                raise ScenarioError("%s.files: no WAV recordings at %s" % (path, where))
+            files += found
+        out.append(Background(tuple(files), level))
+    return tuple(out)
 
 
 def load(path: str | Path) -> Scenario:
