@@ -379,6 +379,7 @@ def _rules(t: dict[str, Any]) -> Rules:
             drop_radius_m=t["drone_drop_radius_m"],
             confirm_s=t["drone_confirm_s"],
             corroborate_m=t["drone_corroborate_m"],
+            require_two_nodes=t["drone_require_two_nodes"],
             alone_s=t["drone_alone_s"],
             f0_tolerance=t["drone_f0_tolerance"],
             require_consistent_f0=t["drone_require_consistent_f0"],

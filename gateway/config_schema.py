@@ -241,9 +241,15 @@ SCHEMA = (
                 "drone_corroborate_m",
                 float,
                 RULES.drone.corroborate_m,
-                "... by a second node too when one stands this near the first ...",
+                "nodes this near the first to hear a drone should hear it too ...",
                 0,
                 10_000,
+            ),
+            Key(
+                "drone_require_two_nodes",
+                bool,
+                RULES.drone.require_two_nodes,
+                "... and, if true, one of them must, for an alarm ...",
             ),
             Key("drone_alone_s", float, RULES.drone.alone_s, "... unless one node alone has heard it this long", 0, 3600),
             Key(

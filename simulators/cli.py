@@ -1,4 +1,5 @@
-"""The simulators' commands, `perimeter sim run` and `perimeter demo`, plugged into the
+"""The simulators' commands, `perimeter sim run`, `perimeter sim train-acoustic` and
+`perimeter demo`, plugged into the
 gateway's `perimeter` command through the `perimeter.commands` entry point, so that the
 gateway's command line never imports the simulators (DESIGN.md: rooms). They need the
 `[sim]` extra (numpy); without it they say so.
@@ -103,7 +104,23 @@ def _dashboard_access(listen: str, report_dir: Path) -> tuple[str, Path]:
 
 
 def _sim(args: argparse.Namespace) -> int:
+    if args.action == "train-acoustic":
+        return _train_acoustic(args)
+    if not args.scenario:
+        raise UsageError("perimeter sim run needs a scenario file (see simulators/scenarios/)")
     return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt, args.dashboard)
+
+
+def _train_acoustic(args: argparse.Namespace) -> int:
+    """Fit the node's acoustic network on the real recordings and write its model module."""
+    _runner()  # without the [sim] extra, say so before anything else
+    from simulators import acoustic_training, real_audio
+
+    base = Path(args.recordings) if args.recordings else real_audio.folder()
+    if not (base / "drone").is_dir() or not (base / "background").is_dir():
+        raise UsageError("no recordings in %s (drone/ and background/; --recordings DIR)" % base)
+    acoustic_training.main(["--recordings", str(base), "--seed", str(args.seed)])
+    return 0
 
 
 def _local_broker() -> str | None:
@@ -125,8 +142,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def add_commands(commands: Any) -> None:
     sim = commands.add_parser("sim", help="run a scenario against the real gateway and score it")
-    sim.add_argument("action", choices=["run"])
-    sim.add_argument("scenario", help="a scenario TOML file (see simulators/scenarios/)")
+    sim.add_argument("action", choices=["run", "train-acoustic"])
+    sim.add_argument("scenario", nargs="?", help="a scenario TOML file (see simulators/scenarios/), for run")
+    sim.add_argument("--recordings", help="train-acoustic: the real recordings (default ../shared/data/acoustic)")
+    sim.add_argument("--seed", type=int, default=1, help="train-acoustic: the augmentations' seed")
     sim.add_argument("--report", default="sim-report", help="folder for report.json (default sim-report)")
     sim.add_argument("--mqtt", help="mqtt://host:port of a broker to use (default: one of its own)")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")

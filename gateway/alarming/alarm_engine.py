@@ -195,7 +195,8 @@ class AlarmEngine:
         for track in self.tracks:
             if not track.alarmed and track.ended_at is None:
                 # Only moments still ahead: one already past would wake the daemon at once, again.
-                times += [t for t in (track.started_at + rule.confirm_s, track.started_at + rule.alone_s) if t > self._ticked]
+                moments = (track.started_at + rule.confirm_s, track.started_at + rule.alone_s)
+                times += [t for t in moments if t > self._ticked]
         return min(times) if times else None
 
     def tick(self, now: float) -> list[Change]:
@@ -391,7 +392,7 @@ class AlarmEngine:
             and abs((self._node_location(n) or 0.0) - first) <= rule.corroborate_m
         ]
         corroborated = len(track.heard_by) >= 2
-        if not corroborated and neighbours and heard_s < rule.alone_s:
+        if rule.require_two_nodes and not corroborated and neighbours and heard_s < rule.alone_s:
             return None  # a neighbour should hear it too: wait for it, or for alone_s
         f0 = track.fundamentals
         consistent = bool(f0) and max(f0) - min(f0) <= rule.f0_tolerance * min(f0)

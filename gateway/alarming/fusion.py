@@ -78,11 +78,12 @@ class DroneRule:
     A track with no detecting node for `track_timeout_s` ends.
 
     A track becomes a drone alarm only when it is trustworthy: heard without a break for
-    `confirm_s` (a bell or a cough is over sooner); by a second node too when another node
-    stands within `corroborate_m` of the first (it hears the same drone), unless one node
-    alone has heard it for `alone_s` (its neighbour may be deaf or far); and, with
-    `require_consistent_f0`, with the fundamentals the nodes report within `f0_tolerance` of
-    one another. The alarm's detail says which of these held."""
+    `confirm_s` (a bell or a cough is over sooner); with `require_two_nodes`, by a second
+    node too when another node stands within `corroborate_m` of the first (it hears the same
+    drone), unless one node alone has heard it for `alone_s` (its neighbour may be deaf or
+    far); and, with `require_consistent_f0`, with the fundamentals the nodes report within
+    `f0_tolerance` of one another. The alarm's detail says which of these held, required or
+    not."""
 
     track_timeout_s: float = 30.0
     drop_window_s: float = 120.0
@@ -90,6 +91,7 @@ class DroneRule:
     same_track_m: float = 300.0
     confirm_s: float = 2.0
     corroborate_m: float = 60.0
+    require_two_nodes: bool = False
     alone_s: float = 10.0
     f0_tolerance: float = 0.15
     require_consistent_f0: bool = False

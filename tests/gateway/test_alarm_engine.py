@@ -171,8 +171,14 @@ def test_a_sound_that_stops_before_two_seconds_is_no_drone():
     assert raised(e.tick(T0 + 60)) == []
 
 
-def test_one_node_alone_raises_a_drone_only_after_ten_seconds_when_its_neighbours_hear_nothing():
+def test_one_node_heard_for_two_seconds_is_enough_unless_the_site_asks_for_two_nodes():
     e = engine()
+    alarm = raised(feed(e, [drone(20, T0)], settle_s=2.0), DRONE)
+    assert len(alarm) == 1 and alarm[0].detail["trust"]["corroborated"] is False
+
+
+def test_with_two_nodes_required_one_node_alone_raises_a_drone_only_after_ten_seconds():
+    e = AlarmEngine(site(), AlarmBook("hmp"), Rules(drone=DroneRule(require_two_nodes=True)))
     assert raised(feed(e, [drone(20, T0)], settle_s=9.0)) == []
     assert e.next_deadline() == T0 + 10  # the daemon wakes when the track can be confirmed
     alarm = raised(e.tick(T0 + 10), DRONE)
@@ -182,7 +188,7 @@ def test_one_node_alone_raises_a_drone_only_after_ten_seconds_when_its_neighbour
 
 
 def test_a_node_with_no_neighbour_in_range_needs_only_the_two_seconds():
-    e = AlarmEngine(site(), AlarmBook("hmp"), Rules(drone=DroneRule(corroborate_m=10.0)))
+    e = AlarmEngine(site(), AlarmBook("hmp"), Rules(drone=DroneRule(require_two_nodes=True, corroborate_m=10.0)))
     assert len(raised(feed(e, [drone(20, T0)], settle_s=2.0), DRONE)) == 1
 
 
