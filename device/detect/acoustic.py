@@ -42,10 +42,12 @@ from device.detect.kernels import (
     FFT_SIZE,
     clipped_sums,
     dot,
+    flux,
     harmonic_search,
     log2_q4,
     slide,
     spectral_frame,
+    window_features,
     zeros,
 )
 
@@ -59,11 +61,6 @@ except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another 
         dft_table,
         frame_stats,
     )
-
-try:
-    import micropython
-except ImportError:  # CPython runs the viper functions as plain Python
-    from device.detect.kernels import micropython, ptr32  # type: ignore[attr-defined,no-redef]
 
 SAMPLE_RATE = 8000
 FRAME_SAMPLES = 2 * FFT_SIZE  # 512 samples = 64 ms
@@ -103,42 +100,6 @@ _CLIPPED = FFT_SIZE // 20  # 5 % of the sample pairs at full scale
 _FLOOR_DROP = 7 * 16  # log2 sixteenths: 42 dB
 _FLOOR_BACK = 4 * 16  # within 24 dB of the floor again
 _FLOOR_MIN = 12 * 16  # a floor of mean |a + b| >= 8: below that a drop is the quiet night
-
-
-@micropython.viper
-def _features(ring: ptr32, sums: ptr32, n: int, diffs: int, out: ptr32):  # type: ignore[valid-type]
-    """The window's features from its n frames in `ring` (diffs of which have a predecessor)
-    and their running sums: the mean shape, how much each band wanders about its mean, the
-    flux, level change, lines per frame and the fraction of lines that persist."""
-    total = 0
-    for b in range(12):
-        m = int(sums[b]) // n
-        out[b] = m
-        total += m
-        dev = 0
-        for t in range(n):
-            d = int(ring[t * 17 + b]) - m  # 17: VECTOR
-            dev += d if d > 0 else 0 - d
-        out[16 + b] = dev * 4 // n
-    mean = total // 12
-    for b in range(12):
-        out[b] = int(out[b]) - mean
-    out[12] = int(sums[13]) // diffs
-    out[13] = int(sums[14]) // diffs
-    out[14] = int(sums[15]) * 16 // n
-    out[15] = int(sums[16]) * 256 // (int(sums[15]) + 1)
-
-
-@micropython.viper
-def _flux(vector: ptr32, last: ptr32, n: int) -> int:  # type: ignore[valid-type]
-    """sum_i |vector[i] - last[i]| for i < n, then last[i] = vector[i] for i <= n."""
-    flux = 0
-    for i in range(n):
-        d = int(vector[i]) - int(last[i])
-        flux += d if d > 0 else 0 - d
-        last[i] = vector[i]
-    last[n] = vector[n]
-    return flux
 
 
 def _db_table():
@@ -282,10 +243,10 @@ class AcousticDetector:
         v[_LEVEL] = st[0] >> shift
         log2_q4(v, _LEVEL + 1, shift << 4)
         change = v[_LEVEL] - self._last[_LEVEL]
-        flux = _flux(v, self._last, _LEVEL)  # also keeps this frame's levels for the next
+        moved = flux(v, self._last, _LEVEL)  # also keeps this frame's levels for the next
         if not self.frames:
-            flux = change = 0
-        v[_FLUX] = flux
+            moved = change = 0
+        v[_FLUX] = moved
         v[_CHANGE] = change if change > 0 else -change
         v[_LINES] = lines
         v[_PERSISTENT] = persistent
@@ -305,7 +266,7 @@ class AcousticDetector:
         self.frames += 1
         n = self.frames if self.frames < WINDOW else WINDOW
         diffs = self.frames - 1 if self.frames <= WINDOW else WINDOW
-        _features(self._ring, self._sums, n, diffs if diffs > 0 else 1, self.features)
+        window_features(self._ring, self._sums, n, diffs if diffs > 0 else 1, self.features)
         dense(self.features, model.W1, self._layer, self._hidden)
         self.score = dot(self._hidden, model.HIDDEN, model.W2) + model.B2
         if self.frames < MIN_FRAMES:

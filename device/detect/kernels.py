@@ -189,6 +189,44 @@ def dot(x: ptr32, n: int, weights: ptr16) -> int:  # type: ignore[valid-type]
     return acc
 
 
+@micropython.viper
+def window_features(ring: ptr32, sums: ptr32, n: int, diffs: int, out: ptr32):  # type: ignore[valid-type]
+    """The acoustic detector's 28 features from the n frames of its window in `ring` (rows
+    of 17 values: 12 band levels, flux, level change, lines, persistent lines; diffs of the
+    frames have a predecessor) and their running sums: the mean shape, how much each band
+    wanders about its mean, the flux, level change, lines per frame and the fraction of
+    lines that persist."""
+    total = 0
+    for b in range(12):
+        m = int(sums[b]) // n
+        out[b] = m
+        total += m
+        dev = 0
+        for t in range(n):
+            d = int(ring[t * 17 + b]) - m  # 17: VECTOR
+            dev += d if d > 0 else 0 - d
+        out[16 + b] = dev * 4 // n
+    mean = total // 12
+    for b in range(12):
+        out[b] = int(out[b]) - mean
+    out[12] = int(sums[13]) // diffs
+    out[13] = int(sums[14]) // diffs
+    out[14] = int(sums[15]) * 16 // n
+    out[15] = int(sums[16]) * 256 // (int(sums[15]) + 1)
+
+
+@micropython.viper
+def flux(vector: ptr32, last: ptr32, n: int) -> int:  # type: ignore[valid-type]
+    """sum_i |vector[i] - last[i]| for i < n, then last[i] = vector[i] for i <= n."""
+    flux = 0
+    for i in range(n):
+        d = int(vector[i]) - int(last[i])
+        flux += d if d > 0 else 0 - d
+        last[i] = vector[i]
+    last[n] = vector[n]
+    return flux
+
+
 def dft_table():
     """The Q9 sine table `dft_magnitudes` reads (cos at index i is sin at i + FFT_SIZE/4)."""
     table = zeros("h", FFT_SIZE)
