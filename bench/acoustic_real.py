@@ -73,32 +73,49 @@ def main() -> None:
     costs.append(cost)
     raised: dict[str, list[bool]] = defaultdict(list)
     faults = 0
-    for clip, (_, first, _, fault) in zip(clips, rows):
+    for clip, (_, first, _, fault) in zip(clips, rows, strict=True):
         raised[clip.kind].append(first >= 0)
         faults += fault != 0
 
     print("Drones: Pd over every one-second window (as a node hears the flight / cold, within the second)")
     for kind in sorted(heard):
-        print("  %-12s %4d windows  %5.1f %%  %5.1f %%" % (kind, len(heard[kind]), 100 * np.mean(heard[kind]), 100 * np.mean(cold[kind])))
+        print(
+            "  %-12s %4d windows  %5.1f %%  %5.1f %%"
+            % (kind, len(heard[kind]), 100 * np.mean(heard[kind]), 100 * np.mean(cold[kind]))
+        )
     every = [h for v in heard.values() for h in v]
     every_cold = [h for v in cold.values() for h in v]
-    print("  %-12s %4d windows  %5.1f %%  %5.1f %%" % ("all", len(every), 100 * np.mean(every), 100 * np.mean(every_cold)))
+    print(
+        "  %-12s %4d windows  %5.1f %%  %5.1f %%" % ("all", len(every), 100 * np.mean(every), 100 * np.mean(every_cold))
+    )
     print("Everyday sounds: drone raised in a one-second clip")
     everyday = {k: v for k, v in raised.items() if k not in real_audio.AIRCRAFT}
     worst = sorted(everyday, key=lambda k: -np.mean(everyday[k]))
     for kind in worst:
         if np.mean(everyday[kind]) > 0:
-            print("  %-16s %2d of %2d  %5.1f %%" % (kind, sum(everyday[kind]), len(everyday[kind]), 100 * np.mean(everyday[kind])))
+            print(
+                "  %-16s %2d of %2d  %5.1f %%"
+                % (kind, sum(everyday[kind]), len(everyday[kind]), 100 * np.mean(everyday[kind]))
+            )
     flat = [h for v in everyday.values() for h in v]
     print("  every other class: 0")
-    print("  overall          %3d of %4d  %5.2f %% (worst class %.1f %%)" % (sum(flat), len(flat), 100 * np.mean(flat), 100 * max(np.mean(v) for v in everyday.values())))
+    print(
+        "  overall          %3d of %4d  %5.2f %% (worst class %.1f %%)"
+        % (sum(flat), len(flat), 100 * np.mean(flat), 100 * max(np.mean(v) for v in everyday.values()))
+    )
     for kind in real_audio.AIRCRAFT:
         if kind in raised:
-            print("Aircraft, apart: %-10s %2d of %2d  %5.1f %%" % (kind, sum(raised[kind]), len(raised[kind]), 100 * np.mean(raised[kind])))
+            print(
+                "Aircraft, apart: %-10s %2d of %2d  %5.1f %%"
+                % (kind, sum(raised[kind]), len(raised[kind]), 100 * np.mean(raised[kind]))
+            )
     every_clip = [h for v in raised.values() for h in v]
     print("  all 50 classes, aircraft included: %.2f %%" % (100 * np.mean(every_clip)))
     print("Microphone faults raised on the clips: %d (ESC-50 pads short clips with silence)" % faults)
-    print("Cost on this interpreter: %.0f us of process() per second of audio (%.0fx real time)" % (np.mean(costs), 1e6 / np.mean(costs)))
+    print(
+        "Cost on this interpreter: %.0f us of process() per second of audio (%.0fx real time)"
+        % (np.mean(costs), 1e6 / np.mean(costs))
+    )
 
 
 if __name__ == "__main__":

@@ -374,16 +374,8 @@ def _rules(t: dict[str, Any]) -> Rules:
         fence_window_s=t["fence_window_s"],
         common_mode=CommonModeRejection(t["common_mode_min_nodes"], t["common_mode_dominance"]),
         throw_over=ThrowOverRule(t["throw_over_window_s"], t["throw_over_radius_m"]),
-        drone=DroneRule(
-            drop_window_s=t["drone_drop_window_s"],
-            drop_radius_m=t["drone_drop_radius_m"],
-            confirm_s=t["drone_confirm_s"],
-            corroborate_m=t["drone_corroborate_m"],
-            require_two_nodes=t["drone_require_two_nodes"],
-            alone_s=t["drone_alone_s"],
-            f0_tolerance=t["drone_f0_tolerance"],
-            require_consistent_f0=t["drone_require_consistent_f0"],
-        ),
+        # Every DroneRule field but same_track_m and track_timeout_s is the key "drone_<field>".
+        drone=DroneRule(**{k[len("drone_") :]: v for k, v in t.items() if k.startswith("drone_")}),
         jamming=JammingRule(t["jamming_accumulated_s"], t["jamming_window_s"]),
     )
 

@@ -251,7 +251,9 @@ SCHEMA = (
                 RULES.drone.require_two_nodes,
                 "... and, if true, one of them must, for an alarm ...",
             ),
-            Key("drone_alone_s", float, RULES.drone.alone_s, "... unless one node alone has heard it this long", 0, 3600),
+            Key(
+                "drone_alone_s", float, RULES.drone.alone_s, "... unless one node alone has heard it this long", 0, 3600
+            ),
             Key(
                 "drone_f0_tolerance",
                 float,

@@ -127,7 +127,11 @@ def synthesized(rng: np.random.Generator, everyday: list[np.ndarray]) -> list[Ex
         count = max(3, int(rng.uniform(900, 1600) // f0))  # a rotor's harmonics reach 1-1.5 kHz
         rotors = 1 if k % 4 < 2 else 4  # one line per harmonic, or one per rotor
         series = sum(
-            amplitude * 4 / (3 + h) / math.sqrt(rotors) * np.sin(2 * np.pi * f0 * (1 + spread) * h * t + rng.uniform(0, 6.3))
+            amplitude
+            * 4
+            / (3 + h)
+            / math.sqrt(rotors)
+            * np.sin(2 * np.pi * f0 * (1 + spread) * h * t + rng.uniform(0, 6.3))
             for h in range(1, count + 1)
             for spread in (rng.normal(0, 0.015, rotors) if rotors > 1 else (0.0,))
         )
@@ -187,7 +191,7 @@ class Network:
             e = (p - y) * weight
             gh = np.outer(e, w2) * (pre > 0)
             grads = [z.T @ gh + self.l2 * w1, gh.sum(0), h.T @ e + self.l2 * w2, np.array([e.sum()])]
-            for i, (param, grad) in enumerate(zip(params, grads)):
+            for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
                 m[i] = 0.9 * m[i] + 0.1 * grad
                 v[i] = 0.999 * v[i] + 0.001 * grad * grad
                 param -= 0.01 * (m[i] / (1 - 0.9**t)) / (np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
@@ -244,8 +248,8 @@ class Quantized:
 def raised(window: np.ndarray, frame: np.ndarray, positive: np.ndarray, count: int) -> np.ndarray:
     """Per window: did two positive frames in a row (from the first decision on) raise it?"""
     out = np.zeros(count, dtype=bool)
-    last = {}
-    for w, f, p in zip(window, frame, positive):
+    last: dict[int, int] = {}
+    for w, f, p in zip(window, frame, positive, strict=True):
         if p and last.get(w) == f - 1:
             out[w] = True
         if p:
@@ -257,13 +261,14 @@ def figures(ex: list[Example], hit: np.ndarray) -> dict[str, float]:
     """Pd per drone model and overall; false positives per class and overall (checked
     windows only: a recording's own windows, not the augmentations)."""
     by = defaultdict(list)
-    for e, h in zip(ex, hit):
+    for e, h in zip(ex, hit, strict=True):
         if e.checked:
             by[("drone:" if e.drone else "") + e.kind].append(h)
     out = {k: float(np.mean(v)) for k, v in by.items()}
-    out["Pd"] = float(np.mean([h for e, h in zip(ex, hit) if e.checked and e.drone]))
-    out["synthetic"] = float(np.mean([h for e, h in zip(ex, hit) if e.kind.startswith("synthetic") and e.drone]))
-    out["FP"] = float(np.mean([h for e, h in zip(ex, hit) if e.checked and not e.drone]))
+    out["Pd"] = float(np.mean([h for e, h in zip(ex, hit, strict=True) if e.checked and e.drone]))
+    synthetic = [h for e, h in zip(ex, hit, strict=True) if e.kind.startswith("synthetic") and e.drone]
+    out["synthetic"] = float(np.mean(synthetic))
+    out["FP"] = float(np.mean([h for e, h in zip(ex, hit, strict=True) if e.checked and not e.drone]))
     return out
 
 
@@ -274,7 +279,9 @@ def positive(logits: np.ndarray, held: np.ndarray, threshold: float, relief: flo
     return result
 
 
-def operating_point(ex, win, frame, logits, held, count):
+def operating_point(
+    ex: list[Example], win: np.ndarray, frame: np.ndarray, logits: np.ndarray, held: np.ndarray, count: int
+) -> tuple[float, float, dict[str, float]]:
     """The threshold and series relief (log-odds) with the best out-of-fold Pd, on the real
     flights and the synthesized drones together, among those whose out-of-fold false
     positives are at most TARGET_FP of the checked everyday windows; for each relief, the
@@ -296,7 +303,9 @@ def operating_point(ex, win, frame, logits, held, count):
 
 def train(base: Path, seed: int = 1) -> tuple[Quantized, float, float, dict[str, float], dict[str, float]]:
     ex = examples(base, seed)
-    print("%d windows (%d drone); the node's features on the node interpreter ..." % (len(ex), sum(e.drone for e in ex)))
+    print(
+        "%d windows (%d drone); the node's features on the node interpreter ..." % (len(ex), sum(e.drone for e in ex))
+    )
     win, frame, x, held = node_features([e.samples for e in ex])
     y = np.array([ex[w].drone for w in win], dtype=np.float64)
     fold = np.array([ex[w].fold for w in win])
@@ -372,9 +381,14 @@ def show(title: str, fig: dict[str, float]) -> None:
     print(title)
     drones = sorted(k for k in fig if k.startswith("drone:"))
     print("  Pd %.3f: " % fig["Pd"] + ", ".join("%s %.2f" % (k[6:], fig[k]) for k in drones))
-    worst = sorted(((v, k) for k, v in fig.items() if ":" not in k and k not in ("Pd", "FP", "synthetic")), reverse=True)[:6]
+    worst = sorted(
+        ((v, k) for k, v in fig.items() if ":" not in k and k not in ("Pd", "FP", "synthetic")), reverse=True
+    )[:6]
     print("  synthesized drones %.2f" % fig["synthetic"])
-    print("  false positives %.2f %%; worst classes: " % (100 * fig["FP"]) + ", ".join("%s %.0f %%" % (k, 100 * v) for v, k in worst))
+    print(
+        "  false positives %.2f %%; worst classes: " % (100 * fig["FP"])
+        + ", ".join("%s %.0f %%" % (k, 100 * v) for v, k in worst)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -386,7 +400,9 @@ def main(argv: list[str] | None = None) -> None:
     show("cross-validated (flights and ESC-50 folds held out):", validated)
     show("fitted network on its own recordings:", fitted)
     write(q, threshold, relief, validated)
-    print("wrote %s (threshold %.1f log-odds, %.0f less on a held series)" % (MODEL.relative_to(ROOT), threshold, relief))
+    print(
+        "wrote %s (threshold %.1f log-odds, %.0f less on a held series)" % (MODEL.relative_to(ROOT), threshold, relief)
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ def _halfband(taps: int = 63) -> np.ndarray:
     # A windowed-sinc low-pass at a quarter of the input rate (3.6 kHz corner at 16 kHz),
     # enough to keep 4-8 kHz from folding into the node's band when halving the rate.
     n = np.arange(taps) - (taps - 1) / 2
-    h = np.sinc(n * 0.45) * 0.45 * np.blackman(taps)
-    return h / h.sum()
+    h: np.ndarray = np.sinc(n * 0.45) * 0.45 * np.blackman(taps)
+    result: np.ndarray = h / h.sum()
+    return result
 
 
 def read(path: Path) -> np.ndarray:
@@ -60,9 +61,7 @@ class Recording:
 def drones(base: Path | None = None) -> list[Recording]:
     """The drone flights: `drone/<model>-flight<n>.wav`."""
     base = base or folder()
-    return [
-        Recording(p, p.stem.split("-")[0], p.stem, True) for p in sorted((base / "drone").glob("*.wav"))
-    ]
+    return [Recording(p, p.stem.split("-")[0], p.stem, True) for p in sorted((base / "drone").glob("*.wav"))]
 
 
 def backgrounds(base: Path | None = None) -> list[Recording]:

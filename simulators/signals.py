@@ -83,7 +83,11 @@ def drone_audio(
     spectrum = np.fft.rfft(rng.normal(0.0, 1.0, n))
     frequency = np.fft.rfftfreq(n, 1.0 / AUDIO_RATE)
     wash = np.fft.irfft(spectrum / np.sqrt(1 + (frequency / 800.0) ** 2), n)  # rolls off above 800 Hz
-    wash *= spl_to_amplitude(drone_level_db(source_db_at_1m + wash_db, 500, distance_m)) / math.sqrt(2) / (wash.std() + 1e-12)
+    wash *= (
+        spl_to_amplitude(drone_level_db(source_db_at_1m + wash_db, 500, distance_m))
+        / math.sqrt(2)
+        / (wash.std() + 1e-12)
+    )
     noise_rms = spl_to_amplitude(ambient_db) / math.sqrt(2)
     signal += wash + rng.normal(0.0, noise_rms, n)
     return np.clip(np.round(signal), -32768, 32767).astype(np.int16)

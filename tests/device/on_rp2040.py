@@ -96,7 +96,9 @@ for trial, (limit, constant) in enumerate(((1, None), (300, None), (32767, None)
     audio(trial, limit, constant)
 for trial, (limit, shift) in enumerate(((300, 0), (32767, 5), (2047, 0), (32767, 0))):
     halving(trial, limit, shift)
-for trial, (n, m, shift, limit) in enumerate(((28, 24, 6, 400), (28, 24, 0, 20), (1, 1, 3, 5), (0, 2, 0, 0), (5, 0, 1, 9))):
+for trial, (n, m, shift, limit) in enumerate(
+    ((28, 24, 6, 400), (28, 24, 0, 20), (1, 1, 3, 5), (0, 2, 0, 0), (5, 0, 1, 9))
+):
     layer(trial, n, m, shift, limit)
 x, mags, xyz, prev = zeros("i", 256), zeros("i", 82), zeros("h", 120), zeros("h", 9)
 cost("dft-viper", kernels.dft_magnitudes, x, kernels.dft_table(), mags, 80)

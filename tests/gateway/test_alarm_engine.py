@@ -6,7 +6,6 @@ and every rule of that lifecycle holds."""
 import pytest
 
 from gateway.alarming.alarm_engine import AlarmEngine, Detection, Rules
-from gateway.alarming.fusion import DroneRule
 from gateway.alarming.alarms import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -22,6 +21,7 @@ from gateway.alarming.alarms import (
     AlarmBook,
     OperatorError,
 )
+from gateway.alarming.fusion import DroneRule
 from gateway.alarming.perimeter import INSIDE, OUTER_FENCE, Perimeter, PlacedNode, Zone
 
 SPACING = 30.0
