@@ -33,7 +33,7 @@ from gateway.alarming.alarms import (
     AlarmBook,
     Change,
 )
-from gateway.alarming.fusion import CommonModeRejection, DroneRule, JammingRule, Localisation, ThrowOverRule
+from gateway.alarming.fusion import CommonModeRejection, DroneRule, DroneTrack, JammingRule, Localisation, ThrowOverRule
 from gateway.alarming.perimeter import Perimeter
 
 FENCE_CLASSES = {1: "climb", 2: "cut", 3: "rattle"}
@@ -49,20 +49,6 @@ class Detection:
     type: str  # fence | acoustic | impact | tamper | fault
     fields: dict[str, int]
     at: float
-
-
-@dataclass
-class DroneTrack:
-    track_id: int
-    started_at: float
-    last_seen: float
-    detecting: dict[int, float] = field(default_factory=dict)  # node -> SNR dB of its last report
-    evidence: list[str] = field(default_factory=list)
-    position_m: float | None = None
-    ended_at: float | None = None
-    heard_by: set[int] = field(default_factory=set)  # every node that reported it
-    fundamentals: list[int] = field(default_factory=list)  # Hz, as reported (0: none measured)
-    alarmed: bool = False  # its alarm is raised (it was found trustworthy)
 
 
 @dataclass
@@ -377,37 +363,12 @@ class AlarmEngine:
             return self._drone_alarm(track, [d.event_id], d.at)
         return self._confirm(track, d.at)
 
-    def _trust(self, track: DroneTrack, now: float) -> dict[str, Any] | None:
-        """What makes a live track trustworthy, or None while it is not (yet)."""
-        rule = self.rules.drone
-        heard_s = now - track.started_at
-        if track.ended_at is not None or not track.detecting or heard_s < rule.confirm_s:
-            return None
-        first = self._node_location(min(track.heard_by))
-        neighbours = [
-            n
-            for n in self._placed
-            if n not in track.heard_by
-            and first is not None
-            and abs((self._node_location(n) or 0.0) - first) <= rule.corroborate_m
-        ]
-        corroborated = len(track.heard_by) >= 2
-        if rule.require_two_nodes and not corroborated and neighbours and heard_s < rule.alone_s:
-            return None  # a neighbour should hear it too: wait for it, or for alone_s
-        f0 = track.fundamentals
-        consistent = bool(f0) and max(f0) - min(f0) <= rule.f0_tolerance * min(f0)
-        if rule.require_consistent_f0 and not consistent:
-            return None
-        return {
-            "heard_s": round(heard_s, 1),
-            "nodes": sorted(track.heard_by),
-            "corroborated": corroborated,
-            "neighbours_in_range": len(neighbours) + len(track.heard_by) - 1,
-            "fundamental_consistent": consistent,
-        }
-
     def _confirm(self, track: DroneTrack, now: float) -> list[Change]:
-        trust = self._trust(track, now)
+        """The track's alarm, once what makes it trustworthy holds (DroneRule.trust)."""
+        first = self._node_location(min(track.heard_by)) if track.heard_by else None
+        reach = self.rules.drone.corroborate_m
+        near = [n for n in self._placed if first is not None and abs((self._node_location(n) or 0.0) - first) <= reach]
+        trust = self.rules.drone.trust(track, now, len(set(near) - track.heard_by))
         if trust is None:
             return []
         track.alarmed = True

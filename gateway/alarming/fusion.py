@@ -4,7 +4,8 @@ Each rule is a small class whose parameters come from the `[alarms]` table of th
 They are pure functions of what they are given; `gateway.alarm_engine` feeds them.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.alarming.perimeter import Perimeter
 
@@ -96,6 +97,27 @@ class DroneRule:
     f0_tolerance: float = 0.15
     require_consistent_f0: bool = False
 
+    def trust(self, track: "DroneTrack", now: float, silent_neighbours: int) -> dict[str, Any] | None:
+        """What makes a live track trustworthy, or None while it is not (yet); the nodes in
+        range of the first that have not heard it are `silent_neighbours`."""
+        heard_s = now - track.started_at
+        if track.ended_at is not None or not track.detecting or heard_s < self.confirm_s:
+            return None
+        corroborated = len(track.heard_by) >= 2
+        if self.require_two_nodes and not corroborated and silent_neighbours and heard_s < self.alone_s:
+            return None  # a neighbour should hear it too: wait for it, or for alone_s
+        f0 = track.fundamentals
+        consistent = bool(f0) and max(f0) - min(f0) <= self.f0_tolerance * min(f0)
+        if self.require_consistent_f0 and not consistent:
+            return None
+        return {
+            "heard_s": round(heard_s, 1),
+            "nodes": sorted(track.heard_by),
+            "corroborated": corroborated,
+            "neighbours_in_range": silent_neighbours + len(track.heard_by) - 1,
+            "fundamental_consistent": consistent,
+        }
+
 
 @dataclass
 class JammingRule:
@@ -109,3 +131,17 @@ class JammingRule:
         start = now - self.window_s
         total = sum(max(0.0, min(end, now) - max(begin, start)) for begin, end in intervals)
         return total >= self.accumulated_s
+
+
+@dataclass
+class DroneTrack:
+    track_id: int
+    started_at: float
+    last_seen: float
+    detecting: dict[int, float] = field(default_factory=dict)  # node -> SNR dB of its last report
+    evidence: list[str] = field(default_factory=list)
+    position_m: float | None = None
+    ended_at: float | None = None
+    heard_by: set[int] = field(default_factory=set)  # every node that reported it
+    fundamentals: list[int] = field(default_factory=list)  # Hz, as reported (0: none measured)
+    alarmed: bool = False  # its alarm is raised (it was found trustworthy)

@@ -4,8 +4,9 @@ the daemon's parts, never from the daemon itself."""
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from gateway.alarming.alarm_engine import AlarmEngine, DroneTrack
+from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import Alarm
+from gateway.alarming.fusion import DroneTrack
 from gateway.alarming.perimeter import Perimeter
 from gateway.clock import Clock
 from gateway.config import GatewayConfig

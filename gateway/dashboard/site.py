@@ -5,8 +5,8 @@ so its views and routes can be specified against a site made in the test."""
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from gateway.alarming.alarm_engine import DroneTrack
 from gateway.alarming.alarms import Alarm
+from gateway.alarming.fusion import DroneTrack
 from gateway.alarming.perimeter import Perimeter
 from gateway.hashchain import Entry
 from gateway.ingest.registry import NodeState

@@ -4,8 +4,8 @@ it stages what the open pages must hear on the live feed, which sends it after t
 
 from collections.abc import Sequence
 
-from gateway.alarming.alarm_engine import DroneTrack
 from gateway.alarming.alarms import DRONE, Change
+from gateway.alarming.fusion import DroneTrack
 from gateway.dashboard.live import LiveFeed
 from gateway.dashboard.site import Site
 from gateway.dashboard.views import alarm_view, log_entry, node_view, tracks_view

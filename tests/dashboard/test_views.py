@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.alarming.alarm_engine import DroneTrack
 from gateway.alarming.alarms import DRONE, INTRUSION, Alarm, AlarmBook, Change
+from gateway.alarming.fusion import DroneTrack
 from gateway.alarming.perimeter import Perimeter, PlacedNode, Zone
 from gateway.dashboard.site import Site
 from gateway.dashboard.state import DashboardState
