@@ -40,8 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulators.real_audio import folder as recordings_folder
-
 KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "selective_jam", "silence")
 LINKS = ("lora", "serial")
 
@@ -264,7 +262,7 @@ def _backgrounds(raw: Any, source: str) -> tuple[Background, ...]:
             raise ScenarioError("%s.level_db: %s is outside 0..120 dB SPL" % (path, level))
         files: list[Path] = []
         for name in names:
-            where = recordings_folder() / name[len("recordings:") :] if name.startswith("recordings:") else base / name
+            where = _recordings() / name[len("recordings:") :] if name.startswith("recordings:") else base / name
             if where.is_dir():
                 found = sorted(where.rglob("*.wav"))
             else:
@@ -274,6 +272,14 @@ def _backgrounds(raw: Any, source: str) -> tuple[Background, ...]:
             files += found
         out.append(Background(tuple(files), level))
     return tuple(out)
+
+
+def _recordings() -> Path:
+    # Imported here: the gateway's command line loads scenarios without numpy (the [sim]
+    # extra), and real_audio needs it.
+    from simulators.real_audio import folder
+
+    return folder()
 
 
 def load(path: str | Path) -> Scenario:
