@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.accounts import AccountError, parse_accounts
-from gateway.alarming.alarm_engine import Rules
-from gateway.alarming.fusion import CommonModeRejection, DroneRule, JammingRule, ThrowOverRule
+from gateway.alarming.fusion import CommonModeRejection, DroneRule, FaintPairRule, JammingRule, Rules, ThrowOverRule
 from gateway.alarming.perimeter import Perimeter, PlacedNode, Zone
 from gateway.config_dump import template
 from gateway.config_schema import REQUIRED, SCHEMA, TABLES, TOP, Table, check, defaults, known
@@ -377,6 +376,7 @@ def _rules(t: dict[str, Any]) -> Rules:
         # Every DroneRule field but same_track_m and track_timeout_s is the key "drone_<field>".
         drone=DroneRule(**{k[len("drone_") :]: v for k, v in t.items() if k.startswith("drone_")}),
         jamming=JammingRule(t["jamming_accumulated_s"], t["jamming_window_s"]),
+        faint_pair=FaintPairRule(**{k[len("faint_pair_") :]: v for k, v in t.items() if k.startswith("faint_pair_")}),
     )
 
 

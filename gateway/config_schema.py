@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.alarming.alarm_engine import Rules
+from gateway.alarming.fusion import Rules
 from gateway.alarming.perimeter import OUTER_FENCE, SIDES
 from gateway.outputs.integrations import DEFAULT_ACTIONS, WebhookConfig
 
@@ -211,6 +211,11 @@ SCHEMA = (
                 0,
                 1000,
             ),
+            Key("faint_pair_enabled", bool, RULES.faint_pair.enabled, "neighbours' faint climbs are a climb ..."),
+            Key("faint_pair_window_s", float, RULES.faint_pair.window_s, "... within this of each other ...", 0, 600),
+            Key("faint_pair_reach_m", float, RULES.faint_pair.reach_m, "... unless nodes this near ...", 0, 10_000),
+            Key("faint_pair_dominance", float, RULES.faint_pair.dominance, "... were this near as loud", 0, 1000),
+            Key("faint_pair_hold_s", float, RULES.faint_pair.hold_s, "... decided this long after the pair", 0, 60),
             Key(
                 "throw_over_window_s",
                 float,

@@ -55,7 +55,7 @@ NODE_STATUS = {
     6: "storage_fault",
     7: "queue_full",
 }
-FENCE_CLASS = {1: "climb", 2: "cut", 3: "rattle"}
+FENCE_CLASS = {1: "climb", 2: "cut", 3: "rattle", 4: "faint"}
 # A drone detection is reported when the hysteresis raises it and again when it clears, so
 # the gateway can open and close a track; both carry the same measurements.
 ACOUSTIC_CLASS = {1: "drone", 2: "drone_cleared"}

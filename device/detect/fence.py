@@ -15,7 +15,14 @@ slowly still, so a storm that sets in cannot hold the sensor active for ever.
   long) within `cut_window_s`, without the sustained activity of a climb;
 - rattle: an episode of activity (ended by 3 s of quiet) that raised neither and at its
   loudest reached twice the activity threshold, reported as a low-priority event, not an
-  alarm.
+  alarm;
+- faint: activity at two thirds of the threshold accumulated to two thirds of `climb_ms`
+  in the same window, without a climb. A climb midway between two nodes 30 m apart reaches
+  each at about a third of its strength (the mesh damps it over ~10 m), and in gusts to
+  20 m/s neither node's own climb threshold is reached; both report a faint climb and the
+  gateway weighs the two together (a lone faint report is not an alarm). Wind and rain make
+  a node faint-active for a fraction of that time, and they do it on every node at once,
+  which the gateway's common-mode rejection sees.
 """
 
 from device.detect.kernels import zeros
@@ -33,10 +40,13 @@ NONE = 0
 CLIMB = 1  # protocol.messages.FENCE_CLASS
 CUT = 2
 RATTLE = 3
+FAINT = 4
 
 _SHORT_BURST = 3  # blocks: a cut is over in 150 ms
 _QUIET_END = 60  # blocks of quiet that end an episode (3 s)
 _MIN_LEVEL_Q4 = 16 * 4  # below 4 LSB per sample (16 mg) nothing is activity
+_ACTIVE = 1  # bits of a block in the sliding window
+_FAINT = 2
 
 
 class FenceDetector:
@@ -47,6 +57,10 @@ class FenceDetector:
         self.cut_threshold = cut_threshold
         self._window = bytearray(window_s * 1000 // BLOCK_MS)
         self._climb_blocks = climb_ms // BLOCK_MS
+        self._faint_blocks = self._climb_blocks * 2 // 3
+        self.faint_blocks = 0  # faint-active blocks in the sliding window
+        self._faint_reported = False  # until the faint activity has died down again
+        self._faint_peak = 0
         self.cut_count = cut_count
         self._cut_window = cut_window_s * 1000 // BLOCK_MS
         self._cuts = zeros("i", cut_count)  # block numbers of the last cut bursts
@@ -102,7 +116,8 @@ class FenceDetector:
         self._block += 1
         if self.floor_q4 == 0:
             self.floor_q4 = level if level > 0 else 1
-        active = level > _MIN_LEVEL_Q4 and level > ((self.floor_q4 >> 2) * self.fence_threshold >> 2)
+        faint = level > _MIN_LEVEL_Q4 and level > ((self.floor_q4 >> 2) * (self.fence_threshold * 2 // 3) >> 2)
+        active = faint and level > ((self.floor_q4 >> 2) * self.fence_threshold >> 2)
         if not active:
             if level < self.floor_q4:
                 self.floor_q4 -= (self.floor_q4 - level) >> 4
@@ -112,9 +127,18 @@ class FenceDetector:
             self.floor_q4 += (level - self.floor_q4) >> 10
 
         window = self._window
-        self.active_blocks += (1 if active else 0) - window[self._pos]
-        window[self._pos] = 1 if active else 0
+        gone = window[self._pos]
+        self.active_blocks += (1 if active else 0) - (gone & _ACTIVE)
+        self.faint_blocks += (1 if faint else 0) - ((gone & _FAINT) >> 1)
+        window[self._pos] = (_ACTIVE if active else 0) | (_FAINT if faint else 0)
         self._pos = (self._pos + 1) % len(window)
+        if faint and peak > self._faint_peak:
+            self._faint_peak = peak
+        if self.faint_blocks <= self._faint_blocks >> 2:
+            # Died down: the next faint activity is news again.
+            self._faint_reported = False
+            if self.faint_blocks == 0:
+                self._faint_peak = 0
 
         result = NONE
         if active:
@@ -154,11 +178,28 @@ class FenceDetector:
                 rattle = not self._alarmed and self._episode_level > ((self.floor_q4 >> 2) * self.fence_threshold >> 1)
                 self._episode = 0
                 self._quiet = 0
+                self._alarmed = False
                 # The next episode starts its own account: the climb that just ended must
                 # not count towards it (it would report a second climb at the next gust).
                 for i in range(len(window)):
                     window[i] = 0
                 self.active_blocks = 0
+                self.faint_blocks = 0
                 if rattle and result == NONE:
                     result = RATTLE
+        if (
+            result == NONE
+            and not self._alarmed
+            and not self._faint_reported
+            and self.faint_blocks >= self._faint_blocks
+            # Where most of it is at full strength a climb decision is coming: no faint
+            # report ahead of it, unless it has gone on as long as a climb without one.
+            and (self.active_blocks * 2 < self.faint_blocks or self.faint_blocks >= self._climb_blocks)
+        ):
+            self._faint_reported = True
+            self.peak = self._faint_peak
+            if not self._episode:
+                self.pulses = 0  # no burst reached the full threshold
+            self.duration_ds = self.faint_blocks * BLOCK_MS // 100
+            result = FAINT
         return result

@@ -13,9 +13,7 @@ in queues in arrival order that expire from the front; open alarms are indexed i
 """
 
 import heapq
-from bisect import bisect_left, bisect_right
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.alarming.alarms import (
@@ -33,32 +31,10 @@ from gateway.alarming.alarms import (
     AlarmBook,
     Change,
 )
-from gateway.alarming.fusion import CommonModeRejection, DroneRule, DroneTrack, JammingRule, Localisation, ThrowOverRule
+from gateway.alarming.fence_history import FenceHistory, Heard
+from gateway.alarming.fusion import Detection, DroneTrack, Rules
+from gateway.alarming.intrusions import FENCE_CLASSES, Intrusions
 from gateway.alarming.perimeter import Perimeter
-
-FENCE_CLASSES = {1: "climb", 2: "cut", 3: "rattle"}
-MERGE_S = 30.0  # fence detections this soon after an intrusion, near it, are the same intrusion
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One journalled event, as the engine needs it."""
-
-    event_id: str
-    node_id: int
-    type: str  # fence | acoustic | impact | tamper | fault
-    fields: dict[str, int]
-    at: float
-
-
-@dataclass
-class Rules:
-    fence_window_s: float = 0.5
-    common_mode: CommonModeRejection = field(default_factory=CommonModeRejection)
-    localisation: Localisation = field(default_factory=Localisation)
-    throw_over: ThrowOverRule = field(default_factory=ThrowOverRule)
-    drone: DroneRule = field(default_factory=DroneRule)
-    jamming: JammingRule = field(default_factory=JammingRule)
 
 
 class AlarmEngine:
@@ -68,21 +44,18 @@ class AlarmEngine:
         self.rules = rules or Rules()
         self._arrivals = 0  # arrival order: ties in the heap, evidence in the order it came
         self._pending: list[tuple[float, int, Detection]] = []  # heap of fence detections waiting for their window
-        # Recent fence activity for throw-over evidence: per placed node, and all of it in
-        # arrival order so that it expires from the front.
-        self._fence_by_node: dict[int, deque[tuple[float, int, str]]] = {}  # node -> (at, arrival, event id)
-        self._fence_expiry: deque[tuple[float, int]] = deque()  # (at, node)
-        placed = sorted((c, n) for n in perimeter.nodes if (c := perimeter.chainage(n)) is not None)
-        self._chainages = [c for c, _ in placed]
-        self._nodes_by_chainage = [n for _, n in placed]
-        self._placed = set(self._nodes_by_chainage)
-        self._intrusions: deque[tuple[float, float, str, float]] = deque()  # (at, location, alarm id, level)
+        self.fence = FenceHistory(perimeter)  # recent fence activity, for the rules that look back
         self._throw_overs: deque[tuple[float, float, str, str]] = deque()  # (at, location, alarm id, key)
         self.tracks: list[DroneTrack] = []
         self._track_seq = 0
         self._ticked = float("-inf")  # the latest time tick() has seen
         self._jam: dict[str, list[tuple[float, float]]] = {}
-        self.environmental = 0  # fence groups judged to be weather
+        self.intrusions = Intrusions(perimeter, book, self.rules, self.fence, self._trigger)
+
+    @property
+    def environmental(self) -> int:
+        """Fence groups (and faint pairs) judged to be the weather."""
+        return self.intrusions.environmental
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -122,9 +95,8 @@ class AlarmEngine:
         self._arrivals += 1
         if d.type == "fence":
             heapq.heappush(self._pending, (d.at, self._arrivals, d))
-            if d.node_id in self._placed:
-                self._fence_by_node.setdefault(d.node_id, deque()).append((d.at, self._arrivals, d.event_id))
-                self._fence_expiry.append((d.at, d.node_id))
+            kind = FENCE_CLASSES.get(d.fields.get("class", 0), "unknown")
+            self.fence.add(Heard(d.at, self._arrivals, d.event_id, d.node_id, kind, float(d.fields.get("peak", 0))))
         elif d.type == "impact":
             changes += self._impact(d)
         elif d.type == "acoustic":
@@ -177,6 +149,8 @@ class AlarmEngine:
         """When the oldest waiting fence window closes, or a drone track has been heard long
         enough to be confirmed (None: nothing waits)."""
         times = [self._pending[0][0] + self.rules.fence_window_s] if self._pending else []
+        held = self.intrusions.next_deadline()  # a faint pair's hold
+        times += [held] if held is not None else []
         rule = self.rules.drone
         for track in self.tracks:
             if not track.alarmed and track.ended_at is None:
@@ -197,7 +171,8 @@ class AlarmEngine:
             while pending and pending[0][0] - start < window:
                 group.append(heapq.heappop(pending))
             group.sort(key=lambda entry: entry[1])  # in the order they arrived
-            changes += self._fence_group([d for _, _, d in group])
+            changes += self.intrusions.group([d for _, _, d in group])
+        changes += self.intrusions.tick(now)
         self._expire(now)
         for track in self.tracks:
             if not track.alarmed and track.ended_at is None:
@@ -207,16 +182,9 @@ class AlarmEngine:
 
     def _expire(self, now: float) -> None:
         """Forget what the rules no longer look back on (from the front: it arrived first)."""
-        horizon = now - max(self.rules.throw_over.window_s, 30.0)
-        expiry = self._fence_expiry
-        while expiry and expiry[0][0] < horizon:
-            _at, node = expiry.popleft()
-            recent = self._fence_by_node[node]
-            recent.popleft()  # each node's queue is in the same arrival order
-            if not recent:
-                del self._fence_by_node[node]
-        while self._intrusions and self._intrusions[0][0] < horizon:
-            self._intrusions.popleft()
+        horizon = now - max(self.rules.throw_over.window_s, self.rules.faint_pair.window_s, 30.0)
+        self.fence.expire(horizon)
+        self.intrusions.expire(horizon)
         while self._throw_overs and self._throw_overs[0][0] < horizon:
             self._throw_overs.popleft()
         ended = False
@@ -234,55 +202,9 @@ class AlarmEngine:
         """Fence detections within the throw-over radius of a place in the window before a
         time, in the order they arrived."""
         rule = self.rules.throw_over
-        low = bisect_left(self._chainages, where - rule.radius_m)
-        high = bisect_right(self._chainages, where + rule.radius_m)
-        found = []
-        for node in self._nodes_by_chainage[low:high]:
-            for f_at, arrival, event_id in reversed(self._fence_by_node.get(node, ())):
-                if 0 <= at - f_at <= rule.window_s:
-                    found.append((arrival, event_id))
-        found.sort()
-        return [event_id for _, event_id in found]
+        return [heard.event_id for heard in self.fence.near(where, rule.radius_m, at, rule.window_s)]
 
     # -- rules ---------------------------------------------------------------------------------
-
-    def _fence_group(self, group: list[Detection]) -> list[Change]:
-        levels: dict[int, float] = {}
-        strongest_event: dict[int, Detection] = {}
-        for d in group:
-            level = float(d.fields.get("peak", 0))
-            if level >= levels.get(d.node_id, -1.0):
-                levels[d.node_id] = level
-                strongest_event[d.node_id] = d
-        carrier = self.rules.common_mode.standing_out(levels)
-        if carrier is None:
-            self.environmental += 1
-            return []
-        event = strongest_event[carrier]
-        kind = FENCE_CLASSES.get(event.fields.get("class", 0), "unknown")
-        if kind not in ("climb", "cut"):
-            return []  # a rattle is recorded, not alarmed
-        location = self.rules.localisation.locate(levels, carrier, self.perimeter)
-        evidence = [d.event_id for d in group]
-        level = levels[carrier]
-        for at, where, alarm_id, loudest in self._intrusions:
-            alarm = self.book.alarms.get(alarm_id)
-            reach = self.rules.localisation.reach_m
-            # A group heard by one node alone is placed at that node, though the source may be
-            # anywhere it can hear: it is the same intrusion if that is within its hearing and
-            # it heard it fainter than the intrusion was heard (a second climber would be loud).
-            faint_echo = len(levels) == 1 and level * 2 <= loudest
-            near = location is not None and abs(where - location) <= (reach if faint_echo else reach / 2)
-            if alarm is not None and alarm.state != CLEARED and near and event.at - at <= MERGE_S:
-                # The same climber, heard again (maybe across a zone boundary): one alarm.
-                change = self.book.trigger(
-                    INTRUSION, alarm.zone, location, evidence, event.at, detail={"kind": kind, "node_id": carrier}
-                )
-                return [change] if change is not None else []
-        changes = self._trigger(INTRUSION, location, evidence, event.at, detail={"kind": kind, "node_id": carrier})
-        for change in changes:
-            self._intrusions.append((event.at, location if location is not None else 0.0, change.alarm.alarm_id, level))
-        return changes
 
     def _impact(self, d: Detection) -> list[Change]:
         where = self._node_location(d.node_id)
@@ -303,7 +225,7 @@ class AlarmEngine:
                     key="track-%d" % track.track_id,
                     detail={"track": track.track_id},
                 )
-        for at, location, _alarm_id, _level in self._intrusions:
+        for at, location, _alarm_id, _level in self.intrusions.recent:
             if d.at - at <= rule.window_s and abs(location - where) <= rule.radius_m:
                 # Someone climbed and landed: the intrusion alarm gains the evidence.
                 return self._trigger(INTRUSION, location, [d.event_id], d.at, detail={"landed": True})
@@ -367,7 +289,8 @@ class AlarmEngine:
         """The track's alarm, once what makes it trustworthy holds (DroneRule.trust)."""
         first = self._node_location(min(track.heard_by)) if track.heard_by else None
         reach = self.rules.drone.corroborate_m
-        near = [n for n in self._placed if first is not None and abs((self._node_location(n) or 0.0) - first) <= reach]
+        placed = [(n, c) for n in self.perimeter.nodes if (c := self._node_location(n)) is not None]
+        near = [n for n, c in placed if first is not None and abs(c - first) <= reach]
         trust = self.rules.drone.trust(track, now, len(set(near) - track.heard_by))
         if trust is None:
             return []

@@ -7,6 +7,7 @@ They are pure functions of what they are given; `gateway.alarm_engine` feeds the
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.alarming.fence_history import Heard
 from gateway.alarming.perimeter import Perimeter
 
 
@@ -61,6 +62,43 @@ class Localisation:
         if total <= 0:
             return centre
         return sum(level * c for level, c in chosen) / total
+
+
+@dataclass
+class FaintPairRule:
+    """A climb midway between two nodes reaches each at about a third of its strength; in a
+    gale neither reaches its own climb threshold, and each reports the climb `faint`. A
+    faint report alone is recorded, not alarmed. With a faint or climb report from the
+    nearest node on either side within `window_s` (the nodes' own climb window), it is a
+    climb between the two, unless other nodes within `reach_m` were active in that window
+    about as strongly, before or during the `hold_s` it waits (the weather, which works the
+    whole fence): the weaker of the pair must stand `dominance` times above the strongest
+    of the others."""
+
+    enabled: bool = True
+    window_s: float = 10.0
+    reach_m: float = 100.0
+    dominance: float = 2.0
+    hold_s: float = 2.0  # decided this long after the pair is complete (see intrusions.py)
+
+    def partner(self, carrier: Heard, recent: list[Heard], neighbours: list[int]) -> Heard | None:
+        """The neighbour's report that makes the carrier's faint climb an intrusion, if any."""
+        if not self.enabled:
+            return None
+        loudest: dict[int, Heard] = {}
+        for heard in recent:
+            if heard.node_id != carrier.node_id and (
+                heard.node_id not in loudest or heard.level > loudest[heard.node_id].level
+            ):
+                loudest[heard.node_id] = heard
+        pair = [loudest[n] for n in neighbours if n in loudest and loudest[n].kind in ("faint", "climb")]
+        if not pair:
+            return None
+        partner = max(pair, key=lambda h: h.level)
+        others = [h.level for n, h in loudest.items() if n != partner.node_id]
+        if others and min(carrier.level, partner.level) < self.dominance * max(others):
+            return None  # the neighbours are as busy: weather, not a climber
+        return partner
 
 
 @dataclass
@@ -145,3 +183,27 @@ class DroneTrack:
     heard_by: set[int] = field(default_factory=set)  # every node that reported it
     fundamentals: list[int] = field(default_factory=list)  # Hz, as reported (0: none measured)
     alarmed: bool = False  # its alarm is raised (it was found trustworthy)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One journalled event, as the engine needs it."""
+
+    event_id: str
+    node_id: int
+    type: str  # fence | acoustic | impact | tamper | fault
+    fields: dict[str, int]
+    at: float
+
+
+@dataclass
+class Rules:
+    """Every fusion rule, as the `[alarms]` table of the config sets them."""
+
+    fence_window_s: float = 0.5
+    common_mode: CommonModeRejection = field(default_factory=CommonModeRejection)
+    localisation: Localisation = field(default_factory=Localisation)
+    throw_over: ThrowOverRule = field(default_factory=ThrowOverRule)
+    drone: DroneRule = field(default_factory=DroneRule)
+    jamming: JammingRule = field(default_factory=JammingRule)
+    faint_pair: FaintPairRule = field(default_factory=FaintPairRule)

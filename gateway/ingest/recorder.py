@@ -8,7 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from gateway.alarming.alarm_engine import AlarmEngine, Detection
+from gateway.alarming.alarm_engine import AlarmEngine
+from gateway.alarming.fusion import Detection
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import utc_iso
 from gateway.hashchain import canonical_data

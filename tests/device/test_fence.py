@@ -2,7 +2,7 @@
 told apart, a lone knock is only a rattle, and wind and rain raise no alarm. Every block is
 analysed with the heap locked on MicroPython. Runs on CPython and MicroPython."""
 
-from device.detect.fence import BLOCK_SAMPLES, CLIMB, CUT, RATTLE, FenceDetector
+from device.detect.fence import BLOCK_SAMPLES, CLIMB, CUT, FAINT, RATTLE, FenceDetector
 from device.detect.kernels import zeros
 from tests.device.heap import without_allocation
 from tests.device.signals import FenceSignal
@@ -25,21 +25,38 @@ def classes(found):
     return [event[1] for event in found]
 
 
+def alarms(found):
+    """The decisions that raise an alarm on their own (a faint report needs a neighbour's)."""
+    return [event for event in found if event[1] != FAINT]
+
+
 def test_a_climb_is_detected_within_three_seconds_and_only_as_a_climb():
     found = events(FenceSignal(6).climb(10.0), 30)
-    assert classes(found) == [CLIMB], found
-    assert 10.0 < found[0][0] <= 13.0, found
+    assert classes(alarms(found)) == [CLIMB], found
+    assert 10.0 < alarms(found)[0][0] <= 13.0, found
+    assert classes(found) == [CLIMB], found  # no faint report ahead of a climb heard at full strength
 
 
 def test_a_climb_during_strong_gusty_wind_is_still_detected():
     found = events(FenceSignal(9, wind_mps=10).climb(20.0), 40)
-    assert classes(found) == [CLIMB], found
-    assert 20.0 < found[0][0] <= 25.0, found
+    assert classes(alarms(found)) == [CLIMB], found
+    assert 20.0 < alarms(found)[0][0] <= 25.0, found
 
 
 def test_one_climb_in_moderate_wind_is_one_alarm_not_one_per_gust_after_it():
     found = events(FenceSignal(11, wind_mps=6).climb(120.0), 150)
-    assert classes(found) == [CLIMB], found
+    assert classes(alarms(found)) == [CLIMB], found
+
+
+def test_a_climb_felt_at_a_third_of_its_strength_is_reported_faint_never_as_a_climb():
+    # Midway between nodes 30 m apart each feels about a third of the climber (the mesh
+    # damps it over ~10 m). In gusts neither may call that a climb alone: each reports it
+    # faint, once, for the gateway to weigh with its neighbour's. In calm it is a climb.
+    for seed, wind in ((62, 10), (64, 10), (63, 14)):
+        found = [e for e in events(FenceSignal(seed, wind_mps=wind).climb(20.0, strength=250), 40) if e[0] > 20.0]
+        assert classes(found)[:1] == [FAINT] and CLIMB not in classes(found), (wind, found)
+        assert found[0][0] <= 26.0, found
+    assert CLIMB in classes(events(FenceSignal(61).climb(20.0, strength=250), 40))
 
 
 def test_a_series_of_wire_cuts_is_a_cut_not_a_climb():
@@ -58,10 +75,13 @@ def test_a_single_knock_is_reported_as_a_rattle_only():
     assert found[0][3] == 1, found  # one pulse
 
 
-def test_steady_wind_at_several_strengths_raises_nothing():
+def test_steady_wind_at_several_strengths_raises_nothing_and_few_faint_reports():
+    # Gusts make a node faint-active too; the gateway sees the whole fence doing it (common
+    # mode). The node only keeps such reports sparse: one per gust at most, not per block.
     for seed, speed in ((2, 4), (3, 10), (4, 14), (5, 20)):
         found = events(FenceSignal(seed, wind_mps=speed), 60)
-        assert found == [], (speed, found)
+        assert alarms(found) == [], (speed, found)
+        assert len(found) <= 3, (speed, found)
 
 
 def test_rain_light_and_heavy_raises_nothing():

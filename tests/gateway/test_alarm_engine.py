@@ -5,7 +5,7 @@ and every rule of that lifecycle holds."""
 
 import pytest
 
-from gateway.alarming.alarm_engine import AlarmEngine, Detection, Rules
+from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -21,7 +21,7 @@ from gateway.alarming.alarms import (
     AlarmBook,
     OperatorError,
 )
-from gateway.alarming.fusion import DroneRule
+from gateway.alarming.fusion import Detection, DroneRule, Rules
 from gateway.alarming.perimeter import INSIDE, OUTER_FENCE, Perimeter, PlacedNode, Zone
 
 SPACING = 30.0
@@ -102,6 +102,41 @@ def test_a_climb_between_two_nodes_is_located_within_half_the_spacing(offset: fl
     alarms = raised(feed(e, detections), INTRUSION)
     assert len(alarms) == 1
     assert abs(alarms[0].location_m - truth) <= SPACING / 2, (truth, alarms[0].location_m)
+
+
+FAINT = 4
+
+
+def test_a_climb_midway_that_two_neighbours_hear_only_faintly_is_one_climb_between_them() -> None:
+    # Nodes 12 (345 m) and 13 (375 m); the climber at 362 m. Each node reports it faint, a
+    # few seconds apart (each reaches its own count in its own time).
+    e = engine()
+    first = fence(12, T0, level_at(17), cls=FAINT)
+    second = fence(13, T0 + 3.0, level_at(13), cls=FAINT)
+    assert raised(feed(e, [first])) == []  # alone it is not an alarm
+    alarms = raised(feed(e, [second]), INTRUSION)
+    assert len(alarms) == 1 and alarms[0].detail["kind"] == "climb"
+    assert alarms[0].evidence[:2] == [first.event_id, second.event_id]
+    assert abs(alarms[0].location_m - 362) <= 10, alarms[0].location_m
+
+
+def test_faint_reports_that_are_not_neighbours_or_not_within_the_window_raise_nothing() -> None:
+    e = engine()
+    assert raised(feed(e, [fence(12, T0, 400, cls=FAINT), fence(14, T0 + 2, 400, cls=FAINT)])) == []
+    assert raised(feed(e, [fence(20, T0 + 100, 400, cls=FAINT), fence(21, T0 + 112, 400, cls=FAINT)])) == []
+
+
+def test_faint_reports_all_along_a_stretch_are_the_wind_not_a_climber() -> None:
+    e = engine()
+    wind = [fence(n, T0 + 0.7 * k, 380 + 20 * (k % 3), cls=FAINT) for k, n in enumerate(range(10, 18))]
+    assert raised(feed(e, wind)) == []
+
+
+def test_a_faint_pair_can_be_switched_off() -> None:
+    from gateway.alarming.fusion import FaintPairRule
+
+    e = AlarmEngine(site(), AlarmBook("hmp"), Rules(faint_pair=FaintPairRule(enabled=False)))
+    assert raised(feed(e, [fence(12, T0, 400, cls=FAINT), fence(13, T0 + 1, 400, cls=FAINT)])) == []
 
 
 def test_an_impact_inside_with_no_climb_is_a_throw_over():

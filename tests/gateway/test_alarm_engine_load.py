@@ -10,8 +10,9 @@ import sys
 from types import FrameType
 from typing import Any
 
-from gateway.alarming.alarm_engine import AlarmEngine, Detection
+from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import INTRUSION, AlarmBook
+from gateway.alarming.fusion import Detection
 from gateway.alarming.perimeter import OUTER_FENCE, Perimeter, PlacedNode, Zone
 
 NODES = 500

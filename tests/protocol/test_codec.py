@@ -215,9 +215,9 @@ def test_body_needs_every_field_and_no_other():
 
 
 def test_enum_values_outside_the_table_are_refused_both_ways():
-    assert raises(EncodeError, encode_body, FENCE, dict(CLIMB, **{"class": 4}))
+    assert raises(EncodeError, encode_body, FENCE, dict(CLIMB, **{"class": 5}))
     body = bytearray(encode_body(FENCE, CLIMB))
-    body[4] = 4
+    body[4] = 5
     assert rejection(decode_body, FENCE, bytes(body)) == "body"
 
 
