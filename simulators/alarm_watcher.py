@@ -96,6 +96,7 @@ class AlarmWatcher:
             alarm.get("location_m"),
             alarm.get("zone"),
             self.evidence.ends_of(alarm.get("evidence", [])),
+            str((alarm.get("detail") or {}).get("kind", "")),
         )
         if alarm["category"] in ANSWERED:
             self.answered.append((at + self.respond_s, alarm["alarm_id"], alarm["category"]))

@@ -2,9 +2,13 @@
 
 Each ground-truth event is a trial for its kind; a drone with a drop time is also a
 `drone_drop` trial at the place and time of the drop. It is detected when an alarm of a
-matching category is raised within `window_s` after it (and before the next attack of its
-kind at that place) and, where both have a place, within `radius_m` of it. Each alarm
-counts for at most one trial. What is left are nuisance alarms, reported per zone per day
+matching category is raised within `window_s` (30 s) after it (and before the next attack
+of its kind at that place) and, where both have a place, within `radius_m` of it; an
+intrusion alarm that says climb or cut counts only for that kind. A late alarm or one of
+the wrong kind leaves the trial missed (an operator sent to the wrong threat, or too late,
+has missed it) and is itself a nuisance. Supervision trials (a silenced node, jamming) have
+longer windows: they are decided by timers of minutes. Each alarm counts for at most one
+trial. What is left are nuisance alarms, reported per zone per day
 (over the zones that have a firmware node: behavioural nodes cannot raise one). Latency
 runs from the event's time to when the alarm reached MQTT, and again from the end of the
 airtime of the first frame of the alarm's evidence sent after the event began. A knock on the fence is not a trial: it
@@ -28,7 +32,8 @@ EXPECTED = {
     "selective_jam": ("security",),  # delivery_blocked: the heartbeats tell on the jammer
 }
 WINDOW_S = {"silence": 600.0, "jam": 180.0, "selective_jam": 600.0}
-DEFAULT_WINDOW_S = 120.0  # a node whose frames were lost keeps retrying: its alarm may come late
+DEFAULT_WINDOW_S = 30.0  # an attack's alarm: later than this, the intruder is gone
+KINDS_SAID = ("climb", "cut")  # what an intrusion alarm's detail may say it was
 NOT_NUISANCE = ("mask_expired",)
 
 
@@ -42,6 +47,7 @@ class ObservedAlarm:
     location_m: float | None = None
     zone: str | None = None
     evidence_ends: tuple[float, ...] = ()  # when each frame of its evidence finished arriving
+    kind: str = ""  # what the alarm says it was (an intrusion's climb or cut), if it says
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -100,6 +106,8 @@ def score(
         for alarm in unused:
             if alarm.category not in EXPECTED[event.kind] or not event.t <= alarm.at_s <= event.t + limit:
                 continue
+            if event.kind in KINDS_SAID and alarm.kind in KINDS_SAID and alarm.kind != event.kind:
+                continue  # a cut called a climb: the response is to the wrong threat
             where = _where(event, scenario, alarm.at_s)
             error = None
             if where is not None and alarm.location_m is not None:

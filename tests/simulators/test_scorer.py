@@ -70,6 +70,29 @@ def test_an_alarm_counts_for_one_trial_only_and_late_ones_do_not_count() -> None
     assert report["nuisance"]["alarms"] == 1
 
 
+def test_an_alarm_more_than_30_s_after_the_attack_is_a_miss_and_a_nuisance() -> None:
+    s = parse(SCENARIO)
+    report = score(s, [ObservedAlarm("late", "intrusion", 131.0, 210.0, "Z03", kind="climb")])
+    assert report["per_kind"]["climb"]["detected"] == 0
+    assert report["nuisance"]["alarms"] == 1 and report["nuisance"]["by_zone"] == {"Z03": 1}
+    on_time = score(s, [ObservedAlarm("ok", "intrusion", 129.0, 210.0, "Z03", kind="climb")])
+    assert on_time["per_kind"]["climb"]["detected"] == 1 and on_time["nuisance"]["alarms"] == 0
+
+
+def test_an_alarm_of_the_wrong_kind_is_a_miss_and_a_nuisance() -> None:
+    s = parse(SCENARIO)
+    # The cut at 400 m at 900 s, alarmed as a climb; then the climb at 210 m alarmed as a cut.
+    wrong = [
+        ObservedAlarm("w1", "intrusion", 902.0, 400.0, "Z05", kind="climb"),
+        ObservedAlarm("w2", "intrusion", 101.0, 210.0, "Z03", kind="cut"),
+    ]
+    report = score(s, wrong)
+    assert report["per_kind"]["cut"]["detected"] == 0 and report["per_kind"]["climb"]["detected"] == 0
+    assert report["nuisance"]["alarms"] == 2
+    right = score(s, [ObservedAlarm("r", "intrusion", 902.0, 400.0, "Z05", kind="cut")])
+    assert right["per_kind"]["cut"]["detected"] == 1
+
+
 def test_a_trial_ends_when_the_next_attack_of_its_kind_at_the_same_place_begins() -> None:
     s = parse(
         """
