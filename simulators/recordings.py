@@ -18,29 +18,8 @@ DRONE_ALTITUDE_M = 30.0
 
 
 def firmware_nodes(scenario: Scenario) -> list[int]:
-    """The node ids (1-based) that run the real firmware: nearest the events first."""
-    positions = scenario.node_positions
-    wanted: list[int] = [
-        e.node for e in scenario.events if e.kind in ("silence", "selective_jam") and e.node is not None
-    ]
-    places = []
-    for e in scenario.events:
-        if e.path:
-            places += [p for _, p in e.path]
-        elif e.position_m is not None:
-            places.append(e.position_m)
-    for rank in (0, 1):  # the nearest node to every event first, then the second nearest
-        for place in places:
-            nearest = sorted(range(len(positions)), key=lambda i: abs(positions[i] - place))
-            if nearest[rank] + 1 not in wanted:
-                wanted.append(nearest[rank] + 1)
-    for i in range(len(positions)):  # the rest spread along the fence
-        if len(wanted) >= scenario.firmware_nodes:
-            break
-        step = max(1, len(positions) // max(1, scenario.firmware_nodes))
-        if i % step == 0 and i + 1 not in wanted:
-            wanted.append(i + 1)
-    return sorted(wanted[: scenario.firmware_nodes])
+    """The node ids (1-based) that run the real firmware (chosen when the scenario loaded)."""
+    return list(scenario.firmware_ids)
 
 
 def levels_per_second(samples: np.ndarray, rate: int, centre: float = 0.0) -> np.ndarray:

@@ -8,7 +8,8 @@
     length_m = 1200        # a fence line; nodes placed along it
     node_spacing_m = 30
     link = "lora"          # or "serial"
-    firmware_nodes = 4     # how many run the real firmware; the rest behavioural
+    firmware_nodes = 4     # how many run the real firmware, or "all"; left out: every
+                           # node that can sense a scripted event. The rest are behavioural
     sf = 7                 # LoRa spreading factor of every node (7..12)
     heartbeat_s = 60       # every node's heartbeat interval
     [weather]
@@ -31,14 +32,18 @@ A drone event takes `path` ([[t, position_m], ...]) and `drop_t`; a throw-over o
 drop may say the package's `mass_kg` (1 kg unless it says); `silence` takes `node`
 (and optionally `duration_s`); `jam` takes `duration_s`; `selective_jam` (a reactive jammer
 that destroys one node's event frames and lets its heartbeats through) takes `node` and
-`duration_s`. A mistake is reported by key, with the file's name, never as a traceback.
+`duration_s`. A mistake is reported by key, with the file's name, never as a traceback; so
+is an attack that no firmware node can sense (`hearing.py`), which would otherwise be a
+silent miss.
 """
 
 import tomllib
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from simulators import hearing
 
 KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "selective_jam", "silence")
 LINKS = ("lora", "serial")
@@ -100,7 +105,7 @@ class Scenario:
     length_m: float
     node_spacing_m: float
     link: str
-    firmware_nodes: int
+    firmware_nodes: int | None  # None: every node that can sense a scripted event
     wind_mps: Breakpoints
     rain_mmph: Breakpoints
     events: tuple[Event, ...] = field(default_factory=tuple)
@@ -108,6 +113,7 @@ class Scenario:
     sf: int = 7
     heartbeat_s: int = 60
     backgrounds: tuple[Background, ...] = ()
+    firmware_ids: tuple[int, ...] = ()  # the nodes (1-based) that run the real firmware
 
     @property
     def node_positions(self) -> list[float]:
@@ -174,9 +180,17 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
     if link not in LINKS:
         raise ScenarioError("perimeter.link: %r is not one of %s" % (link, ", ".join(LINKS)))
     nodes = max(1, int(length // spacing))
-    firmware = int(_get(pe, "perimeter", "firmware_nodes", (int,), 0))
-    if not 0 <= firmware <= nodes:
-        raise ScenarioError("perimeter.firmware_nodes: %d is outside 0..%d (the node count)" % (firmware, nodes))
+    raw_firmware = _get(pe, "perimeter", "firmware_nodes", (int, str), None)
+    if raw_firmware is None:
+        firmware: int | None = None
+    elif raw_firmware == "all":
+        firmware = nodes
+    elif isinstance(raw_firmware, str):
+        raise ScenarioError('perimeter.firmware_nodes: expected a count or "all", got %r' % raw_firmware)
+    else:
+        firmware = raw_firmware
+        if not 0 <= firmware <= nodes:
+            raise ScenarioError("perimeter.firmware_nodes: %d is outside 0..%d (the node count)" % (firmware, nodes))
     sf = _get(pe, "perimeter", "sf", (int,), 7)
     if not 7 <= sf <= 12:
         raise ScenarioError("perimeter.sf: %d is not a LoRa spreading factor (7..12)" % sf)
@@ -228,7 +242,7 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
                 raise ScenarioError("%s.position_m: %s is off the fence (0..%s m)" % (path, position, length))
             event = Event(t=t, kind=kind, position_m=position, mass_kg=mass)
         events.append(event)
-    return Scenario(
+    scenario = Scenario(
         backgrounds=_backgrounds(data.get("background", []), source),
         name=_get(sc, "scenario", "name", (str,)),
         duration_s=duration,
@@ -244,6 +258,50 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         sf=sf,
         heartbeat_s=heartbeat,
     )
+    return replace(scenario, firmware_ids=_firmware(scenario))
+
+
+def _firmware(scenario: Scenario) -> tuple[int, ...]:
+    """The nodes that run the firmware: by default every node that can sense an event; with
+    a count, the nearest to the events first. Every attack must be sensed by one of them."""
+    positions = scenario.node_positions
+    wanted: list[int] = [
+        e.node for e in scenario.events if e.kind in ("silence", "selective_jam") and e.node is not None
+    ]
+    attacks = [e for e in scenario.events if e.kind in hearing.ATTACKS]
+    if scenario.firmware_nodes is None:
+        for e in attacks:
+            wanted += hearing.hearing(e, positions)
+        return tuple(sorted(set(wanted)))
+    places = [p for e in scenario.events for p in hearing.places(e)]
+    for rank in (0, 1):  # the nearest node to every event first, then the second nearest
+        for place in places:
+            nearest = sorted(range(len(positions)), key=lambda i: abs(positions[i] - place))
+            if rank < len(nearest) and nearest[rank] + 1 not in wanted:
+                wanted.append(nearest[rank] + 1)
+    step = max(1, len(positions) // max(1, scenario.firmware_nodes))
+    for i in range(0, len(positions), step):  # the rest spread along the fence
+        if i + 1 not in wanted:
+            wanted.append(i + 1)
+    chosen = sorted(wanted[: scenario.firmware_nodes])
+    for e in attacks:
+        if not set(hearing.hearing(e, positions)) & set(chosen):
+            index = scenario.events.index(e)
+            nearest = min(chosen, key=lambda n: min(abs(positions[n - 1] - p) for p in hearing.places(e)), default=None)
+            far = (
+                ""
+                if nearest is None
+                else "; the nearest firmware node, %d, stands at %.0f m"
+                % (
+                    nearest,
+                    positions[nearest - 1],
+                )
+            )
+            raise ScenarioError(
+                "%s: no firmware node can sense it (reach %.0f m%s). Raise perimeter.firmware_nodes, or leave"
+                " it out to run every node within reach." % (hearing.describe(e, index), hearing.reach_m(e), far)
+            )
+    return tuple(chosen)
 
 
 def _backgrounds(raw: Any, source: str) -> tuple[Background, ...]:

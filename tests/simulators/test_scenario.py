@@ -79,3 +79,32 @@ def test_missing_keys_and_bad_toml_are_reported_not_raised() -> None:
         parse("[scenario\n")
     with pytest.raises(ScenarioError, match="cannot read scenario"):
         load("/nonexistent/scenario.toml")
+
+
+LINE = """
+[scenario]
+name = "line"
+duration_s = 300
+[perimeter]
+length_m = 900
+node_spacing_m = 30
+"""
+
+
+def test_by_default_every_node_that_can_sense_an_event_runs_the_firmware() -> None:
+    s = parse(LINE + '[[event]]\nt = 10\nkind = "climb"\nposition_m = 450\n')
+    # Nodes stand at 15, 45, ... m; the fence carries a climb 60 m: nodes at 405-495 m.
+    assert s.firmware_nodes is None
+    assert s.firmware_ids == (14, 15, 16, 17)
+    assert len(parse(LINE.replace("node_spacing_m = 30", 'node_spacing_m = 30\nfirmware_nodes = "all"')).firmware_ids) == 30
+
+
+def test_an_attack_no_firmware_node_can_sense_is_an_error_naming_it() -> None:
+    text = LINE.replace("node_spacing_m = 30", "node_spacing_m = 30\nfirmware_nodes = 2")
+    text += '[[event]]\nt = 10\nkind = "climb"\nposition_m = 100\n[[event]]\nt = 20\nkind = "climb"\nposition_m = 500\n'
+    text += '[[event]]\nt = 30\nkind = "cut"\nposition_m = 800\n'
+    with pytest.raises(ScenarioError) as caught:
+        parse(text, "gaps.toml")
+    message = str(caught.value)
+    assert message.startswith("gaps.toml: event[2] (cut at 800 m, t=30 s): no firmware node can sense it"), message
+    assert "firmware_nodes" in message

@@ -1,0 +1,82 @@
+"""Which nodes can sense a scripted event, and so which must run the real firmware.
+
+Only firmware nodes detect anything in a simulation: behavioural nodes stand in for radio
+load. So every node that could sense an event should run the firmware (the default), and
+an attack that no firmware node can sense is a mistake in the scenario, reported as one,
+never a silent miss.
+
+The reaches follow the signal models in `signals.py` (no numpy here: the gateway's command
+line loads scenarios without the [sim] extra):
+
+- fence (climb, cut, knock): the mesh carries a disturbance as 1 / (1 + (d / 10 m)^2). At
+  60 m that is 1/37: a climber's 400-1200-count impulses arrive at 11-33 counts, still a few
+  times a calm sensor's 3-count noise, and a node farther off adds nothing to the decision.
+- a package landing (throw-over, a drone's drop): its thud (`signals.package_thud`) is
+  about 80 dB SPL at 1 m for 1 kg falling 6 m, 10 dB more per tenfold impact energy, and
+  falls by spherical spreading; it is heard where it still stands 6 dB over a quiet night's
+  40 dB (1 kg: 50 m). The ground channel reaches about 10 m.
+- a drone: its blade-pass series carries 150 m at the altitude the simulator flies it (the
+  acoustic detector's range in FIELD.md: omnidirectional sensors 100-150 m).
+"""
+
+import math
+from typing import Protocol
+
+FENCE_REACH_M = 60.0
+THUD_DB_AT_1M = 80.0  # 1 kg falling 6 m onto a yard's tarmac: see signals.package_thud
+THUD_REFERENCE_J = 1.0 * 9.81 * 6.0
+DRONE_REACH_M = 150.0
+FENCE_KINDS = ("climb", "cut", "knock")
+ATTACKS = ("climb", "cut", "throwover", "drone", "knock")
+
+
+class Placed(Protocol):
+    kind: str
+    t: float
+    position_m: float | None
+    path: tuple[tuple[float, float], ...]
+    mass_kg: float
+
+
+def thud_reach_m(mass_kg: float) -> float:
+    """How far a package's landing is heard, by air or through the ground."""
+    return max(10.0, 10 ** ((thud_source_db(mass_kg) - 46.0) / 20))
+
+
+def thud_source_db(mass_kg: float, drop_m: float = 6.0) -> float:
+    """The thud's level at 1 m, dB SPL (see `signals.package_thud`)."""
+    energy = mass_kg * 9.81 * drop_m
+    return THUD_DB_AT_1M + 10 * math.log10(max(energy, 1e-3) / THUD_REFERENCE_J)
+
+
+def reach_m(event: Placed) -> float:
+    if event.kind in FENCE_KINDS:
+        return FENCE_REACH_M
+    if event.kind == "throwover":
+        return thud_reach_m(event.mass_kg)
+    if event.kind == "drone":
+        return DRONE_REACH_M
+    return 0.0
+
+
+def places(event: Placed) -> list[float]:
+    """Where along the fence the event happens (every breakpoint of a drone's path)."""
+    if event.path:
+        return [p for _, p in event.path]
+    return [event.position_m] if event.position_m is not None else []
+
+
+def hearing(event: Placed, positions: list[float]) -> list[int]:
+    """The node ids (1-based) within reach of the event."""
+    reach = reach_m(event)
+    where = places(event)
+    if event.kind == "drone" and len(where) >= 2:  # anywhere along its path
+        low, high = min(where), max(where)
+        return [i + 1 for i, p in enumerate(positions) if low - reach <= p <= high + reach]
+    return [i + 1 for i, p in enumerate(positions) if any(abs(p - w) <= reach for w in where)]
+
+
+def describe(event: Placed, index: int) -> str:
+    where = places(event)
+    at = ("%.0f m" % where[0]) if len(where) == 1 else "%.0f-%.0f m" % (min(where), max(where)) if where else "?"
+    return "event[%d] (%s at %s, t=%g s)" % (index, event.kind, at, event.t)
