@@ -2,7 +2,9 @@
 
     micropython -X heapsize=1M simulators/firmware_host.py PLAN.json
 
-Run by `simulators.runner`, not by hand. Every node in the plan is the real firmware
+Run by `simulators.runner`, not by hand, once per core with a share of the nodes each: it
+prints "ready" once its nodes are built and starts the scenario's clock when a line comes
+on its standard input, so that every host starts at the same moment. Every node in the plan is the real firmware
 (`device.node.Node`) on the simulated board, its sensors replaying the sample files the
 runner synthesized for its place on the fence. The host listens on the plan's port and the
 runner, which plays the medium, connects: every node's output goes down that one connection.
@@ -212,9 +214,10 @@ def main(plan_path):
                 task.cancel()
         await asyncio.sleep(0)
 
-    # Scenario time 0 is now, for the host and (told by this line) for the runner alike:
+    # Scenario time 0 is when the runner says go, for every host and the runner alike:
     # building the nodes above took wall time that is nobody's simulated time.
-    print("running")
+    print("ready")
+    sys.stdin.readline()
     wall0 = clock._wall0 = time.ticks_ms()
     asyncio.run(run())
     wall_s = time.ticks_diff(time.ticks_ms(), wall0) / 1000

@@ -31,11 +31,18 @@ ATTACKS = ("climb", "cut", "throwover", "drone", "knock")
 
 
 class Placed(Protocol):
-    kind: str
-    t: float
-    position_m: float | None
-    path: tuple[tuple[float, float], ...]
-    mass_kg: float
+    """A scripted event (`scenario.Event`), as far as hearing it goes."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def t(self) -> float: ...
+    @property
+    def position_m(self) -> float | None: ...
+    @property
+    def path(self) -> tuple[tuple[float, float], ...]: ...
+    @property
+    def mass_kg(self) -> float: ...
 
 
 def thud_reach_m(mass_kg: float) -> float:

@@ -72,23 +72,27 @@ class Traffic:
 
 
 class Medium(ABC):
-    """What both media share: the firmware host's connection and the bookkeeping."""
+    """What both media share: the firmware hosts' connections and the bookkeeping."""
 
     def __init__(self) -> None:
         self.traffic = Traffic()
         self.downlinks = 0
         # Told of every packet the gateway's receiver got, with the end of its airtime.
         self.on_heard: Callable[[bytes, float], None] = lambda packet, end_s: None
-        self._host: asyncio.StreamWriter | None = None
-        self._host_deframer = Deframer()
+        self._hosts: list[asyncio.StreamWriter] = []
+        self._host_deframers: list[Deframer] = []
 
-    def attach_host(self, writer: asyncio.StreamWriter) -> None:
-        self._host = writer
+    def attach_host(self, writer: asyncio.StreamWriter) -> int:
+        """A firmware host's connection (there is one per process); its number."""
+        self._hosts.append(writer)
+        self._host_deframers.append(Deframer())
+        return len(self._hosts) - 1
 
-    def from_host(self, data: bytes, now: float) -> None:
-        """Bytes from the firmware host: its nodes' frames, as they start."""
-        self._host_deframer.feed(data)
-        while (packet := self._host_deframer.next_packet()) is not None:
+    def from_host(self, data: bytes, now: float, host: int = 0) -> None:
+        """Bytes from a firmware host: its nodes' frames, as they start."""
+        deframer = self._host_deframers[host]
+        deframer.feed(data)
+        while (packet := deframer.next_packet()) is not None:
             if len(packet) >= OVERHEAD:
                 self.uplink(packet, now)
 
@@ -106,8 +110,10 @@ class Medium(ABC):
         self.on_heard(packet, end_s)
 
     def _to_host(self, frame: bytes) -> None:
-        if self._host is not None and not self._host.is_closing():
-            self._host.write(frame)
+        # Every host gets it; each hands it to its node of that id, if it has one.
+        for host in self._hosts:
+            if not host.is_closing():
+                host.write(frame)
 
     @abstractmethod
     def close(self) -> None:

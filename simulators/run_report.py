@@ -43,6 +43,7 @@ def write_report(
             "wall_s": host["wall_s"],
             "speed_up": round(scenario.duration_s / max(host["wall_s"], 1e-3), 1),
             "max_lag_s": host["max_lag_s"],
+            "processes": host.get("processes", 1),
         }
     report["frames"] = {
         "link": scenario.link,

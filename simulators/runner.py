@@ -41,7 +41,7 @@ from gateway.site_key import write_site_key
 from protocol.keys import derive_node_key
 from simulators.alarm_watcher import AlarmWatcher, EvidenceClock
 from simulators.broker import Broker, free_port
-from simulators.firmware_process import FirmwareProcess
+from simulators.firmware_process import FirmwareHosts, FirmwareProcess, host_count
 from simulators.frame_node import SimNode
 from simulators.medium import BAUD, LoraMedium, Medium, SerialMedium
 from simulators.recordings import firmware_nodes, synthesize
@@ -163,8 +163,7 @@ async def run(
         )
     )
     node_levels: dict[int, np.ndarray] = {}
-    host_port = free_port()
-    plan = write_plan(scenario, chosen, work, site_key, speed, host_port, node_levels)
+    plans = write_plans(scenario, chosen, work, site_key, speed, node_levels)
     broker = None
     if mqtt_url:
         broker_host, _, broker_port = mqtt_url.removeprefix("mqtt://").partition(":")
@@ -187,10 +186,10 @@ async def run(
         gateway.sink.listening and all(t.state == "up" for t in gateway.transports.values())
     ):
         await asyncio.sleep(0.05)
-    host = FirmwareProcess(plan, host_port, medium) if chosen else None
+    host = FirmwareHosts([FirmwareProcess(path, port, medium) for path, port in plans]) if chosen else None
     if host is not None:
         await host.start()
-    t0 = time.time()  # scenario time 0, for the host as for everything here
+    t0 = time.time()  # scenario time 0, for the hosts as for everything here
     sim_clock.start()
 
     def now() -> float:
@@ -246,17 +245,18 @@ async def run(
     return report
 
 
-def write_plan(
+def write_plans(
     scenario: Scenario,
     chosen: list[int],
     work: Path,
     site_key: bytes,
     speed: float,
-    port: int,
     node_levels: dict[int, np.ndarray],
-) -> Path:
-    """Each firmware node's recordings and keys, for the firmware host; fills `node_levels`
-    with each second's level of the three channels, for the timeline plot."""
+) -> list[tuple[Path, int]]:
+    """Each firmware node's recordings and keys, shared out over one firmware host per core
+    (every n-th node to the same host: the busy nodes near an attack stand together); the
+    plans and the port each host listens on. Fills `node_levels` with each second's level
+    of the three channels, for the timeline plot."""
     plan_nodes = []
     for node_id in chosen:
         per_second: list[np.ndarray] = []
@@ -266,7 +266,18 @@ def write_plan(
         plan_nodes.append(
             dict(files, node_id=node_id, key=derive_node_key(site_key, node_id).hex(), silent_at_s=silent)
         )
-    plan = {
+    hosts = host_count(len(plan_nodes))
+    plans = []
+    for k in range(hosts):
+        port = free_port()
+        path = work / ("plan%d.json" % k)
+        path.write_text(json.dumps(_plan(scenario, speed, port, plan_nodes[k::hosts])))
+        plans.append((path, port))
+    return plans
+
+
+def _plan(scenario: Scenario, speed: float, port: int, plan_nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
         "port": port,
         "speed": speed,
         "duration_s": scenario.duration_s,
@@ -277,9 +288,6 @@ def write_plan(
         "heartbeat_s": scenario.heartbeat_s,
         "nodes": plan_nodes,
     }
-    path = work / "plan.json"
-    path.write_text(json.dumps(plan))
-    return path
 
 
 def link_for(scenario: Scenario, work: Path, chosen: list[int]) -> tuple[Medium, dict[str, list[dict[str, Any]]]]:

@@ -287,16 +287,10 @@ def _firmware(scenario: Scenario) -> tuple[int, ...]:
     for e in attacks:
         if not set(hearing.hearing(e, positions)) & set(chosen):
             index = scenario.events.index(e)
-            nearest = min(chosen, key=lambda n: min(abs(positions[n - 1] - p) for p in hearing.places(e)), default=None)
-            far = (
-                ""
-                if nearest is None
-                else "; the nearest firmware node, %d, stands at %.0f m"
-                % (
-                    nearest,
-                    positions[nearest - 1],
-                )
-            )
+            far = ""
+            if chosen:
+                closest = min(chosen, key=lambda n: _distance(positions[n - 1], e))
+                far = "; the nearest firmware node, %d, stands at %.0f m" % (closest, positions[closest - 1])
             raise ScenarioError(
                 "%s: no firmware node can sense it (reach %.0f m%s). Raise perimeter.firmware_nodes, or leave"
                 " it out to run every node within reach." % (hearing.describe(e, index), hearing.reach_m(e), far)
@@ -347,3 +341,7 @@ def load(path: str | Path) -> Scenario:
     except OSError as exc:
         raise ScenarioError("cannot read scenario %s: %s" % (p, exc.strerror)) from None
     return parse(text, str(p))
+
+
+def _distance(position: float, event: Event) -> float:
+    return min((abs(position - p) for p in hearing.places(event)), default=0.0)
