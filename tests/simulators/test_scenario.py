@@ -96,7 +96,8 @@ def test_by_default_every_node_that_can_sense_an_event_runs_the_firmware() -> No
     # Nodes stand at 15, 45, ... m; the fence carries a climb 60 m: nodes at 405-495 m.
     assert s.firmware_nodes is None
     assert s.firmware_ids == (14, 15, 16, 17)
-    assert len(parse(LINE.replace("node_spacing_m = 30", 'node_spacing_m = 30\nfirmware_nodes = "all"')).firmware_ids) == 30
+    every = parse(LINE.replace("node_spacing_m = 30", 'node_spacing_m = 30\nfirmware_nodes = "all"'))
+    assert len(every.firmware_ids) == 30
 
 
 def test_an_attack_no_firmware_node_can_sense_is_an_error_naming_it() -> None:
