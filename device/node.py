@@ -11,7 +11,7 @@ import asyncio
 
 from device.counter import FrameCounter, count_boot
 from device.delivery import ALARM, HEARTBEAT, LOW, DeliveryQueue
-from device.detect import acoustic, fence, impact
+from device.detect import acoustic, fence, impact, thud
 from device.detect.kernels import zeros
 from device.downlink import ACK, COMMAND, CONFIG, DownlinkGuard
 from device.settings import Settings
@@ -19,7 +19,10 @@ from device.supervisor import Supervisor
 from protocol.messages import BY_NAME, CAPABILITIES
 
 FIRMWARE = (0, 4, 0)
-_T = {name: BY_NAME[name].type_id for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "TAMPER", "FAULT")}
+_T = {
+    name: BY_NAME[name].type_id
+    for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "THUD", "TAMPER", "FAULT")
+}
 _CAP = {name: bit for bit, name in CAPABILITIES.items()}
 
 # NODE_STATUS bits
@@ -64,6 +67,7 @@ class Node:
         self.fence = fence.FenceDetector(s.fence_threshold, s.cut_threshold)
         self.acoustic = acoustic.AcousticDetector(s.acoustic_snr_db)
         self._mic_fault = acoustic.MIC_OK  # the detector's microphone fault last reported
+        self.thud = thud.ThudDetector()  # a package landing, heard by the microphone
         self.impact = impact.ImpactDetector(s.impact_threshold)
         self.supervisor = Supervisor(board.watchdog)
         self.event_no = 0
@@ -172,6 +176,13 @@ class Node:
         }
         self._event("IMPACT", fields, ALARM)
 
+    def _thud_decided(self):
+        if not self._reporting():
+            return
+        det = self.thud
+        fields = {"level_db": det.level_db, "floor_db": det.floor_db, "duration_ms": det.duration_ms}
+        self._event("THUD", fields, ALARM)
+
     # -- downlinks -------------------------------------------------------------------------
 
     def on_downlink(self, packet):
@@ -240,6 +251,9 @@ class Node:
                 decided = self.acoustic.process(self._audio)
                 if decided:
                     self._acoustic_decided(decided)
+                if self.acoustic.fault == acoustic.MIC_OK and self.acoustic.low_q4 >= 0:
+                    if self.thud.process(self.acoustic.low_q4) == thud.THUD:
+                        self._thud_decided()
                 if self.acoustic.fault != self._mic_fault:  # dead, stuck, clipping, floor lost
                     self._mic_fault = self.acoustic.fault
                     self.fault(FAULT_MICROPHONE, self._mic_fault != acoustic.MIC_OK, self._mic_fault)

@@ -143,6 +143,11 @@ _TABLE = (
         ("state", "u8", ACTIVE, None),
         ("detail", "u16", None, None),
     )),
+    (8, "THUD", UP, True, (
+        ("level_db", "u8", None, None),
+        ("floor_db", "u8", None, None),
+        ("duration_ms", "u16", None, None),
+    )),
     (16, "ACK", DOWN, False, (
         ("acked_ctr", "u24", None, None),
     )),

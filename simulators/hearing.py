@@ -23,7 +23,7 @@ import math
 from typing import Protocol
 
 FENCE_REACH_M = 60.0
-THUD_DB_AT_1M = 80.0  # 1 kg falling 6 m onto a yard's tarmac: see signals.package_thud
+THUD_DB_AT_1M = 80.0  # 1 kg falling 6 m onto a yard's tarmac: signals.THUD_DB_AT_1M
 THUD_REFERENCE_J = 1.0 * 9.81 * 6.0
 DRONE_REACH_M = 150.0
 FENCE_KINDS = ("climb", "cut", "knock")

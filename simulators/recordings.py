@@ -11,7 +11,15 @@ import numpy as np
 
 from simulators.real_audio import BackgroundStream
 from simulators.scenario import Scenario
-from simulators.signals import AUDIO_RATE, FENCE_RATE, IMPACT_RATE, drone_audio, fence_vibration, package_impact
+from simulators.signals import (
+    AUDIO_RATE,
+    FENCE_RATE,
+    IMPACT_RATE,
+    drone_audio,
+    fence_vibration,
+    package_impact,
+    package_thud,
+)
 
 CHUNK_S = 10.0  # synthesized and written this much at a time
 DRONE_ALTITUDE_M = 30.0
@@ -78,15 +86,19 @@ def synthesize(
                 sound += np.where(mask, rotors.astype(np.int32), 0)
             for stream in streams:  # real everyday sound, clip after clip
                 sound += np.round(stream.take(len(sound))).astype(np.int32)
+            thuds = []  # packages landing: (at s in the chunk, distance m, mass kg)
+            for e in scenario.events:
+                if e.kind == "throwover" and t <= e.t < t + span:
+                    along = abs((e.position_m or 0.0) - where)
+                    thuds.append((e.t - t, float(np.hypot(along, e.offset_m)), e.mass_kg))
+                if e.kind == "drone" and e.drop_t is not None and t <= e.drop_t < t + span:
+                    along = abs((e.position_at(e.drop_t) or 0.0) - where)
+                    thuds.append((e.drop_t - t, float(np.hypot(along, e.offset_m)), e.mass_kg))
+            for k, (at, distance, mass) in enumerate(thuds):  # heard in the air
+                sound += np.round(package_thud(span, at, mass, distance, seed=seed + int(t) + k)).astype(np.int32)
             sound = np.clip(sound, -32768, 32767).astype(np.int16)
             audio.write(i2s_slots(sound))
             audio_level = levels_per_second(sound, AUDIO_RATE)
-            thuds = []
-            for e in scenario.events:
-                if e.kind == "throwover" and t <= e.t < t + span:
-                    thuds.append((e.t - t, abs((e.position_m or 0.0) - where), e.mass_kg))
-                if e.kind == "drone" and e.drop_t is not None and t <= e.drop_t < t + span:
-                    thuds.append((e.drop_t - t, abs((e.position_at(e.drop_t) or 0.0) - where), e.mass_kg))
             ground = package_impact(span, span + 1, seed=seed + int(t))  # no thud: noise only
             for at, distance, mass in thuds:
                 thud = package_impact(span, at, mass, distance_m=distance, seed=seed + int(t)).astype(np.int64) - 32768

@@ -29,7 +29,8 @@ in an order of the node's own, each at `level_db` (its RMS), so that simulated n
 rates mean something; relative paths are from the scenario file's folder.
 
 A drone event takes `path` ([[t, position_m], ...]) and `drop_t`; a throw-over or a drone's
-drop may say the package's `mass_kg` (1 kg unless it says); `silence` takes `node`
+drop may say the package's `mass_kg` (1 kg unless it says) and how far inside the fence
+line it lands, `offset_m` (5 m unless it says); `silence` takes `node`
 (and optionally `duration_s`); `jam` takes `duration_s`; `selective_jam` (a reactive jammer
 that destroys one node's event frames and lets its heartbeats through) takes `node` and
 `duration_s`. A mistake is reported by key, with the file's name, never as a traceback; so
@@ -81,6 +82,7 @@ class Event:
     path: tuple[tuple[float, float], ...] = ()
     drop_t: float | None = None
     mass_kg: float = 1.0  # a thrown or dropped package
+    offset_m: float = 5.0  # how far inside the fence line the package lands
 
     def position_at(self, t: float) -> float | None:
         """Where the event is at time t (a drone moves along its path)."""
@@ -212,6 +214,9 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         mass = float(_get(e, path, "mass_kg", (int, float), 1.0))
         if not 0.05 <= mass <= 20:
             raise ScenarioError("%s.mass_kg: %s is not a package one can throw (0.05..20 kg)" % (path, mass))
+        offset = float(_get(e, path, "offset_m", (int, float), 5.0))
+        if not 0 <= offset <= 100:
+            raise ScenarioError("%s.offset_m: %s is not 0..100 m inside the fence" % (path, offset))
         event = Event(t=t, kind=kind, duration_s=float(_get(e, path, "duration_s", (int, float), 0.0)))
         if kind in ("silence", "selective_jam"):
             node = _get(e, path, "node", (int,))
@@ -235,12 +240,14 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
             drop = e.get("drop_t")
             if drop is not None and (type(drop) not in (int, float) or not points[0][0] <= drop <= points[-1][0]):
                 raise ScenarioError("%s.drop_t: must be a time within the path" % path)
-            event = Event(t=t, kind=kind, path=points, drop_t=None if drop is None else float(drop), mass_kg=mass)
+            event = Event(
+                t=t, kind=kind, path=points, drop_t=None if drop is None else float(drop), mass_kg=mass, offset_m=offset
+            )
         else:
             position = float(_get(e, path, "position_m", (int, float)))
             if not 0 <= position <= length:
                 raise ScenarioError("%s.position_m: %s is off the fence (0..%s m)" % (path, position, length))
-            event = Event(t=t, kind=kind, position_m=position, mass_kg=mass)
+            event = Event(t=t, kind=kind, position_m=position, mass_kg=mass, offset_m=offset)
         events.append(event)
     scenario = Scenario(
         backgrounds=_backgrounds(data.get("background", []), source),

@@ -34,6 +34,7 @@ DEVICE = (
     "tests.device.test_fence",
     "tests.device.test_impact",
     "tests.device.test_acoustic",
+    "tests.device.test_thud",
 )
 DEVICE_HEAP = "64k"
 NODE = ("tests.device.test_node", "tests.device.test_radio")

@@ -99,6 +99,7 @@ FAULT_FRAMES = 16  # a second to raise a fault, and a second of good frames to c
 _CLIPPED = FFT_SIZE // 20  # 5 % of the sample pairs at full scale
 _FLOOR_DROP = 7 * 16  # log2 sixteenths: 42 dB
 _FLOOR_BACK = 4 * 16  # within 24 dB of the floor again
+_THUD_BANDS = 6  # EDGES: bins 5..23, 78-375 Hz
 _FLOOR_MIN = 12 * 16  # a floor of mean |a + b| >= 8: below that a drop is the quiet night
 
 
@@ -148,6 +149,7 @@ class AcousticDetector:
         self._confidence_q8 = 0  # EMA of positive frames, 0..25600
         self._active_frames = 0
         self.floor = 0  # mean |a + b| of the last frame (the heartbeat's acoustic floor)
+        self.low_q4 = -1  # the last frame's loudest band in 78-375 Hz (log2 sixteenths), -1 if none
         self.fault = MIC_OK
         self._bad = 0  # frames in a row showing the fault looked for (or, while faulty, good)
         self._floor_q4 = -1  # the learned level (log2 sixteenths) while the microphone is good
@@ -232,6 +234,7 @@ class AcousticDetector:
         while (peak >> shift) > 2047:
             shift += 1
         v = self.vector
+        self.low_q4 = -1  # until this frame is measured
         if st[2] <= 2:
             return MIC_STILL
         decimate_windowed(samples, self._x, self._window, shift)
@@ -242,6 +245,11 @@ class AcousticDetector:
         v[_HIGH] = st[1] >> shift
         v[_LEVEL] = st[0] >> shift
         log2_q4(v, _LEVEL + 1, shift << 4)
+        low = v[0]  # the loudest band in 78-375 Hz, for the thud detector
+        for b in range(1, _THUD_BANDS):
+            if v[b] > low:
+                low = v[b]
+        self.low_q4 = low
         change = v[_LEVEL] - self._last[_LEVEL]
         moved = flux(v, self._last, _LEVEL)  # also keeps this frame's levels for the next
         if not self.frames:

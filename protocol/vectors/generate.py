@@ -69,6 +69,11 @@ VALID: list[tuple[str, str, int, int, bool, dict[str, int]]] = [
     ("fault_microphone", "FAULT", 7, MAX_CTR, True, {
         "event_no": 46, "age_ds": 600, "code": 2, "state": 1, "detail": 0x0102}),
     ("ack", "ACK", 7, 1, False, {"acked_ctr": 258}),
+    ("fence_faint", "FENCE", 7, 263, True, {
+        "event_no": 47, "age_ds": 1, "class": 4, "peak": 640, "noise_floor": 90,
+        "pulses": 2, "duration_ds": 10}),
+    ("thud_package", "THUD", 7, 264, True, {
+        "event_no": 48, "age_ds": 2, "level_db": 57, "floor_db": 38, "duration_ms": 64}),
     ("ack_of_highest_ctr", "ACK", 7, 2, False, {"acked_ctr": MAX_CTR}),
     ("config_heartbeat_and_thresholds", "CONFIG", 7, 3, True, {
         "config_id": 10, "set": 0b111111, "heartbeat_s": 20, "fence_threshold": 120,

@@ -160,6 +160,7 @@ class AudioSignal(_Signal):
         self._tones = []  # [phase Q16 of table index, step, amplitude]
         self._wash = []  # (rms, start, stop) of each drone's broadband rotor wash
         self._wash_lp = 0
+        self._thud = Resonator(self.RATE, 160, 25)  # a package's landing rings low and briefly
         self.resonators = ()
 
     def tone(self, freq_hz, amplitude, start_s=0, stop_s=1 << 20):
@@ -180,6 +181,13 @@ class AudioSignal(_Signal):
         self._wash.append((amplitude // 3, int(start_s * self.RATE), int(stop_s * self.RATE)))
         return self
 
+    def thud(self, t_s, amplitude):
+        """A package landing: one low, damped ring (160 Hz, 25 ms) of about `amplitude` peak."""
+        self.resonators = (self._thud,)
+        # A two-pole resonator rings at 1/sin(w) times its impulse: scale that away.
+        self.schedule(t_s, self._thud, int(amplitude * math.sin(2 * math.pi * 160 / self.RATE)))
+        return self
+
     def fill(self, buf, count):
         rng = self.rng
         mask = (1 << (_TABLE_BITS + 16)) - 1
@@ -194,6 +202,8 @@ class AudioSignal(_Signal):
                 self._lp = (self._lp * 7 + noise * 3) >> 3
                 noise = self._lp
             total = noise
+            if self.resonators:
+                total += self._impulse_sum()
             if wash:
                 self._wash_lp = (self._wash_lp * 3 + (rng.gauss_q10() * wash >> 10) * 2) >> 2
                 total += self._wash_lp

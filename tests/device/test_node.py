@@ -42,6 +42,14 @@ def test_a_drone_and_a_package_reach_the_gateway():
     assert len(peer.of("IMPACT")) == 1, peer.received
 
 
+def test_a_package_heard_landing_reaches_the_gateway_as_a_thud_with_its_level():
+    node, peer = booted(audio=AudioSignal(3).thud(4.0, 8000))
+    simulate(node, peer, 8)
+    thud = peer.of("THUD")
+    assert len(thud) == 1 and thud[0][3] is True, peer.received
+    assert thud[0][1]["level_db"] >= thud[0][1]["floor_db"] + 10, thud
+
+
 def test_an_unacked_alarm_is_retransmitted_with_fresh_counters_until_acked():
     node, peer = booted(fence=FenceSignal(6).climb(3.0))
     peer.ack = False
