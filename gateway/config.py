@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.accounts import AccountError, parse_accounts
-from gateway.alarming.fusion import CommonModeRejection, DroneRule, FaintPairRule, JammingRule, Rules, ThrowOverRule
+from gateway.alarming import fusion
 from gateway.alarming.perimeter import Perimeter, PlacedNode, Zone
 from gateway.config_dump import template
 from gateway.config_schema import REQUIRED, SCHEMA, TABLES, TOP, Table, check, defaults, known
@@ -200,7 +200,7 @@ class GatewayConfig:
     semtech_udp: tuple[SemtechUdpConfig, ...]
     nodes: tuple[NodeConfig, ...]
     perimeter: Perimeter
-    rules: Rules
+    rules: fusion.Rules
     milestone: tuple[MilestoneConfig, ...]
     webhooks: tuple[WebhookConfig, ...]
     dashboard: DashboardConfig | None
@@ -368,15 +368,18 @@ def _perimeter(r: Reader, v: dict[str, Any], nodes: list[NodeConfig]) -> Perimet
     return Perimeter(line, zones, placed, v["perimeter"]["geographic"])
 
 
-def _rules(t: dict[str, Any]) -> Rules:
-    return Rules(
+def _rules(t: dict[str, Any]) -> fusion.Rules:
+    def prefixed(prefix: str) -> dict[str, Any]:  # the rule's fields are the keys "<prefix><field>"
+        return {k[len(prefix) :]: v for k, v in t.items() if k.startswith(prefix)}
+
+    return fusion.Rules(
         fence_window_s=t["fence_window_s"],
-        common_mode=CommonModeRejection(t["common_mode_min_nodes"], t["common_mode_dominance"]),
-        throw_over=ThrowOverRule(t["throw_over_window_s"], t["throw_over_radius_m"]),
-        # Every DroneRule field but same_track_m and track_timeout_s is the key "drone_<field>".
-        drone=DroneRule(**{k[len("drone_") :]: v for k, v in t.items() if k.startswith("drone_")}),
-        jamming=JammingRule(t["jamming_accumulated_s"], t["jamming_window_s"]),
-        faint_pair=FaintPairRule(**{k[len("faint_pair_") :]: v for k, v in t.items() if k.startswith("faint_pair_")}),
+        common_mode=fusion.CommonModeRejection(t["common_mode_min_nodes"], t["common_mode_dominance"]),
+        throw_over=fusion.ThrowOverRule(t["throw_over_window_s"], t["throw_over_radius_m"]),
+        drone=fusion.DroneRule(**prefixed("drone_")),
+        jamming=fusion.JammingRule(t["jamming_accumulated_s"], t["jamming_window_s"]),
+        faint_pair=fusion.FaintPairRule(**prefixed("faint_pair_")),
+        landing=fusion.LandingRule(**prefixed("landing_")),
     )
 
 

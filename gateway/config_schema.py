@@ -217,6 +217,11 @@ SCHEMA = (
             Key("faint_pair_dominance", float, RULES.faint_pair.dominance, "... were this near as loud", 0, 1000),
             Key("faint_pair_hold_s", float, RULES.faint_pair.hold_s, "... decided this long after the pair", 0, 60),
             Key(
+                "landing_min_nodes", int, RULES.landing.min_nodes, "thuds from this many nodes are a landing ...", 1, 50
+            ),
+            Key("landing_reach_m", float, RULES.landing.reach_m, "... nodes this near each other ...", 0, 10_000),
+            Key("landing_window_s", float, RULES.landing.window_s, "... within this", 0, 600),
+            Key(
                 "throw_over_window_s",
                 float,
                 RULES.throw_over.window_s,

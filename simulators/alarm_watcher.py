@@ -19,7 +19,7 @@ from protocol.packet import header_node_id, open_packet
 from simulators.scorer import ObservedAlarm
 
 ANSWERED = ("intrusion", "throw_over", "drone", "drone_drop")
-EVENT_TYPES = {BY_NAME[name].type_id for name in ("FENCE", "ACOUSTIC", "IMPACT")}
+EVENT_TYPES = {BY_NAME[name].type_id for name in ("FENCE", "ACOUSTIC", "IMPACT", "THUD")}
 
 
 class EvidenceClock:

@@ -45,6 +45,7 @@ from device.detect.kernels import (
     flux,
     harmonic_search,
     log2_q4,
+    low_envelope,
     slide,
     spectral_frame,
     window_features,
@@ -99,7 +100,6 @@ FAULT_FRAMES = 16  # a second to raise a fault, and a second of good frames to c
 _CLIPPED = FFT_SIZE // 20  # 5 % of the sample pairs at full scale
 _FLOOR_DROP = 7 * 16  # log2 sixteenths: 42 dB
 _FLOOR_BACK = 4 * 16  # within 24 dB of the floor again
-_THUD_BANDS = 6  # EDGES: bins 5..23, 78-375 Hz
 _FLOOR_MIN = 12 * 16  # a floor of mean |a + b| >= 8: below that a drop is the quiet night
 
 
@@ -149,7 +149,9 @@ class AcousticDetector:
         self._confidence_q8 = 0  # EMA of positive frames, 0..25600
         self._active_frames = 0
         self.floor = 0  # mean |a + b| of the last frame (the heartbeat's acoustic floor)
-        self.low_q4 = -1  # the last frame's loudest band in 78-375 Hz (log2 sixteenths), -1 if none
+        self.low_q4 = -1  # the last frame's loudest moment below ~300 Hz (log2 sixteenths), -1 if none
+        self._low_state = zeros("i", 2)
+        self._one = zeros("i", 1)
         self.fault = MIC_OK
         self._bad = 0  # frames in a row showing the fault looked for (or, while faulty, good)
         self._floor_q4 = -1  # the learned level (log2 sixteenths) while the microphone is good
@@ -234,9 +236,13 @@ class AcousticDetector:
         while (peak >> shift) > 2047:
             shift += 1
         v = self.vector
-        self.low_q4 = -1  # until this frame is measured
         if st[2] <= 2:
+            self.low_q4 = -1
             return MIC_STILL
+        one = self._one  # the loudest moment below ~300 Hz, for the thud detector
+        one[0] = low_envelope(samples, self._low_state)
+        log2_q4(one, 1, 0)
+        self.low_q4 = one[0]
         decimate_windowed(samples, self._x, self._window, shift)
         dft_magnitudes(self._x, self._table, self.magnitudes, TOP_BIN)
         spectral_frame(self.magnitudes, EDGES, BANDS, TOP_BIN, self._lines, v)
@@ -245,11 +251,6 @@ class AcousticDetector:
         v[_HIGH] = st[1] >> shift
         v[_LEVEL] = st[0] >> shift
         log2_q4(v, _LEVEL + 1, shift << 4)
-        low = v[0]  # the loudest band in 78-375 Hz, for the thud detector
-        for b in range(1, _THUD_BANDS):
-            if v[b] > low:
-                low = v[b]
-        self.low_q4 = low
         change = v[_LEVEL] - self._last[_LEVEL]
         moved = flux(v, self._last, _LEVEL)  # also keeps this frame's levels for the next
         if not self.frames:

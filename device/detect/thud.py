@@ -6,8 +6,9 @@ SPL at 1 m, so it stands 10 dB over a quiet night 30 m away, where the ground ch
 hears nothing beyond ~10 m). Its energy lies below ~400 Hz and it is over in tens of
 milliseconds.
 
-Fed the level of the loudest band in 78-375 Hz of each 64 ms acoustic frame (the acoustic
-detector measures it anyway, in log2 sixteenths), a THUD is:
+Fed the loudest moment below ~300 Hz of each 64 ms acoustic frame (`kernels.low_envelope`,
+unwindowed, so a thud counts the same wherever in the frame it falls; log2 sixteenths), a
+THUD is:
 
 - an onset: `rise_db` over the learned floor and 6 dB over the frame before;
 - short: back within `rise_db` / 2 of the floor within 4 frames (256 ms), or it is a
@@ -24,7 +25,7 @@ NONE = 0
 THUD = 1
 
 _LOG2_DB = 301  # dB = q4 * 301 / 800 (20 log10 2 / 16)
-_SPL_OFFSET_DB = 25  # the loudest low band's log2 level over dB SPL (a sine at ~200 Hz)
+_SPL_OFFSET_DB = -22  # kernels.low_envelope's log2 level under dB SPL (a sine at ~200 Hz)
 _ONSET_STEP_Q4 = 16  # 6 dB over the frame before
 _MAX_FRAMES = 4  # over within 256 ms
 _ALONE_FRAMES = 16  # no onset in the second before
@@ -38,7 +39,7 @@ def q4_to_db(level_q4):
 
 
 class ThudDetector:
-    """Feed `process` the loudest low band's log2 level (sixteenths) of each acoustic frame."""
+    """Feed `process` the low envelope's log2 level (sixteenths) of each acoustic frame."""
 
     def __init__(self, rise_db=10):
         self.set_rise_db(rise_db)

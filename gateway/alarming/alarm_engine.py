@@ -34,6 +34,7 @@ from gateway.alarming.alarms import (
 from gateway.alarming.fence_history import FenceHistory, Heard
 from gateway.alarming.fusion import Detection, DroneTrack, Rules
 from gateway.alarming.intrusions import FENCE_CLASSES, Intrusions
+from gateway.alarming.landings import Landings
 from gateway.alarming.perimeter import Perimeter
 
 
@@ -51,6 +52,7 @@ class AlarmEngine:
         self._ticked = float("-inf")  # the latest time tick() has seen
         self._jam: dict[str, list[tuple[float, float]]] = {}
         self.intrusions = Intrusions(perimeter, book, self.rules, self.fence, self._trigger)
+        self.landings = Landings(self.rules.landing)
 
     @property
     def environmental(self) -> int:
@@ -99,6 +101,8 @@ class AlarmEngine:
             self.fence.add(Heard(d.at, self._arrivals, d.event_id, d.node_id, kind, float(d.fields.get("peak", 0))))
         elif d.type == "impact":
             changes += self._impact(d)
+        elif d.type == "thud":
+            changes += self._thud(d)
         elif d.type == "acoustic":
             changes += self._acoustic(d)
         elif d.type == "tamper" and d.fields.get("state") == 1:
@@ -207,42 +211,58 @@ class AlarmEngine:
     # -- rules ---------------------------------------------------------------------------------
 
     def _impact(self, d: Detection) -> list[Change]:
+        """The ground channel felt a package land: at the node, within its few metres."""
         where = self._node_location(d.node_id)
+        return [] if where is None else self._landing(where, [d.event_id], d.at, {}, placed=False)
+
+    def _thud(self, d: Detection) -> list[Change]:
+        """A node heard a landing: a landing once a neighbour heard it too, placed by levels."""
+        where = self._node_location(d.node_id)
+        landing = self.landings.heard(d, where) if where is not None else None
+        if landing is None or landing.location_m is None:
+            return []  # alone so far (recorded; a neighbour's report may follow)
+        evidence = landing.evidence if not landing.reported else [d.event_id]
+        landing.reported = True
+        return self._landing(landing.location_m, evidence, d.at, landing.detail(), placed=True)
+
+    def _landing(
+        self, where: float, evidence: list[str], at: float, detail: dict[str, Any], placed: bool
+    ) -> list[Change]:
+        """A package landed at `where`: a drone's drop, a climber landing, or a throw-over.
+        `placed`: located from several nodes' levels (better than a place heard before)."""
         rule = self.rules.throw_over
-        if where is None:
-            return []
         for track in self.tracks:
             if (
                 track.position_m is not None
                 and abs(track.position_m - where) <= self.rules.drone.drop_radius_m
-                and d.at - track.last_seen <= self.rules.drone.drop_window_s
+                and at - track.last_seen <= self.rules.drone.drop_window_s
             ):
                 return self._trigger(
                     DRONE_DROP,
                     where,
-                    track.evidence + [d.event_id],
-                    d.at,
+                    track.evidence + evidence,
+                    at,
                     key="track-%d" % track.track_id,
-                    detail={"track": track.track_id},
+                    detail=dict(detail, track=track.track_id),
                 )
-        for at, location, _alarm_id, _level in self.intrusions.recent:
-            if d.at - at <= rule.window_s and abs(location - where) <= rule.radius_m:
+        for i_at, location, _alarm_id, _level in self.intrusions.recent:
+            if at - i_at <= rule.window_s and abs(location - where) <= rule.radius_m:
                 # Someone climbed and landed: the intrusion alarm gains the evidence.
-                return self._trigger(INTRUSION, location, [d.event_id], d.at, detail={"landed": True})
-        for at, location, alarm_id, key in self._throw_overs:
+                return self._trigger(INTRUSION, location, evidence, at, detail={"landed": True})
+        for t_at, location, alarm_id, key in self._throw_overs:
             alarm = self.book.alarms.get(alarm_id)
-            if alarm is not None and alarm.state != CLEARED and d.at - at <= rule.window_s:
+            if alarm is not None and alarm.state != CLEARED and at - t_at <= rule.window_s:
                 if abs(location - where) <= rule.radius_m:
-                    # The same package heard by a neighbouring node too (its frame a retry later).
-                    change = self.book.trigger(THROW_OVER, alarm.zone, location, [d.event_id], d.at, key=key)
+                    # The same package heard by more nodes (their frames a retry later).
+                    spot = where if placed else location
+                    change = self.book.trigger(THROW_OVER, alarm.zone, spot, evidence, at, key=key, detail=detail)
                     return [change] if change is not None else []
-        near = self._fence_near(where, d.at)
+        near = self._fence_near(where, at)
         key = "%d" % int(where // max(rule.radius_m, 1.0))
-        changes = self._trigger(
-            THROW_OVER, where, near + [d.event_id], d.at, key=key, detail={"fence_activity_before": bool(near)}
-        )
+        detail = dict(detail, fence_activity_before=bool(near))
+        changes = self._trigger(THROW_OVER, where, near + evidence, at, key=key, detail=detail)
         for change in changes:
-            self._throw_overs.append((d.at, where, change.alarm.alarm_id, key))
+            self._throw_overs.append((at, where, change.alarm.alarm_id, key))
         return changes
 
     def _acoustic(self, d: Detection) -> list[Change]:

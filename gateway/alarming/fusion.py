@@ -185,6 +185,21 @@ class DroneTrack:
     alarmed: bool = False  # its alarm is raised (it was found trustworthy)
 
 
+@dataclass
+class LandingRule:
+    """Thuds of one landing (`landings.py`): reports within `window_s` from nodes within
+    `reach_m` of each other; `min_nodes` of them make a landing; it is placed within
+    `max_offset_m` of the line, a tie between places broken towards `typical_m` inside."""
+
+    enabled: bool = True
+    window_s: float = 4.0  # one landing's reports arrive within this (airtime, retries)
+    reach_m: float = 90.0  # nodes this far apart hear the same landing
+    min_nodes: int = 2
+    max_offset_m: float = 30.0
+    typical_m: float = 7.0
+    mic_height_m: float = 2.0
+
+
 @dataclass(frozen=True)
 class Detection:
     """One journalled event, as the engine needs it."""
@@ -207,3 +222,4 @@ class Rules:
     drone: DroneRule = field(default_factory=DroneRule)
     jamming: JammingRule = field(default_factory=JammingRule)
     faint_pair: FaintPairRule = field(default_factory=FaintPairRule)
+    landing: LandingRule = field(default_factory=LandingRule)

@@ -3,6 +3,8 @@ intrusion, a climber who stands out is, and is placed within half a node spacing
 over the wall and drone drops are told from climbs; operators acknowledge, clear and mask,
 and every rule of that lifecycle holds."""
 
+import math
+
 import pytest
 
 from gateway.alarming.alarm_engine import AlarmEngine
@@ -137,6 +139,35 @@ def test_a_faint_pair_can_be_switched_off() -> None:
 
     e = AlarmEngine(site(), AlarmBook("hmp"), Rules(faint_pair=FaintPairRule(enabled=False)))
     assert raised(feed(e, [fence(12, T0, 400, cls=FAINT), fence(13, T0 + 1, 400, cls=FAINT)])) == []
+
+
+def thud(node: int, at: float, landing: tuple[float, float], source_db: float = 80.0) -> Detection:
+    """What a fence node reports of a package landing at (chainage, metres inside)."""
+    chainage = 15 + (node - 1) * SPACING
+    distance2 = (landing[0] - chainage) ** 2 + landing[1] ** 2 + 4.0  # microphone 2 m up
+    level = round(source_db - 10 * math.log10(distance2))
+    return event(node, "thud", at, level_db=level, floor_db=38, duration_ms=64)
+
+
+@pytest.mark.parametrize("landing", [(362.0, 8.0), (345.0, 3.0), (356.0, 15.0), (371.0, 0.0)])
+def test_a_landing_heard_by_neighbours_is_a_throw_over_placed_from_their_levels(
+    landing: tuple[float, float],
+) -> None:
+    e = engine()
+    reports = [thud(13, T0 + 0.4, landing), thud(12, T0 + 0.9, landing), thud(14, T0 + 2.2, landing)]
+    changes = feed(e, reports)
+    alarms = raised(changes, THROW_OVER)
+    assert len(alarms) == 1, changes
+    assert abs(alarms[0].location_m - landing[0]) <= 5.0, (landing, alarms[0].location_m)
+    assert set(alarms[0].evidence) == {r.event_id for r in reports}
+    assert alarms[0].detail["heard_by"] == [12, 13, 14]
+
+
+def test_a_thud_that_one_node_alone_heard_is_no_alarm() -> None:
+    e = engine()
+    assert raised(feed(e, [thud(13, T0, (370.0, 2.0))])) == []
+    # Nor are two nodes far apart each hearing a thud of its own at the same moment.
+    assert raised(feed(e, [thud(3, T0 + 60, (80.0, 2.0)), thud(30, T0 + 60.5, (880.0, 2.0))])) == []
 
 
 def test_an_impact_inside_with_no_climb_is_a_throw_over():

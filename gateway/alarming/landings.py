@@ -1,0 +1,86 @@
+"""Where a package landed, from the thuds that neighbouring nodes heard.
+
+A landing's thud reaches each node at a level that falls by spherical spreading:
+L_i = L0 - 20 log10(r_i), with r_i the distance from the landing point (x along the fence
+line, y off it) to node i's microphone (at x_i, on the line, `mic_height_m` up). Given the
+levels several nodes report (THUD `level_db`, one calibration for all), the landing point is
+the least-squares fit of (x, y, L0) over a grid of 0.5 m along the line and 1 m off it: L0
+drops out in closed form (the mean residual), so the search is over the place alone. Two
+nodes fix only a curve of places; a slight preference for a typical throw (`typical_m`
+inside) picks one, which moves the estimate along the line by a metre or two at most. The
+levels cannot tell inside from outside: the fence line is a mirror.
+
+A thud heard by one node alone is not an alarm (a door slammed, a dropped tool): it waits
+`window_s` for a neighbour within `reach_m` to report the same landing. Sans-I/O.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.alarming.fusion import Detection, LandingRule
+
+
+@dataclass
+class Landing:
+    """One landing as heard so far."""
+
+    first_at: float
+    levels: dict[int, tuple[float, float]] = field(default_factory=dict)  # node -> (chainage, level dB)
+    evidence: list[str] = field(default_factory=list)
+    location_m: float | None = None
+    reported: bool = False  # its alarm (or evidence) has gone to the engine
+
+    def detail(self) -> dict[str, Any]:
+        return {"heard_by": sorted(self.levels), "levels_db": [self.levels[n][1] for n in sorted(self.levels)]}
+
+
+class Landings:
+    def __init__(self, rule: LandingRule | None = None) -> None:
+        self.rule = rule or LandingRule()
+        self.recent: list[Landing] = []
+
+    def heard(self, d: Detection, chainage: float) -> Landing | None:
+        """A node's THUD. The landing it belongs to once enough nodes heard it (again with
+        each later report: a better place), else None."""
+        rule = self.rule
+        if not rule.enabled:
+            return None
+        self.recent = [g for g in self.recent if d.at - g.first_at <= rule.window_s]
+        level = float(d.fields.get("level_db", 0))
+        landing = None
+        for candidate in self.recent:
+            near = all(abs(c - chainage) <= rule.reach_m for c, _ in candidate.levels.values())
+            if near and d.node_id not in candidate.levels:
+                landing = candidate
+                break
+        if landing is None:
+            landing = Landing(d.at)
+            self.recent.append(landing)
+        landing.levels[d.node_id] = (chainage, level)
+        landing.evidence.append(d.event_id)
+        if len(landing.levels) < rule.min_nodes:
+            return None
+        landing.location_m = self.locate(list(landing.levels.values()))
+        return landing
+
+    def locate(self, heard: list[tuple[float, float]]) -> float:
+        """The chainage of the landing that best explains the levels (chainage, dB) heard."""
+        rule = self.rule
+        if len(heard) == 1:
+            return heard[0][0]
+        low = min(c for c, _ in heard) - rule.reach_m / 3
+        high = max(c for c, _ in heard) + rule.reach_m / 3
+        best = (math.inf, heard[0][0])
+        steps = int((high - low) / 0.5) + 1
+        h2 = rule.mic_height_m**2
+        for i in range(steps):
+            x = low + 0.5 * i
+            for y in range(int(rule.max_offset_m) + 1):
+                predicted = [-10 * math.log10((x - c) ** 2 + y * y + h2) for c, _ in heard]
+                offset = sum(level - p for (_, level), p in zip(heard, predicted, strict=True)) / len(heard)
+                error = sum((level - p - offset) ** 2 for (_, level), p in zip(heard, predicted, strict=True))
+                error += 1e-3 * (y - rule.typical_m) ** 2  # only breaks the ties of two nodes
+                if error < best[0]:
+                    best = (error, x)
+        return best[1]
