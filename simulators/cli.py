@@ -106,6 +106,8 @@ def _dashboard_access(listen: str, report_dir: Path) -> tuple[str, Path]:
 def _sim(args: argparse.Namespace) -> int:
     if args.action == "train-acoustic":
         return _train_acoustic(args)
+    if args.action == "coverage":
+        return _coverage(args)
     if not args.scenario:
         raise UsageError("perimeter sim run needs a scenario file (see simulators/scenarios/)")
     return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt, args.dashboard)
@@ -120,6 +122,43 @@ def _train_acoustic(args: argparse.Namespace) -> int:
     if not (base / "drone").is_dir() or not (base / "background").is_dir():
         raise UsageError("no recordings in %s (drone/ and background/; --recordings DIR)" % base)
     acoustic_training.main(["--recordings", str(base), "--seed", str(args.seed)])
+    return 0
+
+
+def _numbers(text: str, option: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError("%s takes numbers separated by commas, e.g. 20,30,40 (got %r)" % (option, text)) from None
+    if not values or any(v < 0 for v in values):
+        raise UsageError("%s takes one or more numbers, none negative (got %r)" % (option, text))
+    return values
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    """Pd across a span by spacing, threat and wind: a table, and a plot."""
+    _runner()  # without the [sim] extra, say so before anything else
+    from simulators import coverage
+
+    spacings = _numbers(args.spacings, "--spacings")
+    winds = _numbers(args.winds, "--winds")
+    threats = [t.strip() for t in args.threats.split(",") if t.strip()]
+    unknown = [t for t in threats if t not in coverage.THREATS]
+    if unknown or not threats:
+        raise UsageError("--threats takes %s (got %r)" % (", ".join(coverage.THREATS), args.threats))
+    if any(s <= 0 for s in spacings):
+        raise UsageError("--spacings must be positive")
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r%d / %d trials" % (done, total) + ("\n" if done == total else ""))
+
+    cells = coverage.sweep(threats, spacings, winds, repeats=args.repeats, progress=progress)
+    print(coverage.table(cells))
+    report = Path(args.report)
+    report.mkdir(parents=True, exist_ok=True)
+    coverage.plot(cells, report / "coverage.png")
+    print("plot: %s" % (report / "coverage.png"))
     return 0
 
 
@@ -142,7 +181,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def add_commands(commands: Any) -> None:
     sim = commands.add_parser("sim", help="run a scenario against the real gateway and score it")
-    sim.add_argument("action", choices=["run", "train-acoustic"])
+    sim.add_argument("action", choices=["run", "train-acoustic", "coverage"])
     sim.add_argument("scenario", nargs="?", help="a scenario TOML file (see simulators/scenarios/), for run")
     sim.add_argument("--recordings", help="train-acoustic: the real recordings (default ../shared/data/acoustic)")
     sim.add_argument("--seed", type=int, default=1, help="train-acoustic: the augmentations' seed")
@@ -150,6 +189,10 @@ def add_commands(commands: Any) -> None:
     sim.add_argument("--mqtt", help="mqtt://host:port of a broker to use (default: one of its own)")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
     sim.add_argument("--dashboard", metavar="HOST:PORT", help="serve the operators' dashboard there")
+    sim.add_argument("--spacings", default="20,30,40", help="coverage: node spacings in metres (default 20,30,40)")
+    sim.add_argument("--winds", default="0,10,20", help="coverage: wind speeds in m/s (default 0,10,20)")
+    sim.add_argument("--threats", default="climb,cut,throwover", help="coverage: which threats (default all three)")
+    sim.add_argument("--repeats", type=int, default=2, help="coverage: trials per position (default 2)")
     sim.set_defaults(handler=_sim)
     demo = commands.add_parser("demo", help="the bundled demo scenario, alarms shown as they come")
     demo.add_argument("--report", default="demo-report")

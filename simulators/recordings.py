@@ -19,6 +19,7 @@ from simulators.signals import (
     fence_vibration,
     package_impact,
     package_thud,
+    wind_noise_audio,
 )
 
 CHUNK_S = 10.0  # synthesized and written this much at a time
@@ -56,10 +57,11 @@ def synthesize(
         while t < scenario.duration_s:
             span = min(CHUNK_S, scenario.duration_s - t)
 
-            def near(kind: str, start: float = t, end: float = t + span) -> tuple[tuple[float, float], ...]:
+            def near(kind: str, start: float = t, end: float = t + span) -> tuple[tuple[float, ...], ...]:
+                # Each event's own seed: every node feels the same climber's same impulses.
                 return tuple(
-                    (e.t - start, abs((e.position_m or 0.0) - where))
-                    for e in scenario.events
+                    (e.t - start, abs((e.position_m or 0.0) - where), scenario.seed * 7919 + i)
+                    for i, e in enumerate(scenario.events)
                     if e.kind == kind and start - 10 <= e.t < end
                 )
 
@@ -84,6 +86,7 @@ def synthesize(
                 mask = np.zeros(len(sound), dtype=bool)
                 mask[start:stop] = True
                 sound += np.where(mask, rotors.astype(np.int32), 0)
+            sound += np.round(wind_noise_audio(span, wind, seed + int(t) + 7)).astype(np.int32)
             for stream in streams:  # real everyday sound, clip after clip
                 sound += np.round(stream.take(len(sound))).astype(np.int32)
             thuds = []  # packages landing: (at s in the chunk, distance m, mass kg)

@@ -111,16 +111,18 @@ def fence_vibration(
     seconds: float,
     wind_mps: float = 0.0,
     rain_mmph: float = 0.0,
-    climbs: tuple[tuple[float, float], ...] = (),
+    climbs: tuple[tuple[float, ...], ...] = (),
     seed: int = 1,
-    cuts: tuple[tuple[float, float], ...] = (),
-    knocks: tuple[tuple[float, float], ...] = (),
+    cuts: tuple[tuple[float, ...], ...] = (),
+    knocks: tuple[tuple[float, ...], ...] = (),
 ) -> np.ndarray:
     """x,y,z accelerometer counts (shape n x 3) for a sensor on a mesh fence.
 
-    `climbs`, `cuts` and `knocks` are (start s, distance m) near the sensor. A climb is 8 s
-    of irregular hand
-    and foot impulses ringing the panel at ~90 Hz. Wind is band-limited flutter whose
+    `climbs`, `cuts` and `knocks` are (start s, distance m) near the sensor, or (start s,
+    distance m, seed): one climber's hands and feet, or one cutter's snaps, are the same
+    wherever they are felt, so every node given the same event seed feels the same impulses,
+    each at its own distance (without one, they come from `seed`). A climb is 8 s of
+    irregular hand and foot impulses ringing the panel at ~90 Hz. Wind is band-limited flutter whose
     strength grows with the square of the speed and swells in 7 s gusts; rain is drop
     impulses at a rate proportional to the rain rate."""
     rng = np.random.default_rng(seed)
@@ -132,29 +134,40 @@ def fence_vibration(
     impulses = np.zeros(n)
     drops = rng.poisson(rain_mmph * 25 / FENCE_RATE, n)
     impulses += drops * rng.uniform(10, 40, n)
-    for start, distance in climbs:
+    for climb in climbs:
+        start, distance = climb[0], climb[1]
+        own = _event_rng(climb, rng)
         k = start
         while k < min(start + 8.0, seconds):
-            i = int(k * FENCE_RATE)
-            impulses[i] += rng.uniform(400, 1200) * fence_attenuation(distance)
-            k += rng.uniform(0.1, 0.4)
-    for start, distance in knocks:
-        if start < seconds:
+            strength = own.uniform(400, 1200)
+            if k >= 0:
+                impulses[int(k * FENCE_RATE)] += strength * fence_attenuation(distance)
+            k += own.uniform(0.1, 0.4)
+    for knock in knocks:
+        start, distance = knock[0], knock[1]
+        if 0 <= start < seconds:
             impulses[int(start * FENCE_RATE)] += 1500 * fence_attenuation(distance)
     ring = np.exp(-np.arange(200) / (0.06 * FENCE_RATE)) * np.sin(2 * np.pi * 90 * np.arange(200) / FENCE_RATE)
     common += np.convolve(impulses, ring)[:n]
     # A cut: a handful of wire snaps 2-3 s apart, each a sharp crack ringing at ~320 Hz.
     snaps = np.zeros(n)
-    for start, distance in cuts:
+    for cut in cuts:
+        start, distance = cut[0], cut[1]
+        own = _event_rng(cut, rng)
         k = start
         for _ in range(5):
-            if k < seconds:
+            if 0 <= k < seconds:
                 snaps[int(k * FENCE_RATE)] += 3000 * fence_attenuation(distance)
-            k += rng.uniform(2.0, 3.0)
+            k += own.uniform(2.0, 3.0)
     crack = np.exp(-np.arange(40) / (0.006 * FENCE_RATE)) * np.sin(2 * np.pi * 320 * np.arange(40) / FENCE_RATE)
     common += np.convolve(snaps, crack)[:n]
     xyz = np.stack([common, 0.6 * common, 256 + 0.3 * common], axis=1) + rng.normal(0, 3, (n, 3))
     return np.clip(np.round(xyz), -32768, 32767).astype(np.int16)
+
+
+def _event_rng(event: tuple[float, ...], fallback: np.random.Generator) -> np.random.Generator:
+    """An event's own random numbers when it names a seed (see `fence_vibration`)."""
+    return np.random.default_rng(int(event[2])) if len(event) > 2 else fallback
 
 
 def package_impact(
@@ -219,3 +232,31 @@ def package_thud(
     peak = spl_to_amplitude(thud_level_db(mass_kg, distance_m, drop_m))
     out[start : start + length] = pulse * peak / (np.abs(pulse).max() + 1e-12)
     return out
+
+
+def wind_noise_audio(seconds: float, wind_mps: float, seed: int = 1) -> np.ndarray:
+    """Microphone samples (float) of wind on a node's microphone behind a fur windshield.
+
+    Physical basis: wind noise at a microphone is turbulence pressure, not sound: its level
+    grows with the dynamic pressure, ~ v^2 (40 log10 v dB), and its spectrum falls steeply
+    with frequency (about f^-2 above a few tens of hertz), so it lands exactly in a thud's
+    band. Behind a fur windshield it is taken as 45 dB SPL in 70-300 Hz at 10 m/s (fur
+    windshields measure 20-30 dB better than bare foam there), i.e. 57 dB at 20 m/s and 33 dB
+    at 5 m/s. Gusts swell it over 7 s as they swell the fence's flutter (`fence_vibration`).
+    """
+    rng = np.random.default_rng(seed)
+    n = int(seconds * AUDIO_RATE)
+    if wind_mps <= 0 or n == 0:
+        return np.zeros(n)
+    spectrum = np.fft.rfft(rng.normal(0.0, 1.0, n))
+    frequency = np.fft.rfftfreq(n, 1.0 / AUDIO_RATE)
+    shaped = np.fft.irfft(spectrum / np.maximum(frequency, 20.0), n)  # f^-1 amplitude: f^-2 power
+    band = np.fft.irfft(
+        np.fft.rfft(shaped) * ((frequency >= 70) & (frequency <= 300)), n
+    )  # what of it lies in the thud's band
+    level = 45.0 + 40 * math.log10(wind_mps / 10.0)
+    t = np.arange(n) / AUDIO_RATE
+    gust = 1.0 + 0.5 * np.sin(2 * np.pi * t / 7.0 + rng.uniform(0, 2 * np.pi))
+    scale = spl_to_amplitude(level) / math.sqrt(2) / (band.std() + 1e-12)
+    result: np.ndarray = shaped * scale * gust
+    return result

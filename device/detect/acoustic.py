@@ -150,7 +150,7 @@ class AcousticDetector:
         self._active_frames = 0
         self.floor = 0  # mean |a + b| of the last frame (the heartbeat's acoustic floor)
         self.low_q4 = -1  # the last frame's loudest moment below ~300 Hz (log2 sixteenths), -1 if none
-        self._low_state = zeros("i", 2)
+        self._low_state = zeros("i", 3)
         self._one = zeros("i", 1)
         self.fault = MIC_OK
         self._bad = 0  # frames in a row showing the fault looked for (or, while faulty, good)

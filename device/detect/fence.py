@@ -10,13 +10,13 @@ steady rain lift the floor instead of raising alarms; during activity it creeps 
 slowly still, so a storm that sets in cannot hold the sensor active for ever.
 
 - climb: activity accumulated to `climb_ms` within a `window_s` sliding window, counted
-  from the start of the episode;
+  from the start of the episode, or faint activity (below) accumulated to twice that;
 - cut: `cut_count` short sharp bursts (sharpness >= `cut_threshold`/16, at most 150 ms
   long) within `cut_window_s`, without the sustained activity of a climb;
 - rattle: an episode of activity (ended by 3 s of quiet) that raised neither and at its
   loudest reached twice the activity threshold, reported as a low-priority event, not an
   alarm;
-- faint: activity at two thirds of the threshold accumulated to two thirds of `climb_ms`
+- faint: activity at two thirds of the threshold accumulated to half of `climb_ms`
   in the same window, without a climb. A climb midway between two nodes 30 m apart reaches
   each at about a third of its strength (the mesh damps it over ~10 m), and in gusts to
   20 m/s neither node's own climb threshold is reached; both report a faint climb and the
@@ -57,7 +57,7 @@ class FenceDetector:
         self.cut_threshold = cut_threshold
         self._window = bytearray(window_s * 1000 // BLOCK_MS)
         self._climb_blocks = climb_ms // BLOCK_MS
-        self._faint_blocks = self._climb_blocks * 2 // 3
+        self._faint_blocks = self._climb_blocks // 2
         self.faint_blocks = 0  # faint-active blocks in the sliding window
         self._faint_reported = False  # until the faint activity has died down again
         self._faint_peak = 0
@@ -167,7 +167,10 @@ class FenceDetector:
             self._burst_sharp = 0
         if self._episode:
             self._episode += 1
-            if not self._alarmed and self.active_blocks >= self._climb_blocks:
+            # A climb in a gale: at full strength only between gusts, but faint-active for
+            # twice as long as a climb is active (the gale alone stays far below that).
+            climbing = self.active_blocks >= self._climb_blocks or self.faint_blocks >= 2 * self._climb_blocks
+            if not self._alarmed and climbing:
                 self._alarmed = True
                 result = CLIMB
             if not active:

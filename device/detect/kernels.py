@@ -87,17 +87,21 @@ def frame_stats(src: ptr16, out: ptr32) -> int:  # type: ignore[valid-type]
 
 @micropython.viper
 def low_envelope(src: ptr16, state: ptr32) -> int:  # type: ignore[valid-type]
-    """The loudest moment below ~300 Hz in an audio frame, wherever in the frame it falls
-    (no window): the pair sums a + b (4 kHz) through two one-pole low-passes (each halves
-    the way to its input, -3 dB near 440 Hz; together -6 dB near 280 Hz), in sixteenths,
-    carried across frames in state[0] and state[1]. Returns the largest |output| (counts)."""
+    """The loudest moment in 85-280 Hz in an audio frame, wherever in the frame it falls (no
+    window): the pair sums a + b (4 kHz), less their own slow average (a one-pole high-pass,
+    -3 dB near 85 Hz: wind's rumble and the microphone's offset lie below), through two
+    one-pole low-passes (each halves the way to its input; together -6 dB near 280 Hz), in
+    sixteenths, carried across frames in state[0..2]. Returns the largest |output| (counts)."""
+    y0 = int(state[2])
     y1 = int(state[0])
     y2 = int(state[1])
     peak = 0
     for i in range(256):
         a = ((int(src[2 * i]) & 0xFFFF) ^ 0x8000) - 0x8000
         b = ((int(src[2 * i + 1]) & 0xFFFF) ^ 0x8000) - 0x8000
-        y1 += (((a + b) << 4) - y1) >> 1
+        s = (a + b) << 4
+        y0 += (s - y0) >> 3
+        y1 += ((s - y0) - y1) >> 1
         y2 += (y1 - y2) >> 1
         m = y2
         if m < 0:
@@ -106,6 +110,7 @@ def low_envelope(src: ptr16, state: ptr32) -> int:  # type: ignore[valid-type]
             peak = m
     state[0] = y1
     state[1] = y2
+    state[2] = y0
     return peak >> 4
 
 

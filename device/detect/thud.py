@@ -25,7 +25,7 @@ NONE = 0
 THUD = 1
 
 _LOG2_DB = 301  # dB = q4 * 301 / 800 (20 log10 2 / 16)
-_SPL_OFFSET_DB = -22  # kernels.low_envelope's log2 level under dB SPL (a sine at ~200 Hz)
+_SPL_OFFSET_DB = -25  # kernels.low_envelope's log2 level under dB SPL (a sine at 100-300 Hz)
 _ONSET_STEP_Q4 = 16  # 6 dB over the frame before
 _MAX_FRAMES = 4  # over within 256 ms
 _ALONE_FRAMES = 16  # no onset in the second before

@@ -77,11 +77,12 @@ def test_a_single_knock_is_reported_as_a_rattle_only():
 
 def test_steady_wind_at_several_strengths_raises_nothing_and_few_faint_reports():
     # Gusts make a node faint-active too; the gateway sees the whole fence doing it (common
-    # mode). The node only keeps such reports sparse: one per gust at most, not per block.
+    # mode). The node only keeps such reports sparse: one per gust at most (a gust comes
+    # every 7 s), never one per block.
     for seed, speed in ((2, 4), (3, 10), (4, 14), (5, 20)):
         found = events(FenceSignal(seed, wind_mps=speed), 60)
         assert alarms(found) == [], (speed, found)
-        assert len(found) <= 3, (speed, found)
+        assert len(found) <= 6, (speed, found)
 
 
 def test_rain_light_and_heavy_raises_nothing():
