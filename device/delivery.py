@@ -55,9 +55,10 @@ class DeliveryQueue:
     def __len__(self):
         return len(self._queue)
 
-    def submit(self, type_id, fields, priority, ack_req, now_ms):
+    def submit(self, type_id, fields, priority, ack_req, now_ms, delay_ms=0):
         """Queue a message. False if it was dropped: the queue is full of messages at least
-        as important. `fields` are the body's fields; event bodies get `age_ds` set here."""
+        as important. `fields` are the body's fields; event bodies get `age_ds` set here.
+        `delay_ms` holds its first transmission back (the random spread comes on top)."""
         if len(self._queue) >= self.capacity:
             victim = None
             for pending in self._queue:  # the least important, and of those the oldest
@@ -69,8 +70,8 @@ class DeliveryQueue:
             self._queue.remove(victim)
             self.dropped += 1
         pending = _Pending(type_id, fields, priority, ack_req, now_ms)
-        if self.spread_ms:
-            pending.next_ms = now_ms + self._random_ms(self.spread_ms)
+        if self.spread_ms or delay_ms:
+            pending.next_ms = now_ms + delay_ms + (self._random_ms(self.spread_ms) if self.spread_ms else 0)
         self._queue.append(pending)
         return True
 

@@ -80,12 +80,12 @@ class Node:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def _event(self, type_name, fields, priority):
+    def _event(self, type_name, fields, priority, delay_ms=0):
         self.event_no = (self.event_no + 1) & 0xFFFF
         fields["event_no"] = self.event_no
         fields["age_ds"] = 0
         self.reports += 1
-        if not self.queue.submit(_T[type_name], fields, priority, True, self.clock.now_ms()):
+        if not self.queue.submit(_T[type_name], fields, priority, True, self.clock.now_ms(), delay_ms):
             self.status |= _QUEUE_FULL
 
     @property
@@ -181,7 +181,12 @@ class Node:
             return
         det = self.thud
         fields = {"level_db": det.level_db, "floor_db": det.floor_db, "duration_ms": det.duration_ms}
-        self._event("THUD", fields, ALARM)
+        # Every node that heard the landing decides at the same moment: on a radio they would
+        # all key up together and collide. The louder (nearer) a node heard it, the sooner it
+        # speaks, 25 ms per dB under 90 dB: the gateway hears the two nearest first, and
+        # those place the landing best.
+        quieter = 90 - det.level_db if det.level_db < 90 else 0
+        self._event("THUD", fields, ALARM, quieter * 25 if hasattr(self.board.link, "airtime_ms") else 0)
 
     # -- downlinks -------------------------------------------------------------------------
 

@@ -263,7 +263,15 @@ def table(cells: list[Cell]) -> str:
         missed = ", ".join("%g" % f for f in c.missed_at) or "-"
         lines.append(
             "%-10s %9g %5g m/s %7d %6.2f %9s  %s"
-            % (c.threat, c.spacing_m, c.wind_mps, c.trials, c.pd, error, missed + (" of the span" if c.missed_at else ""))
+            % (
+                c.threat,
+                c.spacing_m,
+                c.wind_mps,
+                c.trials,
+                c.pd,
+                error,
+                missed + (" of the span" if c.missed_at else ""),
+            )
         )
     lines.append("")
     lines.append("largest spacing with Pd >= %.2f (at it and at every smaller spacing tried):" % TARGET_PD)
@@ -290,7 +298,12 @@ def plot(cells: list[Cell], path: Path) -> None:
     for threat in THREATS:
         for wind in sorted({c.wind_mps for c in cells if c.threat == threat}):
             row = sorted((c for c in cells if c.threat == threat and c.wind_mps == wind), key=lambda c: c.spacing_m)
-            ax.plot([c.spacing_m for c in row], [c.pd for c in row], styles[threat], label="%s, wind %g m/s" % (threat, wind))
+            ax.plot(
+                [c.spacing_m for c in row],
+                [c.pd for c in row],
+                styles[threat],
+                label="%s, wind %g m/s" % (threat, wind),
+            )
     ax.axhline(TARGET_PD, color="grey", linewidth=0.8, linestyle=":", label="Pd %.2f" % TARGET_PD)
     ax.set_xlabel("node spacing (m)")
     ax.set_ylabel("probability of detection")
