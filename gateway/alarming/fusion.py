@@ -188,12 +188,17 @@ class DroneTrack:
 @dataclass
 class LandingRule:
     """Thuds of one landing (`landings.py`): reports within `window_s` from nodes within
-    `reach_m` of each other; `min_nodes` of them make a landing; it is placed within
-    `max_offset_m` of the line, a tie between places broken towards `typical_m` inside."""
+    `reach_m` of each other, of thuds that happened within `coincide_s` of each other (each
+    node's report says how long it waited: unrelated sounds at two nodes seldom coincide so
+    closely); `min_nodes` of them make a landing; it is placed within `max_offset_m` of the
+    line, a tie between places broken towards `typical_m` inside; levels that only a source
+    louder than `loudest_db` at 1 m could explain are no landing."""
 
     enabled: bool = True
     window_s: float = 4.0  # one landing's reports arrive within this (airtime, retries)
+    coincide_s: float = 0.4  # ... and say it happened within this of each other
     reach_m: float = 90.0  # nodes this far apart hear the same landing
+    loudest_db: float = 100.0  # at 1 m: a package of 50 kg; anything louder is no package
     min_nodes: int = 2
     max_offset_m: float = 30.0
     typical_m: float = 7.0

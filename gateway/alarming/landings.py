@@ -51,7 +51,8 @@ class Landings:
         landing = None
         for candidate in self.recent:
             near = all(abs(c - chainage) <= rule.reach_m for c, _ in candidate.levels.values())
-            if near and d.node_id not in candidate.levels:
+            together = abs(d.at - candidate.first_at) <= rule.coincide_s
+            if near and together and d.node_id not in candidate.levels:
                 landing = candidate
                 break
         if landing is None:
@@ -61,17 +62,21 @@ class Landings:
         landing.evidence.append(d.event_id)
         if len(landing.levels) < rule.min_nodes:
             return None
-        landing.location_m = self.locate(list(landing.levels.values()))
+        where, source_db = self.locate(list(landing.levels.values()))
+        if source_db > rule.loudest_db:
+            return None  # no package is that loud: unrelated sounds at distant nodes
+        landing.location_m = where
         return landing
 
-    def locate(self, heard: list[tuple[float, float]]) -> float:
-        """The chainage of the landing that best explains the levels (chainage, dB) heard."""
+    def locate(self, heard: list[tuple[float, float]]) -> tuple[float, float]:
+        """The chainage of the landing that best explains the levels (chainage, dB) heard,
+        and the level at 1 m that the fit implies."""
         rule = self.rule
         if len(heard) == 1:
-            return heard[0][0]
+            return heard[0][0], heard[0][1]
         low = min(c for c, _ in heard) - rule.reach_m / 3
         high = max(c for c, _ in heard) + rule.reach_m / 3
-        best = (math.inf, heard[0][0])
+        best = (math.inf, heard[0][0], 0.0)
         steps = int((high - low) / 0.5) + 1
         h2 = rule.mic_height_m**2
         for i in range(steps):
@@ -82,5 +87,5 @@ class Landings:
                 error = sum((level - p - offset) ** 2 for (_, level), p in zip(heard, predicted, strict=True))
                 error += 1e-3 * (y - rule.typical_m) ** 2  # only breaks the ties of two nodes
                 if error < best[0]:
-                    best = (error, x)
-        return best[1]
+                    best = (error, x, offset)
+        return best[1], best[2]

@@ -154,7 +154,8 @@ def test_a_landing_heard_by_neighbours_is_a_throw_over_placed_from_their_levels(
     landing: tuple[float, float],
 ) -> None:
     e = engine()
-    reports = [thud(13, T0 + 0.4, landing), thud(12, T0 + 0.9, landing), thud(14, T0 + 2.2, landing)]
+    # Reports arrive over a second or two, but each says when its node heard the thud.
+    reports = [thud(13, T0 + 0.1, landing), thud(12, T0 + 0.25, landing), thud(14, T0 + 0.3, landing)]
     changes = feed(e, reports)
     alarms = raised(changes, THROW_OVER)
     assert len(alarms) == 1, changes
@@ -166,8 +167,13 @@ def test_a_landing_heard_by_neighbours_is_a_throw_over_placed_from_their_levels(
 def test_a_thud_that_one_node_alone_heard_is_no_alarm() -> None:
     e = engine()
     assert raised(feed(e, [thud(13, T0, (370.0, 2.0))])) == []
-    # Nor are two nodes far apart each hearing a thud of its own at the same moment.
-    assert raised(feed(e, [thud(3, T0 + 60, (80.0, 2.0)), thud(30, T0 + 60.5, (880.0, 2.0))])) == []
+    # Nor are two nodes far apart each hearing a thud of its own at the same moment,
+    assert raised(feed(e, [thud(3, T0 + 60, (80.0, 2.0)), thud(30, T0 + 60.2, (880.0, 2.0))])) == []
+    # nor neighbours hearing thuds a second and a half apart (a dog's bark, then a door),
+    assert raised(feed(e, [thud(20, T0 + 120, (590.0, 2.0)), thud(21, T0 + 121.5, (630.0, 2.0))])) == []
+    # nor levels only a 50 kg package could make (two loud sounds, one near each node).
+    loud = [thud(25, T0 + 200, (735.0, 0.0), 90.0), thud(26, T0 + 200.1, (765.0, 0.0), 90.0)]
+    assert raised(feed(e, loud)) == []
 
 
 def test_an_impact_inside_with_no_climb_is_a_throw_over():
