@@ -146,7 +146,7 @@ def _landing_reports(trial: Trial, along_m: float, seed: int) -> list[tuple[floa
     distance = math.hypot(along_m, trial.offset_m)
     sound = drone_audio(seconds, 1e6, seed=seed)  # a quiet night's ambient (40 dB SPL)
     sound = sound.astype(np.float64) + wind_noise_audio(seconds, trial.wind_mps, seed + 7)
-    sound += package_thud(seconds, at, trial.mass_kg, distance, seed=seed + 11)
+    sound += package_thud(seconds, at, trial.mass_kg, distance, seed=trial.seed)  # one landing, one sound
     samples = np.clip(np.round(sound), -32768, 32767).astype("<i2")
     found: list[tuple[float, str, dict[str, int]]] = []
     thud, state, one = ThudDetector(), zeros("i", 3), zeros("i", 1)

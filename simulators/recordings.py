@@ -89,21 +89,23 @@ def synthesize(
             sound += np.round(wind_noise_audio(span, wind, seed + int(t) + 7)).astype(np.int32)
             for stream in streams:  # real everyday sound, clip after clip
                 sound += np.round(stream.take(len(sound))).astype(np.int32)
-            thuds = []  # packages landing: (at s in the chunk, distance m, mass kg)
-            for e in scenario.events:
+            thuds = []  # packages landing: (at s in the chunk, distance m, mass kg, the landing's seed)
+            for i, e in enumerate(scenario.events):
                 if e.kind == "throwover" and t <= e.t < t + span:
                     along = abs((e.position_m or 0.0) - where)
-                    thuds.append((e.t - t, float(np.hypot(along, e.offset_m)), e.mass_kg))
+                    thuds.append((e.t - t, float(np.hypot(along, e.offset_m)), e.mass_kg, scenario.seed * 7919 + i))
                 if e.kind == "drone" and e.drop_t is not None and t <= e.drop_t < t + span:
                     along = abs((e.position_at(e.drop_t) or 0.0) - where)
-                    thuds.append((e.drop_t - t, float(np.hypot(along, e.offset_m)), e.mass_kg))
-            for k, (at, distance, mass) in enumerate(thuds):  # heard in the air
-                sound += np.round(package_thud(span, at, mass, distance, seed=seed + int(t) + k)).astype(np.int32)
+                    thuds.append(
+                        (e.drop_t - t, float(np.hypot(along, e.offset_m)), e.mass_kg, scenario.seed * 7919 + i)
+                    )
+            for at, distance, mass, landing in thuds:  # heard in the air: one landing, one sound
+                sound += np.round(package_thud(span, at, mass, distance, seed=landing)).astype(np.int32)
             sound = np.clip(sound, -32768, 32767).astype(np.int16)
             audio.write(i2s_slots(sound))
             audio_level = levels_per_second(sound, AUDIO_RATE)
             ground = package_impact(span, span + 1, seed=seed + int(t))  # no thud: noise only
-            for at, distance, mass in thuds:
+            for at, distance, mass, _landing in thuds:
                 thud = package_impact(span, at, mass, distance_m=distance, seed=seed + int(t)).astype(np.int64) - 32768
                 ground = np.clip(ground.astype(np.int64) + thud, 0, 65535).astype(np.uint16)
             impact.write(ground.astype("<u2").tobytes())

@@ -53,6 +53,10 @@ class AlarmEngine:
         self._jam: dict[str, list[tuple[float, float]]] = {}
         self.intrusions = Intrusions(perimeter, book, self.rules, self.fence, self._trigger)
         self.landings = Landings(self.rules.landing)
+        self._placed: dict[str | None, dict[int, float]] = {}  # side -> node -> chainage
+        for n in perimeter.nodes:
+            if (c := perimeter.chainage(n)) is not None:
+                self._placed.setdefault(perimeter.side(n), {})[n] = c
 
     @property
     def environmental(self) -> int:
@@ -218,7 +222,8 @@ class AlarmEngine:
     def _thud(self, d: Detection) -> list[Change]:
         """A node heard a landing: a landing once a neighbour heard it too, placed by levels."""
         where = self._node_location(d.node_id)
-        landing = self.landings.heard(d, where) if where is not None else None
+        side = self._placed.get(self.perimeter.side(d.node_id), {})  # nodes like it: microphones
+        landing = self.landings.heard(d, where, side) if where is not None else None
         if landing is None or landing.location_m is None:
             return []  # alone so far (recorded; a neighbour's report may follow)
         evidence = landing.evidence if not landing.reported else [d.event_id]
@@ -233,7 +238,8 @@ class AlarmEngine:
         rule = self.rules.throw_over
         for track in self.tracks:
             if (
-                track.position_m is not None
+                track.alarmed  # a drone the office was told of, not a sound being weighed
+                and track.position_m is not None
                 and abs(track.position_m - where) <= self.rules.drone.drop_radius_m
                 and at - track.last_seen <= self.rules.drone.drop_window_s
             ):
@@ -283,6 +289,7 @@ class AlarmEngine:
         if cleared:
             if track is not None:
                 track.detecting.pop(d.node_id, None)
+                track.since.pop(d.node_id, None)
                 track.evidence.append(d.event_id)
                 if not track.detecting:
                     track.ended_at = d.at
@@ -292,6 +299,7 @@ class AlarmEngine:
             track = DroneTrack(self._track_seq, d.at, d.at)
             self.tracks.append(track)
         track.last_seen = d.at
+        track.since.setdefault(d.node_id, d.at)
         track.detecting[d.node_id] = max(1.0, float(d.fields.get("snr_db", 1)))
         track.heard_by.add(d.node_id)
         if d.fields.get("fundamental_hz"):
@@ -311,7 +319,7 @@ class AlarmEngine:
         reach = self.rules.drone.corroborate_m
         placed = [(n, c) for n in self.perimeter.nodes if (c := self._node_location(n)) is not None]
         near = [n for n, c in placed if first is not None and abs(c - first) <= reach]
-        trust = self.rules.drone.trust(track, now, len(set(near) - track.heard_by))
+        trust = self.rules.drone.trust(track, now, len(set(near) - track.heard_by), len(set(near) & track.heard_by))
         if trust is None:
             return []
         track.alarmed = True

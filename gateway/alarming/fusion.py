@@ -130,18 +130,25 @@ class DroneRule:
     same_track_m: float = 300.0
     confirm_s: float = 2.0
     corroborate_m: float = 60.0
-    require_two_nodes: bool = False
+    require_two_nodes: bool = True  # everyday sound fools one microphone, seldom two at once
     alone_s: float = 10.0
     f0_tolerance: float = 0.15
     require_consistent_f0: bool = False
 
-    def trust(self, track: "DroneTrack", now: float, silent_neighbours: int) -> dict[str, Any] | None:
+    def trust(
+        self, track: "DroneTrack", now: float, silent_neighbours: int, corroborators: int | None = None
+    ) -> dict[str, Any] | None:
         """What makes a live track trustworthy, or None while it is not (yet); the nodes in
-        range of the first that have not heard it are `silent_neighbours`."""
-        heard_s = now - track.started_at
+        range of the first that have not heard it are `silent_neighbours`, and those that
+        have (the first included) `corroborators` (a track joins nodes up to `same_track_m`
+        apart, and two far-apart nodes each fooled by a sound of its own corroborate
+        nothing)."""
+        # Heard without a break by one node: sounds that fool nodes in turn along a track's
+        # 300 m (each its own, a few seconds each) are not one drone heard all that time.
+        heard_s = max((now - since for since in track.since.values()), default=0.0)
         if track.ended_at is not None or not track.detecting or heard_s < self.confirm_s:
             return None
-        corroborated = len(track.heard_by) >= 2
+        corroborated = (len(track.heard_by) if corroborators is None else corroborators) >= 2
         if self.require_two_nodes and not corroborated and silent_neighbours and heard_s < self.alone_s:
             return None  # a neighbour should hear it too: wait for it, or for alone_s
         f0 = track.fundamentals
@@ -183,6 +190,7 @@ class DroneTrack:
     heard_by: set[int] = field(default_factory=set)  # every node that reported it
     fundamentals: list[int] = field(default_factory=list)  # Hz, as reported (0: none measured)
     alarmed: bool = False  # its alarm is raised (it was found trustworthy)
+    since: dict[int, float] = field(default_factory=dict)  # node -> when its present detection began
 
 
 @dataclass
@@ -192,13 +200,18 @@ class LandingRule:
     node's report says how long it waited: unrelated sounds at two nodes seldom coincide so
     closely); `min_nodes` of them make a landing; it is placed within `max_offset_m` of the
     line, a tie between places broken towards `typical_m` inside; levels that only a source
-    louder than `loudest_db` at 1 m could explain are no landing."""
+    louder than `loudest_db` at 1 m could explain are no landing. A node whose floor is over
+    `quiet_floor_db` (day-time yard noise, a gale on its microphone) is not listened to for
+    landings: a door, a dropped tool, a dog's bark there are thuds too, at one node or
+    several (with real everyday sound at 55 dB SPL each node heard four a minute); there
+    only the ground channel's impacts count."""
 
     enabled: bool = True
     window_s: float = 4.0  # one landing's reports arrive within this (airtime, retries)
     coincide_s: float = 0.4  # ... and say it happened within this of each other
     reach_m: float = 90.0  # nodes this far apart hear the same landing
     loudest_db: float = 100.0  # at 1 m: a package of 50 kg; anything louder is no package
+    quiet_floor_db: float = 50.0  # a node this loud around it hears landings among too much else
     min_nodes: int = 2
     max_offset_m: float = 30.0
     typical_m: float = 7.0

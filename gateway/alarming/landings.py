@@ -40,13 +40,15 @@ class Landings:
         self.rule = rule or LandingRule()
         self.recent: list[Landing] = []
 
-    def heard(self, d: Detection, chainage: float) -> Landing | None:
+    def heard(self, d: Detection, chainage: float, chainages: dict[int, float]) -> Landing | None:
         """A node's THUD. The landing it belongs to once enough nodes heard it (again with
-        each later report: a better place), else None."""
+        each later report: a better place), else None. `chainages`: every placed node's."""
         rule = self.rule
         if not rule.enabled:
             return None
         self.recent = [g for g in self.recent if d.at - g.first_at <= rule.window_s]
+        if d.fields.get("floor_db", 0) > rule.quiet_floor_db:
+            return None  # too loud around that node to tell a landing from everything else
         level = float(d.fields.get("level_db", 0))
         landing = None
         for candidate in self.recent:
@@ -65,8 +67,18 @@ class Landings:
         where, source_db = self.locate(list(landing.levels.values()))
         if source_db > rule.loudest_db:
             return None  # no package is that loud: unrelated sounds at distant nodes
+        farthest = max(abs(c - where) for c, _ in landing.levels.values())
+        first = not landing.reported  # later reports join a landing already made
+        if first and any(abs(c - where) < farthest - 1.0 for c in self._quiet(landing, chainages)):
+            # A node nearer the place than one that heard it, silent: its report would have
+            # come first (nearer is louder, and louder reports sooner). Two sounds, not one.
+            return None
         landing.location_m = where
         return landing
+
+    @staticmethod
+    def _quiet(landing: Landing, chainages: dict[int, float]) -> list[float]:
+        return [c for n, c in chainages.items() if n not in landing.levels]
 
     def locate(self, heard: list[tuple[float, float]]) -> tuple[float, float]:
         """The chainage of the landing that best explains the levels (chainage, dB) heard,

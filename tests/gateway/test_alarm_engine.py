@@ -171,6 +171,13 @@ def test_a_thud_that_one_node_alone_heard_is_no_alarm() -> None:
     assert raised(feed(e, [thud(3, T0 + 60, (80.0, 2.0)), thud(30, T0 + 60.2, (880.0, 2.0))])) == []
     # nor neighbours hearing thuds a second and a half apart (a dog's bark, then a door),
     assert raised(feed(e, [thud(20, T0 + 120, (590.0, 2.0)), thud(21, T0 + 121.5, (630.0, 2.0))])) == []
+    # nor two nodes 60 m apart while the node between them heard nothing,
+    assert raised(feed(e, [thud(12, T0 + 160, (360.0, 2.0)), thud(14, T0 + 160.1, (400.0, 2.0))])) == []
+    # nor thuds among the noise of a busy yard (each node's floor over 50 dB),
+    busy = [thud(8, T0 + 180, (240.0, 2.0)), thud(9, T0 + 180.1, (240.0, 2.0))]
+    for report in busy:
+        report.fields["floor_db"] = 55
+    assert raised(feed(e, busy)) == []
     # nor levels only a 50 kg package could make (two loud sounds, one near each node).
     loud = [thud(25, T0 + 200, (735.0, 0.0), 90.0), thud(26, T0 + 200.1, (765.0, 0.0), 90.0)]
     assert raised(feed(e, loud)) == []
@@ -243,8 +250,12 @@ def test_a_sound_that_stops_before_two_seconds_is_no_drone():
     assert raised(e.tick(T0 + 60)) == []
 
 
-def test_one_node_heard_for_two_seconds_is_enough_unless_the_site_asks_for_two_nodes():
-    e = engine()
+def test_one_node_heard_for_two_seconds_is_enough_only_where_the_site_says_so():
+    # By default a neighbour in range must hear it too (or one node alone for 10 s): every
+    # node's microphone hears its own everyday sounds, and one of them now and then looks
+    # like a drone for a few seconds (the storm scenario with all 40 nodes on the firmware).
+    assert raised(feed(engine(), [drone(20, T0)], settle_s=2.0), DRONE) == []
+    e = AlarmEngine(site(), AlarmBook("hmp"), Rules(drone=DroneRule(require_two_nodes=False)))
     alarm = raised(feed(e, [drone(20, T0)], settle_s=2.0), DRONE)
     assert len(alarm) == 1 and alarm[0].detail["trust"]["corroborated"] is False
 
@@ -257,6 +268,17 @@ def test_with_two_nodes_required_one_node_alone_raises_a_drone_only_after_ten_se
     assert len(alarm) == 1 and alarm[0].detail["trust"]["corroborated"] is False
     assert alarm[0].detail["trust"]["neighbours_in_range"] == 6  # 18, 19, 21, 22 and 110, 111 inside
     assert e.next_deadline() is None  # nothing more to wait for
+
+
+def test_sounds_that_fool_far_apart_nodes_in_turn_are_not_one_drone_heard_alone_for_long():
+    # Node 20 is fooled for 4 s, node 26 (180 m off, in the same track's reach) for 4 s from
+    # 3 s, node 17 for 4 s from 6 s: the track lives 10 s, no node heard anything for 10 s.
+    e = engine()
+    sounds = []
+    for node, start in ((20, 0.0), (26, 3.0), (17, 6.0)):
+        sounds += [drone(node, T0 + start), drone(node, T0 + start + 4.0, cls=2)]
+    sounds.sort(key=lambda d: d.at)
+    assert raised(feed(e, sounds, settle_s=3.0), DRONE) == []
 
 
 def test_a_node_with_no_neighbour_in_range_needs_only_the_two_seconds():
