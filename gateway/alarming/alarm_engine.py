@@ -159,6 +159,8 @@ class AlarmEngine:
         times = [self._pending[0][0] + self.rules.fence_window_s] if self._pending else []
         held = self.intrusions.next_deadline()  # a faint pair's hold
         times += [held] if held is not None else []
+        lone = self.landings.next_deadline()  # a loud thud heard by one node, waiting for others
+        times += [lone] if lone is not None else []
         rule = self.rules.drone
         for track in self.tracks:
             if not track.alarmed and track.ended_at is None:
@@ -181,6 +183,9 @@ class AlarmEngine:
             group.sort(key=lambda entry: entry[1])  # in the order they arrived
             changes += self.intrusions.group([d for _, _, d in group])
         changes += self.intrusions.tick(now)
+        for landing in self.landings.due(now):
+            landing.reported = True
+            changes += self._landing(landing.location_m or 0.0, landing.evidence, now, landing.detail(), placed=True)
         self._expire(now)
         for track in self.tracks:
             if not track.alarmed and track.ended_at is None:

@@ -30,6 +30,7 @@ class Landing:
     evidence: list[str] = field(default_factory=list)
     location_m: float | None = None
     reported: bool = False  # its alarm (or evidence) has gone to the engine
+    lone_at: float | None = None  # when to decide it as heard by one node alone, if loud enough
 
     def detail(self) -> dict[str, Any]:
         return {"heard_by": sorted(self.levels), "levels_db": [self.levels[n][1] for n in sorted(self.levels)]}
@@ -46,7 +47,7 @@ class Landings:
         rule = self.rule
         if not rule.enabled:
             return None
-        self.recent = [g for g in self.recent if d.at - g.first_at <= rule.window_s]
+        self.recent = [g for g in self.recent if d.at - g.first_at <= rule.window_s or g.lone_at is not None]
         if d.fields.get("floor_db", 0) > rule.quiet_floor_db:
             return None  # too loud around that node to tell a landing from everything else
         level = float(d.fields.get("level_db", 0))
@@ -60,6 +61,8 @@ class Landings:
         if landing is None:
             landing = Landing(d.at)
             self.recent.append(landing)
+            if level - float(d.fields.get("floor_db", 0)) >= rule.lone_rise_db:
+                landing.lone_at = d.at + rule.lone_hold_s
         landing.levels[d.node_id] = (chainage, level)
         landing.evidence.append(d.event_id)
         if len(landing.levels) < rule.min_nodes:
@@ -75,6 +78,22 @@ class Landings:
             return None
         landing.location_m = where
         return landing
+
+    def next_deadline(self) -> float | None:
+        """When a loud thud heard by one node alone is to be decided."""
+        waiting = [g.lone_at for g in self.recent if g.lone_at is not None and not g.reported]
+        return min(waiting) if waiting else None
+
+    def due(self, now: float) -> list[Landing]:
+        """Loud thuds that one node alone heard and whose wait is over: landings near it."""
+        found = []
+        for landing in self.recent:
+            if landing.lone_at is not None and landing.lone_at <= now and not landing.reported:
+                landing.lone_at = None
+                if len(landing.levels) == 1:
+                    landing.location_m = next(iter(landing.levels.values()))[0]
+                    found.append(landing)
+        return found
 
     @staticmethod
     def _quiet(landing: Landing, chainages: dict[int, float]) -> list[float]:

@@ -164,15 +164,27 @@ def test_a_landing_heard_by_neighbours_is_a_throw_over_placed_from_their_levels(
     assert alarms[0].detail["heard_by"] == [12, 13, 14]
 
 
+def test_a_loud_thud_that_one_node_alone_heard_on_a_quiet_night_is_a_landing_near_it() -> None:
+    # A light package 4 m from node 13 (375 m): 27 dB over the floor there, too faint 30 m
+    # off for nodes 12 and 14. After 2.5 s with no neighbour's report, a landing at node 13.
+    e = engine()
+    report = thud(13, T0, (371.0, 2.0))
+    assert raised(feed(e, [report], settle_s=2.0)) == []
+    assert e.next_deadline() == T0 + 2.5
+    alarms = raised(e.tick(T0 + 2.5), THROW_OVER)
+    assert len(alarms) == 1 and alarms[0].location_m == 375.0 and alarms[0].evidence == [report.event_id]
+
+
 def test_a_thud_that_one_node_alone_heard_is_no_alarm() -> None:
     e = engine()
-    assert raised(feed(e, [thud(13, T0, (370.0, 2.0))])) == []
-    # Nor are two nodes far apart each hearing a thud of its own at the same moment,
-    assert raised(feed(e, [thud(3, T0 + 60, (80.0, 2.0)), thud(30, T0 + 60.2, (880.0, 2.0))])) == []
+    assert raised(feed(e, [thud(13, T0, (370.0, 25.0))])) == []  # 14 dB over the floor only
+    # Nor (faint ones, under the 15 dB a lone thud needs) are two nodes far apart each
+    # hearing a thud of its own at the same moment,
+    assert raised(feed(e, [thud(3, T0 + 60, (80.0, 25.0)), thud(30, T0 + 60.2, (880.0, 25.0))])) == []
     # nor neighbours hearing thuds a second and a half apart (a dog's bark, then a door),
-    assert raised(feed(e, [thud(20, T0 + 120, (590.0, 2.0)), thud(21, T0 + 121.5, (630.0, 2.0))])) == []
+    assert raised(feed(e, [thud(20, T0 + 120, (590.0, 25.0)), thud(21, T0 + 121.5, (630.0, 25.0))])) == []
     # nor two nodes 60 m apart while the node between them heard nothing,
-    assert raised(feed(e, [thud(12, T0 + 160, (360.0, 2.0)), thud(14, T0 + 160.1, (400.0, 2.0))])) == []
+    assert raised(feed(e, [thud(12, T0 + 160, (350.0, 22.0)), thud(14, T0 + 160.1, (400.0, 22.0))])) == []
     # nor thuds among the noise of a busy yard (each node's floor over 50 dB),
     busy = [thud(8, T0 + 180, (240.0, 2.0)), thud(9, T0 + 180.1, (240.0, 2.0))]
     for report in busy:
