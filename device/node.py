@@ -163,7 +163,10 @@ class Node:
             "confidence": det.confidence,
             "duration_ds": min(det.duration_ds, 0xFFFF),
         }
-        self._event("ACOUSTIC", fields, ALARM if decided == acoustic.DRONE else LOW)
+        # The clear as promptly as the detection: the gateway trusts a drone only once it has
+        # been heard for 2 s without a break, and a clear held back by the duty cycle would
+        # let a second's false detection (a gust, a bark) pass for one.
+        self._event("ACOUSTIC", fields, ALARM)
 
     def _impact_decided(self):
         if not self._reporting():
