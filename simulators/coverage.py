@@ -53,8 +53,8 @@ OFFSETS_M = (0.0, 7.5, 15.0)  # how far inside a package lands
 MASSES_KG = (0.5, 1.0, 2.0)
 WINDOW_S = 30.0
 TARGET_PD = 0.95
-ATTACK_AT_S = {"climb": 12.0, "cut": 12.0, "throwover": 8.0}  # after the floors have settled
-LENGTH_S = {"climb": 32.0, "cut": 32.0, "throwover": 14.0}
+ATTACK_AT_S = {"climb": 12.0, "cut": 12.0, "throwover": 13.0}  # after the floors have settled
+LENGTH_S = {"climb": 32.0, "cut": 32.0, "throwover": 19.0}
 DECISION_DELAY_S = 0.1  # a report's airtime and the gateway's own work
 
 

@@ -30,6 +30,7 @@ _ONSET_STEP_Q4 = 16  # 6 dB over the frame before
 _MAX_FRAMES = 4  # over within 256 ms
 _ALONE_FRAMES = 16  # no onset in the second before
 _AFTER_FRAMES = 12  # ... nor in the 0.77 s after
+_SETTLE_FRAMES = 160  # the first 10 s learn the floor (quickly) and report nothing
 
 
 def q4_to_db(level_q4):
@@ -49,6 +50,7 @@ class ThudDetector:
         self._frames = 0  # frames of the thud under way; 0 when idle
         self._peak = 0
         self._after = 0  # frames still to watch after a thud before it is decided
+        self._settling = 0  # frames seen since the start, up to _SETTLE_FRAMES
         # What the last THUD reports:
         self.level_db = 0
         self.floor_db = 0
@@ -67,6 +69,13 @@ class ThudDetector:
         if self._since_onset < 1000:
             self._since_onset += 1
         floor = self.floor_q4
+        if self._settling < _SETTLE_FRAMES:
+            # Just started: the floor is still the first frame's. It follows the level both
+            # ways quickly, and nothing is reported against a floor not yet learned (a node
+            # in a loud yard would otherwise hear its first minute as thuds).
+            self._settling += 1
+            self.floor_q4 = floor + ((level_q4 - floor) >> 3)
+            return NONE
         onset = level_q4 >= floor + self._rise_q4 and level_q4 >= prev + _ONSET_STEP_Q4
         if self._after:
             if onset:

@@ -43,8 +43,8 @@ def test_a_drone_and_a_package_reach_the_gateway():
 
 
 def test_a_package_heard_landing_reaches_the_gateway_as_a_thud_with_its_level():
-    node, peer = booted(audio=AudioSignal(3).thud(4.0, 8000))
-    simulate(node, peer, 8)
+    node, peer = booted(audio=AudioSignal(3).thud(12.0, 8000))
+    simulate(node, peer, 16)
     thud = peer.of("THUD")
     assert len(thud) == 1 and thud[0][3] is True, peer.received
     assert thud[0][1]["level_db"] >= thud[0][1]["floor_db"] + 10, thud
