@@ -243,8 +243,7 @@ class AlarmEngine:
         rule = self.rules.throw_over
         for track in self.tracks:
             if (
-                track.alarmed  # a drone the office was told of, not a sound being weighed
-                and track.position_m is not None
+                track.position_m is not None
                 and abs(track.position_m - where) <= self.rules.drone.drop_radius_m
                 and at - track.last_seen <= self.rules.drone.drop_window_s
             ):

@@ -130,7 +130,7 @@ class DroneRule:
     same_track_m: float = 300.0
     confirm_s: float = 2.0
     corroborate_m: float = 60.0
-    require_two_nodes: bool = True  # everyday sound fools one microphone, seldom two at once
+    require_two_nodes: bool = False
     alone_s: float = 10.0
     f0_tolerance: float = 0.15
     require_consistent_f0: bool = False
