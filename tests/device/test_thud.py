@@ -1,8 +1,8 @@
 """A package landing heard by the microphone: one short low thud over the quiet is reported
-once, about a second later (after the first 10 s, in which the floor is learnt), with its level and the floor's in dB SPL; a series of knocks
-(footsteps, hammering), a sustained sound and the quiet itself are not. Each frame runs the
-acoustic detector's measurement and the thud detector with the heap locked on MicroPython.
-Runs on CPython and MicroPython."""
+once, about a second later (after the first 10 s, in which the floor is learnt), with its
+level and the floor's in dB SPL; a series of knocks (footsteps, hammering), a sustained
+sound and the quiet itself are not. Each frame runs the acoustic detector's measurement and
+the thud detector with the heap locked on MicroPython. Runs on CPython and MicroPython."""
 
 from device.detect.acoustic import FRAME_SAMPLES, AcousticDetector
 from device.detect.kernels import zeros
