@@ -61,7 +61,7 @@ class Landings:
         if landing is None:
             landing = Landing(d.at)
             self.recent.append(landing)
-            if level - float(d.fields.get("floor_db", 0)) >= rule.lone_rise_db:
+            if rule.lone and level - float(d.fields.get("floor_db", 0)) >= rule.lone_rise_db:
                 landing.lone_at = d.at + rule.lone_hold_s
         landing.levels[d.node_id] = (chainage, level)
         landing.evidence.append(d.event_id)

@@ -23,7 +23,7 @@ from gateway.alarming.alarms import (
     AlarmBook,
     OperatorError,
 )
-from gateway.alarming.fusion import Detection, DroneRule, Rules
+from gateway.alarming.fusion import Detection, DroneRule, LandingRule, Rules
 from gateway.alarming.perimeter import INSIDE, OUTER_FENCE, Perimeter, PlacedNode, Zone
 
 SPACING = 30.0
@@ -164,10 +164,12 @@ def test_a_landing_heard_by_neighbours_is_a_throw_over_placed_from_their_levels(
     assert alarms[0].detail["heard_by"] == [12, 13, 14]
 
 
-def test_a_loud_thud_that_one_node_alone_heard_on_a_quiet_night_is_a_landing_near_it() -> None:
+def test_where_the_site_trusts_one_node_a_loud_lone_thud_is_a_landing_near_it() -> None:
     # A light package 4 m from node 13 (375 m): 27 dB over the floor there, too faint 30 m
     # off for nodes 12 and 14. After 2.5 s with no neighbour's report, a landing at node 13.
-    e = engine()
+    # Off by default (landing `lone`): it is nothing unless the site turns it on.
+    assert raised(feed(engine(), [thud(13, T0, (371.0, 2.0))], settle_s=5.0)) == []
+    e = AlarmEngine(site(), AlarmBook("hmp"), Rules(landing=LandingRule(lone=True)))
     report = thud(13, T0, (371.0, 2.0))
     assert raised(feed(e, [report], settle_s=2.0)) == []
     assert e.next_deadline() == T0 + 2.5
