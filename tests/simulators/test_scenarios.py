@@ -35,9 +35,10 @@ def run_bundled(name: str, tmp_path: Path) -> dict[str, Any]:
 
 # Where the bundled scenarios stand against the coverage issue's targets (Pd 0.95; mean
 # location error 10 m for climbs and cuts, 5 m for throw-overs). Throw-overs of 0.5 kg at
-# 30 m spacing are not all heard yet (a landing heard by one node alone counts only if it
-# stands 15 dB over a quiet floor): the floor here guards what holds, the README says why.
-PD = {"throwover": 0.8}
+# 30 m spacing are not all heard yet (a landing must be heard by two nodes, and a light
+# one near a node is too faint at its neighbours): the floor here guards what holds (15 of
+# 20 on 2026-11-30), the README says why.
+PD = {"throwover": 0.7}
 LOCATION_M = {"climb": 10.0, "cut": 10.0, "throwover": 5.0}
 
 
