@@ -3,7 +3,8 @@
 Each ground-truth event is a trial for its kind; a drone with a drop time is also a
 `drone_drop` trial at the place and time of the drop. It is detected when an alarm of a
 matching category is raised within `window_s` (30 s) after it (and before the next attack
-of its kind at that place) and, where both have a place, within `radius_m` of it; an
+of its kind at that place; for an attack under a jammer, 30 s after the jammer stops:
+nothing gets through it) and, where both have a place, within `radius_m` of it; an
 intrusion alarm that says climb or cut counts only for that kind. A late alarm or one of
 the wrong kind leaves the trial missed (an operator sent to the wrong threat, or too late,
 has missed it) and is itself a nuisance. Supervision trials (a silenced node, jamming) have
@@ -100,6 +101,10 @@ def score(
         )
         stats["trials"] += 1
         limit = WINDOW_S.get(event.kind, window_s)
+        for jam in scenario.events:  # nothing gets through a jammer: the window starts at its end
+            if jam.kind == "jam" and event.kind in KINDS_SAID + ("throwover", "drone", "drone_drop"):
+                if jam.t <= event.t < jam.t + jam.duration_s:
+                    limit = max(limit, jam.t + jam.duration_s - event.t + window_s)
         for later in trials:  # the next attack of the same kind at the same place starts a new trial
             if later.kind == event.kind and later.t > event.t and _same_place(later, event, radius_m):
                 limit = min(limit, later.t - event.t)

@@ -79,6 +79,14 @@ def test_an_alarm_more_than_30_s_after_the_attack_is_a_miss_and_a_nuisance() -> 
     assert on_time["per_kind"]["climb"]["detected"] == 1 and on_time["nuisance"]["alarms"] == 0
 
 
+def test_an_attack_under_a_jammer_has_until_30_s_after_the_jammer_stops() -> None:
+    s = parse(SCENARIO + '[[event]]\nt = 80\nkind = "jam"\nduration_s = 60\n')
+    # The climb at 100 s falls in the jam (80-140 s): its frames get through at 140 s.
+    report = score(s, [ObservedAlarm("j", "intrusion", 165.0, 210.0, "Z03", kind="climb")])
+    assert report["per_kind"]["climb"]["detected"] == 1
+    assert score(s, [ObservedAlarm("k", "intrusion", 175.0, 210.0, "Z03")])["per_kind"]["climb"]["detected"] == 0
+
+
 def test_an_alarm_of_the_wrong_kind_is_a_miss_and_a_nuisance() -> None:
     s = parse(SCENARIO)
     # The cut at 400 m at 900 s, alarmed as a climb; then the climb at 210 m alarmed as a cut.
