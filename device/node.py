@@ -141,7 +141,10 @@ class Node:
         if not self._reporting():
             return
         det = self.fence
-        priority = LOW if decided == fence.RATTLE and not self.walk_test else ALARM
+        # A rattle, and a faint climb (only a neighbour's report can make it an alarm), go
+        # after the node's alarms and clears: in rain they are frequent, and a drone's clear
+        # stuck behind them let a second's false detection pass for a drone heard for 2 s.
+        priority = LOW if decided in (fence.RATTLE, fence.FAINT) and not self.walk_test else ALARM
         fields = {
             "class": decided,
             "peak": min(det.peak, 0xFFFF),
