@@ -36,6 +36,7 @@ def load_identity(path="identity.json"):
         "role": raw.get("role", "node"),
         "link": raw.get("link", "serial"),
         "encrypted": raw.get("encrypted", True),
+        "uplinks": raw.get("uplinks", "enveloped"),
     }
 
 

@@ -10,6 +10,7 @@ an alarm is never pushed out by anything less.
 """
 
 from protocol.body import encode_body
+from protocol.envelope import ENVELOPE_TYPE, wrap
 from protocol.packet import seal_packet
 
 HEARTBEAT = 0  # priorities, lowest first
@@ -35,7 +36,18 @@ class DeliveryQueue:
     """The node's outgoing messages, for one link."""
 
     def __init__(
-        self, key, site_id, node_id, counter, random_ms, capacity=8, base_ms=2000, max_ms=60000, encrypted=True
+        self,
+        key,
+        site_id,
+        node_id,
+        counter,
+        random_ms,
+        capacity=8,
+        base_ms=2000,
+        max_ms=60000,
+        encrypted=True,
+        uplinks="enveloped",
+        boot=0,
     ):
         self._key = key
         self._site_id = site_id
@@ -46,6 +58,13 @@ class DeliveryQueue:
         self.base_ms = base_ms
         self.max_ms = max_ms
         self.encrypted = encrypted
+        # "enveloped": every message sealed in an ENVELOPE with the boot and the clock at
+        # transmission (the gateway then tells a frame played late from one sent late);
+        # "padded": also padded to one length for every type; "bare": as firmware 0.4 sent.
+        if uplinks not in ("enveloped", "padded", "bare"):
+            raise ValueError("uplinks must be enveloped, padded or bare, not %r" % (uplinks,))
+        self.uplinks = uplinks
+        self.boot = boot
         self._queue = []
         self.dropped = 0  # messages given up because the queue was full
         # On a shared radio channel, neighbours that detect the same climb would transmit in
@@ -87,16 +106,12 @@ class DeliveryQueue:
         if "age_ds" in fields:
             fields["age_ds"] = min((now_ms - chosen.created_ms) // 100, _MAX_AGE_DS)
         ctr = self._counter.next()
-        packet = seal_packet(
-            self._key,
-            self._site_id,
-            chosen.type_id,
-            self._node_id,
-            ctr,
-            encode_body(chosen.type_id, fields),
-            chosen.ack_req,
-            self.encrypted,
-        )
+        type_id, body, ack_req = chosen.type_id, encode_body(chosen.type_id, fields), chosen.ack_req
+        if self.uplinks != "bare":
+            # Sealed now, at each transmission: a retransmission carries a fresh clock.
+            body = wrap(type_id, body, ack_req, self.boot, now_ms // 100, self.uplinks == "padded")
+            type_id, ack_req = ENVELOPE_TYPE, False
+        packet = seal_packet(self._key, self._site_id, type_id, self._node_id, ctr, body, ack_req, self.encrypted)
         chosen.attempts += 1
         if chosen.ack_req:
             chosen.ctrs.append(ctr)

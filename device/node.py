@@ -16,9 +16,10 @@ from device.detect.kernels import zeros
 from device.downlink import ACK, COMMAND, CONFIG, DownlinkGuard
 from device.settings import Settings
 from device.supervisor import Supervisor
-from protocol.messages import BY_NAME, CAPABILITIES
+from protocol.messages import BY_NAME, CAPABILITIES, PADDED_BODY
+from protocol.packet import OVERHEAD
 
-FIRMWARE = (0, 4, 0)
+FIRMWARE = (0, 5, 0)
 _T = {
     name: BY_NAME[name].type_id
     for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "THUD", "TAMPER", "FAULT")
@@ -45,7 +46,7 @@ _FAULT_STATUS = {
 _LINK_POLL_MS = 20
 _FIFO_POLL_MS = 25  # the ADXL345 FIFO holds 32 samples = 40 ms at 800 Hz
 _HOUSEKEEPING_MS = 500
-_LARGEST_PACKET = 32  # bytes, for the duty-cycle check before a counter is spent
+_LARGEST_PACKET = OVERHEAD + PADDED_BODY  # bytes, for the duty-cycle check before a counter is spent
 
 
 class Node:
@@ -58,7 +59,14 @@ class Node:
         counter = FrameCounter(store)
         encrypted = identity.get("encrypted", True)
         self.queue = DeliveryQueue(
-            identity["key"], identity["site_id"], self.node_id, counter, self.clock.random_ms, encrypted=encrypted
+            identity["key"],
+            identity["site_id"],
+            self.node_id,
+            counter,
+            self.clock.random_ms,
+            encrypted=encrypted,
+            uplinks=identity.get("uplinks", "enveloped"),
+            boot=self.boot_count,
         )
         if hasattr(board.link, "airtime_ms"):  # a radio: spread first transmissions over 4 airtimes
             self.queue.spread_ms = 4 * board.link.airtime_ms(_LARGEST_PACKET)

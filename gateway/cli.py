@@ -102,7 +102,9 @@ def _node(args: argparse.Namespace) -> int:
         else:
             node_tool.build(args.board, out)
         identity = out.parent / ("identity-%d.json" % args.node_id)
-        identity.write_text(node_tool.identity_json(site_key, args.site_id, args.node_id, args.role, args.link))
+        identity.write_text(
+            node_tool.identity_json(site_key, args.site_id, args.node_id, args.role, args.link, args.uplinks)
+        )
         identity.chmod(0o600)
         if args.board == "rp2":
             commands = node_tool.identity_commands(args.port, identity)
@@ -203,6 +205,12 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     nd.add_argument("--site-key-file", help="deploy: the site key; only the node's derived key is written")
     nd.add_argument("--role", default="node", choices=["node", "bridge"])
     nd.add_argument("--link", default="serial", choices=["serial", "lora"])
+    nd.add_argument(
+        "--uplinks",
+        default="enveloped",
+        choices=["enveloped", "padded", "bare"],
+        help="padded where the site sets constant_length_uplinks; bare only for gateways older than 0.5",
+    )
     nd.add_argument("--dry-run", action="store_true", help="deploy: print the mpremote commands only")
     nd.set_defaults(handler=_node)
     op = commands.add_parser("operator", help="dashboard accounts: add, remove or list operators and viewers")

@@ -192,6 +192,8 @@ class GatewayConfig:
     missed_heartbeats: int
     default_heartbeat_s: int
     delivery_blocked_heartbeats: int
+    late_frame_s: int
+    constant_length_uplinks: bool
     metrics_listen: str | None
     mqtt: MqttConfig
     serial: tuple[SerialTransportConfig, ...]
@@ -258,6 +260,8 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         missed_heartbeats=sup["missed_heartbeats"],
         default_heartbeat_s=sup["default_heartbeat_s"],
         delivery_blocked_heartbeats=sup["delivery_blocked_heartbeats"],
+        late_frame_s=sup["late_frame_s"],
+        constant_length_uplinks=site["constant_length_uplinks"],
         metrics_listen=v["metrics"]["listen"] or None,
         mqtt=mqtt,
         serial=serial,

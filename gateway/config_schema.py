@@ -68,6 +68,12 @@ SCHEMA = (
             ),
             Key("key_file", str, REQUIRED, "32-byte site key, 64 hex digits; must be chmod 600", example="site.key"),
             Key("encrypted", bool, True, "bodies AES-128-CTR encrypted (must match the nodes)"),
+            Key(
+                "constant_length_uplinks",
+                bool,
+                False,
+                "nodes pad every uplink to one length (hides alarms from a selective jammer; costs airtime)",
+            ),
         ),
     ),
     Table(
@@ -90,6 +96,7 @@ SCHEMA = (
             Key(
                 "delivery_blocked_heartbeats", int, 3, "this many heartbeats holding frames, no event: blocked", 1, 100
             ),
+            Key("late_frame_s", int, 30, "a frame played this long after its node sent it is a late_frame", 5, 3_600),
         ),
     ),
     Table(

@@ -8,7 +8,7 @@ truncates out-of-range values, so every value is range-checked here before packi
 import struct
 
 from .errors import BODY, TYPE, EncodeError, FrameRejected
-from .messages import BY_ID, KINDS, MessageType
+from .messages import BY_ID, KINDS, TAILED, MessageType
 
 _CHAR = {"u8": "B", "i8": "b", "u16": "H", "i16": "h", "u24": "3s", "u32": "I"}
 
@@ -24,6 +24,7 @@ class _Layout:
         self.names = tuple(f[0] for f in message.fields)
         self.u24 = tuple(f[0] for f in message.fields if f[1] == "u24")
         self.enums = tuple((f[0], f[2]) for f in message.fields if f[2] is not None)
+        self.tailed = message.type_id in TAILED  # the fixed fields, then a tail of any length
 
 
 _LAYOUTS = {type_id: _Layout(m) for type_id, m in BY_ID.items()}
@@ -33,11 +34,14 @@ def decode_body(type_id: int, body: bytes) -> dict[str, int]:
     """The fields of a body of type `type_id`, as a dict of ints.
 
     Raises `FrameRejected` ("type" for an unknown type, "body" for a wrong length or a value
-    its enum does not allow).
+    its enum does not allow). Of an ENVELOPE body only the fixed fields are decoded here;
+    `protocol.envelope` reads its tail.
     """
     layout = _LAYOUTS.get(type_id)
     if layout is None:
         raise FrameRejected(TYPE, "unknown message type %d" % type_id)
+    if layout.tailed and len(body) >= layout.size:
+        body = body[: layout.size]
     if len(body) != layout.size:
         raise FrameRejected(BODY, "%s body is %d bytes, not %d" % (layout.message.name, len(body), layout.size))
     fields = dict(zip(layout.names, struct.unpack_from(layout.format, body, 0)))  # noqa: B905 (no strict= on MicroPython)

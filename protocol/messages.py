@@ -81,6 +81,7 @@ CONFIG_KEYS = {
     5: "armed",
 }
 COMMAND = {1: "ping", 2: "reboot", 3: "self_test", 4: "walk_test"}
+ENVELOPE_FLAGS = {0: "ack_req"}
 
 # Every event body starts with these two fields (added by the table, not repeated below):
 # the node-local event number the gateway de-duplicates retransmissions by, and how long the
@@ -148,6 +149,17 @@ _TABLE = (
         ("floor_db", "u8", None, None),
         ("duration_ms", "u16", None, None),
     )),
+    # Any other uplink, sealed inside: its type and ack_req hidden in the ciphertext (the
+    # outer header says ENVELOPE, ack_req 0), with the node's boot and clock at transmission
+    # so that the gateway can tell a frame played late from one sent late. The body goes on
+    # with the inner message's body and, on a site with constant-length uplinks, zero bytes
+    # up to PADDED_BODY, so that every uplink has the same length on air.
+    (9, "ENVELOPE", UP, False, (
+        ("type", "u8", None, None),
+        ("flags", "u8", None, ENVELOPE_FLAGS),
+        ("boot", "u8", None, None),
+        ("sent_ds", "u32", None, None),
+    )),
     (16, "ACK", DOWN, False, (
         ("acked_ctr", "u24", None, None),
     )),
@@ -197,6 +209,15 @@ class MessageType:
 MESSAGES = tuple(MessageType(*row) for row in _TABLE)
 BY_ID = {m.type_id: m for m in MESSAGES}
 BY_NAME = {m.name: m for m in MESSAGES}
+
+
+ENVELOPE = BY_NAME["ENVELOPE"]
+# Envelope bodies are longer than their fixed fields: what follows them is the tail.
+TAILED = (ENVELOPE.type_id,)
+# The inner message types an envelope may carry: every other uplink.
+ENVELOPED = tuple(m.type_id for m in MESSAGES if m.direction == UP and m is not ENVELOPE)
+# An envelope's body padded to the largest inner body: every uplink then has one length.
+PADDED_BODY = ENVELOPE.size + max(BY_ID[t].size for t in ENVELOPED)
 
 
 def message_type(ref: "int | str") -> "MessageType | None":

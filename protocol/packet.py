@@ -6,6 +6,9 @@
     offset 6  n bytes  body (AES-128-CTR ciphertext when the site encrypts)
     offset 6+n 6 bytes tag = HMAC-SHA256(k_mac, site_id u32 || dir u8 || bytes 0..5+n)[:6]
 
+An ENVELOPE (`protocol.envelope`) is opened into the packet it carries: the caller sees the
+inner type, ack_req and fields, and the envelope's boot and clock in `boot` and `sent_ds`.
+
 `open_packet` checks in this order, and touches nothing before the tag has verified:
 length (truncated) -> tag -> version -> type -> replay -> decrypt -> body. The receiver
 knows which direction it listens to, so the tag can be checked before anything in the
@@ -16,6 +19,7 @@ import struct
 
 from .body import decode_body, encode_body
 from .crypto import equal, xor
+from .envelope import ENVELOPE_TYPE, unwrap
 from .errors import REPLAY, TAG, TRUNCATED, TYPE, VERSION, EncodeError, FrameRejected
 from .keys import NodeKey, check_node_id
 from .messages import BY_ID, DOWN, UP
@@ -31,7 +35,11 @@ _BLOCK = 16
 
 
 class Packet:
-    """A verified, decrypted and decoded packet."""
+    """A verified, decrypted and decoded packet; an envelope's is the packet it carried,
+    with `boot` and `sent_ds` set (None for a packet sent bare)."""
+
+    boot: "int | None" = None
+    sent_ds: "int | None" = None
 
     def __init__(
         self, type_id: int, ack_req: bool, node_id: int, ctr: int, body: bytes, fields: dict[str, int], direction: int
@@ -176,6 +184,11 @@ def decode_verified(key: NodeKey, site_id: int, header: Header, packet: bytes, e
     body = bytes(packet[HEADER_SIZE : len(packet) - TAG_SIZE])
     if encrypted:
         body = apply_ctr(key, site_id, header.direction, header.node_id, header.ctr, body)
+    if header.type_id == ENVELOPE_TYPE:
+        inner, ack_req, boot, sent_ds, body, fields = unwrap(body)
+        opened = Packet(inner, ack_req, header.node_id, header.ctr, body, fields, header.direction)
+        opened.boot, opened.sent_ds = boot, sent_ds
+        return opened
     fields = decode_body(header.type_id, body)
     return Packet(header.type_id, header.ack_req, header.node_id, header.ctr, body, fields, header.direction)
 

@@ -25,7 +25,7 @@ from construct import (
     Terminated,
 )
 
-from .messages import BY_ID, MESSAGES, VERSION
+from .messages import BY_ID, MESSAGES, TAILED, VERSION
 from .packet import TAG_SIZE
 
 _KIND: dict[str, Construct] = {
@@ -39,8 +39,11 @@ _KIND: dict[str, Construct] = {
 
 
 def body_schema(type_id: int) -> Construct:
-    """The body of one message type; parsing rejects trailing bytes."""
+    """The body of one message type; parsing rejects trailing bytes, except after an
+    ENVELOPE's fixed fields, where the inner body follows (`protocol.envelope`)."""
     fields = [field[0] / _KIND[field[1]] for field in BY_ID[type_id].fields]
+    if type_id in TAILED:
+        return Struct(*fields)
     return Struct(*fields, Terminated)
 
 

@@ -5,6 +5,7 @@ or serial traffic in tests, benches and demos.
 """
 
 from protocol.body import encode_body
+from protocol.envelope import ENVELOPE_TYPE, wrap
 from protocol.framing import Deframer, encode_frame
 from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, DOWN
@@ -25,12 +26,19 @@ class SimNode:
         self.event_no = 0
         self.deframer = Deframer()
         self.acked: list[int] = []
+        # Set `boot` to send as firmware 0.5 does, in an ENVELOPE carrying the boot and the
+        # node's clock (`clock_s`, seconds since boot, which the caller moves on).
+        self.boot: int | None = None
+        self.clock_s = 0.0
+        self.padded = False
 
     def packet(self, type_name: str, fields: dict[str, int], ack_req: bool = False) -> bytes:
         type_id = BY_NAME[type_name].type_id
-        packet = seal_packet(
-            self.key, self.site_id, type_id, self.node_id, self.ctr, encode_body(type_id, fields), ack_req
-        )
+        body = encode_body(type_id, fields)
+        if self.boot is not None:
+            body = wrap(type_id, body, ack_req, self.boot, int(self.clock_s * 10), self.padded)
+            type_id, ack_req = ENVELOPE_TYPE, False
+        packet = seal_packet(self.key, self.site_id, type_id, self.node_id, self.ctr, body, ack_req)
         self.ctr += 1
         return packet
 

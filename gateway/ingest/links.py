@@ -34,4 +34,5 @@ def pipeline_for(config: GatewayConfig, keyring: Keyring, last_ctr: dict[int, in
         hold_transports=frozenset(radio) if len(radio) > 1 else frozenset(),
         bad_tag_alarm_count=config.bad_tag_alarm_count,
         bad_tag_alarm_window_s=config.bad_tag_alarm_window_s,
+        late_frame_s=config.late_frame_s,
     )

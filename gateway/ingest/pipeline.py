@@ -13,6 +13,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.ingest.freshness import Freshness
 from protocol.errors import FrameRejected
 from protocol.framing import Deframer
 from protocol.keys import NodeKey
@@ -31,6 +32,7 @@ COUNTER_KINDS = (
     "replay",
     "unknown_node",
     "decode_error",
+    "late",
 )
 
 
@@ -62,6 +64,7 @@ class Frame:
 
     packet: Packet
     receptions: list[Reception]
+    late_s: float | None = None  # played this long after the node sent it (`freshness.py`)
 
     @property
     def first(self) -> Reception:
@@ -85,7 +88,8 @@ class SecurityFinding:
     `kind`: "bad_tag", "replay", "unknown_node" (reported at most once per node and kind per
     report interval, with the count since the last report) or "substitution" (repeated bad
     tags claiming one node id: someone is trying to pass for it), or "delivery_blocked" (a
-    node's heartbeats arrive while the frames they say it holds do not: `delivery_watch.py`).
+    node's heartbeats arrive while the frames they say it holds do not: `delivery_watch.py`),
+    or "late_frame" (an authentic frame played long after it was sent: `freshness.py`).
     """
 
     kind: str
@@ -93,6 +97,9 @@ class SecurityFinding:
     transport: str
     count: int
     detail: str
+
+
+LATE_FRAME = "late_frame"  # an authentic frame played long after the node sent it
 
 
 Outcome = Frame | Rejected | SecurityFinding
@@ -133,6 +140,7 @@ class FramePipeline:
         bad_tag_alarm_count: int = 5,
         bad_tag_alarm_window_s: float = 60.0,
         report_interval_s: float = 60.0,
+        late_frame_s: float = 30.0,
     ) -> None:
         self.keyring = keyring
         self.site_id = site_id
@@ -145,6 +153,7 @@ class FramePipeline:
         self.bad_tag_alarm_count = bad_tag_alarm_count
         self.bad_tag_alarm_window_s = bad_tag_alarm_window_s
         self.report_interval_s = report_interval_s
+        self.freshness = Freshness(late_frame_s)
         self.counters: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_KINDS, 0))
         self._deframers: dict[str, Deframer] = {}
         self._recent: dict[tuple[int, int], tuple[float, Frame, bool]] = {}
@@ -221,14 +230,24 @@ class FramePipeline:
             return [Rejected(reception.transport, exc.kind, node_id, exc.detail)]
         self.last_ctr[node_id] = header.ctr
         counters["frames_ok"] += 1
-        frame = Frame(opened, [reception])
+        frame = Frame(opened, [reception], self.freshness.check(node_id, opened.boot, opened.sent_ds, now))
+        findings: list[Outcome] = []
+        if frame.late_s is not None:
+            counters["late"] += 1
+            detail = "%s ctr %d played %.0f s after node %d sent it (recorded, withheld and played back)" % (
+                opened.name,
+                opened.ctr,
+                frame.late_s,
+                node_id,
+            )
+            findings = self._security(LATE_FRAME, node_id, reception, detail)[1:]
         hold = self.dedup_window_s > 0 and reception.transport in self.hold_transports
         self._recent[(node_id, header.ctr)] = (now, frame, hold)
         self._recent_order.append((now, (node_id, header.ctr)))
         if hold:
             self._held.append((now + self.dedup_window_s, frame))
-            return []
-        return [frame]
+            return findings
+        return [frame, *findings]
 
     def poll(self, now: float) -> list[Outcome]:
         """Held frames whose de-duplication window has closed, with all their receptions."""

@@ -66,12 +66,20 @@ class Recorder:
         node_id = packet.node_id
         message = BY_ID[packet.type_id]
         now = frame.first.received_at
-        self.downlinks.heard(frame)
         self.journal.set_last_up(node_id, packet.ctr)
+        receptions = [r.as_json() for r in frame.receptions]
+        node = self.registry.nodes[node_id]
+        if frame.late_s is not None:
+            # Played back by someone who withheld it: the event it tells of is recorded (and
+            # its alarm raised, at the time the node saw it), but it says nothing of the node
+            # now: no restore from comm-fail, no state, no route for downlinks, no ACK.
+            if message.is_event:
+                self._event(frame, node.name, node.boot_count or 0, receptions, now)
+            return None
+        self.downlinks.heard(frame)
         self._keep_node(node_id)
         kept = self.watch.state(node_id)
         self.undo_on_rollback(lambda: self.watch.restore(node_id, kept))
-        receptions = [r.as_json() for r in frame.receptions]
         node, restored, changes = self.registry.heard(node_id, packet.type_id, packet.fields, receptions, now)
         for change in restored:
             self.supervision(change)
@@ -109,7 +117,8 @@ class Recorder:
         node_id = packet.node_id
         kind = BY_ID[packet.type_id].name.lower()
         event_id = "%s:%d:%d:%d" % (self.site_name, node_id, boot, packet.fields["event_no"])
-        happened = now - packet.fields["age_ds"] / 10
+        late = frame.late_s or 0.0
+        happened = now - late - packet.fields["age_ds"] / 10
         payload = {
             "schema": EVENT_SCHEMA,
             "event_id": event_id,
@@ -125,6 +134,8 @@ class Recorder:
             "ctr": packet.ctr,
             "receptions": receptions,
         }
+        if frame.late_s is not None:
+            payload["late_s"] = round(frame.late_s, 1)
         testing = self.walk_tests.get(node_id, 0.0) > now
         if testing:
             payload["test"] = True  # a walk test: recorded and shown, never an alarm
@@ -200,7 +211,7 @@ class Recorder:
             "transport": finding.transport,
             "count": finding.count,
             "detail": finding.detail,
-            "alarm": finding.kind in ("substitution", "delivery_blocked"),
+            "alarm": finding.kind in ("substitution", "delivery_blocked", "late_frame"),
             "ts": ts,
         }
         if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=ts):

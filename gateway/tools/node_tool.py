@@ -88,8 +88,11 @@ def build(board: str, out: Path, extra: "list[Path] | None" = None) -> list[Path
     return written
 
 
-def identity_json(site_key: bytes, site_id: int, node_id: int, role: str = "node", link: str = "serial") -> str:
-    """The node's identity file: its own derived key, never the site key."""
+def identity_json(
+    site_key: bytes, site_id: int, node_id: int, role: str = "node", link: str = "serial", uplinks: str = "enveloped"
+) -> str:
+    """The node's identity file: its own derived key, never the site key; `uplinks` is how it
+    sends (`device/delivery.py`: "padded" on a site with constant-length uplinks)."""
     return json.dumps(
         {
             "node_id": node_id,
@@ -97,6 +100,7 @@ def identity_json(site_key: bytes, site_id: int, node_id: int, role: str = "node
             "node_key": derive_node_key(site_key, node_id).hex(),
             "role": role,
             "link": link,
+            "uplinks": uplinks,
         }
     )
 

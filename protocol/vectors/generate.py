@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from protocol.body import encode_body
+from protocol.envelope import ENVELOPE_TYPE, wrap
 from protocol.framing import crc32, encode_frame
 from protocol.keys import NodeKey
-from protocol.messages import BY_NAME, KINDS, MESSAGES, UP
+from protocol.messages import BY_NAME, ENVELOPE, KINDS, MESSAGES, PADDED_BODY, UP
 from protocol.packet import MAX_CTR, TAG_SIZE, compute_tag, seal_packet
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +89,15 @@ VALID: list[tuple[str, str, int, int, bool, dict[str, int]]] = [
 ]
 # fmt: on
 
+# Uplinks sealed in an ENVELOPE: (name, inner type, node_id, ctr, ack_req, boot, sent_ds,
+# padded, fields of VALID's entry of that name).
+ENVELOPED: list[tuple[str, str, int, int, bool, int, int, bool, str]] = [
+    ("enveloped_heartbeat_padded", "HEARTBEAT", 7, 265, False, 3, 864000, True, "heartbeat"),
+    ("enveloped_fence_climb_padded", "FENCE", 7, 266, True, 3, 864012, True, "fence_climb"),
+    ("enveloped_tamper_unpadded", "TAMPER", 7, 267, True, 4, 0xFFFFFFFF, False, "tamper_enclosure_opened"),
+    ("enveloped_hello", "HELLO", 65534, 513, True, 255, 7, False, "hello_after_watchdog"),
+]
+
 
 def _dir_name(direction: int) -> str:
     return "up" if direction == UP else "down"
@@ -124,6 +134,36 @@ def _valid_entries(encrypted: bool) -> list[dict[str, Any]]:
                 "fields": fields,
             }
         )
+    by_name = {v[0]: v for v in VALID}
+    for name, type_name, node_id, ctr, ack_req, boot, sent_ds, padded, fields_of in ENVELOPED:
+        message = BY_NAME[type_name]
+        fields = by_name[fields_of][5]
+        key = NodeKey.for_node(SITE_KEY, node_id)
+        body = wrap(message.type_id, encode_body(message.type_id, fields), ack_req, boot, sent_ds, padded)
+        packet = seal_packet(key, SITE_ID, ENVELOPE_TYPE, node_id, ctr, body, False, encrypted)
+        entries.append(
+            {
+                "name": name,
+                "dir": "up",
+                "node_id": node_id,
+                "ctr": ctr,
+                "type": ENVELOPE_TYPE,
+                "type_name": ENVELOPE.name,
+                "ack_req": False,  # the outer header's: the inner one travels encrypted
+                "body_plain": body.hex(),
+                "packet": packet.hex(),
+                "serial": encode_frame(packet).hex(),
+                "inner": {
+                    "type": message.type_id,
+                    "type_name": message.name,
+                    "ack_req": ack_req,
+                    "boot": boot,
+                    "sent_ds": sent_ds,
+                    "padded": padded,
+                },
+                "fields": fields,
+            }
+        )
     return entries
 
 
@@ -152,6 +192,10 @@ def _invalid_entries(encrypted: bool) -> list[dict[str, Any]]:
 
     other_site = NodeKey.for_node(OTHER_SITE_KEY, 7)
     ack = BY_NAME["ACK"].type_id
+
+    def envelope(envelope_body: bytes) -> bytes:
+        return seal_packet(key7, SITE_ID, ENVELOPE_TYPE, 7, 258, envelope_body, False, encrypted)
+
     e: list[dict[str, Any]] = [
         {"name": "serial_bit_flipped_in_body", "serial": flipped(good_serial, 12, 3).hex(), "error": "crc"},
         {"name": "serial_crc_wrong", "serial": (cobs_encode(crc_wrong) + b"\x00").hex(), "error": "crc"},
@@ -197,8 +241,8 @@ def _invalid_entries(encrypted: bool) -> list[dict[str, Any]]:
             "error": "version",
         },
         {
-            "name": "packet_unknown_type_9",
-            "packet": _reseal(key7, UP, header(0x40 | 9 << 1) + sealed_body).hex(),
+            "name": "packet_unknown_type_10",
+            "packet": _reseal(key7, UP, header(0x40 | 10 << 1) + sealed_body).hex(),
             "error": "type",
         },
         {
@@ -222,6 +266,26 @@ def _invalid_entries(encrypted: bool) -> list[dict[str, Any]]:
         {
             "name": "packet_fence_class_unknown",
             "packet": seal_packet(key7, SITE_ID, fence, 7, 258, body[:4] + b"\x09" + body[5:], True, encrypted).hex(),
+            "error": "body",
+        },
+        {
+            "name": "envelope_padding_not_zeros",
+            "packet": envelope(wrap(fence, body, True, 3, 10, True)[:-1] + b"\x01").hex(),
+            "error": "body",
+        },
+        {
+            "name": "envelope_inside_envelope",
+            "packet": envelope(wrap(ENVELOPE_TYPE, wrap(fence, body, True, 3, 10), False, 3, 10)).hex(),
+            "error": "body",
+        },
+        {
+            "name": "envelope_carrying_a_downlink",
+            "packet": envelope(wrap(ack, b"\x01\x02\x03", False, 3, 10)).hex(),
+            "error": "body",
+        },
+        {
+            "name": "envelope_inner_body_short",
+            "packet": envelope(wrap(fence, body, True, 3, 10)[:-1]).hex(),
             "error": "body",
         },
     ]
@@ -257,7 +321,10 @@ def body_tables() -> str:
     for m in MESSAGES:
         direction = "node → gateway" if m.direction == UP else "gateway → node"
         kind = "event, " if m.is_event else ""
-        out.append("### %d %s (%s%s, %d bytes)\n" % (m.type_id, m.name, kind, direction, m.size))
+        size = "%d bytes" % m.size
+        if m is ENVELOPE:
+            size += ", then the inner body and, padded, zeros to %d" % PADDED_BODY
+        out.append("### %d %s (%s%s, %s)\n" % (m.type_id, m.name, kind, direction, size))
         out.append("| offset | size | field | type | values |")
         out.append("|---|---|---|---|---|")
         offset = 0
@@ -277,11 +344,20 @@ def body_tables() -> str:
 
 def frame_sizes() -> str:
     """Markdown table of the on-air size of every message type."""
-    out = ["| type | body | packet (= LoRa payload) | serial frame |", "|---|---|---|---|"]
+    out = [
+        "| type | body | packet (= LoRa payload) | serial frame | in an ENVELOPE | padded ENVELOPE |",
+        "|---|---|---|---|---|---|",
+    ]
     for m in MESSAGES:
+        if m is ENVELOPE:
+            continue
         packet = 12 + m.size
         serial = packet + 4 + 1 + 1  # CRC, COBS code byte, delimiter (packets < 254 bytes)
-        out.append("| %s | %d | %d | %d |" % (m.name, m.size, packet, serial))
+        if m.direction == UP:
+            enveloped, padded = "%d" % (packet + ENVELOPE.size), "%d" % (12 + PADDED_BODY)
+        else:
+            enveloped = padded = "(uplinks only)"
+        out.append("| %s | %d | %d | %d | %s | %s |" % (m.name, m.size, packet, serial, enveloped, padded))
     return "\n".join(out) + "\n"
 
 

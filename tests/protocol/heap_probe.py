@@ -9,7 +9,7 @@ import gc
 import sys
 
 sys.path.insert(0, sys.argv[1])
-MODULES = ("errors", "messages", "crypto", "keys", "body", "packet", "framing")
+MODULES = ("errors", "messages", "crypto", "keys", "body", "envelope", "packet", "framing")
 
 gc.collect()
 start = gc.mem_alloc()

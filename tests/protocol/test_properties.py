@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from protocol import schema
 from protocol.body import encode_body
+from protocol.envelope import ENVELOPE_TYPE, wrap
 from protocol.errors import FrameRejected
 from protocol.framing import (
     MAX_FRAME,
@@ -16,7 +17,7 @@ from protocol.framing import (
     encode_frame,
 )
 from protocol.keys import NodeKey
-from protocol.messages import KINDS, MESSAGES
+from protocol.messages import BY_ID, ENVELOPED, KINDS, MESSAGES
 from protocol.packet import MAX_CTR, apply_ctr, compute_tag, open_packet, seal_packet
 
 node_ids = st.integers(1, 0xFFFE)
@@ -33,9 +34,12 @@ def _value(field: tuple) -> st.SearchStrategy[int]:
     return st.integers(low, high)
 
 
+BARE = [m for m in MESSAGES if m.type_id != ENVELOPE_TYPE]  # an envelope carries one of these
+
+
 @st.composite
 def messages(draw: st.DrawFn) -> tuple[int, int, dict[str, int]]:
-    message = draw(st.sampled_from(MESSAGES))
+    message = draw(st.sampled_from(BARE))
     fields = {f[0]: draw(_value(f)) for f in message.fields}
     return message.type_id, message.direction, fields
 
@@ -182,3 +186,18 @@ def test_arbitrary_bytes_are_rejected_cleanly_or_accepted_never_crash(
             attempt()
         except FrameRejected:
             pass
+
+
+@given(st.sampled_from(ENVELOPED), st.data(), site_keys, node_ids, ctrs, st.booleans(), st.booleans())
+def test_any_uplink_in_an_envelope_opens_into_itself_with_the_boot_and_clock(
+    type_id: int, data: st.DataObject, site_key: bytes, node_id: int, ctr: int, ack_req: bool, padded: bool
+) -> None:
+    fields = {f[0]: data.draw(_value(f)) for f in BY_ID[type_id].fields}
+    boot, sent_ds = data.draw(st.integers(0, 0xFF)), data.draw(st.integers(0, 0xFFFFFFFF))
+    key = NodeKey.for_node(site_key, node_id)
+    body = wrap(type_id, encode_body(type_id, fields), ack_req, boot, sent_ds, padded)
+    packet = seal_packet(key, 1, ENVELOPE_TYPE, node_id, ctr, body)
+    assert packet[0] & 1 == 0  # the outer ack_req says nothing
+    opened = open_packet(key, 1, packet)
+    assert (opened.type_id, opened.ack_req, opened.fields) == (type_id, ack_req, fields)
+    assert (opened.boot, opened.sent_ds) == (boot, sent_ds)
