@@ -7,6 +7,10 @@ backoff that doubles up to a cap, with jitter so that nodes which lost the same 
 not retransmit in step, until an ACK names one of their counters. The queue is bounded: when
 it is full, a message of lower priority (a rattle, a heartbeat) makes room for an alarm, and
 an alarm is never pushed out by anything less.
+
+A message still unanswered after `escalate_after` transmissions is escalated: it goes before
+everything else from then on, and `escalated` tells the link that this frame is such a
+resend (a LoRa link moves to another channel for it: a jammer may sit on this one).
 """
 
 from protocol.body import encode_body
@@ -16,6 +20,7 @@ from protocol.packet import seal_packet
 HEARTBEAT = 0  # priorities, lowest first
 LOW = 1  # e.g. a fence rattle, a drone track closing
 ALARM = 2  # climb, cut, drone, impact, tamper, fault
+ESCALATED = 3  # anything unanswered `escalate_after` times
 
 _MAX_AGE_DS = 0xFFFF
 
@@ -65,6 +70,8 @@ class DeliveryQueue:
             raise ValueError("uplinks must be enveloped, padded or bare, not %r" % (uplinks,))
         self.uplinks = uplinks
         self.boot = boot
+        self.escalate_after = 3
+        self.escalated = False  # whether the frame `next_frame` last returned is an escalated resend
         self._queue = []
         self.dropped = 0  # messages given up because the queue was full
         # On a shared radio channel, neighbours that detect the same climb would transmit in
@@ -112,6 +119,9 @@ class DeliveryQueue:
             body = wrap(type_id, body, ack_req, self.boot, now_ms // 100, self.uplinks == "padded")
             type_id, ack_req = ENVELOPE_TYPE, False
         packet = seal_packet(self._key, self._site_id, type_id, self._node_id, ctr, body, ack_req, self.encrypted)
+        self.escalated = chosen.ack_req and chosen.attempts >= self.escalate_after
+        if self.escalated:
+            chosen.priority = ESCALATED
         chosen.attempts += 1
         if chosen.ack_req:
             chosen.ctrs.append(ctr)

@@ -301,6 +301,8 @@ class Node:
             if not hasattr(link, "allows") or link.allows(_LARGEST_PACKET):
                 frame = self.queue.next_frame(now)
                 if frame is not None:
+                    if self.queue.escalated and hasattr(link, "hop"):
+                        link.hop()
                     await link.send(frame)
             if self.reboot_requested:
                 if reboot_at is None:

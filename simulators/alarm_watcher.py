@@ -12,6 +12,7 @@ from typing import Any
 import aiomqtt
 
 from gateway.outputs import topics
+from protocol.envelope import ENVELOPE_TYPE
 from protocol.errors import FrameRejected
 from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, UP
@@ -33,11 +34,13 @@ class EvidenceClock:
 
     def heard(self, packet: bytes, end_s: float) -> None:
         node = header_node_id(packet)
-        if node not in self.keys or (packet[0] >> 1) & 0x1F not in EVENT_TYPES:
+        if node not in self.keys or (packet[0] >> 1) & 0x1F not in EVENT_TYPES | {ENVELOPE_TYPE}:
             return
         try:
             opened = open_packet(self.keys[node], self.site_id, packet, UP, None)
         except FrameRejected:
+            return
+        if opened.type_id not in EVENT_TYPES:  # what an envelope carried
             return
         self.ends.setdefault((node, opened.fields["event_no"]), end_s)
 

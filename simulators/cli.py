@@ -10,12 +10,13 @@ import asyncio
 import secrets
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gateway import cli as gateway_cli
 from gateway.tools.frame_tool import UsageError
-from simulators.scenario import ScenarioError, load
+from simulators.scenario import UPLINKS, ScenarioError, load
 
 DEMO = Path(__file__).resolve().parent / "scenarios" / "demo.toml"
 
@@ -57,6 +58,9 @@ def _summary(report: dict[str, Any]) -> str:
             100 * max(f["firmware"]["duty_cycle_max"], f["behavioural"]["duty_cycle_max"]),
         )
     )
+    if f.get("uplink_lengths"):
+        lengths = ", ".join("%s B x%d" % item for item in f["uplink_lengths"].items())
+        lines.append("firmware uplinks (%s), packet lengths: %s" % (f["uplinks"], lengths))
     lines.append(
         "firmware nodes %s; behavioural nodes: %d" % (report["nodes"]["firmware"], len(report["nodes"]["behavioural"]))
     )
@@ -74,12 +78,21 @@ def _runner() -> Any:
     return run
 
 
-def _run(path: Path, report_dir: Path, speed: float, mqtt: str | None, dashboard: str | None = None) -> int:
+def _run(
+    path: Path,
+    report_dir: Path,
+    speed: float,
+    mqtt: str | None,
+    dashboard: str | None = None,
+    uplinks: str | None = None,
+) -> int:
     run = _runner()
     try:
         scenario = load(path)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
+    if uplinks is not None:
+        scenario = replace(scenario, uplinks=uplinks)
     if speed <= 0:
         raise UsageError("--speed must be positive")
     access = _dashboard_access(dashboard, report_dir) if dashboard else None
@@ -110,7 +123,7 @@ def _sim(args: argparse.Namespace) -> int:
         return _coverage(args)
     if not args.scenario:
         raise UsageError("perimeter sim run needs a scenario file (see simulators/scenarios/)")
-    return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt, args.dashboard)
+    return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt, args.dashboard, args.uplinks)
 
 
 def _train_acoustic(args: argparse.Namespace) -> int:
@@ -176,7 +189,7 @@ def _demo(args: argparse.Namespace) -> int:
     mqtt = args.mqtt or _local_broker()
     if mqtt:
         print("forwarding to the broker at %s (perimeter/sim/gw1/#)" % mqtt)
-    return _run(DEMO, Path(args.report), args.speed, mqtt, args.dashboard)
+    return _run(DEMO, Path(args.report), args.speed, mqtt, args.dashboard, args.uplinks)
 
 
 def add_commands(commands: Any) -> None:
@@ -193,6 +206,11 @@ def add_commands(commands: Any) -> None:
     sim.add_argument("--winds", default="0,10,20", help="coverage: wind speeds in m/s (default 0,10,20)")
     sim.add_argument("--threats", default="climb,cut,throwover", help="coverage: which threats (default all three)")
     sim.add_argument("--repeats", type=int, default=2, help="coverage: trials per position (default 2)")
+    sim.add_argument(
+        "--uplinks",
+        choices=UPLINKS,
+        help="how the firmware nodes send (default: the scenario's, else enveloped); padded: one length on air",
+    )
     sim.set_defaults(handler=_sim)
     demo = commands.add_parser("demo", help="the bundled demo scenario, alarms shown as they come")
     demo.add_argument("--report", default="demo-report")
@@ -200,6 +218,11 @@ def add_commands(commands: Any) -> None:
     demo.add_argument("--speed", type=float, default=2.0)
     demo.add_argument(
         "--dashboard", metavar="HOST:PORT", help="serve the operators' dashboard there, e.g. 127.0.0.1:8080"
+    )
+    demo.add_argument(
+        "--uplinks",
+        choices=UPLINKS,
+        help="how the firmware nodes send (default: the scenario's, else enveloped); padded: one length on air",
     )
     demo.set_defaults(handler=_demo)
 

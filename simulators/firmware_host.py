@@ -193,7 +193,12 @@ def main(plan_path):
             modem=HostModem(bus, spec["node_id"], clock, plan.get("sf", 7)) if lora else None,
             sf=plan.get("sf", 7),
         )
-        identity = {"node_id": spec["node_id"], "site_id": plan["site_id"], "key": NodeKey(bytes.fromhex(spec["key"]))}
+        identity = {
+            "node_id": spec["node_id"],
+            "site_id": plan["site_id"],
+            "key": NodeKey(bytes.fromhex(spec["key"])),
+            "uplinks": plan.get("uplinks", "enveloped"),
+        }
         node = Node(board, identity, RamStore())
         node.settings.heartbeat_s = plan.get("heartbeat_s", 60)
         nodes.append((node, spec.get("silent_at_s")))

@@ -28,7 +28,7 @@ from typing import Any
 
 from protocol import gwmp
 from protocol.framing import Deframer, encode_frame
-from protocol.messages import BY_NAME
+from protocol.messages import BY_NAME, ENVELOPE, PADDED_BODY
 from protocol.packet import OVERHEAD, header_node_id
 from simulators.pty_link import Pty
 from simulators.radio import Jammer, RadioChannel, Transmission
@@ -40,7 +40,22 @@ EUI = bytes.fromhex("00800000a0001234")
 CHANNELS_HZ = (868_100_000, 868_300_000, 868_500_000)
 FREQ_HZ = CHANNELS_HZ[0]
 BAUD = 115_200
-EVENT_TYPES = {BY_NAME[n].type_id for n in ("FENCE", "ACOUSTIC", "IMPACT", "TAMPER", "FAULT")}
+
+
+def heartbeat_signature(uplinks: str) -> tuple[int, int]:
+    """What a reactive jammer that has watched a node for a while knows its heartbeats by:
+    their length on air (the LoRa PHY header says it) and the clear first byte (version,
+    type, ack_req). Bare, a heartbeat is the only 29-byte type 2; in an envelope it is the
+    longest type 9; padded, every uplink looks like it."""
+    first = 0x40 | BY_NAME["HEARTBEAT"].type_id << 1
+    if uplinks == "bare":
+        return OVERHEAD + BY_NAME["HEARTBEAT"].size, first
+    first = 0x40 | ENVELOPE.type_id << 1
+    if uplinks == "padded":
+        return OVERHEAD + PADDED_BODY, first
+    return OVERHEAD + ENVELOPE.size + BY_NAME["HEARTBEAT"].size, first
+
+
 JAM_TRIGGER_S = 0.5  # how often a jammed concentrator's demodulator fires on the jammer
 
 
@@ -81,6 +96,7 @@ class Medium(ABC):
         self.on_heard: Callable[[bytes, float], None] = lambda packet, end_s: None
         self._hosts: list[asyncio.StreamWriter] = []
         self._host_deframers: list[Deframer] = []
+        self.uplink_lengths: dict[int, int] = {}  # packet (LoRa payload) length -> firmware frames
 
     def attach_host(self, writer: asyncio.StreamWriter) -> int:
         """A firmware host's connection (there is one per process); its number."""
@@ -94,6 +110,7 @@ class Medium(ABC):
         deframer.feed(data)
         while (packet := deframer.next_packet()) is not None:
             if len(packet) >= OVERHEAD:
+                self.uplink_lengths[len(packet)] = self.uplink_lengths.get(len(packet), 0) + 1
                 self.uplink(packet, now)
 
     @abstractmethod
@@ -163,6 +180,7 @@ class LoraMedium(Medium):
         seed: int = 1,
         noise_rise_db: float = 60.0,  # a jammer near the mast: -57 dBm of noise, no node gets through
         selective: list[tuple[float, float, int]] | None = None,  # (from, to, node): a reactive jammer
+        heartbeat_looks: tuple[int, int] = heartbeat_signature("enveloped"),  # what it lets through
     ) -> None:
         super().__init__()
         places = {"n%d" % n: p for n, p in positions.items()}
@@ -172,6 +190,7 @@ class LoraMedium(Medium):
         self.jams = jams
         self.selective = selective or []
         self.selectively_jammed = 0
+        self.heartbeat_looks = heartbeat_looks
         self.sf = sf
         self.firmware = set(firmware)
         self.rng = random.Random(seed)
@@ -188,9 +207,11 @@ class LoraMedium(Medium):
 
     def uplink(self, packet: bytes, now: float) -> None:
         node = header_node_id(packet)
-        if (packet[0] >> 1) & 0x1F in EVENT_TYPES and any(a <= now < b and n == node for a, b, n in self.selective):
-            # A reactive jammer: it reads the type in the clear header as the frame starts and
-            # transmits over the rest of it. Heartbeats pass; every event is destroyed.
+        looks = (len(packet), packet[0])
+        if looks != self.heartbeat_looks and any(a <= now < b and n == node for a, b, n in self.selective):
+            # A reactive jammer: it reads the length in the PHY header and the first byte as
+            # the frame starts, and transmits over the rest of anything that does not look
+            # like the node's heartbeats. Heartbeats pass; every other frame is destroyed.
             self.selectively_jammed += 1
             self.traffic.count(self.traffic.sent, node)
             return

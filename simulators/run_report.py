@@ -52,6 +52,9 @@ def write_report(
         "downlinks": medium.downlinks,
         "held_back_by_duty_cycle": host.get("held_back", 0),
         "gateway": gateway_counters,
+        "uplinks": scenario.uplinks,
+        # packet (= LoRa payload) length -> firmware frames of that length; one: constant length
+        "uplink_lengths": {str(n): c for n, c in sorted(medium.uplink_lengths.items())},
     }
     if isinstance(medium, LoraMedium):
         stats = medium.channel.stats

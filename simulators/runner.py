@@ -43,7 +43,7 @@ from simulators.alarm_watcher import AlarmWatcher, EvidenceClock
 from simulators.broker import Broker, free_port
 from simulators.firmware_process import FirmwareHosts, FirmwareProcess, host_count
 from simulators.frame_node import SimNode
-from simulators.medium import BAUD, LoraMedium, Medium, SerialMedium
+from simulators.medium import BAUD, LoraMedium, Medium, SerialMedium, heartbeat_signature
 from simulators.recordings import firmware_nodes, synthesize
 from simulators.run_report import ZONE_M, write_report
 from simulators.scenario import Scenario
@@ -286,6 +286,7 @@ def _plan(scenario: Scenario, speed: float, port: int, plan_nodes: list[dict[str
         "link": scenario.link,
         "sf": scenario.sf,
         "heartbeat_s": scenario.heartbeat_s,
+        "uplinks": scenario.uplinks,
         "nodes": plan_nodes,
     }
 
@@ -310,6 +311,7 @@ def link_for(scenario: Scenario, work: Path, chosen: list[int]) -> tuple[Medium,
         chosen,
         seed=scenario.seed,
         selective=selective,
+        heartbeat_looks=heartbeat_signature(scenario.uplinks),
     )
     return medium, {"semtech_udp": [{"name": "concentrator", "host": "127.0.0.1", "port": udp_port}]}
 

@@ -12,6 +12,7 @@
                            # node that can sense a scripted event. The rest are behavioural
     sf = 7                 # LoRa spreading factor of every node (7..12)
     heartbeat_s = 60       # every node's heartbeat interval
+    uplinks = "enveloped"  # how firmware nodes send: "padded" (one length on air), or "bare"
     [weather]
     wind_mps = [[0, 4], [300, 14], [600, 6]]   # (time s, speed) breakpoints
     rain_mmph = [[0, 0], [200, 8]]
@@ -48,6 +49,7 @@ from simulators import hearing
 
 KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "selective_jam", "silence")
 LINKS = ("lora", "serial")
+UPLINKS = ("enveloped", "padded", "bare")
 
 
 class ScenarioError(Exception):
@@ -116,6 +118,7 @@ class Scenario:
     heartbeat_s: int = 60
     backgrounds: tuple[Background, ...] = ()
     firmware_ids: tuple[int, ...] = ()  # the nodes (1-based) that run the real firmware
+    uplinks: str = "enveloped"  # as device/delivery.py sends them
 
     @property
     def node_positions(self) -> list[float]:
@@ -199,6 +202,9 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
     heartbeat = _get(pe, "perimeter", "heartbeat_s", (int,), 60)
     if not 10 <= heartbeat <= 3600:
         raise ScenarioError("perimeter.heartbeat_s: %d is outside 10..3600" % heartbeat)
+    uplinks = _get(pe, "perimeter", "uplinks", (str,), "enveloped")
+    if uplinks not in UPLINKS:
+        raise ScenarioError("perimeter.uplinks: %r is not one of %s" % (uplinks, ", ".join(UPLINKS)))
     events = []
     raw_events = data.get("event", [])
     if not isinstance(raw_events, list):
@@ -264,6 +270,7 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         source=source,
         sf=sf,
         heartbeat_s=heartbeat,
+        uplinks=uplinks,
     )
     return replace(scenario, firmware_ids=_firmware(scenario))
 

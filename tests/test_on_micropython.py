@@ -28,6 +28,7 @@ DEVICE = (
     "tests.device.test_counter",
     "tests.device.test_delivery",
     "tests.device.test_delivery_on_air",
+    "tests.device.test_delivery_envelope",
     "tests.device.test_downlink",
     "tests.device.test_dutycycle",
     "tests.device.test_drivers",

@@ -258,10 +258,19 @@ class SimModem:
         self._clock = clock
         self.inbox = []
         self.sent = []
+        self.freq_khz = 868100
+        self.sent_on = []  # the frequency of each packet in `sent`
         channel.modems.append(self)
+
+    def configure(self, lora_cfg):
+        self.freq_khz = lora_cfg.get("freq_khz", self.freq_khz)
+
+    def standby(self):
+        pass  # nothing to cancel: this modem's receive is its inbox
 
     async def send(self, packet, tx_at_ms=None):
         self.sent.append(bytes(packet))
+        self.sent_on.append(self.freq_khz)
         self._channel.transmit(self, bytes(packet))
 
     def recv_continuous(self):

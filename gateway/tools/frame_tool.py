@@ -13,10 +13,11 @@ from typing import Any, TextIO
 
 from gateway import site_key
 from protocol.body import encode_body, field_labels
+from protocol.envelope import ENVELOPE_TYPE, wrap
 from protocol.errors import TAG, EncodeError, FrameRejected
 from protocol.framing import decode_frame, encode_frame
 from protocol.keys import NodeKey
-from protocol.messages import DOWN, UP, MessageType, message_type
+from protocol.messages import DOWN, ENVELOPED, UP, MessageType, message_type
 from protocol.packet import Packet, header_node_id, open_packet, seal_packet
 
 
@@ -78,7 +79,7 @@ def decode(
 
 def describe(opened: Packet, packet: bytes) -> dict[str, Any]:
     """The JSON form of a decoded packet."""
-    return {
+    described = {
         "type": opened.name,
         "type_id": opened.type_id,
         "dir": "up" if opened.direction == UP else "down",
@@ -91,6 +92,9 @@ def describe(opened: Packet, packet: bytes) -> dict[str, Any]:
         "packet": packet.hex(),
         "serial": encode_frame(packet).hex(),
     }
+    if opened.sent_ds is not None:  # it came in an ENVELOPE
+        described["envelope"] = {"boot": opened.boot, "sent_ds": opened.sent_ds, "packet_bytes": len(packet)}
+    return described
 
 
 def _field_value(message: MessageType, name: str, value: Any) -> Any:
@@ -115,7 +119,8 @@ def _field_value(message: MessageType, name: str, value: Any) -> Any:
 
 
 def encode(spec: dict[str, Any], site_key: bytes, site_id: int, *, encrypted: bool = True) -> bytes:
-    """The packet a JSON spec describes: type, node_id, ctr, ack_req (optional), fields."""
+    """The packet a JSON spec describes: type, node_id, ctr, ack_req (optional), fields, and
+    optionally envelope: {boot, sent_ds, padded} to send it in an ENVELOPE as firmware 0.5 does."""
     if not isinstance(spec, dict):
         raise EncodeError("expected a JSON object with type, node_id, ctr and fields")
     for required in ("type", "node_id", "ctr", "fields"):
@@ -131,10 +136,17 @@ def encode(spec: dict[str, Any], site_key: bytes, site_id: int, *, encrypted: bo
     if not isinstance(spec["fields"], dict):
         raise EncodeError("fields must be a JSON object")
     fields = {name: _field_value(message, name, value) for name, value in spec["fields"].items()}
-    body = encode_body(message.type_id, fields)
-    return seal_packet(
-        NodeKey.for_node(site_key, node_id), site_id, message.type_id, node_id, ctr, body, ack_req, encrypted
-    )
+    body, type_id = encode_body(message.type_id, fields), message.type_id
+    envelope = spec.get("envelope")
+    if envelope is not None:
+        if not isinstance(envelope, dict) or not all(isinstance(envelope.get(k), int) for k in ("boot", "sent_ds")):
+            raise EncodeError("envelope must be an object with integer boot and sent_ds (and padded true or false)")
+        if message.type_id not in ENVELOPED:
+            raise EncodeError("an ENVELOPE carries uplinks only, not %s" % message.name)
+        padded = bool(envelope.get("padded", False))
+        body = wrap(type_id, body, ack_req, envelope["boot"], envelope["sent_ds"], padded)
+        type_id, ack_req = ENVELOPE_TYPE, False
+    return seal_packet(NodeKey.for_node(site_key, node_id), site_id, type_id, node_id, ctr, body, ack_req, encrypted)
 
 
 def default_vector_files() -> list[Path]:
@@ -156,6 +168,9 @@ def check_vectors(paths: list[Path], out: TextIO) -> int:
         for entry in doc["valid"]:
             total += 1
             spec = {k: entry[k] for k in ("type", "node_id", "ctr", "ack_req", "fields")}
+            inner = entry.get("inner")
+            if inner is not None:  # an ENVELOPE: encoded from the message it carries
+                spec.update(type=inner["type"], ack_req=inner["ack_req"], envelope=inner)
             built = encode_frame(encode(spec, site_key, site_id, encrypted=encrypted)).hex()
             decoded = decode(parse_hex(entry["serial"]), site_key, site_id, encrypted=encrypted)
             ok = built == entry["serial"] and decoded["fields"] == entry["fields"]

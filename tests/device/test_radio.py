@@ -68,9 +68,18 @@ def test_the_duty_cycle_budget_holds_back_what_it_cannot_pay_for():
     for _ in range(5):
         node.heartbeat()
     simulate(node, peer, 10)
-    airtime = node.board.link.airtime_ms(29)  # a HEARTBEAT packet at SF10: about 371 ms
+    airtime = node.board.link.airtime_ms(36)  # an enveloped HEARTBEAT packet at SF10: about 412 ms
     assert len(peer.received) == 1000 // airtime, (peer.names(), airtime)
     assert node.board.link.held_back > 0 and len(node.queue) > 0
+
+
+def test_an_alarm_unanswered_three_times_goes_out_again_on_another_channel():
+    node, peer = radio_node()
+    peer.ack = False  # a jammer sits on the gateway's downlink, or on this channel
+    simulate(node, peer, 30)
+    sent_on = node.board.link._modem.sent_on
+    assert sent_on[:3] == [868100] * 3 and sent_on[3] == 868300, sent_on  # the HELLO's fourth try
+    assert node.board.link.hops >= 1
 
 
 def test_the_bridge_carries_packets_between_the_air_and_the_gateway_line():
