@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from protocol.body import encode_body  # noqa: E402
 from protocol.framing import Deframer, encode_frame  # noqa: E402
 from protocol.keys import NodeKey  # noqa: E402
-from protocol.messages import BY_NAME, MESSAGES, UP  # noqa: E402
-from protocol.packet import header_node_id, open_packet, seal_packet  # noqa: E402
+from protocol.messages import BY_NAME, ENVELOPE, ENVELOPED, MESSAGES, PADDED_BODY, UP  # noqa: E402
+from protocol.packet import OVERHEAD, header_node_id, open_packet, seal_packet  # noqa: E402
 from simulators.airtime import time_on_air_ms  # noqa: E402
 
 SITE_KEY = bytes(range(32))
@@ -124,21 +124,40 @@ def _rate(run: Callable[[], int], expected: int) -> float:
 
 
 def airtime_table() -> list[str]:
+    """Each uplink's size and time on air: bare (firmware 0.4), in an ENVELOPE (0.5, the
+    default) and padded (constant-length uplinks: `perimeter node deploy --uplinks padded`)."""
     lines = [
-        "| frame | body B | packet (LoRa payload) B | serial frame B | SF7 ms | SF10 ms | SF12 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| frame | body B | bare packet B | serial frame B | SF7 ms | SF10 ms | SF12 ms "
+        "| enveloped B | SF10 ms | padded B | SF10 ms | SF12 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    padded = OVERHEAD + PADDED_BODY
     for message in MESSAGES:
-        if message.direction != UP or not (message.is_event or message.name == "HEARTBEAT"):
+        if message.direction != UP or message.type_id not in ENVELOPED:
             continue
-        packet = 12 + message.size
+        packet = OVERHEAD + message.size
         serial = len(
             encode_frame(
                 seal_packet(NodeKey.for_node(SITE_KEY, 1), SITE_ID, message.type_id, 1, 1, bytes(message.size))
             )
         )
+        enveloped = packet + ENVELOPE.size
         toa = [time_on_air_ms(packet, sf) for sf in (7, 10, 12)]
-        lines.append("| %s | %d | %d | %d | %.1f | %.1f | %.1f |" % (message.name, message.size, packet, serial, *toa))
+        lines.append(
+            "| %s | %d | %d | %d | %.1f | %.1f | %.1f | %d | %.1f | %d | %.1f | %.1f |"
+            % (
+                message.name,
+                message.size,
+                packet,
+                serial,
+                *toa,
+                enveloped,
+                time_on_air_ms(enveloped, 10),
+                padded,
+                time_on_air_ms(padded, 10),
+                time_on_air_ms(padded, 12),
+            )
+        )
     return lines
 
 

@@ -78,6 +78,11 @@ class DeliveryQueue:
         # step and collide every time: the first transmission waits up to this long, at random.
         self.spread_ms = 0
 
+    def rekey(self, key):
+        """Seal with `key` from the next transmission on (queued messages included: each is
+        sealed when it goes out)."""
+        self._key = key
+
     def __len__(self):
         return len(self._queue)
 

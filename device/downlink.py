@@ -14,6 +14,7 @@ from protocol.packet import open_packet
 ACK = BY_NAME["ACK"].type_id
 CONFIG = BY_NAME["CONFIG"].type_id
 COMMAND = BY_NAME["COMMAND"].type_id
+REKEY = BY_NAME["REKEY"].type_id
 
 
 class DownlinkGuard:
@@ -28,6 +29,10 @@ class DownlinkGuard:
         stored = store.get(name, -1)
         self.last_ctr = None if stored < 0 else stored
         self.rejected = 0
+
+    def rekey(self, key):
+        """From now on only downlinks sealed with `key` (the next epoch's) are opened."""
+        self._key = key
 
     def open(self, packet):
         """The decoded downlink, or None if it is forged, replayed or malformed (counted)."""

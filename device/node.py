@@ -13,9 +13,10 @@ from device.counter import FrameCounter, count_boot
 from device.delivery import ALARM, HEARTBEAT, LOW, DeliveryQueue
 from device.detect import acoustic, fence, impact, thud
 from device.detect.kernels import zeros
-from device.downlink import ACK, COMMAND, CONFIG, DownlinkGuard
+from device.downlink import ACK, COMMAND, CONFIG, REKEY, DownlinkGuard
 from device.settings import Settings
 from device.supervisor import Supervisor
+from protocol.keys import NodeKey, key_from_fields
 from protocol.messages import BY_NAME, CAPABILITIES, PADDED_BODY
 from protocol.packet import OVERHEAD
 
@@ -58,8 +59,12 @@ class Node:
         self.boot_count = count_boot(store)
         counter = FrameCounter(store)
         encrypted = identity.get("encrypted", True)
+        self.store = store
+        # A REKEY stored the key of a later site-key epoch: it replaces the deployed one.
+        self.key_epoch = store.get("key_epoch", 0)
+        key = NodeKey(bytes.fromhex(store.get("key", ""))) if self.key_epoch else identity["key"]
         self.queue = DeliveryQueue(
-            identity["key"],
+            key,
             identity["site_id"],
             self.node_id,
             counter,
@@ -70,7 +75,7 @@ class Node:
         )
         if hasattr(board.link, "airtime_ms"):  # a radio: spread first transmissions over 4 airtimes
             self.queue.spread_ms = 4 * board.link.airtime_ms(_LARGEST_PACKET)
-        self.downlinks = DownlinkGuard(identity["key"], identity["site_id"], store, encrypted=encrypted)
+        self.downlinks = DownlinkGuard(key, identity["site_id"], store, encrypted=encrypted)
         s = self.settings
         self.fence = fence.FenceDetector(s.fence_threshold, s.cut_threshold)
         self.acoustic = acoustic.AcousticDetector(s.acoustic_snr_db)
@@ -217,7 +222,21 @@ class Node:
             self.hello()  # tells the gateway the config_id and heartbeat now in force
         elif opened.type_id == COMMAND:
             self._command(opened.fields["command"], opened.fields["arg"])
+        elif opened.type_id == REKEY:
+            self._rekey(opened.fields)
         return opened
+
+    def _rekey(self, fields):
+        """The key of the site's next epoch: on flash first, then in use for everything."""
+        if fields["epoch"] == self.key_epoch:
+            return  # sent again before the gateway heard this node on it: nothing to do
+        raw = key_from_fields(fields)
+        key = NodeKey(raw)
+        self.store.set("key", raw.hex())
+        self.store.set("key_epoch", fields["epoch"])
+        self.key_epoch = fields["epoch"]
+        self.queue.rekey(key)
+        self.downlinks.rekey(key)
 
     def _apply_settings(self):
         s = self.settings

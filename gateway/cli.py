@@ -74,6 +74,8 @@ def _journal(args: argparse.Namespace) -> int:
 def _node(args: argparse.Namespace) -> int:
     from gateway.tools import node_image, node_tool
 
+    if args.action == "revoke":
+        return _revoke(args)
     try:
         if args.action == "build":
             if args.board in node_image.TARGETS:
@@ -103,7 +105,9 @@ def _node(args: argparse.Namespace) -> int:
             node_tool.build(args.board, out)
         identity = out.parent / ("identity-%d.json" % args.node_id)
         identity.write_text(
-            node_tool.identity_json(site_key, args.site_id, args.node_id, args.role, args.link, args.uplinks)
+            node_tool.identity_json(
+                site_key, args.site_id, args.node_id, args.role, args.link, args.uplinks, args.generation
+            )
         )
         identity.chmod(0o600)
         if args.board == "rp2":
@@ -119,6 +123,28 @@ def _node(args: argparse.Namespace) -> int:
         raise frame_tool.UsageError(str(exc)) from None
     except node_image.BuildError as exc:
         raise frame_tool.UsageError("node image: %s" % exc) from None
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from gateway.clock import WALL
+    from gateway.revocations import RevocationError, revoke
+
+    if args.node_id is None or not args.config:
+        raise frame_tool.UsageError("perimeter node revoke needs --node-id and --config")
+    config = load(args.config)
+    if args.node_id not in {n.id for n in config.nodes}:
+        raise frame_tool.UsageError("node %d is not in %s" % (args.node_id, args.config))
+    path = config.site_keys.revocations
+    assert path is not None
+    try:
+        revocation = revoke(path, args.node_id, args.reason, WALL.utc_now())
+    except RevocationError as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+    g = revocation.generation
+    print("%s: node %d's key generation %d is revoked" % (path, args.node_id, g - 1))
+    print("the running gateway refuses frames under it, and raises a revoked_key alarm, from its next round")
+    print("re-provision the board: perimeter node deploy --node-id %d --generation %d ..." % (args.node_id, g))
+    return 0
 
 
 def _node_image(args: argparse.Namespace, node_image: Any) -> int:
@@ -179,6 +205,21 @@ def _operator(args: argparse.Namespace) -> int:
         raise frame_tool.UsageError(str(exc)) from None
 
 
+def _site(args: argparse.Namespace) -> int:
+    from gateway.tools import site_tool
+
+    config = load(args.config)
+    try:
+        if args.action == "rotate-key":
+            print("\n".join(site_tool.rotate_key(config, Path(args.config))))
+            return 0
+        done, lines = site_tool.key_status(config)
+        print("\n".join(lines))
+        return 0 if done else 1
+    except site_tool.SiteToolError as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+
+
 def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentParser:
     """The whole command tree; `extra` may add commands (the simulators add `sim` and
     `demo`, so that the gateway never imports them)."""
@@ -193,9 +234,10 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     gw.set_defaults(handler=_gateway)
 
     nd = commands.add_parser(
-        "node", help="build node firmware (a frozen image for rp2 and unix32, mpy-cross files for esp32), or deploy it"
+        "node",
+        help="build node firmware (a frozen image for rp2 and unix32, mpy-cross files for esp32), deploy or revoke it",
     )
-    nd.add_argument("action", choices=["build", "deploy"])
+    nd.add_argument("action", choices=["build", "deploy", "revoke"])
     nd.add_argument("--board", default="esp32", choices=["esp32", "esp32s3", "rp2", "unix32", "sim"])
     nd.add_argument("--out", help="build folder (default build/node-BOARD)")
     nd.add_argument("--drive", help="deploy --board rp2: the mount point of the board's RPI-RP2 (BOOTSEL) drive")
@@ -209,8 +251,11 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
         "--uplinks",
         default="enveloped",
         choices=["enveloped", "padded", "bare"],
-        help="padded where the site sets constant_length_uplinks; bare only for gateways older than 0.5",
+        help="padded: every uplink one length on air (constant-length uplinks); bare: for gateways before 0.5",
     )
+    nd.add_argument("--generation", type=int, default=0, help="deploy: the key generation (after a revoke)")
+    nd.add_argument("--config", help="revoke: the gateway's TOML config")
+    nd.add_argument("--reason", default="", help="revoke: why, for the journal")
     nd.add_argument("--dry-run", action="store_true", help="deploy: print the mpremote commands only")
     nd.set_defaults(handler=_node)
     op = commands.add_parser("operator", help="dashboard accounts: add, remove or list operators and viewers")
@@ -220,6 +265,10 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     op.add_argument("--role", default="operator", choices=("operator", "viewer"))
     op.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     op.set_defaults(handler=_operator)
+    st = commands.add_parser("site", help="the site key's life cycle: start a rotation, see who has moved")
+    st.add_argument("action", choices=("rotate-key", "key-status"))
+    st.add_argument("--config", required=True, metavar="FILE", help="the gateway's TOML config")
+    st.set_defaults(handler=_site)
     jr = commands.add_parser("journal", help="verify or export the hash-chained journal")
     jr.add_argument("action", choices=("verify", "export"))
     where = jr.add_mutually_exclusive_group()

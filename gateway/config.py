@@ -22,7 +22,7 @@ from gateway.alarming.perimeter import Perimeter, PlacedNode, Zone
 from gateway.config_dump import template
 from gateway.config_schema import REQUIRED, SCHEMA, TABLES, TOP, Table, check, defaults, known
 from gateway.outputs.integrations import MilestoneConfig, WebhookConfig
-from gateway.site_key import KeyFileError, read_site_key
+from gateway.site_key import KeyFileError, SiteKeys, read_site_key
 
 __all__ = ["ConfigError", "GatewayConfig", "TEMPLATE", "load", "parse"]
 
@@ -193,7 +193,7 @@ class GatewayConfig:
     default_heartbeat_s: int
     delivery_blocked_heartbeats: int
     late_frame_s: int
-    constant_length_uplinks: bool
+    site_keys: SiteKeys
     metrics_listen: str | None
     mqtt: MqttConfig
     serial: tuple[SerialTransportConfig, ...]
@@ -244,8 +244,9 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         nodes.append(NodeConfig(**dict(n, name=n["name"] or "node-%d" % n["id"])))
     try:
         site_key = read_site_key(base / site["key_file"])
+        next_key = read_site_key(base / site["next_key_file"]) if site["next_key_file"] else None
     except KeyFileError as exc:
-        raise ConfigError("%s: site.key_file: %s" % (source, exc)) from None
+        raise ConfigError("%s: site key: %s" % (source, exc)) from None
     milestone, webhooks = _integrations(r, v, base)
     return GatewayConfig(
         site_id=site["id"],
@@ -261,7 +262,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         default_heartbeat_s=sup["default_heartbeat_s"],
         delivery_blocked_heartbeats=sup["delivery_blocked_heartbeats"],
         late_frame_s=sup["late_frame_s"],
-        constant_length_uplinks=site["constant_length_uplinks"],
+        site_keys=SiteKeys(site["key_epoch"], next_key, base / site["revocations_file"]),
         metrics_listen=v["metrics"]["listen"] or None,
         mqtt=mqtt,
         serial=serial,

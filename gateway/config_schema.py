@@ -68,12 +68,9 @@ SCHEMA = (
             ),
             Key("key_file", str, REQUIRED, "32-byte site key, 64 hex digits; must be chmod 600", example="site.key"),
             Key("encrypted", bool, True, "bodies AES-128-CTR encrypted (must match the nodes)"),
-            Key(
-                "constant_length_uplinks",
-                bool,
-                False,
-                "nodes pad every uplink to one length (hides alarms from a selective jammer; costs airtime)",
-            ),
+            Key("key_epoch", int, 0, "the key file's epoch (perimeter site rotate-key counts them)", 0, 255),
+            Key("next_key_file", str, "", "a rotation under way: the next epoch's key (nodes are sent it)"),
+            Key("revocations_file", str, "revocations.json", "revoked node keys (perimeter node revoke writes it)"),
         ),
     ),
     Table(

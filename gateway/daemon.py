@@ -3,11 +3,11 @@
     async with Gateway(config) as gateway:   # journal opened, state restored, tasks started
         await gateway.stopped()              # until stop() (or SIGTERM/SIGINT under `serve`)
 
-What arrives on a transport goes through the `FramePipeline`; the `Recorder` journals each
-accepted frame, its counter and its MQTT message, and every change goes through one
-transaction helper (`Transactions.durably`): only after the commit does the node get its
-ACK, the sink its wake-up and the dashboard its news. The MQTT sink drains the journal's
-outbox on its own schedule, so a broker outage delays messages and loses none.
+What arrives on a transport goes through the `FramePipeline`; the `Recorder` journals each accepted
+frame, its counter and its MQTT message, and every change goes through one transaction helper
+(`Transactions.durably`): only after the commit does the node get its ACK, the sink its wake-up and
+the dashboard its news. The MQTT sink drains the journal's outbox on its own schedule, so a broker
+outage delays messages and loses none.
 """
 
 import asyncio
@@ -50,7 +50,6 @@ COUNTERS = ("events", "retransmits", "acks_sent", "acks_unsent", "security_findi
 
 class Gateway:
     """One gateway: its transports, pipeline, journal, node registry, alarms and outputs.
-
     Building one touches nothing; `open()` (which `async with` calls) opens the journal and
     restores what the last run left: counters, node state, open alarms and masks."""
 
@@ -88,7 +87,7 @@ class Gateway:
         does first; specs that drive the parts without their tasks call it alone)."""
         config = self.config
         self.journal = journal = Journal(config.journal, clock=self.clock)
-        keyring = Keyring(config.site_key, {n.id for n in config.nodes})
+        keyring = Keyring(config.site_key, {n.id for n in config.nodes}, config.site_keys)
         self.pipeline = pipeline_for(config, keyring, journal.last_counters())
         self.transactions = Transactions(journal)
         self.registry = NodeRegistry(config.missed_heartbeats, config.default_heartbeat_s)
@@ -139,6 +138,7 @@ class Gateway:
         for topic, payload in discovery(config, self.prefix):  # retained; rewritten only if changed
             journal.set_retained(topic, payload)
         self.records.publish_zones(self.clock.now())
+        self.recorder.revocations.poll()  # revoked node keys, from the first frame on
         journal.commit()
         now = self.clock.now()
         saved = journal.load_nodes()
@@ -198,9 +198,7 @@ class Gateway:
         def record() -> None:
             for outcome in outcomes:
                 if isinstance(outcome, Frame):
-                    ack = self.recorder.frame(outcome)
-                    if ack is not None:
-                        acks.append(ack)
+                    acks.extend(self.recorder.frame(outcome))
                 elif isinstance(outcome, SecurityFinding):
                     self.recorder.security(outcome)
                 else:
@@ -223,6 +221,7 @@ class Gateway:
             for change in changes:
                 self.recorder.supervision(change)
             self.records.write(self.alarms.tick(now))  # fence windows that closed, masks that expired
+            self.recorder.revocations.poll()  # `perimeter node revoke` wrote the file since the last round
 
         self.durably("a supervision round", record)
         self.live.tracks(self.alarms.tracks)

@@ -3,9 +3,25 @@ deploys): 32 raw bytes or 64 hex digits, and readable by its owner alone. The ke
 every node's keys; a copy others can read is refused, not warned about."""
 
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from protocol.keys import SITE_KEY_SIZE
+
+
+@dataclass(frozen=True)
+class SiteKeys:
+    """The site's keys over time: the epoch of the key in use; while a rotation is under way,
+    the next epoch's key (nodes are sent their key under it, and both are accepted); and the
+    file of revoked node keys (`gateway/revocations.py`)."""
+
+    epoch: int = 0
+    next_key: bytes | None = None
+    revocations: Path | None = None
+
+    @property
+    def next_epoch(self) -> int | None:
+        return None if self.next_key is None else (self.epoch + 1) & 0xFF
 
 
 class KeyFileError(Exception):

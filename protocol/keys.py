@@ -1,6 +1,7 @@
 """Key derivation: one site key, one key per node.
 
-`k_node = HMAC-SHA256(site_key, b"perimeter-node" || node_id u16 LE)`; the first 16 bytes
+`k_node = HMAC-SHA256(site_key, b"perimeter-node" || node_id u16 LE [|| generation u8])`
+(the generation only after a revocation); the first 16 bytes
 encrypt (AES-128-CTR), the last 16 authenticate (HMAC-SHA256 tag). A node stores only its
 own `k_node`, so a node pulled off the fence gives up one node, not the site.
 """
@@ -21,12 +22,29 @@ def check_node_id(node_id: int) -> None:
         raise EncodeError("node_id %d outside 1..65534 (0 and 65535 are reserved)" % node_id)
 
 
-def derive_node_key(site_key: bytes, node_id: int) -> bytes:
-    """The 32-byte `k_node` of `node_id` under `site_key`."""
+def derive_node_key(site_key: bytes, node_id: int, generation: int = 0) -> bytes:
+    """The 32-byte `k_node` of `node_id` under `site_key`. A node whose key was revoked (taken
+    from its flash) is re-provisioned with the next `generation` (1..255), whose key the old
+    one says nothing about; generation 0 is the key every node starts with."""
     if len(site_key) != SITE_KEY_SIZE:
         raise EncodeError("site key must be %d bytes, not %d" % (SITE_KEY_SIZE, len(site_key)))
     check_node_id(node_id)
+    if not 0 <= generation <= 0xFF:
+        raise EncodeError("key generation %d outside 0..255" % generation)
+    if generation:
+        return hmac_sha256(site_key, _LABEL, struct.pack("<HB", node_id, generation))
     return hmac_sha256(site_key, _LABEL, struct.pack("<H", node_id))
+
+
+def key_fields(k_node: bytes) -> "dict[str, int]":
+    """A 32-byte node key as REKEY's fields k0..k7 (u32, little-endian)."""
+    words = struct.unpack("<8I", k_node)
+    return {"k%d" % i: words[i] for i in range(8)}
+
+
+def key_from_fields(fields: "dict[str, int]") -> bytes:
+    """The node key a REKEY carries."""
+    return struct.pack("<8I", *[fields["k%d" % i] for i in range(8)])
 
 
 class NodeKey:
@@ -42,6 +60,6 @@ class NodeKey:
         self.aes = AesEcb(self.k_enc)
 
     @classmethod
-    def for_node(cls, site_key: bytes, node_id: int) -> "NodeKey":
+    def for_node(cls, site_key: bytes, node_id: int, generation: int = 0) -> "NodeKey":
         """Derive and set up the key of `node_id` under `site_key`."""
-        return cls(derive_node_key(site_key, node_id))
+        return cls(derive_node_key(site_key, node_id, generation))

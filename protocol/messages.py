@@ -177,6 +177,19 @@ _TABLE = (
         ("command", "u8", COMMAND, None),
         ("arg", "u16", None, None),
     )),
+    # The node's key for the site key of `epoch`, sent under its current key (so encrypted
+    # on an encrypting site, and only ever to a node that still holds the current key).
+    (19, "REKEY", DOWN, False, (
+        ("epoch", "u8", None, None),
+        ("k0", "u32", None, None),
+        ("k1", "u32", None, None),
+        ("k2", "u32", None, None),
+        ("k3", "u32", None, None),
+        ("k4", "u32", None, None),
+        ("k5", "u32", None, None),
+        ("k6", "u32", None, None),
+        ("k7", "u32", None, None),
+    )),
 )
 # fmt: on
 

@@ -27,18 +27,24 @@ class EvidenceClock:
     """When each firmware event's frame finished reaching the gateway's receiver, so an
     alarm's latency can also be told from the end of the airtime that carried it."""
 
-    def __init__(self, site_key: bytes, site_id: int, nodes: list[int]) -> None:
+    def __init__(self, site_keys: list[bytes], site_id: int, nodes: list[int]) -> None:
         self.site_id = site_id
-        self.keys = {n: NodeKey.for_node(site_key, n) for n in nodes}
+        # Every epoch's: during a key rotation a node's frames verify under one or the other.
+        self.keys = {n: [NodeKey.for_node(k, n) for k in site_keys] for n in nodes}
         self.ends: dict[tuple[int, int], float] = {}  # (node, event_no) -> end of airtime
 
     def heard(self, packet: bytes, end_s: float) -> None:
         node = header_node_id(packet)
         if node not in self.keys or (packet[0] >> 1) & 0x1F not in EVENT_TYPES | {ENVELOPE_TYPE}:
             return
-        try:
-            opened = open_packet(self.keys[node], self.site_id, packet, UP, None)
-        except FrameRejected:
+        opened = None
+        for key in self.keys[node]:
+            try:
+                opened = open_packet(key, self.site_id, packet, UP, None)
+                break
+            except FrameRejected:
+                continue
+        if opened is None:
             return
         if opened.type_id not in EVENT_TYPES:  # what an envelope carried
             return

@@ -230,6 +230,10 @@ def main(plan_path):
     ids = [n.node_id for n, _ in nodes]
     held = sum(getattr(n.board.link, "held_back", 0) for n, _ in nodes)
     report = {"simulated_s": plan["duration_s"], "events_reported": sent, "nodes": ids, "held_back": held}
+    # What each node did and holds at the end: a key rotation's check that nothing was lost.
+    report["per_node"] = {
+        str(n.node_id): {"reports": n.reports, "unacked": len(n.queue), "key_epoch": n.key_epoch} for n, _ in nodes
+    }
     report["wall_s"] = wall_s
     report["max_lag_s"] = clock.max_lag_ms / 1000
     print(json.dumps(report))

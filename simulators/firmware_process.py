@@ -118,6 +118,7 @@ class FirmwareHosts:
             "wall_s": max(r["wall_s"] for r in reports),
             "max_lag_s": max(r["max_lag_s"] for r in reports),
             "processes": len(reports),
+            "per_node": {k: v for r in reports for k, v in r.get("per_node", {}).items()},
         }
         if report["max_lag_s"] > LAG_WARNING_S:
             show(

@@ -38,6 +38,7 @@ def write_report(
     report.update(run)  # the speed asked for and the runner's own figures
     host = host_report or {"events_reported": 0, "held_back": 0}
     report["firmware_events_reported"] = host["events_reported"]
+    report["firmware_host_per_node"] = host.get("per_node", {})
     if host_report is not None:
         report["firmware_host"] = {
             "wall_s": host["wall_s"],

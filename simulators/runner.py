@@ -37,6 +37,7 @@ from gateway.clock import ScaledClock
 from gateway.config import load as load_config
 from gateway.config_dump import dump as dump_config
 from gateway.daemon import Gateway
+from gateway.journal import Journal
 from gateway.site_key import write_site_key
 from protocol.keys import derive_node_key
 from simulators.alarm_watcher import AlarmWatcher, EvidenceClock
@@ -67,8 +68,13 @@ def gateway_config(
     mqtt: tuple[str, int],
     transport: dict[str, list[dict[str, Any]]],
     dashboard: tuple[str, Path] | None = None,
+    next_key: bytes | None = None,
 ) -> Path:
     write_site_key(folder / "site.key", site_key)
+    site: dict[str, Any] = {"id": SITE_ID, "name": "sim", "key_file": "site.key"}
+    if next_key is not None:  # a rotation under way: every node is sent its key under this one
+        write_site_key(folder / "site-epoch1.key", next_key)
+        site.update(key_epoch=0, next_key_file="site-epoch1.key")
     zones = [
         {"name": "Z%02d" % (i + 1), "start_m": i * ZONE_M, "end_m": (i + 1) * ZONE_M}
         for i in range(int(np.ceil(scenario.length_m / ZONE_M)))
@@ -78,7 +84,7 @@ def gateway_config(
         for i, p in enumerate(scenario.node_positions)
     ]
     doc: dict[str, Any] = {
-        "site": {"id": SITE_ID, "name": "sim", "key_file": "site.key"},
+        "site": site,
         "gateway": {"id": "gw1", "journal": "journal.sqlite"},
         "supervision": {"missed_heartbeats": MISSED_HEARTBEATS[scenario.link]},
         "metrics": {"listen": ""},
@@ -174,9 +180,10 @@ async def run(
         broker.start()
         mqtt = ("127.0.0.1", broker.port)
     medium, transport = link_for(scenario, work, chosen)
-    evidence = EvidenceClock(site_key, SITE_ID, chosen)
+    next_key = os.urandom(32) if scenario.rotate_key else None
+    evidence = EvidenceClock([site_key] + ([next_key] if next_key else []), SITE_ID, chosen)
     medium.on_heard = evidence.heard
-    config = gateway_config(work, scenario, site_key, mqtt, transport, dashboard)
+    config = gateway_config(work, scenario, site_key, mqtt, transport, dashboard, next_key)
     # The gateway starts first, on a clock that stands still until the scenario begins.
     sim_clock = ScaledClock(speed)
     gateway = Gateway(load_config(config), sim_clock).open()
@@ -241,8 +248,39 @@ async def run(
         node_levels,
         {"speed": speed, "runner": {"max_step_s": round(max_step, 3)}},  # the medium's coarsest time step
     )
+    if scenario.rotate_key:
+        report["key_rotation"] = rotation_report(gateway, chosen, report.get("firmware_host_per_node", {}))
+        (report_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
     shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+def rotation_report(gateway: Gateway, firmware: list[int], per_node: dict[str, Any]) -> dict[str, Any]:
+    """A key rotation's outcome: which firmware nodes the gateway heard on the new key, and
+    each one's events as the node counted them against those the journal holds."""
+    journalled: dict[int, set[str]] = {}
+    for row in Journal(gateway.config.journal).entries():  # the gateway closed its own at stop
+        if row.kind == "event" and row.node_id in firmware:
+            journalled.setdefault(row.node_id, set()).add(row.data["event_id"])
+    nodes = {}
+    for node_id in firmware:
+        node = per_node.get(str(node_id), {})
+        nodes[str(node_id)] = {
+            "moved": node_id in gateway.pipeline.keyring.on_next,
+            "node_key_epoch": node.get("key_epoch"),
+            "events_reported": node.get("reports"),
+            "events_journalled": len(journalled.get(node_id, ())),
+            "unacked_at_end": node.get("unacked"),
+        }
+    return {
+        "moved": sorted(n for n in firmware if n in gateway.pipeline.keyring.on_next),
+        "of": firmware,
+        "events_lost": sum(
+            max(0, (n["events_reported"] or 0) - n["events_journalled"] - (n["unacked_at_end"] or 0))
+            for n in nodes.values()
+        ),
+        "nodes": nodes,
+    }
 
 
 def write_plans(

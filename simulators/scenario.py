@@ -13,6 +13,7 @@
     sf = 7                 # LoRa spreading factor of every node (7..12)
     heartbeat_s = 60       # every node's heartbeat interval
     uplinks = "enveloped"  # how firmware nodes send: "padded" (one length on air), or "bare"
+    rotate_key = false     # the gateway starts a site-key rotation: every node is sent its next key
     [weather]
     wind_mps = [[0, 4], [300, 14], [600, 6]]   # (time s, speed) breakpoints
     rain_mmph = [[0, 0], [200, 8]]
@@ -119,6 +120,7 @@ class Scenario:
     backgrounds: tuple[Background, ...] = ()
     firmware_ids: tuple[int, ...] = ()  # the nodes (1-based) that run the real firmware
     uplinks: str = "enveloped"  # as device/delivery.py sends them
+    rotate_key: bool = False  # the gateway starts with a key rotation under way
 
     @property
     def node_positions(self) -> list[float]:
@@ -205,6 +207,7 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
     uplinks = _get(pe, "perimeter", "uplinks", (str,), "enveloped")
     if uplinks not in UPLINKS:
         raise ScenarioError("perimeter.uplinks: %r is not one of %s" % (uplinks, ", ".join(UPLINKS)))
+    rotate_key = _get(pe, "perimeter", "rotate_key", (bool,), False)
     events = []
     raw_events = data.get("event", [])
     if not isinstance(raw_events, list):
@@ -271,6 +274,7 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         sf=sf,
         heartbeat_s=heartbeat,
         uplinks=uplinks,
+        rotate_key=rotate_key,
     )
     return replace(scenario, firmware_ids=_firmware(scenario))
 

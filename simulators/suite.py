@@ -40,6 +40,7 @@ RUNS = {
         SuiteRun("silent-node", 8),
         SuiteRun("jamming", 6, 240),
         SuiteRun("selective-jam", 8, 360),  # through the first climb and the alarm it leads to
+        SuiteRun("key-rotation", 4),
         SuiteRun("demo", 4),
     )
 }

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.ingest.freshness import Freshness
+from gateway.site_key import SiteKeys
 from protocol.errors import FrameRejected
 from protocol.framing import Deframer
-from protocol.keys import NodeKey
+from protocol.keys import NodeKey, derive_node_key
 from protocol.messages import UP
-from protocol.packet import OVERHEAD, Packet, decode_verified, header_node_id, verify_packet
+from protocol.packet import OVERHEAD, Header, Packet, decode_verified, header_node_id, verify_packet
 
 # Rejection kinds beyond the protocol's own.
 UNKNOWN_NODE = "unknown_node"
@@ -33,6 +34,7 @@ COUNTER_KINDS = (
     "unknown_node",
     "decode_error",
     "late",
+    "revoked",
 )
 
 
@@ -65,6 +67,8 @@ class Frame:
     packet: Packet
     receptions: list[Reception]
     late_s: float | None = None  # played this long after the node sent it (`freshness.py`)
+    epoch: int = 0  # of the site key whose node key its tag verified under
+    rekeyed: bool = False  # the first frame of this node under the next epoch's key
 
     @property
     def first(self) -> Reception:
@@ -89,7 +93,8 @@ class SecurityFinding:
     report interval, with the count since the last report) or "substitution" (repeated bad
     tags claiming one node id: someone is trying to pass for it), or "delivery_blocked" (a
     node's heartbeats arrive while the frames they say it holds do not: `delivery_watch.py`),
-    or "late_frame" (an authentic frame played long after it was sent: `freshness.py`).
+    "late_frame" (an authentic frame played long after it was sent: `freshness.py`), or
+    "revoked_key" (a frame under a node key that was revoked: `gateway/revocations.py`).
     """
 
     kind: str
@@ -100,29 +105,67 @@ class SecurityFinding:
 
 
 LATE_FRAME = "late_frame"  # an authentic frame played long after the node sent it
+REVOKED_KEY = "revoked_key"  # a frame under a node key that `perimeter node revoke` revoked
 
 
 Outcome = Frame | Rejected | SecurityFinding
 
 
 class Keyring:
-    """Node keys derived from the site key, for the nodes the site expects."""
+    """Node keys derived from the site key, for the nodes the site expects. During a key
+    rotation also from the next epoch's site key, with what each node was last heard on;
+    and each node's key generation, those below it revoked (`gateway/revocations.py`)."""
 
-    def __init__(self, site_key: bytes, node_ids: set[int] | None = None) -> None:
+    def __init__(self, site_key: bytes, node_ids: set[int] | None = None, site_keys: SiteKeys | None = None) -> None:
         self._site_key = site_key
         self._allowed = node_ids
-        self._keys: dict[int, NodeKey] = {}
+        self.site_keys = site_keys or SiteKeys()
+        self._keys: dict[tuple[int, int, int], NodeKey] = {}
+        self.on_next: set[int] = set()  # nodes heard under the next epoch's key
+        self.generation: dict[int, int] = {}  # node -> the key generation it must use (0 if absent)
 
     def knows(self, node_id: int) -> bool:
         if not 1 <= node_id <= 0xFFFE:
             return False
         return self._allowed is None or node_id in self._allowed
 
-    def key(self, node_id: int) -> NodeKey:
-        key = self._keys.get(node_id)
+    def _key(self, node_id: int, epoch: int, generation: int | None = None) -> NodeKey:
+        generation = self.generation.get(node_id, 0) if generation is None else generation
+        key = self._keys.get((epoch, node_id, generation))
         if key is None:
-            key = self._keys[node_id] = NodeKey.for_node(self._site_key, node_id)
+            site_key = self._site_key if epoch == self.site_keys.epoch else self.site_keys.next_key
+            assert site_key is not None
+            key = self._keys[(epoch, node_id, generation)] = NodeKey.for_node(site_key, node_id, generation)
         return key
+
+    def epoch_of(self, node_id: int) -> int:
+        """The epoch whose key the node was last heard on (the current one until then)."""
+        nxt = self.site_keys.next_epoch
+        return nxt if nxt is not None and node_id in self.on_next else self.site_keys.epoch
+
+    def key(self, node_id: int) -> NodeKey:
+        """The key to seal downlinks to the node with: the one it was last heard on."""
+        return self._key(node_id, self.epoch_of(node_id))
+
+    def candidates(self, node_id: int) -> list[tuple[int, NodeKey]]:
+        """(epoch, key) to verify the node's frames with: the current and the next epoch's
+        during a rotation, but only the next once the node has been heard on it (a node
+        never goes back, so a frame under its old key is someone holding the old site key)."""
+        nxt = self.site_keys.next_epoch
+        if nxt is None:
+            return [(self.site_keys.epoch, self._key(node_id, self.site_keys.epoch))]
+        if node_id in self.on_next:
+            return [(nxt, self._key(node_id, nxt))]
+        return [(self.site_keys.epoch, self._key(node_id, self.site_keys.epoch)), (nxt, self._key(node_id, nxt))]
+
+    def revoked_keys(self, node_id: int) -> list[NodeKey]:
+        """The node's revoked keys (every generation below its own, this epoch's)."""
+        return [self._key(node_id, self.site_keys.epoch, g) for g in range(self.generation.get(node_id, 0))]
+
+    def next_node_key(self, node_id: int) -> bytes:
+        """The node's key under the next epoch's site key (what REKEY carries)."""
+        assert self.site_keys.next_key is not None
+        return derive_node_key(self.site_keys.next_key, node_id, self.generation.get(node_id, 0))
 
 
 class FramePipeline:
@@ -200,11 +243,14 @@ class FramePipeline:
             detail = "frame from node %d, not on this site" % node_id
             out = self._security(UNKNOWN_NODE, None, reception, detail)
             return [Rejected(reception.transport, UNKNOWN_NODE, node_id, detail), *out[1:]]
-        key = self.keyring.key(node_id)
         try:
-            header = verify_packet(key, self.site_id, packet, UP)
+            header, epoch, key = self._verify(node_id, packet)
         except FrameRejected as exc:
             if exc.kind == "tag":
+                if any(self._verifies(key, packet) for key in self.keyring.revoked_keys(node_id)):
+                    counters["revoked"] += 1  # the key someone read off the node's flash
+                    detail = "frame under node %d's revoked key generation" % node_id
+                    return self._security(REVOKED_KEY, node_id, reception, detail)
                 counters["bad_tag"] += 1
                 return self._bad_tag(node_id, reception)
             counters["truncated" if exc.kind == "truncated" else "decode_error"] += 1
@@ -230,7 +276,10 @@ class FramePipeline:
             return [Rejected(reception.transport, exc.kind, node_id, exc.detail)]
         self.last_ctr[node_id] = header.ctr
         counters["frames_ok"] += 1
-        frame = Frame(opened, [reception], self.freshness.check(node_id, opened.boot, opened.sent_ds, now))
+        frame = Frame(opened, [reception], self.freshness.check(node_id, opened.boot, opened.sent_ds, now), epoch)
+        if epoch == self.keyring.site_keys.next_epoch and node_id not in self.keyring.on_next:
+            self.keyring.on_next.add(node_id)
+            frame.rekeyed = True
         findings: list[Outcome] = []
         if frame.late_s is not None:
             counters["late"] += 1
@@ -262,6 +311,26 @@ class FramePipeline:
         return self._held[0][0] if self._held else None
 
     # -- internals -------------------------------------------------------------------------
+
+    def _verifies(self, key: NodeKey, packet: bytes) -> bool:
+        try:
+            verify_packet(key, self.site_id, packet, UP)
+        except FrameRejected:
+            return False
+        return True
+
+    def _verify(self, node_id: int, packet: bytes) -> tuple[Header, int, NodeKey]:
+        """The header, epoch and key of the first of the node's keys the tag verifies under."""
+        failed: FrameRejected | None = None
+        for epoch, key in self.keyring.candidates(node_id):
+            try:
+                return verify_packet(key, self.site_id, packet, UP), epoch, key
+            except FrameRejected as exc:
+                if exc.kind != "tag":
+                    raise
+                failed = exc
+        assert failed is not None
+        raise failed
 
     def _expire(self, now: float) -> None:
         horizon = now - max(self.dedup_window_s, 0.0)

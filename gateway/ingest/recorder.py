@@ -19,14 +19,18 @@ from gateway.ingest.pipeline import Frame, Reception, SecurityFinding
 from gateway.ingest.registry import COMM_FAIL, NodeRegistry, SupervisionChange
 from gateway.journal import Journal
 from gateway.outputs import topics
+from gateway.revocations import RevocationWatch
 from protocol.body import field_labels
-from protocol.messages import BY_ID
+from protocol.keys import key_fields
+from protocol.messages import BY_ID, BY_NAME
 
 log = logging.getLogger("perimeter.gateway")
 
 EVENT_SCHEMA = "perimeter.event/1"
 STATE_SCHEMA = "perimeter.node-state/1"
 STATE_REFRESH_S = 10.0
+REKEY = BY_NAME["REKEY"].type_id
+REKEY_EVERY_S = 60.0  # a node that has not moved to the next key is sent it again this often
 
 
 class Recorder:
@@ -59,9 +63,13 @@ class Recorder:
         self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
         self.on_node: list[Callable[[int], None]] = []  # a node's state was published
         self._node_published: dict[int, float] = {}
+        self._rekey_sent: dict[int, float] = {}  # node -> when it was last sent its next key
+        keyring = downlinks.keyring
+        self.revocations = RevocationWatch(keyring.site_keys.revocations, keyring, journal, undo_on_rollback)
 
-    def frame(self, frame: Frame) -> tuple[Reception, bytes] | None:
-        """Record one accepted frame; the ACK to send once committed, if the node asked."""
+    def frame(self, frame: Frame) -> list[tuple[Reception, bytes]]:
+        """Record one accepted frame; what to send once committed, in counter order: the ACK
+        if the node asked, then, during a key rotation, the node's next key."""
         packet = frame.packet
         node_id = packet.node_id
         message = BY_ID[packet.type_id]
@@ -75,7 +83,7 @@ class Recorder:
             # now: no restore from comm-fail, no state, no route for downlinks, no ACK.
             if message.is_event:
                 self._event(frame, node.name, node.boot_count or 0, receptions, now)
-            return None
+            return []
         self.downlinks.heard(frame)
         self._keep_node(node_id)
         kept = self.watch.state(node_id)
@@ -98,7 +106,32 @@ class Recorder:
         # Node state goes out when it changes, with every HELLO and heartbeat, and otherwise at
         # most every STATE_REFRESH_S: not once per event, which would double the MQTT traffic.
         self.publish_node(node_id, force=bool(changes or restored) or not message.is_event)
-        return self.downlinks.ack(node_id, packet.ctr) if packet.ack_req else None
+        # The ACK is sealed (takes its counter) before the REKEY: the node opens downlinks in
+        # counter order, and the ACK must be opened with the key the node had when it sent.
+        out = [self.downlinks.ack(node_id, packet.ctr)] if packet.ack_req else []
+        return out + self._rotate(frame, now)
+
+    def _rotate(self, frame: Frame, now: float) -> list[tuple[Reception, bytes]]:
+        """During a key rotation: a node heard on the old key is sent its new one (at most
+        every REKEY_EVERY_S); its first frame on the new key is journalled."""
+        node_id = frame.packet.node_id
+        keyring = self.downlinks.keyring
+        nxt = keyring.site_keys.next_epoch
+        if frame.rekeyed:
+            log.warning("node=%d moved to key epoch %d", node_id, frame.epoch)
+            self.journal.append("rekey", {"node_id": node_id, "epoch": frame.epoch}, node_id=node_id)
+        if nxt is None or frame.epoch == nxt or now - self._rekey_sent.get(node_id, -1e12) < REKEY_EVERY_S:
+            return []
+        fields = dict(key_fields(keyring.next_node_key(node_id)), epoch=nxt)
+        _ctr, rekey = self.downlinks.seal(node_id, REKEY, fields)
+        sent_before = self._rekey_sent.get(node_id, -1e12)
+        self._rekey_sent[node_id] = now
+
+        def undo() -> None:  # not sent after all: the next frame may send it again
+            self._rekey_sent[node_id] = sent_before
+
+        self.undo_on_rollback(undo)
+        return [(self.downlinks.routes[node_id], rekey)]
 
     def _keep_node(self, node_id: int) -> None:
         """What the registry knows of the node now, put back if the transaction fails: a

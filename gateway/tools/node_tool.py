@@ -89,7 +89,13 @@ def build(board: str, out: Path, extra: "list[Path] | None" = None) -> list[Path
 
 
 def identity_json(
-    site_key: bytes, site_id: int, node_id: int, role: str = "node", link: str = "serial", uplinks: str = "enveloped"
+    site_key: bytes,
+    site_id: int,
+    node_id: int,
+    role: str = "node",
+    link: str = "serial",
+    uplinks: str = "enveloped",
+    generation: int = 0,
 ) -> str:
     """The node's identity file: its own derived key, never the site key; `uplinks` is how it
     sends (`device/delivery.py`: "padded" on a site with constant-length uplinks)."""
@@ -97,7 +103,7 @@ def identity_json(
         {
             "node_id": node_id,
             "site_id": site_id,
-            "node_key": derive_node_key(site_key, node_id).hex(),
+            "node_key": derive_node_key(site_key, node_id, generation).hex(),
             "role": role,
             "link": link,
             "uplinks": uplinks,

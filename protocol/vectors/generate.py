@@ -18,7 +18,7 @@ from typing import Any
 from protocol.body import encode_body
 from protocol.envelope import ENVELOPE_TYPE, wrap
 from protocol.framing import crc32, encode_frame
-from protocol.keys import NodeKey
+from protocol.keys import NodeKey, derive_node_key, key_fields
 from protocol.messages import BY_NAME, ENVELOPE, KINDS, MESSAGES, PADDED_BODY, UP
 from protocol.packet import MAX_CTR, TAG_SIZE, compute_tag, seal_packet
 
@@ -88,6 +88,9 @@ VALID: list[tuple[str, str, int, int, bool, dict[str, int]]] = [
     ("command_walk_test", "COMMAND", 7, 8, True, {"command": 4, "arg": 600}),
 ]
 # fmt: on
+
+# The node's key under the next site key (the vectors' "another site" key, epoch 1).
+VALID.append(("rekey_to_epoch_1", "REKEY", 7, 9, True, dict(key_fields(derive_node_key(OTHER_SITE_KEY, 7)), epoch=1)))
 
 # Uplinks sealed in an ENVELOPE: (name, inner type, node_id, ctr, ack_req, boot, sent_ds,
 # padded, fields of VALID's entry of that name).

@@ -31,6 +31,7 @@ def test_every_bundled_scenario_loads_and_covers_every_kind_of_event() -> None:
         "jamming",
         "silent-node",
         "selective-jam",
+        "key-rotation",
         "demo",
     }
     kinds = {e.kind for s in scenarios for e in s.events}

@@ -116,3 +116,14 @@ def test_a_selective_jammer_that_hides_a_nodes_events_is_found_out_by_its_heartb
 
 
 # The demo runs in tests/dashboard/test_demo_view.py, watched on the dashboard in a browser.
+
+
+def test_a_key_rotation_moves_every_firmware_node_to_the_new_epoch_and_loses_no_event(tmp_path: Path) -> None:
+    report = run_bundled("key-rotation", tmp_path)
+    rotation = report["key_rotation"]
+    assert rotation["moved"] == rotation["of"] and len(rotation["of"]) == 10, rotation
+    assert all(n["node_key_epoch"] == 1 for n in rotation["nodes"].values()), rotation
+    assert rotation["events_lost"] == 0, rotation
+    for kind in ("climb", "cut"):  # attacks in the change-over are alarmed as ever
+        assert report["per_kind"][kind]["probability_of_detection"] == 1.0, report["per_kind"]
+    assert report["nuisance"]["alarms"] == 0

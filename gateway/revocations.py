@@ -1,0 +1,140 @@
+"""Revoked node keys: the key generation each node must now use.
+
+A node's key is on its flash: anyone with a USB cable and a REPL can read it and make a
+node of their own that heartbeats forever and detects nothing. `perimeter node revoke N`
+revokes node N's key generation here; the running gateway reads the file again when it
+changes (`Gateway.check_supervision`), refuses frames under the revoked key, and raises a
+`revoked_key` security alarm on each one (one report a minute). The node is re-provisioned
+with `perimeter node deploy --generation G`, whose key the revoked one says nothing about
+(`protocol/keys.py`).
+
+    {"7": {"generation": 1, "revoked_at": "2026-11-30T02:31:00Z", "reason": "enclosure found open"}}
+"""
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.ingest.pipeline import Keyring
+    from gateway.journal import Journal
+
+log = logging.getLogger("perimeter.gateway")
+
+MAX_GENERATION = 0xFF
+
+
+class RevocationError(Exception):
+    """The revocations file cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Revocation:
+    node_id: int
+    generation: int  # the generation the node must use now; every one below is revoked
+    revoked_at: str
+    reason: str
+
+
+def read_revocations(path: Path) -> dict[int, Revocation]:
+    """Every node's revocation; none if the file does not exist."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise RevocationError("%s: %s" % (path, exc)) from None
+    if not isinstance(raw, dict):
+        raise RevocationError("%s: expected an object of node ids" % path)
+    out: dict[int, Revocation] = {}
+    for key, entry in raw.items():
+        try:
+            node_id, generation = int(key), int(entry["generation"])
+            revocation = Revocation(node_id, generation, str(entry.get("revoked_at", "")), str(entry.get("reason", "")))
+        except (ValueError, TypeError, KeyError):
+            raise RevocationError("%s: node %r: expected {generation, revoked_at, reason}" % (path, key)) from None
+        if not 1 <= generation <= MAX_GENERATION:
+            raise RevocationError("%s: node %d: generation %d outside 1..255" % (path, node_id, generation))
+        out[node_id] = revocation
+    return out
+
+
+def revoke(path: Path, node_id: int, reason: str, now_iso: str) -> Revocation:
+    """Revoke the node's current key generation; its new revocation (written before this
+    returns, beside itself and renamed over the old file, readable by its owner alone)."""
+    revocations = read_revocations(path)
+    current = revocations.get(node_id)
+    generation = (current.generation if current else 0) + 1
+    if generation > MAX_GENERATION:
+        raise RevocationError("node %d has used all 255 key generations: give the board a new node id" % node_id)
+    revocations[node_id] = Revocation(node_id, generation, now_iso, reason)
+    doc = {
+        str(r.node_id): {"generation": r.generation, "revoked_at": r.revoked_at, "reason": r.reason}
+        for r in sorted(revocations.values(), key=lambda r: r.node_id)
+    }
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(doc, indent=1) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return revocations[node_id]
+
+
+class RevocationWatch:
+    """The revocations file as the running gateway sees it: read again whenever it changes,
+    each new revocation applied to the keyring and journalled (who may forge what is
+    evidence too). A file that cannot be read is logged and the last good one kept: the
+    daemon never dies of it, and never forgets a revocation it already applied."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        keyring: "Keyring",
+        journal: "Journal",
+        undo_on_rollback: Callable[[Callable[[], None]], None],
+    ) -> None:
+        self.path = path
+        self.keyring = keyring
+        self.journal = journal
+        self.undo_on_rollback = undo_on_rollback
+        self._seen: tuple[float, int] | None = None  # the file's mtime and size when last read
+
+    def poll(self) -> list[Revocation]:
+        """Apply what changed since the last look (inside the caller's transaction)."""
+        if self.path is None:
+            return []
+        try:
+            stat = self.path.stat()
+            seen: tuple[float, int] | None = (stat.st_mtime, stat.st_size)
+        except FileNotFoundError:
+            seen = None
+        if seen == self._seen:
+            return []
+        try:
+            revocations = read_revocations(self.path)
+        except RevocationError as exc:
+            log.error("revocations not applied: %s", exc)
+            return []
+        before_seen, before = self._seen, dict(self.keyring.generation)
+        applied = []
+        for revocation in revocations.values():
+            if revocation.generation > self.keyring.generation.get(revocation.node_id, 0):
+                self.keyring.generation[revocation.node_id] = revocation.generation
+                applied.append(revocation)
+                log.warning("node=%d key generations below %d revoked", revocation.node_id, revocation.generation)
+                self.journal.append("revocation", asdict(revocation), node_id=revocation.node_id)
+        self._seen = seen
+
+        def undo() -> None:
+            self._seen = before_seen
+            self.keyring.generation.clear()
+            self.keyring.generation.update(before)
+
+        self.undo_on_rollback(undo)
+        return applied

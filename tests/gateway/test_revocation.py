@@ -1,0 +1,99 @@
+"""A node's key read off its flash (a USB cable and the REPL) makes a node of the thief's that
+heartbeats forever and detects nothing. `perimeter node revoke` revokes that key: the running
+gateway reads the revocations file at its next round, journals it, refuses every frame under
+the revoked key with a `revoked_key` security alarm, and takes the node back once it is
+re-provisioned with the next key generation."""
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load
+from gateway.daemon import Gateway
+from gateway.ingest.pipeline import Reception
+from gateway.journal import Journal
+from gateway.revocations import RevocationError, read_revocations
+from gateway.tools.node_tool import identity_json
+from protocol.keys import NodeKey, derive_node_key
+from tests.gateway.harness import SITE_KEY, SimNode, write_site
+
+PERIMETER = [sys.executable, "-m", "gateway.cli"]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Path, Gateway]]:
+    config_path = write_site(tmp_path, 1883)
+    gateway = Gateway(load(config_path)).open()
+    yield config_path, gateway
+    gateway.journal.close()
+
+
+def _revoke(config_path: Path, node: int) -> str:
+    return subprocess.run(
+        [
+            *PERIMETER,
+            "node",
+            "revoke",
+            "--node-id",
+            str(node),
+            "--config",
+            str(config_path),
+            "--reason",
+            "enclosure open",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_a_revoked_key_is_refused_and_alarmed_until_the_node_is_reprovisioned(site: tuple[Path, Gateway]) -> None:
+    config_path, gateway = site
+    now = time.time()
+    stolen = SimNode(2)  # generation 0: the key on the board's flash, and now in the thief's hands
+    gateway.on_stream(stolen.heartbeat(), Reception("fence", now))
+    assert gateway.registry.nodes[2].last_seen == now
+    out = _revoke(config_path, 2)
+    assert "generation 0 is revoked" in out and "--generation 1" in out
+    revocations = config_path.parent / "revocations.json"
+    assert revocations.stat().st_mode & 0o077 == 0 and read_revocations(revocations)[2].generation == 1
+    gateway.check_supervision(now + 1)  # the next round reads the file
+    for k in range(3):
+        gateway.on_stream(stolen.heartbeat(), Reception("fence", now + 2 + k))
+    assert gateway.registry.nodes[2].last_seen == now  # nothing from the thief is believed
+    assert gateway.pipeline.counters["fence"]["revoked"] == 3
+    (alarm,) = [a for a in gateway.alarms.book.open_alarms() if a.category == "security"]
+    assert (alarm.detail["kind"], alarm.detail["node_id"]) == ("revoked_key", 2)
+    rows = list(Journal(gateway.config.journal).entries())
+    (revocation,) = [r.data for r in rows if r.kind == "revocation"]
+    assert (revocation["node_id"], revocation["generation"], revocation["reason"]) == (2, 1, "enclosure open")
+    # Re-provisioned with generation 1, the board is the node again.
+    identity = json.loads(identity_json(SITE_KEY, 1, 2, generation=1))
+    assert bytes.fromhex(identity["node_key"]) == derive_node_key(SITE_KEY, 2, 1) != derive_node_key(SITE_KEY, 2)
+    board = SimNode(2, ctr=stolen.ctr)
+    board.key = NodeKey(bytes.fromhex(identity["node_key"]))
+    gateway.on_stream(board.heartbeat(), Reception("fence", now + 10))
+    assert gateway.registry.nodes[2].last_seen == now + 10
+    gateway.check_supervision(now + 11)  # the file has not changed: nothing journalled again
+    assert len([r for r in Journal(gateway.config.journal).entries() if r.kind == "revocation"]) == 1
+
+
+def test_a_broken_revocations_file_is_refused_and_the_last_good_one_kept(site: tuple[Path, Gateway]) -> None:
+    config_path, gateway = site
+    _revoke(config_path, 3)
+    gateway.check_supervision(time.time())
+    assert gateway.pipeline.keyring.generation == {3: 1}
+    (config_path.parent / "revocations.json").write_text("{not json")
+    gateway.check_supervision(time.time())  # logged, not applied, the daemon goes on
+    assert gateway.pipeline.keyring.generation == {3: 1}
+    with pytest.raises(RevocationError):
+        read_revocations(config_path.parent / "revocations.json")
+    status = subprocess.run(
+        [*PERIMETER, "node", "revoke", "--node-id", "9", "--config", str(config_path)], capture_output=True, text=True
+    )
+    assert status.returncode == 2 and "node 9 is not in" in status.stderr
