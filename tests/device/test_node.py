@@ -4,6 +4,7 @@ across a reboot, CONFIG and COMMAND obeyed, replays and forgeries refused, the w
 starved by a dead task. Runs on CPython and MicroPython."""
 
 from device.node import FAULT_ACCELEROMETER, FAULT_MICROPHONE
+from protocol.keys import NodeKey, derive_node_key, key_fields
 from tests.device.nodesim import make_node, simulate
 from tests.device.peer import GatewayPeer
 from tests.device.signals import AudioSignal, ConstantSignal, FenceSignal, ImpactSignal
@@ -129,6 +130,22 @@ def test_config_changes_thresholds_and_arming_and_survives_a_reboot():
     assert len(peer.of("HEARTBEAT")) >= 2
     node = make_node(store, peer)
     assert node.settings.heartbeat_s == 15 and node.settings.armed == 0 and node.settings.config_id == 9
+
+
+def test_a_rekey_moves_the_node_to_its_next_key_for_good():
+    store = CountingStore()
+    node, peer = booted(store, fence=FenceSignal(6).climb(5.0))
+    next_site_key = bytes(range(100, 132))
+
+    def rekey():
+        peer.send("REKEY", dict(key_fields(derive_node_key(next_site_key, 7)), epoch=1))
+        peer.key = NodeKey.for_node(next_site_key, 7)  # the gateway hears it on the new key from now on
+
+    simulate(node, peer, 12, [(1000, rekey)])
+    assert peer.of("FENCE") and peer.rejected == 0  # the climb came under the new key, and was acked
+    assert len(node.queue) == 0 and store.values["key_epoch"] == 1
+    node = make_node(store, peer)  # rebooted: still on the new key, never the deployed one
+    assert node.key_epoch == 1 and node.queue._key.k_mac == peer.key.k_mac
 
 
 def test_a_forged_config_is_ignored():
