@@ -135,7 +135,7 @@ def _get(table: dict[str, Any], path: str, key: str, kinds: tuple[type, ...], de
             raise ScenarioError("%s.%s is required" % (path, key))
         return default
     value = table[key]
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
         names = "/".join(k.__name__ for k in kinds)
         raise ScenarioError("%s.%s: expected %s, got %r" % (path, key, names, value))
     return value

@@ -106,20 +106,20 @@ class Recorder:
         # Node state goes out when it changes, with every HELLO and heartbeat, and otherwise at
         # most every STATE_REFRESH_S: not once per event, which would double the MQTT traffic.
         self.publish_node(node_id, force=bool(changes or restored) or not message.is_event)
-        # The ACK is sealed (takes its counter) before the REKEY: the node opens downlinks in
-        # counter order, and the ACK must be opened with the key the node had when it sent.
-        out = [self.downlinks.ack(node_id, packet.ctr)] if packet.ack_req else []
-        return out + self._rotate(frame, now)
+        if frame.rekeyed:  # its first frame under the next epoch's key
+            log.warning("node=%d moved to key epoch %d", node_id, frame.epoch)
+            self.journal.append("rekey", {"node_id": node_id, "epoch": frame.epoch}, node_id=node_id)
+        if packet.ack_req:
+            return [self.downlinks.ack(node_id, packet.ctr)]
+        return self._rotate(frame, now)
 
     def _rotate(self, frame: Frame, now: float) -> list[tuple[Reception, bytes]]:
         """During a key rotation: a node heard on the old key is sent its new one (at most
-        every REKEY_EVERY_S); its first frame on the new key is journalled."""
+        every REKEY_EVERY_S), only in answer to a frame that wants no ACK (a heartbeat): a
+        concentrator has one downlink slot per uplink, and an ACK and a REKEY would collide."""
         node_id = frame.packet.node_id
         keyring = self.downlinks.keyring
         nxt = keyring.site_keys.next_epoch
-        if frame.rekeyed:
-            log.warning("node=%d moved to key epoch %d", node_id, frame.epoch)
-            self.journal.append("rekey", {"node_id": node_id, "epoch": frame.epoch}, node_id=node_id)
         if nxt is None or frame.epoch == nxt or now - self._rekey_sent.get(node_id, -1e12) < REKEY_EVERY_S:
             return []
         fields = dict(key_fields(keyring.next_node_key(node_id)), epoch=nxt)

@@ -126,4 +126,8 @@ def test_a_key_rotation_moves_every_firmware_node_to_the_new_epoch_and_loses_no_
     assert rotation["events_lost"] == 0, rotation
     for kind in ("climb", "cut"):  # attacks in the change-over are alarmed as ever
         assert report["per_kind"][kind]["probability_of_detection"] == 1.0, report["per_kind"]
-    assert report["nuisance"]["alarms"] == 0
+    # No frame was refused on the way: no security alarm, no bad tag. (A comm-fail may come:
+    # in this layout node 10 loses most of its frames to collisions on its channel, rotation
+    # or not.)
+    assert "security" not in report["nuisance"]["categories"], report["nuisance"]
+    assert all(c["bad_tag"] == 0 and c["replay"] == 0 for c in report["frames"]["gateway"].values())
