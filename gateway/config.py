@@ -243,10 +243,10 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
             raise r.fail("node[%d].id" % i, "node %d is listed twice" % n["id"])
         nodes.append(NodeConfig(**dict(n, name=n["name"] or "node-%d" % n["id"])))
     try:
-        site_key = read_site_key(base / site["key_file"])
-        next_key = read_site_key(base / site["next_key_file"]) if site["next_key_file"] else None
+        site_key = read_site_key(base / site["key_file"], "site.key_file")
+        next_key = read_site_key(base / site["next_key_file"], "site.next_key_file") if site["next_key_file"] else None
     except KeyFileError as exc:
-        raise ConfigError("%s: site key: %s" % (source, exc)) from None
+        raise ConfigError("%s: %s" % (source, exc)) from None
     milestone, webhooks = _integrations(r, v, base)
     return GatewayConfig(
         site_id=site["id"],

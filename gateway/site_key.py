@@ -28,8 +28,15 @@ class KeyFileError(Exception):
     """The key file cannot be used; the message says why and what to do."""
 
 
-def read_site_key(path: str | Path) -> bytes:
-    path = Path(path)
+def read_site_key(path: str | Path, setting: str | None = None) -> bytes:
+    """The key in `path`; a KeyFileError names the config `setting` it came from, if given."""
+    try:
+        return _read(Path(path))
+    except KeyFileError as exc:
+        raise KeyFileError("%s: %s" % (setting, exc) if setting else str(exc)) from None
+
+
+def _read(path: Path) -> bytes:
     try:
         mode = path.stat().st_mode
         raw = path.read_bytes()
