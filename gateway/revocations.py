@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gateway.ingest.pipeline import Keyring
+    from gateway.ingest.keyring import Keyring
     from gateway.journal import Journal
 
 log = logging.getLogger("perimeter.gateway")

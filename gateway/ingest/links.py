@@ -3,7 +3,8 @@ daemon), and the pipeline they feed."""
 
 from gateway.clock import Clock
 from gateway.config import GatewayConfig
-from gateway.ingest.pipeline import FramePipeline, Keyring
+from gateway.ingest.keyring import Keyring
+from gateway.ingest.pipeline import FramePipeline
 from gateway.ingest.semtech_udp import SemtechUdpTransport
 from gateway.ingest.transports import LoraBridgeTransport, Receiver, SerialTransport, TcpTransport, Transport
 
