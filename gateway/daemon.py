@@ -110,6 +110,7 @@ class Gateway:
             self.counters,
             self.transactions.undo_on_rollback,
             config.delivery_blocked_heartbeats,
+            self.pipeline.freshness,
         )
         self.desk = OperatorDesk(
             book, {z.name for z in config.perimeter.zones}, self.registry.nodes, self.downlinks.reachable

@@ -12,12 +12,14 @@ played late.
 The anchor is the lowest offset seen in this boot, allowed to rise by `drift_ppm` of the
 time since (a node's crystal runs a little slow or fast; an attacker's delays do not move
 it, since each delayed frame's offset lies above it). A new boot (the envelope's boot byte
-changes) starts a new anchor; so does the first frame after a gateway restart. What cannot
-be judged: frames of a boot the gateway never heard a fresh frame of, and bare frames
-(firmware before 0.5). Sans-I/O: fed each accepted frame's boot, clock and arrival time.
+changes) starts a new anchor. The anchors are kept with each node's saved state, so a restart
+does not give the first frame after it a free pass. What cannot be judged: frames of a boot
+the gateway never heard a fresh frame of, and bare frames (firmware before 0.5). Sans-I/O:
+fed each accepted frame's boot, clock and arrival time.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,15 @@ class Freshness:
             self.anchors.pop(node_id, None)
         else:
             self.anchors[node_id] = anchor
+
+    def snapshot(self, node_id: int) -> dict[str, float] | None:
+        """The node's anchor as saved with its state (None: none yet)."""
+        anchor = self.anchors.get(node_id)
+        return None if anchor is None else {"boot": anchor.boot, "offset": anchor.offset, "at": anchor.at}
+
+    def seed(self, saved: dict[int, dict[str, Any]]) -> None:
+        """Take back the anchors saved with the nodes' state (at a gateway start)."""
+        for node_id, state in saved.items():
+            anchor = state.get("freshness")
+            if isinstance(anchor, dict) and {"boot", "offset", "at"} <= anchor.keys():
+                self.anchors[node_id] = Anchor(int(anchor["boot"]), float(anchor["offset"]), float(anchor["at"]))

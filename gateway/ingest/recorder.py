@@ -15,6 +15,7 @@ from gateway.clock import utc_iso
 from gateway.hashchain import canonical_data
 from gateway.ingest.delivery_watch import DeliveryWatch
 from gateway.ingest.downlinks import Downlinks
+from gateway.ingest.freshness import Freshness
 from gateway.ingest.pipeline import Frame, Reception, SecurityFinding
 from gateway.ingest.registry import COMM_FAIL, NodeRegistry, SupervisionChange
 from gateway.journal import Journal
@@ -47,6 +48,7 @@ class Recorder:
         counters: dict[str, int],
         undo_on_rollback: Callable[[Callable[[], None]], None],
         delivery_blocked_heartbeats: int = 3,
+        freshness: Freshness | None = None,
     ) -> None:
         self.site_name = site_name
         self.gateway_id = gateway_id
@@ -60,6 +62,9 @@ class Recorder:
         self.undo_on_rollback = undo_on_rollback  # the open transaction's, for memory it changes
         self.clock = journal.clock  # the gateway's one clock, which stamps the rows too
         self.watch = DeliveryWatch(delivery_blocked_heartbeats)
+        self.freshness = freshness  # the pipeline's: its anchors are saved with each node's state
+        if freshness is not None:
+            freshness.seed(journal.load_nodes())
         self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
         self.on_node: list[Callable[[int], None]] = []  # a node's state was published
         self._node_published: dict[int, float] = {}
@@ -207,7 +212,8 @@ class Recorder:
             return
         self._node_published[node_id] = now
         snapshot = node.snapshot()
-        self.journal.save_node(node_id, snapshot)
+        anchor = self.freshness.snapshot(node_id) if self.freshness is not None else None
+        self.journal.save_node(node_id, dict(snapshot, freshness=anchor) if anchor else snapshot)
         state = dict(
             snapshot,
             schema=STATE_SCHEMA,

@@ -118,3 +118,23 @@ def test_an_event_the_node_sent_late_is_not_late(gateway: Gateway) -> None:
     assert [r for r in rows if r.kind == "security"] == []
     (event,) = [r.data for r in rows if r.kind == "event"]
     assert "late_s" not in event
+
+
+def test_a_gateway_restart_gives_withheld_frames_no_free_pass(tmp_path: Path) -> None:
+    config = load(write_site(tmp_path, 1883, heartbeat_s=30))
+    node = SimNode(2)
+    node.boot = 1
+    t0 = time.time()
+    gateway = Gateway(config).open()
+    _beat(gateway, node, t0, 0.0)
+    _beat(gateway, node, t0, 30.0)
+    gateway.journal.close()
+    node.clock_s = 60.0
+    recorded = node.heartbeat()  # sent while the gateway was down (or jammed), and recorded
+    restarted = Gateway(config).open()  # the anchor comes back with the node's saved state
+    try:
+        restarted.on_stream(recorded, Reception("fence", t0 + 600))
+        rows = [r.data for r in Journal(config.journal).entries() if r.kind == "security"]
+        assert [r["kind"] for r in rows] == ["late_frame"]
+    finally:
+        restarted.journal.close()
