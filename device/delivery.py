@@ -8,7 +8,7 @@ not retransmit in step, until an ACK names one of their counters. The queue is b
 it is full, a message of lower priority (a rattle, a heartbeat) makes room for an alarm, and
 an alarm is never pushed out by anything less.
 
-A message still unanswered after `escalate_after` transmissions is escalated: it goes before
+An alarm still unanswered after `escalate_after` transmissions is escalated: it goes before
 everything else from then on, and `escalated` tells the link that this frame is such a
 resend (a LoRa link moves to another channel for it: a jammer may sit on this one).
 """
@@ -124,7 +124,9 @@ class DeliveryQueue:
             body = wrap(type_id, body, ack_req, self.boot, now_ms // 100, self.uplinks == "padded")
             type_id, ack_req = ENVELOPE_TYPE, False
         packet = seal_packet(self._key, self._site_id, type_id, self._node_id, ctr, body, ack_req, self.encrypted)
-        self.escalated = chosen.ack_req and chosen.attempts >= self.escalate_after
+        # Alarms only: a faint climb or a rattle unanswered in a storm must not jump ahead of a
+        # drone's clear (the clear held back lets a second's false detection pass for a drone).
+        self.escalated = chosen.priority >= ALARM and chosen.ack_req and chosen.attempts >= self.escalate_after
         if self.escalated:
             chosen.priority = ESCALATED
         chosen.attempts += 1

@@ -3,7 +3,7 @@ at each transmission, padded to one length where the site asks, and an alarm tha
 unanswered escalated. Runs on CPython and MicroPython."""
 
 from device.counter import FrameCounter
-from device.delivery import ALARM, HEARTBEAT, DeliveryQueue
+from device.delivery import ALARM, HEARTBEAT, LOW, DeliveryQueue
 from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, UP
 from protocol.packet import open_packet
@@ -82,3 +82,14 @@ def test_an_alarm_unanswered_three_times_is_escalated_before_newer_alarms():
     q.submit(FENCE, climb(3), ALARM, True, now_ms=now)
     first = open_packet(KEY, SITE_ID, q.next_frame(now), UP)
     assert first.fields["event_no"] == 1 and q.escalated  # the old, unanswered climb goes first
+
+
+def test_a_rattle_unanswered_is_never_escalated():
+    q = queue()
+    q.submit(FENCE, dict(climb(1), **{"class": 3}), LOW, True, now_ms=0)
+    now, sent = 0, []
+    while len(sent) < 5:
+        if q.next_frame(now) is not None:
+            sent.append(q.escalated)
+        now += 100
+    assert sent == [False] * 5
