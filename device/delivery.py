@@ -106,6 +106,14 @@ class DeliveryQueue:
         self._queue.append(pending)
         return True
 
+    def next_priority(self, now_ms):
+        """The priority of what `next_frame` would send now, or None if nothing is due."""
+        top = None
+        for pending in self._queue:
+            if pending.next_ms <= now_ms and (top is None or pending.priority > top):
+                top = pending.priority
+        return top
+
     def next_frame(self, now_ms):
         """The next packet to transmit now (highest priority first), or None."""
         chosen = None

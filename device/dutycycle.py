@@ -65,9 +65,10 @@ class DutyCycleBudget:
             total += value
         return total
 
-    def allows(self, airtime_ms, now_ms):
-        """Whether a transmission of `airtime_ms` now stays within the budget."""
-        return self.spent_ms(now_ms) + airtime_ms <= self.limit_ms
+    def allows(self, airtime_ms, now_ms, keep_ms=0):
+        """Whether a transmission of `airtime_ms` now stays within the budget, with `keep_ms`
+        of it still left over afterwards (what low-priority traffic leaves for alarms)."""
+        return self.spent_ms(now_ms) + airtime_ms + keep_ms <= self.limit_ms
 
     def record(self, airtime_ms, now_ms):
         """A transmission of `airtime_ms` went out now."""

@@ -317,7 +317,8 @@ class Node:
                 self.on_downlink(packet)
                 packet = link.receive()
             now = self.clock.now_ms()
-            if not hasattr(link, "allows") or link.allows(_LARGEST_PACKET):
+            top = self.queue.next_priority(now)
+            if top is not None and (not hasattr(link, "allows") or link.allows(_LARGEST_PACKET, top < ALARM)):
                 frame = self.queue.next_frame(now)
                 if frame is not None:
                     if self.queue.escalated and hasattr(link, "hop"):

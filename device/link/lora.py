@@ -34,9 +34,13 @@ class LoraLink:
     def airtime_ms(self, size):
         return (time_on_air_us(size, self.sf, self.bw_hz) + 999) // 1000
 
-    def allows(self, size):
-        """Whether the duty-cycle budget can pay for a packet of `size` bytes now."""
-        if self.budget.allows(self.airtime_ms(size), self._clock.now_ms()):
+    def allows(self, size, low=False):
+        """Whether the duty-cycle budget can pay for a packet of `size` bytes now. A `low`
+        priority one (a heartbeat, a rattle, a faint climb) may not spend the last fifth of
+        the hour's budget: in a storm the rain's reports would leave a drone's clear, or the
+        next climb, waiting for airtime."""
+        keep = self.budget.limit_ms // 5 if low else 0
+        if self.budget.allows(self.airtime_ms(size), self._clock.now_ms(), keep):
             return True
         self.held_back += 1
         return False

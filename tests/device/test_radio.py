@@ -68,9 +68,24 @@ def test_the_duty_cycle_budget_holds_back_what_it_cannot_pay_for():
     for _ in range(5):
         node.heartbeat()
     simulate(node, peer, 10)
-    airtime = node.board.link.airtime_ms(36)  # an enveloped HEARTBEAT packet at SF10: about 412 ms
-    assert len(peer.received) == 1000 // airtime, (peer.names(), airtime)
-    assert node.board.link.held_back > 0 and len(node.queue) > 0
+    link = node.board.link
+    assert link.held_back > 0 and len(node.queue) > 0, peer.names()
+    assert link.budget.spent_ms(node.clock.now_ms()) <= 1000
+
+
+def test_heartbeats_leave_the_last_fifth_of_the_budget_to_alarms():
+    node, peer = radio_node(limit_ms=2500)  # 2.5 s of airtime left in the hour
+    for _ in range(8):
+        node.heartbeat()
+    spent = []
+
+    def tamper():
+        spent.append(node.board.link.budget.spent_ms(node.clock.now_ms()))
+        node._event("TAMPER", {"kind": 1, "state": 1}, 2)
+
+    simulate(node, peer, 15, [(10000, tamper)])
+    assert len(peer.of("HEARTBEAT")) < 8 and spent[0] <= 2500 - 500  # they stopped at 80 %
+    assert peer.of("TAMPER")  # an alarm still had its fifth
 
 
 def test_an_alarm_unanswered_three_times_goes_out_again_on_another_channel():
