@@ -49,6 +49,7 @@ class AlarmEngine:
         self._throw_overs: deque[tuple[float, float, str, str]] = deque()  # (at, location, alarm id, key)
         self.tracks: list[DroneTrack] = []
         self._track_seq = 0
+        self._drone_cleared: dict[int, float] = {}  # node -> when its last drone clear happened
         self._ticked = float("-inf")  # the latest time tick() has seen
         self._jam: dict[str, list[tuple[float, float]]] = {}
         self.intrusions = Intrusions(perimeter, book, self.rules, self.fence, self._trigger)
@@ -290,6 +291,15 @@ class AlarmEngine:
             ):
                 track = candidate
                 break
+        # A detection lost on air is sent again after its clear has got through: out of the
+        # node's order, it would open a track that nothing ever clears (a false drone).
+        over = self._drone_cleared.get(d.node_id)
+        if cleared:
+            self._drone_cleared[d.node_id] = d.at if over is None else max(over, d.at)
+        elif over is not None and d.at <= over:
+            if track is not None:
+                track.evidence.append(d.event_id)
+            return []
         if cleared:
             if track is not None:
                 track.detecting.pop(d.node_id, None)

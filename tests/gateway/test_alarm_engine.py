@@ -264,6 +264,14 @@ def test_a_sound_that_stops_before_two_seconds_is_no_drone():
     assert raised(e.tick(T0 + 60)) == []
 
 
+def test_a_detection_that_arrives_after_its_own_clear_is_over_and_no_drone():
+    # Its first transmission was lost on air; the clear got through, then the retry.
+    e = engine()
+    changes = feed(e, [drone(1, T0 + 0.5, cls=2), drone(1, T0)], settle_s=5.0)
+    assert raised(changes) == [] and raised(e.tick(T0 + 60)) == []
+    assert raised(feed(e, [drone(1, T0 + 70)], settle_s=2.0), DRONE)  # a later one counts again
+
+
 def test_one_node_heard_for_two_seconds_is_enough_unless_the_site_asks_for_two_nodes():
     e = engine()
     alarm = raised(feed(e, [drone(20, T0)], settle_s=2.0), DRONE)
