@@ -73,8 +73,8 @@ class Recorder:
         self.revocations = RevocationWatch(keyring.site_keys.revocations, keyring, journal, undo_on_rollback)
 
     def frame(self, frame: Frame) -> list[tuple[Reception, bytes]]:
-        """Record one accepted frame; what to send once committed, in counter order: the ACK
-        if the node asked, then, during a key rotation, the node's next key."""
+        """Record one accepted frame; what to send once committed: the ACK if the node asked
+        or, during a key rotation, the node's next key."""
         packet = frame.packet
         node_id = packet.node_id
         message = BY_ID[packet.type_id]
@@ -250,7 +250,7 @@ class Recorder:
             "transport": finding.transport,
             "count": finding.count,
             "detail": finding.detail,
-            "alarm": finding.kind in ("substitution", "delivery_blocked", "late_frame"),
+            "alarm": finding.kind in ("substitution", "delivery_blocked", "late_frame", "revoked_key"),
             "ts": ts,
         }
         if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=ts):
