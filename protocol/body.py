@@ -27,7 +27,19 @@ class _Layout:
         self.tailed = message.type_id in TAILED  # the fixed fields, then a tail of any length
 
 
-_LAYOUTS = {type_id: _Layout(m) for type_id, m in BY_ID.items()}
+# Built on first use: a node never decodes most types (a REKEY's ten fields, CONFIG's eight),
+# and on a 64 KB heap every layout it does not hold is room for the detectors.
+_LAYOUTS: "dict[int, _Layout]" = {}
+
+
+def _layout(type_id: int) -> "_Layout | None":
+    layout = _LAYOUTS.get(type_id)
+    if layout is None:
+        message = BY_ID.get(type_id)
+        if message is None:
+            return None
+        layout = _LAYOUTS[type_id] = _Layout(message)
+    return layout
 
 
 def decode_body(type_id: int, body: bytes) -> dict[str, int]:
@@ -37,7 +49,7 @@ def decode_body(type_id: int, body: bytes) -> dict[str, int]:
     its enum does not allow). Of an ENVELOPE body only the fixed fields are decoded here;
     `protocol.envelope` reads its tail.
     """
-    layout = _LAYOUTS.get(type_id)
+    layout = _layout(type_id)
     if layout is None:
         raise FrameRejected(TYPE, "unknown message type %d" % type_id)
     if layout.tailed and len(body) >= layout.size:
@@ -59,7 +71,7 @@ def encode_body(type_id: int, fields: dict[str, int]) -> bytes:
     Every field of the layout must be given, as an int in its kind's range (or, for enum
     fields, one of the enum's values). Raises `EncodeError` otherwise.
     """
-    layout = _LAYOUTS.get(type_id)
+    layout = _layout(type_id)
     if layout is None:
         raise EncodeError("unknown message type %r" % (type_id,))
     extra = [name for name in fields if name not in [f[0] for f in layout.fields]]
