@@ -6,7 +6,7 @@ import gc
 import json
 import sys
 
-from protocol.keys import NodeKey
+from device.keyslot import read_key, write_key
 
 CRASH_LOG = "crash.log"
 _CRASH_LOG_LIMIT = 4096
@@ -26,18 +26,39 @@ def collect_often():
 
 
 def load_identity(path="identity.json"):
-    """The node's identity written by `perimeter node deploy`: node id, site id, own key."""
+    """The node's identity written by `perimeter node deploy`: node id, site id, and how it
+    talks. Its key is in the key slot (device/keyslot.py); `deployed_key` is one that an older
+    deploy left in the file, which `settle_key` moves."""
     with open(path) as f:
         raw = json.load(f)
+    deployed = raw.get("node_key")
     return {
         "node_id": raw["node_id"],
         "site_id": raw["site_id"],
-        "key": NodeKey(bytes.fromhex(raw["node_key"])),
+        "key": None,
+        "deployed_key": bytes.fromhex(deployed) if deployed else None,
         "role": raw.get("role", "node"),
         "link": raw.get("link", "serial"),
         "encrypted": raw.get("encrypted", True),
         "uplinks": raw.get("uplinks", "enveloped"),
     }
+
+
+def settle_key(identity, key_blocks, path="identity.json"):
+    """Move a key found in the identity file into the key slot, then rewrite the file without
+    it (a listing shows no key from then on). Returns whether the node holds a key."""
+    deployed = identity.pop("deployed_key", None)
+    if deployed is not None:
+        write_key(key_blocks, 0, deployed)  # read back before the file loses it
+        with open(path) as f:
+            raw = json.load(f)
+        del raw["node_key"]
+        with open(path + ".new", "w") as f:
+            f.write(json.dumps(raw))
+        import os
+
+        os.rename(path + ".new", path)
+    return read_key(key_blocks) is not None
 
 
 def _print_exception(exc, stream=None):
@@ -84,6 +105,10 @@ def main(board_name):
     board = None
     try:
         module = __import__("device.boards." + board_name, None, None, ["Board"])
+        key_blocks = module.key_blocks()
+        if not settle_key(identity, key_blocks):  # before the board starts its watchdog
+            print("no node key: this node is not provisioned (perimeter node deploy writes it)")
+            return
         board = module.Board(identity)
         from device.storage import FileStore
 
@@ -95,7 +120,7 @@ def main(board_name):
         else:
             from device.node import Node
 
-            asyncio.run(_forever(Node(board, identity, store)))
+            asyncio.run(_forever(Node(board, identity, store, key_blocks)))
     except Exception as exc:  # the last line of defence: log, then reset
         log_crash(exc)
     if board is not None:

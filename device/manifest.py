@@ -17,7 +17,8 @@ package(
 # (`include(..., thumb=True)` from the RP2040 build); elsewhere the viper kernels run.
 THUMB_ONLY = ("kernels_thumb.py",)
 options.defaults(thumb=False)
-# Every firmware module; this file and main.py are not modules of the package.
+# Every firmware module; this file, main.py and the RP2040 image's port files
+# (rp2_image/, included by `perimeter node build` before this) are not modules of the package.
 package(
     "device",
     files=sorted(
@@ -26,6 +27,7 @@ package(
         for f in fs
         if f.endswith(".py")
         and (d, f) not in ((".", "main.py"), (".", "manifest.py"))
+        and d != "./rp2_image"
         and (options.thumb or f not in THUMB_ONLY)
     ),
     base_path="..",

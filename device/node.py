@@ -14,13 +14,14 @@ from device.delivery import ALARM, HEARTBEAT, LOW, DeliveryQueue
 from device.detect import acoustic, fence, impact, thud
 from device.detect.kernels import zeros
 from device.downlink import ACK, COMMAND, CONFIG, REKEY, DownlinkGuard
+from device.keyslot import MemoryBlocks, read_key, write_key
 from device.settings import Settings
 from device.supervisor import Supervisor
 from protocol.keys import NodeKey, key_from_fields
 from protocol.messages import BY_NAME, CAPABILITIES, PADDED_BODY
 from protocol.packet import OVERHEAD
 
-FIRMWARE = (0, 5, 0)
+FIRMWARE = (0, 6, 0)
 _T = {
     name: BY_NAME[name].type_id
     for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "THUD", "TAMPER", "FAULT")
@@ -51,7 +52,7 @@ _LARGEST_PACKET = OVERHEAD + PADDED_BODY  # bytes, for the duty-cycle check befo
 
 
 class Node:
-    def __init__(self, board, identity, store):
+    def __init__(self, board, identity, store, key_blocks=None):
         self.board = board
         self.clock = board.clock
         self.node_id = identity["node_id"]
@@ -60,9 +61,12 @@ class Node:
         counter = FrameCounter(store)
         encrypted = identity.get("encrypted", True)
         self.store = store
-        # A REKEY stored the key of a later site-key epoch: it replaces the deployed one.
-        self.key_epoch = store.get("key_epoch", 0)
-        key = NodeKey(bytes.fromhex(store.get("key", ""))) if self.key_epoch else identity["key"]
+        # The key on flash (device/keyslot.py): the deployed one, or a later epoch's from a
+        # REKEY. A node without a key slot (a simulation) starts on its identity's.
+        self.key_blocks = key_blocks if key_blocks is not None else MemoryBlocks()
+        stored = read_key(self.key_blocks)
+        self.key_epoch = stored[0] if stored else 0
+        key = NodeKey(stored[1]) if stored else identity["key"]
         self.queue = DeliveryQueue(
             key,
             identity["site_id"],
@@ -232,8 +236,7 @@ class Node:
             return  # sent again before the gateway heard this node on it: nothing to do
         raw = key_from_fields(fields)
         key = NodeKey(raw)
-        self.store.set("key", raw.hex())
-        self.store.set("key_epoch", fields["epoch"])
+        write_key(self.key_blocks, fields["epoch"], raw)
         self.key_epoch = fields["epoch"]
         self.queue.rekey(key)
         self.downlinks.rekey(key)

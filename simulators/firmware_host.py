@@ -30,7 +30,9 @@ import time
 # After the frozen modules: the node interpreter's own frozen node runs, not these sources.
 sys.path.append(__file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 
-from device.boards.sim import Board, FileSource, RxPacket, SlotFileSource  # noqa: E402
+from device.boards.sim import Board  # noqa: E402
+from device.boards.sim_files import FileSource, SlotFileSource  # noqa: E402
+from device.boards.sim_radio import RxPacket  # noqa: E402
 from device.hal import VirtualClock  # noqa: E402
 from device.node import Node  # noqa: E402
 from protocol.framing import Deframer, encode_frame  # noqa: E402

@@ -36,6 +36,7 @@ DEVICE = (
     "tests.device.test_impact",
     "tests.device.test_acoustic",
     "tests.device.test_thud",
+    "tests.device.test_keyslot",
 )
 DEVICE_HEAP = "64k"
 NODE = ("tests.device.test_node", "tests.device.test_radio")

@@ -9,6 +9,34 @@ import machine
 from device.boards.machine_board import MachineBoard
 
 
+class NvsBlocks:
+    """The node key's two records (device/keyslot.py) as blobs in the ESP32's NVS partition,
+    which the file system does not cover; NVS commits each write whole."""
+
+    def __init__(self, nvs):
+        self.nvs = nvs
+
+    def readblocks(self, n, buf, offset=0):
+        try:
+            self.nvs.get_blob("key%d" % n, buf)
+        except OSError:  # never written: reads as erased flash
+            for i in range(len(buf)):
+                buf[i] = 0xFF
+
+    def writeblocks(self, n, buf, offset=0):
+        self.nvs.set_blob("key%d" % n, buf)
+        self.nvs.commit()
+
+    def ioctl(self, op, arg):
+        return 0  # NVS replaces a blob whole: nothing to erase first
+
+
+def key_blocks():
+    import esp32
+
+    return NvsBlocks(esp32.NVS("perimeter"))
+
+
 class Board(MachineBoard):
     I2C_SCL, I2C_SDA = 22, 21
     I2S_SCK, I2S_WS, I2S_SD = 32, 25, 33

@@ -5,8 +5,19 @@ this file. `MachineBoard` builds the `machine` objects from it.
 """
 
 import machine
+import rp2
 
 from device.boards.machine_board import MachineBoard
+
+# The node key's blocks: the last two 4 KiB blocks of the flash storage, which the image's
+# _boot.py (device/rp2_image) leaves out of the file system.
+KEY_BLOCKS = 2
+
+
+def key_blocks():
+    """The node key's flash blocks (device/keyslot.py), beyond the end of the file system."""
+    storage = rp2.Flash().ioctl(4, 0) or 0  # the storage's size in 4 KiB blocks (never None here)
+    return rp2.Flash(start=(storage - KEY_BLOCKS) * 4096, len=KEY_BLOCKS * 4096)
 
 
 class Board(MachineBoard):

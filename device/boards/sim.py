@@ -4,7 +4,8 @@ Nothing above the bus is simulated: the ADXL345 driver talks I2C to a register m
 FIFO fills at 800 Hz of simulated time, the microphone driver reads 32-bit I2S slots, the
 impact channel reads an ADC. Each bus replays a sample source: any object with
 `fill(buf, count)` (the signal synthesizers of the specs and simulators, or `FileSource`
-for recorded samples).
+for recorded samples, in `sim_files`). The LoRa modem is in `sim_radio`. Both are modules of
+their own so that a node on this board carries only what it uses (the full-node run's heap).
 """
 
 from device.detect.kernels import zeros
@@ -12,53 +13,12 @@ from device.drivers.adxl345 import ADXL345
 from device.drivers.analog import BatteryMonitor, ImpactChannel, TamperSwitch
 from device.drivers.microphone import Microphone
 from device.hal import VirtualClock
+from device.keyslot import MemoryBlocks
 
 
-class FileSource:
-    """Raw little-endian 16-bit samples from a file, looped (interleaved x,y,z for the
-    accelerometer: the caller's count is in samples of `channels` values each)."""
-
-    def __init__(self, path, channels=1, signed=True):
-        self._file = open(path, "rb")
-        self._channels = channels
-        self._signed = signed
-        self._two = bytearray(2)
-
-    def fill(self, buf, count):
-        wanted = count * self._channels
-        if wanted == len(buf) and getattr(buf, "itemsize", 2) == 2:
-            # The whole block at once: the file holds the samples as the array does.
-            got = self._file.readinto(memoryview(buf)) // 2
-            if got < wanted:  # the end of the recording: carry on from its start
-                self._file.seek(0)
-                for i in range(got, wanted):
-                    self._file.readinto(self._two)
-                    v = self._two[0] | (self._two[1] << 8)
-                    buf[i] = v - 65536 if self._signed and v & 0x8000 else v
-            return
-        for i in range(wanted):
-            if self._file.readinto(self._two) < 2:
-                self._file.seek(0)
-                self._file.readinto(self._two)
-            v = self._two[0] | (self._two[1] << 8)
-            buf[i] = v - 65536 if self._signed and v & 0x8000 else v
-
-
-class SlotFileSource:
-    """A recording already laid out as the microphone's 32-bit I2S slots (the simulators
-    write it so): the bytes go straight into the driver's buffer, looped at the end. The
-    per-sample conversion of `SimI2S` cost more than the acoustic detector itself."""
-
-    def __init__(self, path):
-        self._file = open(path, "rb")
-
-    def read_slots(self, buf):
-        view = memoryview(buf)
-        got = self._file.readinto(view)
-        if got < len(buf):
-            self._file.seek(0)
-            got += self._file.readinto(view[got:])
-        return got - got % 4
+def key_blocks():
+    """The unix port keeps no flash: the key slot lives as long as the process."""
+    return MemoryBlocks()
 
 
 class SimADXL345Bus:
@@ -228,63 +188,6 @@ def uart_pair():
     return SimUART(a, b), SimUART(b, a)
 
 
-class RxPacket(bytearray):
-    """What micropython-lib's `lora` modems return: the payload plus link metadata."""
-
-    def __init__(self, payload, rssi, snr):
-        super().__init__(payload)
-        self.rssi = rssi
-        self.snr = snr
-
-
-class RadioChannel:
-    """An in-process radio: every modem hears every other's transmissions (the simulators'
-    channel adds path loss, collisions and time on air)."""
-
-    def __init__(self):
-        self.modems = []
-
-    def transmit(self, sender, packet, rssi=-90, snr=8):
-        for modem in self.modems:
-            if modem is not sender:
-                modem.inbox.append(RxPacket(packet, rssi, snr))
-
-
-class SimModem:
-    """A LoRa modem with the async API of micropython-lib's `lora` drivers."""
-
-    def __init__(self, channel, clock):
-        self._channel = channel
-        self._clock = clock
-        self.inbox = []
-        self.sent = []
-        self.freq_khz = 868100
-        self.sent_on = []  # the frequency of each packet in `sent`
-        channel.modems.append(self)
-
-    def configure(self, lora_cfg):
-        self.freq_khz = lora_cfg.get("freq_khz", self.freq_khz)
-
-    def standby(self):
-        pass  # nothing to cancel: this modem's receive is its inbox
-
-    async def send(self, packet, tx_at_ms=None):
-        self.sent.append(bytes(packet))
-        self.sent_on.append(self.freq_khz)
-        self._channel.transmit(self, bytes(packet))
-
-    def recv_continuous(self):
-        return self  # MicroPython has no async generators: the modem is its own iterator
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        while not self.inbox:
-            await self._clock.sleep_ms(10)
-        return self.inbox.pop(0)
-
-
 class SimReset(Exception):
     """A board reset: the simulation restarts the node from its stored state."""
 
@@ -336,13 +239,4 @@ class Board:
             self.logged.append(message)
 
 
-__all__ = [
-    "Board",
-    "VirtualClock",
-    "uart_pair",
-    "RadioChannel",
-    "SimModem",
-    "SimReset",
-    "FileSource",
-    "SlotFileSource",
-]
+__all__ = ["Board", "VirtualClock", "uart_pair", "SimReset"]

@@ -31,6 +31,9 @@ TARBALL = "micropython-1.28.0-src.tar.xz"
 NODE_MANIFEST = ROOT / "device" / "manifest.py"
 # The full-node run's harness, frozen into the 32-bit interpreter only (never into a board image).
 HARNESS_MANIFEST = ROOT / "tests" / "device" / "manifest.py"
+# What the RP2040 image takes from the port, with our _boot.py (the node key's flash blocks
+# kept out of the file system) in place of the port's.
+RP2_PORT_MANIFEST = ROOT / "device" / "rp2_image" / "manifest.py"
 
 
 class BuildError(Exception):
@@ -41,7 +44,7 @@ class BuildError(Exception):
 class Target:
     port: str  # the folder under micropython/ports
     make_args: tuple[str, ...]
-    port_manifest: str  # what the port itself freezes, included before the node
+    port_manifest: str  # what the port itself freezes, included before the node ("": nothing)
     manifests: tuple[Path, ...]
     artifact: str  # the image, relative to the build folder
     needs: tuple[str, ...]  # commands the build needs, with the Debian package that has each
@@ -70,8 +73,8 @@ TARGETS = {
     "rp2": Target(
         port="rp2",
         make_args=("BOARD=RPI_PICO",),
-        port_manifest="$(PORT_DIR)/boards/manifest.py",
-        manifests=(NODE_MANIFEST,),
+        port_manifest="",  # RP2_PORT_MANIFEST stands in for it
+        manifests=(RP2_PORT_MANIFEST, NODE_MANIFEST),
         artifact="firmware.uf2",
         needs=("arm-none-eabi-gcc gcc-arm-none-eabi libnewlib-arm-none-eabi", "cmake cmake"),
         options=(("thumb", True),),
@@ -247,8 +250,9 @@ class _locked:
 def _top_manifest(target: Target) -> str:
     lines = [
         "# Written by perimeter node build: the port's own modules, then the node.",
-        "include(%r)" % target.port_manifest,
     ]
+    if target.port_manifest:
+        lines.append("include(%r)" % target.port_manifest)
     options = "".join(", %s=%r" % option for option in target.options)
     lines += ["include(%r%s)" % (str(m), options) for m in target.manifests]
     return "\n".join(lines) + "\n"

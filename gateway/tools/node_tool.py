@@ -59,6 +59,7 @@ def node_sources(extra: "list[Path] | None" = None, arch: str = "armv6m") -> lis
         p
         for p in (ROOT / "device").rglob("*.py")
         if (p.parent != ROOT / "device" or p.name not in ("main.py", "manifest.py"))
+        and p.parent != ROOT / "device" / "rp2_image"  # the RP2040 image's boot, not a module
         and (arch.startswith("armv") or p.name not in THUMB_ONLY)
     )
     return sources + list(extra or [])

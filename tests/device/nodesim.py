@@ -9,7 +9,9 @@ from tests.device.peer import identity
 from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal
 
 
-def make_node(store, peer, fence=None, audio=None, impact=None, seed=1, start_ms=0, clock=None, modem=None):
+def make_node(
+    store, peer, fence=None, audio=None, impact=None, seed=1, start_ms=0, clock=None, modem=None, key_blocks=None
+):
     """A node on the simulated board: on a serial line to `peer`, or on LoRa through `modem`
     (whose channel the peer listens to)."""
     clock = clock or VirtualClock(seed, start_ms)
@@ -22,7 +24,7 @@ def make_node(store, peer, fence=None, audio=None, impact=None, seed=1, start_ms
         uart=getattr(peer, "node_uart", None),
         modem=modem,
     )
-    return Node(board, identity(peer.node_id), store)
+    return Node(board, identity(peer.node_id), store, key_blocks)
 
 
 def simulate(node, peer, seconds, actions=None):

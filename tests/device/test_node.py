@@ -3,6 +3,7 @@ HELLO at boot, alarms delivered and retransmitted until acked, heartbeats, the c
 across a reboot, CONFIG and COMMAND obeyed, replays and forgeries refused, the watchdog
 starved by a dead task. Runs on CPython and MicroPython."""
 
+from device.keyslot import MemoryBlocks, read_key
 from device.node import FAULT_ACCELEROMETER, FAULT_MICROPHONE
 from protocol.keys import NodeKey, derive_node_key, key_fields
 from tests.device.nodesim import make_node, simulate
@@ -134,7 +135,9 @@ def test_config_changes_thresholds_and_arming_and_survives_a_reboot():
 
 def test_a_rekey_moves_the_node_to_its_next_key_for_good():
     store = CountingStore()
-    node, peer = booted(store, fence=FenceSignal(6).climb(5.0))
+    flash = MemoryBlocks()
+    peer = GatewayPeer()
+    node = make_node(store, peer, fence=FenceSignal(6).climb(5.0), key_blocks=flash)
     next_site_key = bytes(range(100, 132))
 
     def rekey():
@@ -143,8 +146,9 @@ def test_a_rekey_moves_the_node_to_its_next_key_for_good():
 
     simulate(node, peer, 12, [(1000, rekey)])
     assert peer.of("FENCE") and peer.rejected == 0  # the climb came under the new key, and was acked
-    assert len(node.queue) == 0 and store.values["key_epoch"] == 1
-    node = make_node(store, peer)  # rebooted: still on the new key, never the deployed one
+    assert len(node.queue) == 0 and read_key(flash) == (1, derive_node_key(next_site_key, 7))
+    assert "key" not in store.values  # on flash outside the file system, not in state.json
+    node = make_node(store, peer, key_blocks=flash)  # rebooted: still on the new key, never the deployed one
     assert node.key_epoch == 1 and node.queue._key.k_mac == peer.key.k_mac
 
 

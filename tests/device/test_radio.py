@@ -6,7 +6,9 @@ replay through a simulated bus, and a crash is logged. Runs on CPython and Micro
 import os
 
 from device.app import log_crash
-from device.boards.sim import FileSource, RadioChannel, SimADC, SimModem, uart_pair
+from device.boards.sim import SimADC, uart_pair
+from device.boards.sim_files import FileSource
+from device.boards.sim_radio import RadioChannel, SimModem
 from device.bridge import Bridge
 from device.hal import VirtualClock
 from protocol.body import encode_body

@@ -22,6 +22,16 @@ from simulators.emulated_pico import EmulatedPico
 from tests.gateway.harness import PERIMETER, SITE_ID, SITE_KEY, Broker, Pty, serial, start, stop, wait_until, write_site
 
 NODE = 7
+# Every file on the board and what it holds, then the key slot as raw flash gives it.
+FILES_AND_KEY = """
+import os
+for name in os.listdir():
+    if os.stat(name)[0] & 0x8000:
+        print(name, open(name).read())
+from device.boards.rp2 import key_blocks
+from device.keyslot import read_key
+print(read_key(key_blocks())[1].hex())
+"""
 
 
 @pytest.fixture
@@ -102,6 +112,9 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
             # Acknowledged through the UART: a later heartbeat says the node holds nothing.
             await wait_until(lambda: any(k == "HEARTBEAT" and q == 0 and c > after for k, q, c in heard), 180)
             speeds = pico.speeds
+            # At the REPL, as someone with a USB cable: no file holds the key any more...
+            pico.raw_repl()
+            files = pico.run(FILES_AND_KEY)
     finally:
         await stop(gateway, task)
     events = _rows(journal, "event")
@@ -120,3 +133,9 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
     assert hello["boot_count"] == 1 and hello["reset_cause"] is not None
     assert fence["node_id"] == NODE and fence["labels"]["class"] == "climb"  # type: ignore[index]
     assert any(e["type"] == "tamper" for e in events)
+    key = json.loads(identity)["node_key"]
+    print("the board's file system after the run:", files.replace(key, "<NODE KEY>"))
+    listing, slot = files.strip().rsplit("\n", 1)
+    assert "identity.json" in listing and key not in listing
+    # ... though raw flash still does: a board without secure boot hides it, no more.
+    assert slot.strip() == key
