@@ -2,12 +2,15 @@
 
 The file is plain text, one account per line, so that an installer can read it and a
 deployment tool can write it: `name role scrypt$n$r$p$salt$hash` (salt and hash in hex).
-Roles: `operator` (may acknowledge, clear and mask) and `viewer` (sees everything, changes
-nothing). `perimeter gateway add-operator` writes lines; the gateway re-reads the file when
-it changes, so an account can be added or removed without a restart.
+Roles: viewer, operator, supervisor, engineer (what each may do: `gateway/alarming/permissions.py`,
+and the README's permissions table); the same accounts act on the dashboard and, through the
+broker's password and ACL files that `perimeter operator broker-files` writes from this file,
+over MQTT. `perimeter operator add` writes lines; the gateway re-reads the file when it
+changes, so an account can be added or removed without a restart.
 """
 
 import hmac
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -15,12 +18,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-OPERATOR = "operator"
-VIEWER = "viewer"
-ROLES = (OPERATOR, VIEWER)
+from gateway.alarming.permissions import ROLES
+
 # scrypt at n=2**14, r=8: about 50 ms and 16 MiB per check (RFC 7914's interactive figure),
 # slow enough to make an offline guess at a stolen file expensive.
 N, R, P = 2**14, 8, 1
+log = logging.getLogger("perimeter.gateway")
 NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
@@ -33,10 +36,6 @@ class Account:
     name: str
     role: str
     hashed: str
-
-    @property
-    def may_act(self) -> bool:
-        return self.role == OPERATOR
 
 
 def hash_password(password: str, *, n: int = N, salt: bytes | None = None) -> str:
@@ -111,6 +110,18 @@ class AccountFile:
 
     def __len__(self) -> int:
         return len(self._accounts)
+
+
+def accounts_for(path: Path | None) -> AccountFile | None:
+    """The gateway's accounts, or None (every request refused, with the reason logged)."""
+    if path is None:
+        log.warning("no accounts file ([dashboard] accounts_file): every operator request is refused")
+        return None
+    try:
+        return AccountFile(path)
+    except AccountError as exc:
+        log.error("%s: every operator request is refused until it is fixed", exc)
+        return None
 
 
 def add_account(path: Path, name: str, role: str, password: str, *, n: int = N) -> None:

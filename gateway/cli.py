@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from gateway.alarming.permissions import ROLES
 from gateway.config import TEMPLATE, ConfigError, load
 from gateway.journal import Journal, JournalError
 from gateway.journal_export import export
@@ -169,8 +170,12 @@ def _node_image(args: argparse.Namespace, node_image: Any) -> int:
 
 
 def _operator(args: argparse.Namespace) -> int:
-    """Dashboard accounts: add (or change the password or role of) one, remove one, list them."""
+    """Accounts: add (or change the password or role of) one, remove one, list them; the
+    broker's password file and ACL beside the accounts follow (`perimeter site init`)."""
     from gateway.accounts import AccountError, add_account, parse_accounts, remove_account
+    from gateway.broker_accounts import broker_folder, remove_broker_user, write_broker_files
+
+    reload = "; reload the broker (systemctl reload perimeter-mosquitto) for MQTT"
 
     path = Path(args.accounts)
     try:
@@ -184,7 +189,13 @@ def _operator(args: argparse.Namespace) -> int:
             raise frame_tool.UsageError("perimeter operator %s needs a NAME" % args.action)
         if args.action == "remove":
             remove_account(path, args.name)
-            print("%s: removed %s (their open sessions end at their next request)" % (path, args.name))
+            broker = broker_folder(path).exists()
+            if broker:
+                remove_broker_user(path, args.name)
+            print(
+                "%s: removed %s (their open sessions end at their next request)%s"
+                % (path, args.name, reload if broker else "")
+            )
             return 0
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
@@ -195,11 +206,9 @@ def _operator(args: argparse.Namespace) -> int:
             if getpass.getpass("again: ") != password:
                 raise frame_tool.UsageError("the two passwords differ; nothing written")
         add_account(path, args.name, args.role, password)
-        print(
-            "%s: %s is an %s" % (path, args.name, args.role)
-            if args.role == "operator"
-            else "%s: %s is a %s" % (path, args.name, args.role)
-        )
+        broker = write_broker_files(path, None, args.name, password)
+        article = "an" if args.role[0] in "aeiou" else "a"
+        print("%s: %s is %s %s%s" % (path, args.name, article, args.role, reload if broker else ""))
         return 0
     except AccountError as exc:
         raise frame_tool.UsageError(str(exc)) from None
@@ -208,6 +217,10 @@ def _operator(args: argparse.Namespace) -> int:
 def _site(args: argparse.Namespace) -> int:
     from gateway.tools import site_tool
 
+    if args.action == "init":
+        return _site_init(args)
+    if not args.config:
+        raise frame_tool.UsageError("perimeter site %s needs --config" % args.action)
     config = load(args.config)
     try:
         if args.action == "rotate-key":
@@ -218,6 +231,27 @@ def _site(args: argparse.Namespace) -> int:
         return 0 if done else 1
     except site_tool.SiteToolError as exc:
         raise frame_tool.UsageError(str(exc)) from None
+
+
+def _site_init(args: argparse.Namespace) -> int:
+    from gateway.accounts import AccountError
+    from gateway.tools.site_init import SiteInitError, init_site
+
+    if not args.folder or not args.name or not args.supervisor:
+        raise frame_tool.UsageError("perimeter site init DIR --name SITE --supervisor NAME [--id N]")
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+    if password is None:
+        import getpass
+
+        password = getpass.getpass("password for %s: " % args.supervisor)
+    try:
+        written = init_site(Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port)
+    except (SiteInitError, AccountError) as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+    print("\n".join(str(p) for p in written))
+    print("next: add the perimeter and the nodes to gateway.toml, install systemd/*.service, start the broker, then")
+    print("      perimeter gateway --config %s" % (Path(args.folder).resolve() / "gateway.toml"))
+    return 0
 
 
 def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentParser:
@@ -258,16 +292,22 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     nd.add_argument("--reason", default="", help="revoke: why, for the journal")
     nd.add_argument("--dry-run", action="store_true", help="deploy: print the mpremote commands only")
     nd.set_defaults(handler=_node)
-    op = commands.add_parser("operator", help="dashboard accounts: add, remove or list operators and viewers")
+    op = commands.add_parser("operator", help="accounts (dashboard and broker): add, remove or list them")
     op.add_argument("action", choices=("add", "remove", "list"))
     op.add_argument("name", nargs="?", help="the account's name")
     op.add_argument("--accounts", required=True, metavar="FILE", help="the accounts file (dashboard.accounts_file)")
-    op.add_argument("--role", default="operator", choices=("operator", "viewer"))
+    op.add_argument("--role", default="operator", choices=ROLES, help="see the README's permissions table")
     op.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     op.set_defaults(handler=_operator)
-    st = commands.add_parser("site", help="the site key's life cycle: start a rotation, see who has moved")
-    st.add_argument("action", choices=("rotate-key", "key-status"))
-    st.add_argument("--config", required=True, metavar="FILE", help="the gateway's TOML config")
+    st = commands.add_parser("site", help="a new site; the site key's life cycle: start a rotation, see who moved")
+    st.add_argument("action", choices=("init", "rotate-key", "key-status"))
+    st.add_argument("folder", nargs="?", help="init: the folder to write the site into")
+    st.add_argument("--config", metavar="FILE", help="rotate-key, key-status: the gateway's TOML config")
+    st.add_argument("--name", help="init: the site's name (an MQTT topic level)")
+    st.add_argument("--id", type=int, default=1, help="init: the site's id (u32)")
+    st.add_argument("--supervisor", help="init: the first supervisor's account name")
+    st.add_argument("--mqtt-port", type=int, default=1883, help="init: the broker's port")
+    st.add_argument("--password-stdin", action="store_true", help="init: the supervisor's password on stdin")
     st.set_defaults(handler=_site)
     jr = commands.add_parser("journal", help="verify or export the hash-chained journal")
     jr.add_argument("action", choices=("verify", "export"))

@@ -2,10 +2,9 @@
 
 What each key is, its type, bounds and default live once, in `gateway.config_schema`, which
 also writes the commented template (`perimeter gateway config-template`) and `dump()`. Here
-the values it read become the gateway's config, with the checks that span keys (unique
-names, zones that end after they start, TLS off loopback) and the files the config names
-(the site key, the accounts, the TLS and broker credentials), so a broken config is found
-at start, with the key and line named, never as a traceback.
+the values it read become the gateway's config, with the checks that span keys and the
+files it names (site key, accounts, TLS and broker credentials), so a broken config is
+found at start, with the key and line named, never as a traceback.
 """
 
 import ipaddress
@@ -18,6 +17,7 @@ from typing import Any
 
 from gateway.accounts import AccountError, parse_accounts
 from gateway.alarming import fusion
+from gateway.alarming.desk import Policy
 from gateway.alarming.perimeter import Perimeter, PlacedNode, Zone
 from gateway.config_dump import template
 from gateway.config_schema import REQUIRED, SCHEMA, TABLES, TOP, Table, check, defaults, known
@@ -131,8 +131,7 @@ class SemtechUdpConfig:
     name: str
     host: str = DEFAULT["transport.semtech_udp"]["host"]
     port: int = DEFAULT["transport.semtech_udp"]["port"]
-    # Downlinks (PULL_RESP) go out on the uplink's channel and data rate, this long after
-    # the uplink ended (the node listens then, as in LoRaWAN's RX1), at this power.
+    # Downlinks (PULL_RESP): the uplink's channel and data rate, this long after it (RX1).
     downlink_delay_ms: int = DEFAULT["transport.semtech_udp"]["downlink_delay_ms"]
     downlink_power_dbm: int = DEFAULT["transport.semtech_udp"]["downlink_power_dbm"]
     allowed_gateways: tuple[str, ...] = ()  # concentrator EUIs (16 hex digits); empty: any
@@ -206,6 +205,8 @@ class GatewayConfig:
     milestone: tuple[MilestoneConfig, ...]
     webhooks: tuple[WebhookConfig, ...]
     dashboard: DashboardConfig | None
+    accounts_file: Path | None  # who may act, in which role: on the dashboard and over MQTT
+    policy: Policy
 
     def transport_names(self) -> list[str]:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
@@ -234,8 +235,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
     tcp = tuple(TcpTransportConfig(**t) for t in v["transport.tcp"])
     udp = tuple(_semtech_udp(r, i, t) for i, t in enumerate(v["transport.semtech_udp"]))
     names = [t.name for t in (*serial, *bridges)] + [t.name for t in tcp] + [t.name for t in udp]
-    duplicate = next((n for n in names if names.count(n) > 1), None)
-    if duplicate:
+    if duplicate := next((n for n in names if names.count(n) > 1), None):
         raise ConfigError("%s: transport name %r is used twice; names must be unique" % (source, duplicate))
     nodes: list[NodeConfig] = []
     for i, n in enumerate(v["node"]):
@@ -275,20 +275,20 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         milestone=milestone,
         webhooks=webhooks,
         dashboard=_dashboard(r, v["dashboard"], base),
+        accounts_file=base / v["dashboard"]["accounts_file"] if v["dashboard"]["accounts_file"] else None,
+        policy=Policy(**v["operators"]),
     )
 
 
 def _semtech_udp(r: Reader, i: int, t: dict[str, Any]) -> SemtechUdpConfig:
+    where = "transport.semtech_udp[%d].allowed_sources" % i
     for source in t["allowed_sources"]:
         try:
             ipaddress.ip_network(source, strict=False)
         except ValueError:
-            raise r.fail(
-                "transport.semtech_udp[%d].allowed_sources" % i, "%r is not an address or network" % source
-            ) from None
-    return SemtechUdpConfig(
-        **dict(t, allowed_gateways=tuple(t["allowed_gateways"]), allowed_sources=tuple(t["allowed_sources"]))
-    )
+            raise r.fail(where, "%r is not an address or network" % source) from None
+    lists = {k: tuple(t[k]) for k in ("allowed_gateways", "allowed_sources")}
+    return SemtechUdpConfig(**dict(t, **lists))
 
 
 def _dashboard(r: Reader, table: dict[str, Any], base: Path) -> DashboardConfig | None:
@@ -330,9 +330,10 @@ def _dashboard(r: Reader, table: dict[str, Any], base: Path) -> DashboardConfig 
     )
 
 
-def _integrations(
-    r: Reader, v: dict[str, Any], base: Path
-) -> tuple[tuple[MilestoneConfig, ...], tuple[WebhookConfig, ...]]:
+Integrations = tuple[tuple[MilestoneConfig, ...], tuple[WebhookConfig, ...]]
+
+
+def _integrations(r: Reader, v: dict[str, Any], base: Path) -> Integrations:
     milestone = tuple(
         MilestoneConfig(
             name=t["name"],
@@ -356,8 +357,7 @@ def _integrations(
         for t in v["integration.webhook"]
     )
     names = [m.name for m in milestone] + [w.name for w in webhooks]
-    duplicate = next((n for n in names if names.count(n) > 1), None)
-    if duplicate:
+    if duplicate := next((n for n in names if names.count(n) > 1), None):
         raise r.fail("integration", "integration name %r is used twice" % duplicate)
     return milestone, webhooks
 

@@ -58,14 +58,7 @@ SCHEMA = (
         "site",
         (
             Key("id", int, REQUIRED, "the site's u32 id; enters every tag, never sent", 0, 0xFFFFFFFF, example=1),
-            Key(
-                "name",
-                str,
-                REQUIRED,
-                "used in MQTT topics: perimeter/<site>/<gateway>/...",
-                pattern=NAME,
-                example="site",
-            ),
+            Key("name", str, REQUIRED, "in MQTT topics: perimeter/<site>/<gateway>/...", pattern=NAME, example="site"),
             Key("key_file", str, REQUIRED, "32-byte site key, 64 hex digits; must be chmod 600", example="site.key"),
             Key("encrypted", bool, True, "bodies AES-128-CTR encrypted (must match the nodes)"),
             Key("key_epoch", int, 0, "the key file's epoch (perimeter site rotate-key counts them)", 0, 255),
@@ -117,7 +110,7 @@ SCHEMA = (
                 "accounts_file",
                 str,
                 "",
-                "off until this names the accounts file (perimeter operator add)",
+                "the accounts (perimeter operator add): who may log in here and send requests over MQTT",
                 example="operators.txt",
             ),
             Key("tls_cert", str, "", "certificate chain (PEM)", example="dashboard.pem"),
@@ -126,6 +119,17 @@ SCHEMA = (
             Key("session_hours", int, 12, "every session ends after this (a shift)", 1, 24 * 7),
         ),
         doc="the operators' web page (see README, 'The dashboard')",
+    ),
+    Table(
+        "operators",
+        (
+            Key("approval_minutes", float, 15.0, "a silencing request waits this long for a second account", 1, 1440),
+            Key("max_mask_minutes", float, 720.0, "no zone is masked for longer", 1, 7 * 24 * 60),
+            Key("max_walk_test_minutes", int, 60, "no walk test runs for longer", 1, 1092),
+            Key("max_heartbeat_s", int, 300, "no node beats less often (CONFIG refused, HELLO a fault)", 10, 65535),
+            Key("request_max_age_s", float, 60.0, "an MQTT request sent longer ago is refused", 5, 3600),
+        ),
+        doc="four eyes and the site's limits on silencing (see README, 'Operators')",
     ),
     Table(
         "mqtt",

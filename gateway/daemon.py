@@ -19,9 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway import systemd
+from gateway.accounts import AccountFile, accounts_for
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import AlarmBook
-from gateway.alarming.desk import Decision, OperatorDesk
+from gateway.alarming.desk import OperatorDesk
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import WALL, Clock
 from gateway.config import GatewayConfig
@@ -35,6 +36,7 @@ from gateway.ingest.recorder import Recorder
 from gateway.ingest.registry import NodeRegistry, SupervisionChange
 from gateway.ingest.transports import UP, Transport
 from gateway.journal import Journal
+from gateway.operator_requests import OperatorRequests
 from gateway.outputs import topics
 from gateway.outputs.homeassistant import discovery
 from gateway.outputs.integrations import DeliverySink, integrations_for
@@ -61,6 +63,7 @@ class Gateway:
     downlinks: Downlinks
     recorder: Recorder
     desk: OperatorDesk
+    requests: OperatorRequests
     live: DashboardState
     transactions: Transactions
     sink: MqttSink
@@ -81,6 +84,7 @@ class Gateway:
         self._deadline_moved = asyncio.Event()  # a fence window opened: supervision wakes for it
         self._supervision_wakes_at = 0.0  # when the supervision loop next runs on its own
         self._interference: dict[str, float] = {}  # transport -> when it last heard a bad CRC
+        self._accounts: AccountFile | None = None  # who may send requests, in which role
 
     def open(self) -> "Gateway":
         """Open the journal and build the parts around what it remembers (what `async with`
@@ -112,18 +116,29 @@ class Gateway:
             config.delivery_blocked_heartbeats,
             self.pipeline.freshness,
         )
-        self.desk = OperatorDesk(
-            book, {z.name for z in config.perimeter.zones}, self.registry.nodes, self.downlinks.reachable
+        self._accounts = accounts_for(config.accounts_file)
+        zones = {z.name for z in config.perimeter.zones}
+        self.desk = OperatorDesk(book, zones, self.registry.nodes, self.downlinks.reachable, self._role, config.policy)
+        self.requests = OperatorRequests(
+            self.desk,
+            journal,
+            self.records,
+            self.downlinks,
+            self.recorder.walk_tests,
+            self.transactions,
+            self.prefix,
+            self.clock,
         )
         self.live = DashboardState(
             site := GatewaySite(
-                config, self.registry, self.alarms, self.transports, self.transactions, self.on_request, self.clock
+                config, self.registry, self.alarms, self.transports, self.transactions, self.requests, self.clock
             )
         )
         self.live.feed.on_watching = self._watched
         self.records.on_change.append(self.live.alarm_changed)
         self.records.on_zone.append(self.live.zone)
         self.recorder.on_node.append(self.live.node)
+        self.requests.on_change.append(self.live.desk_changed)
         self.sink = MqttSink(
             config.mqtt,
             journal,
@@ -131,7 +146,7 @@ class Gateway:
             "perimeter-%s-%s" % (config.site_name, config.gateway_id),
             info=self.info,
             health=self.health,
-            on_request=self.on_request,
+            on_request=self.requests.handle,
         )
         self.transactions.on_commit += [book.commit, self.downlinks.send_pending, self.sink.wake, self.live.feed.flush]
         self.transactions.on_rollback += [book.rollback, self.downlinks.drop_pending, self.live.feed.discard]
@@ -223,50 +238,17 @@ class Gateway:
                 self.recorder.supervision(change)
             self.records.write(self.alarms.tick(now))  # fence windows that closed, masks that expired
             self.recorder.revocations.poll()  # `perimeter node revoke` wrote the file since the last round
+            self.requests.lapse(now)  # silencing requests nobody approved in time
 
         self.durably("a supervision round", record)
         self.live.tracks(self.alarms.tracks)
         self.live.feed.flush()
         return changes
 
-    def on_request(self, command: str, payload: bytes) -> dict[str, Any] | None:
-        """An operator's request on `P/bridge/request/<command>`, or from the dashboard:
-        decided by the desk, applied and journalled with the operator's name in one
-        transaction, and answered on `P/bridge/response/<command>`. The response; None if it
-        could not be journalled (then nothing was changed)."""
-        answered: list[dict[str, Any]] = []
-
-        def record() -> None:
-            now = self.clock.now()
-            decision = self.desk.handle(command, payload, now)
-            self._apply(decision)
-            self.records.publish_zones(now)
-            self.journal.enqueue(topics.response(self.prefix, command), json.dumps(decision.response).encode())
-            answered.append(decision.response)
-
-        return answered[0] if self.durably("operator request %s" % command, record) else None
-
-    def _apply(self, decision: Decision) -> None:
-        if decision.downlink is not None:
-            node_id, message, fields = decision.downlink
-            decision.response["data"]["ctr"] = self.downlinks.after_commit(node_id, message, fields)
-        self.records.write(decision.changes)
-        self.journal.append("operator", decision.row)  # the request's row follows what it changed
-        for zone, mask in decision.masks.items():
-            self.journal.set_retained(topics.mask(self.prefix, zone), json.dumps(mask).encode() if mask else b"")
-        if decision.walk_test is not None:
-            node_id, until = decision.walk_test
-            walk_tests = self.recorder.walk_tests
-            before = walk_tests.get(node_id)
-            walk_tests[node_id] = until
-
-            def undo() -> None:
-                if before is None:
-                    walk_tests.pop(node_id, None)
-                else:
-                    walk_tests[node_id] = before
-
-            self.transactions.undo_on_rollback(undo)
+    def _role(self, account: str) -> str | None:
+        """The account's role, from the accounts file (re-read when it changes)."""
+        found = self._accounts.get(account) if self._accounts is not None else None
+        return found.role if found is not None else None
 
     def _watched(self, watching: bool) -> None:
         """While a dashboard page is open, every journal row goes to its event log too."""

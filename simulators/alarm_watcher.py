@@ -1,6 +1,8 @@
 """The security office in a simulation: alarms taken from `P/alarm/+` as an operator would
 see them, shown as they come and kept for the scorer, each answered (acknowledged, and
-cleared unless it is a drone still in the air) a while later, as the office would.
+cleared unless it is a drone still in the air) a while later, as the office would: by the
+`sim-operator` account, with `sim-supervisor` approving what needs a second pair of eyes
+(clearing a severity-1 alarm).
 """
 
 import asyncio
@@ -11,6 +13,7 @@ from typing import Any
 
 import aiomqtt
 
+from gateway.alarming.request_guard import fresh
 from gateway.outputs import topics
 from protocol.envelope import ENVELOPE_TYPE
 from protocol.errors import FrameRejected
@@ -20,6 +23,7 @@ from protocol.packet import header_node_id, open_packet
 from simulators.scorer import ObservedAlarm
 
 ANSWERED = ("intrusion", "throw_over", "drone", "drone_drop")
+OPERATOR, SUPERVISOR = "sim-operator", "sim-supervisor"  # the runner writes both accounts
 EVENT_TYPES = {BY_NAME[name].type_id for name in ("FENCE", "ACOUSTIC", "IMPACT", "THUD")}
 
 
@@ -86,10 +90,16 @@ class AlarmWatcher:
     async def run(self) -> None:
         async with aiomqtt.Client(self.mqtt[0], self.mqtt[1], identifier="sim-scorer-%d" % os.getpid()) as client:
             await client.subscribe(topics.alarm(self.prefix, "+"), qos=1)
+            cleared = topics.response(self.prefix, OPERATOR, "clear")
+            await client.subscribe(cleared, qos=1)
             operator = asyncio.create_task(self.respond(client))
             try:
                 async for message in client.messages:
-                    if isinstance(message.payload, bytes | str) and message.payload:
+                    if not isinstance(message.payload, bytes | str) or not message.payload:
+                        continue
+                    if message.topic.value == cleared:
+                        await self.approve(client, json.loads(message.payload))
+                    else:
                         self.observe(json.loads(message.payload))
             finally:
                 operator.cancel()
@@ -129,8 +139,20 @@ class AlarmWatcher:
             for item in due:
                 self.answered.remove(item)
                 _, alarm_id, category = item
-                note = {"operator": "sim-operator", "alarm_id": alarm_id, "note": "simulated response"}
-                ack, clear = topics.request(self.prefix, "ack"), topics.request(self.prefix, "clear")
-                await client.publish(ack, json.dumps(dict(note, transaction="a" + alarm_id)), qos=1)
+                note = {"alarm_id": alarm_id, "note": "simulated response"}
+                ack, clear = (
+                    topics.request(self.prefix, OPERATOR, "ack"),
+                    topics.request(self.prefix, OPERATOR, "clear"),
+                )
+                body = fresh(dict(note, transaction="a" + alarm_id), self.origin + self.now())
+                await client.publish(ack, json.dumps(body), qos=1)
                 if category != "drone":  # a drone alarm stays open while its track lives
-                    await client.publish(clear, json.dumps(dict(note, transaction="c" + alarm_id)), qos=1)
+                    body = fresh(dict(note, transaction="c" + alarm_id), self.origin + self.now())
+                    await client.publish(clear, json.dumps(body), qos=1)
+
+    async def approve(self, client: aiomqtt.Client, response: dict[str, Any]) -> None:
+        """The supervisor approves a clear that waits for a second account."""
+        if response.get("status") == "pending":
+            approve = topics.request(self.prefix, SUPERVISOR, "approve")
+            body = fresh({"request_id": response["data"]["request_id"]}, self.origin + self.now())
+            await client.publish(approve, json.dumps(body), qos=1)

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import random
+import secrets
 import shutil
 import socket
 import sys
@@ -33,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from gateway.accounts import add_account
 from gateway.clock import ScaledClock
 from gateway.config import load as load_config
 from gateway.config_dump import dump as dump_config
@@ -40,7 +42,7 @@ from gateway.daemon import Gateway
 from gateway.journal import Journal
 from gateway.site_key import write_site_key
 from protocol.keys import derive_node_key
-from simulators.alarm_watcher import AlarmWatcher, EvidenceClock
+from simulators.alarm_watcher import OPERATOR, SUPERVISOR, AlarmWatcher, EvidenceClock
 from simulators.broker import Broker, free_port
 from simulators.firmware_process import FirmwareHosts, FirmwareProcess, host_count
 from simulators.frame_node import SimNode
@@ -93,8 +95,11 @@ def gateway_config(
         "perimeter": {"polyline": [[0, 0], [float(scenario.length_m), 0]], "zone": zones},
         "node": nodes,
     }
-    if dashboard is not None:
-        doc["dashboard"] = {"listen": dashboard[0], "accounts_file": str(dashboard[1])}
+    # The simulated office's accounts (alarm_watcher.py), beside the demo's login if any.
+    accounts = dashboard[1] if dashboard is not None else folder / "operators.txt"
+    for name, role in ((OPERATOR, "operator"), (SUPERVISOR, "supervisor")):
+        add_account(accounts, name, role, secrets.token_urlsafe(12), n=2**10)  # nobody logs in as these
+    doc["dashboard"] = {"listen": dashboard[0] if dashboard else "", "accounts_file": str(accounts)}
     path = folder / "gateway.toml"
     path.write_text(dump_config(doc))
     return path

@@ -46,6 +46,10 @@ BASE_SEVERITY = {
     MASK_EXPIRED: 3,
 }
 SCHEMA = "perimeter.alarm/1"
+# What a mask or a walk test never silences: someone at the node's box, an attack on the
+# system itself, a node gone quiet, the radio jammed. Masking a zone for a fence repair
+# must not give an insider a zone where a tamper or a jammer goes unseen.
+NEVER_SILENCED = frozenset({TAMPER, SECURITY, COMM_FAIL, JAMMING})
 
 # An alarm that stays open while a node keeps reporting gathers evidence without end; its
 # retained message carries the first EVIDENCE_FIRST ids and the newest, EVIDENCE_SHOWN in
@@ -131,6 +135,7 @@ class Mask:
     operator: str
     reason: str
     until: float
+    approved_by: str = ""  # the second account (four eyes)
 
 
 @dataclass
@@ -246,7 +251,9 @@ class AlarmBook:
                 if alarm.state != CLEARED:
                     self._index(alarm)
             elif topic.startswith(topics.mask(prefix)):
-                self.masks[data["zone"]] = Mask(data["zone"], data["operator"], data["reason"], data["until"])
+                self.masks[data["zone"]] = Mask(
+                    data["zone"], data["operator"], data["reason"], data["until"], data.get("approved_by", "")
+                )
         self._seq = len(self.alarms)
 
     def open_alarms(self) -> list[Alarm]:
@@ -271,8 +278,8 @@ class AlarmBook:
         """Raise an alarm, or add evidence to the open one of the same category, zone and
         key (escalating it if it was acknowledged); with `match_zone` False the key alone
         finds it, and the alarm moves to the new zone. None while the zone is masked: the
-        events are journalled by the caller all the same."""
-        if self.masked(zone, now):
+        events are journalled by the caller all the same (`NEVER_SILENCED` raise regardless)."""
+        if category not in NEVER_SILENCED and self.masked(zone, now):
             return None
         existing = self._open(category, zone, key, match_zone)
         if existing is not None:
@@ -346,12 +353,12 @@ class AlarmBook:
         self._unindex(alarm)  # the journal keeps it; the book holds open alarms only
         return Change(alarm, "cleared", operator)
 
-    def mask(self, zone: str, operator: str, reason: str, until: float, now: float) -> Mask:
+    def mask(self, zone: str, operator: str, reason: str, until: float, now: float, approved_by: str = "") -> Mask:
         if not operator or not reason.strip():
             raise OperatorError("masking a zone needs the operator's name and a reason")
         if until <= now:
             raise OperatorError("a mask needs an expiry in the future")
-        mask = Mask(zone, operator, reason, until)
+        mask = Mask(zone, operator, reason, until, approved_by)
         self._keep_mask(zone)
         self.masks[zone] = mask
         return mask

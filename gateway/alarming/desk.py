@@ -1,29 +1,39 @@
-"""Operator commands from the security office, over MQTT request/response topics.
+"""Operator commands from the security office, over MQTT request/response topics or from the
+dashboard, under an identity the gateway did not take from the request.
 
-A request is JSON on `P/bridge/request/<command>`:
-`{"operator": "j.smith", "transaction": "t-17", ...}`. The answer goes to
-`P/bridge/response/<command>` as `{"data", "status": "ok"|"error", "error", "transaction"}`.
-Every request and its outcome is journalled with the operator's name, whether it succeeded
-or not, so nothing an operator does, or tries to do, goes unrecorded. The broker's ACLs
-decide who may publish requests at all; the name in the request says who is at the desk.
+Over MQTT a request is JSON on `P/bridge/request/<account>/<command>`; the broker's ACL lets
+only that account publish there (`perimeter site init` writes it), so the topic says who is
+asking. The answer goes to `P/bridge/response/<account>/<command>` as
+`{"data", "status": "ok"|"pending"|"error", "error", "transaction"}`. A request carries
+`sent_at` and a `nonce` (`request_guard.py`); one that names another `operator` than its
+account is refused. The dashboard hands over the logged-in account. Every request and its
+outcome is journalled with the account's name, whether it succeeded or not, so nothing an
+operator does, or tries to do, goes unrecorded.
 
     ack     {"alarm_id", "note"}               acknowledge an alarm (a note is required)
     clear   {"alarm_id", "note"}               clear an acknowledged alarm
     mask    {"zone", "reason", "minutes"}      mask a zone for maintenance, with an expiry
     unmask  {"zone"}                           lift a mask before it expires
     alarms  {}                                 the open alarms
+    pending {}                                 the requests waiting for approval
+    approve {"request_id"}                     carry out another account's request
+    refuse  {"request_id", "note"}             turn it down
     node_config  {"node_id", "heartbeat_s", "fence_threshold", "cut_threshold",
                   "acoustic_snr_db", "impact_threshold", "armed"}   any subset: a CONFIG downlink
     walk_test    {"node_id", "minutes"}        every detection reported for that long (0 ends);
                                                the events carry "test": true and raise no alarm
     node_command {"node_id", "command"}        "ping", "reboot" or "self_test"
 
-The desk is sans-I/O: `handle(command, payload, now)` returns a `Decision` (the response,
-the operator row to journal, the alarm changes, masks, the downlink and the walk test) and
-the daemon applies all of it in one transaction. Alarm changes are made in the alarm book,
-which keeps them only if that transaction commits. Downlinks go the way the node was last
-heard, after the request is journalled; the node answers a CONFIG with a HELLO carrying the
-new config id.
+Who may ask for what, and what waits for a second account's approval, is
+`permissions.py`; the waiting requests are `approvals.py`; the site's caps on masks, walk
+tests and heartbeats are `Policy`.
+
+The desk is sans-I/O: `handle(command, payload, now, account)` returns a `Decision` (the
+response, the operator row to journal, the alarm changes, masks, the downlink, the walk test
+and the approvals table's change) and the daemon applies all of it in one transaction. Alarm
+changes are made in the alarm book, which keeps them only if that transaction commits.
+Downlinks go the way the node was last heard, after the request is journalled; the node
+answers a CONFIG with a HELLO carrying the new config id.
 """
 
 import json
@@ -33,14 +43,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.alarming.alarms import AlarmBook, Change, OperatorError
+from gateway.alarming.approvals import Approvals, Pending
+from gateway.alarming.permissions import may_ask, needs_approval
+from gateway.alarming.request_guard import RequestGuard, check_text
 from protocol.messages import BY_NAME, COMMAND, CONFIG_KEYS, KINDS
 
-MAX_MASK_MINUTES = 7 * 24 * 60
-MAX_WALK_TEST_MINUTES = 1092  # the COMMAND's u16 argument, in seconds
 # Each downlink uses up one of the node's 65,536 downlink counters for good: unlimited pings
 # would exhaust them in hours, after which the node's events could no longer be acknowledged.
 MAX_DOWNLINKS = 6  # per node ...
 DOWNLINK_WINDOW_S = 60.0  # ... within this
+MAX_WALK_TEST_MINUTES = 1092  # the COMMAND's u16 argument, in seconds
+_HEARTBEAT_BIT = 1 << next(bit for bit, name in CONFIG_KEYS.items() if name == "heartbeat_s")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The site's limits on silencing (`[policy]` in gateway.toml)."""
+
+    approval_minutes: float = 15.0  # a request waits this long for a second account
+    max_mask_minutes: float = 12 * 60.0
+    max_walk_test_minutes: int = 60
+    max_heartbeat_s: int = 300
+    request_max_age_s: float = 60.0
 
 
 @dataclass
@@ -54,22 +78,37 @@ class Decision:
     masks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # zone -> retained mask (None: lifted)
     downlink: tuple[int, str, dict[str, int]] | None = None  # node, message, fields
     walk_test: tuple[int, float] | None = None  # node, until when its detections are tests
+    asked: Pending | None = None  # a request now waiting for approval
+    decided: Pending | None = None  # a waiting request approved or refused now
+    approved_by: str | None = None  # carrying out `decided` on this account's approval
 
 
 class OperatorDesk:
     def __init__(
-        self, book: AlarmBook, zones: Collection[str], nodes: Collection[int], reachable: Callable[[int], bool]
+        self,
+        book: AlarmBook,
+        zones: Collection[str],
+        nodes: Collection[int],
+        reachable: Callable[[int], bool],
+        roles: Callable[[str], str | None],
+        policy: Policy = Policy(),
     ) -> None:
         self.book = book
         self.zones = zones
         self.nodes = nodes
         self.reachable = reachable  # whether a downlink can reach the node (it has been heard)
+        self.roles = roles  # account -> its role (None: no such account)
+        self.policy = policy
+        self.approvals = Approvals(60 * policy.approval_minutes)
+        self.guard = RequestGuard(policy.request_max_age_s)
         self._sent: dict[int, deque[float]] = {}  # node -> when its recent downlinks were decided
 
-    def handle(self, command: str, payload: bytes, now: float) -> Decision:
-        """What one request comes to; nothing is journalled or sent here."""
+    def handle(
+        self, command: str, payload: bytes, now: float, account: str, mqtt: bool = True, retained: bool = False
+    ) -> Decision:
+        """What one request from `account` comes to (`mqtt`: heard on the broker, where it must
+        be fresh and new); nothing is journalled or sent here."""
         transaction = None
-        operator = None
         decision = Decision({}, {})
         try:
             try:
@@ -78,30 +117,59 @@ class OperatorDesk:
                 raise OperatorError("the request is not JSON") from None
             if not isinstance(request, dict):
                 raise OperatorError("the request must be a JSON object")
-            try:  # valid JSON may still hold text no journal can store ("\ud800")
-                json.dumps(request, ensure_ascii=False).encode("utf-8")
-            except UnicodeEncodeError:
-                raise OperatorError("the request holds text that is not valid Unicode") from None
             transaction = request.get("transaction")
-            operator = request.get("operator")
-            if not isinstance(operator, str) or not operator.strip():
-                raise OperatorError("every request names its operator")
+            check_text(request)
+            named = request.get("operator", account)
+            if named != account:
+                raise OperatorError("this request comes from %s: it cannot act as %r" % (account, named))
+            role = self.roles(account)
+            if role is None:
+                raise OperatorError("%s has no account at this gateway" % account)
             handler = getattr(self, "_" + command, None)
             if handler is None or command.startswith("_"):
                 raise OperatorError("unknown command %r" % command)
-            data = handler(decision, request, operator, now)
-            decision.response = {"data": data, "status": "ok", "error": None, "transaction": transaction}
+            if not may_ask(role, command):
+                raise OperatorError("%s is a %s: a %s may not %s" % (account, role, role, command.replace("_", " ")))
+            if mqtt:
+                self.guard.check(request, now, retained)
+            data = handler(decision, request, account, now)
+            status = "pending" if decision.asked is not None else "ok"
+            decision.response = {"data": data, "status": status, "error": None, "transaction": transaction}
         except OperatorError as exc:
             decision = Decision({"data": None, "status": "error", "error": str(exc), "transaction": transaction}, {})
         decision.row = {
             "command": command,
-            "operator": operator,
+            "operator": account,
             "request": payload.decode("utf-8", "replace")[:2000],
             "status": decision.response["status"],
             "error": decision.response["error"],
             "transaction": transaction,
         }
+        if decision.decided is not None:  # both names, in the row of the act that needed them
+            decision.row["requested_by"] = decision.decided.requested_by
+            decision.row["request_id"] = decision.decided.request_id
+            decision.row["approved_by"] = decision.approved_by
+        if decision.asked is not None:
+            decision.row["request_id"] = decision.asked.request_id
+            decision.row["why"] = decision.asked.why
         return decision
+
+    def _waits(
+        self,
+        decision: Decision,
+        command: str,
+        request: dict[str, Any],
+        operator: str,
+        now: float,
+        severity: int | None = None,
+    ) -> dict[str, Any] | None:
+        """Hold a silencing request for a second account's approval: what to answer, or None
+        when it takes effect now (it needs none, or it is being carried out on approval)."""
+        why = needs_approval(command, request, severity)
+        if why is None or decision.approved_by is not None:
+            return None
+        decision.asked = self.approvals.ask(command, request, operator, why, now)
+        return decision.asked.as_json()
 
     @staticmethod
     def _text(request: dict[str, Any], key: str) -> str:
@@ -116,6 +184,10 @@ class OperatorDesk:
         return change.alarm.as_json()
 
     def _clear(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        alarm = self.book.alarms.get(self._text(request, "alarm_id"))
+        waiting = self._waits(decision, "clear", request, operator, now, alarm.severity if alarm else None)
+        if waiting is not None:
+            return waiting
         change = self.book.clear(self._text(request, "alarm_id"), operator, request.get("note") or "", now)
         decision.changes.append(change)
         return change.alarm.as_json()
@@ -124,11 +196,17 @@ class OperatorDesk:
         zone = self._text(request, "zone")
         if zone not in self.zones:
             raise OperatorError("no zone %r" % zone)
-        minutes = request.get("minutes")
-        if not isinstance(minutes, int | float) or isinstance(minutes, bool) or not 0 < minutes <= MAX_MASK_MINUTES:
-            raise OperatorError("'minutes' must be a number of minutes up to %d" % MAX_MASK_MINUTES)
-        mask = self.book.mask(zone, operator, request.get("reason") or "", now + minutes * 60, now)
+        minutes, most = request.get("minutes"), self.policy.max_mask_minutes
+        if not isinstance(minutes, int | float) or isinstance(minutes, bool) or not 0 < minutes <= most:
+            raise OperatorError("'minutes' must be a number of minutes up to %g (the site's limit)" % most)
+        self._text(request, "reason")
+        waiting = self._waits(decision, "mask", request, operator, now)
+        if waiting is not None:
+            return waiting
+        mask = self.book.mask(zone, operator, request["reason"], now + minutes * 60, now, decision.approved_by or "")
         data = {"zone": zone, "operator": operator, "reason": mask.reason, "until": mask.until}
+        if decision.approved_by:
+            data["approved_by"] = decision.approved_by
         decision.masks[zone] = data
         return data
 
@@ -137,6 +215,20 @@ class OperatorDesk:
         self.book.unmask(zone, operator)
         decision.masks[zone] = None
         return {"zone": zone, "unmasked_by": operator}
+
+    def _pending(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> list[dict[str, Any]]:
+        return self.approvals.listing()
+
+    def _approve(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        pending = self.approvals.decide(request.get("request_id"), operator, now, approving=True)
+        decision.decided, decision.approved_by = pending, operator
+        handler = getattr(self, "_" + pending.command)
+        return {"approved": pending.as_json(), "result": handler(decision, pending.request, pending.requested_by, now)}
+
+    def _refuse(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
+        pending = self.approvals.decide(request.get("request_id"), operator, now, approving=False)
+        decision.decided = pending
+        return {"refused": pending.as_json(), "note": self._text(request, "note")}
 
     def _alarms(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> list[dict[str, Any]]:
         return [a.as_json() for a in self.book.open_alarms()]
@@ -181,15 +273,26 @@ class OperatorDesk:
                 chosen |= 1 << bit
         if not chosen:
             raise OperatorError("name at least one of %s" % ", ".join(CONFIG_KEYS.values()))
+        if chosen & _HEARTBEAT_BIT and fields["heartbeat_s"] > self.policy.max_heartbeat_s:
+            raise OperatorError(
+                "'heartbeat_s' above %d s would leave the node unsupervised longer than the site allows"
+                % self.policy.max_heartbeat_s
+            )
+        waiting = self._waits(decision, "node_config", request, operator, now)
+        if waiting is not None:
+            return waiting
         fields["set"] = chosen
         fields["config_id"] = int(now) & 0xFFFF
         return self._send(decision, node_id, "CONFIG", fields, now)
 
     def _walk_test(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         node_id = self._node(request)
-        minutes = request.get("minutes")
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= MAX_WALK_TEST_MINUTES:
-            raise OperatorError("'minutes' must be an integer from 0 (end) to %d" % MAX_WALK_TEST_MINUTES)
+        minutes, most = request.get("minutes"), min(self.policy.max_walk_test_minutes, MAX_WALK_TEST_MINUTES)
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= most:
+            raise OperatorError("'minutes' must be an integer from 0 (end) to %d (the site's limit)" % most)
+        waiting = self._waits(decision, "walk_test", request, operator, now)
+        if waiting is not None:
+            return waiting
         # The gateway marks the node's events as tests for as long as the node reports them.
         decision.walk_test = (node_id, now + minutes * 60)
         return self._send(decision, node_id, "COMMAND", {"command": 4, "arg": minutes * 60}, now)

@@ -68,10 +68,10 @@ class AlarmRecords:
 
     def zone_state(self, zone: str, now: float) -> str:
         open_here = self.book.open_in_zone(zone)
+        if any(a.state == ACTIVE for a in open_here):
+            return "alarm"  # a mask never hides a tamper, a jammer or a node gone quiet
         if self.book.masked(zone, now):
             return "masked"
-        if any(a.state == ACTIVE for a in open_here):
-            return "alarm"
         if any(a.state == ACKNOWLEDGED for a in open_here):
             return "acknowledged"
         return "clear"
@@ -90,6 +90,7 @@ class AlarmRecords:
                 "zone": zone.name,
                 "state": state,
                 "open_alarms": len(self.book.open_in_zone(zone.name)),
-                "masked_until": utc_iso(mask.until) if mask and state == "masked" else None,
+                "masked_until": utc_iso(mask.until) if mask and self.book.masked(zone.name, now) else None,
+                "masked_by": mask.operator if mask and self.book.masked(zone.name, now) else None,
             }
             self.journal.set_retained(topics.zone_state(self.prefix, zone.name), json.dumps(data).encode())

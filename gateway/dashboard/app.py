@@ -120,6 +120,7 @@ class Dashboard:
             Route("/api/stream", self.stream),
             Route("/api/alarms/{alarm_id}/{action:str}", self.alarm_action, methods=["POST"]),
             Route("/api/zones/{zone}/{action:str}", self.zone_action, methods=["POST"]),
+            Route("/api/requests/{request_id}/{action:str}", self.request_action, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
         self.app = SecurityHeaders(Starlette(routes=routes), secure)
@@ -328,24 +329,30 @@ class Dashboard:
             return JSONResponse({"error": "no such action"}, status_code=404)
         return await self._act(request, action, {"zone": request.path_params["zone"]}, ("reason", "minutes"))
 
+    async def request_action(self, request: Request) -> Response:
+        """A supervisor approves or refuses another account's silencing request."""
+        action = request.path_params["action"]
+        if action not in ("approve", "refuse"):
+            return JSONResponse({"error": "no such action"}, status_code=404)
+        return await self._act(request, action, {"request_id": request.path_params["request_id"]}, ("note",))
+
     async def _act(self, request: Request, command: str, target: dict[str, Any], keys: tuple[str, ...]) -> Response:
         async def handle() -> Response:
             session = self._session(request)
             self._csrf(request, session)
             body = await self._body(request)
             account = session.account
-            if not account.may_act:
-                self._journal(account.name, command, "refused: viewer", request, target)
-                raise Refused(403, "%s is a viewer: viewers cannot %s" % (account.name, command))
             self._transactions += 1
-            payload = dict(target, operator=account.name, transaction="dashboard-%d" % self._transactions)
+            payload = dict(target, transaction="dashboard-%d" % self._transactions)
             payload.update({k: body[k] for k in keys if k in body})
-            response = self.site.request(command, json.dumps(payload).encode())
+            # The desk decides what this account's role allows (as for MQTT) and journals it.
+            response = self.site.request(account.name, command, json.dumps(payload).encode())
             if response is None:
                 raise Refused(503, "the gateway could not record that; nothing was changed, try again")
-            if response["status"] != "ok":
-                raise Refused(400, str(response["error"]))
-            return JSONResponse(response["data"])
+            if response["status"] == "error":
+                error = str(response["error"])
+                raise Refused(403 if " may not " in error else 400, error)
+            return JSONResponse(response["data"], status_code=202 if response["status"] == "pending" else 200)
 
         return await self._guard(request, handle)
 

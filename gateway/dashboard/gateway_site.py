@@ -1,7 +1,7 @@
 """The site as the daemon holds it, seen through the dashboard's `Site` interface: built from
 the daemon's parts, never from the daemon itself."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.alarming.alarm_engine import AlarmEngine
@@ -13,6 +13,7 @@ from gateway.config import GatewayConfig
 from gateway.hashchain import Entry
 from gateway.ingest.registry import NodeRegistry, NodeState
 from gateway.ingest.transports import Transport
+from gateway.operator_requests import OperatorRequests
 from gateway.transaction import Transactions
 
 
@@ -24,7 +25,7 @@ class GatewaySite:
         alarms: AlarmEngine,
         transports: Mapping[str, Transport],
         transactions: Transactions,
-        request: Callable[[str, bytes], dict[str, Any] | None],
+        requests: OperatorRequests,
         clock: Clock,
     ) -> None:
         self.clock = clock
@@ -33,7 +34,7 @@ class GatewaySite:
         self.alarms = alarms
         self.transports = transports
         self.transactions = transactions
-        self.request = request  # the daemon's operator requests: decided, applied, journalled
+        self.requests = requests  # the daemon's operator requests: decided, applied, journalled
 
     @property
     def site_name(self) -> str:
@@ -65,6 +66,17 @@ class GatewaySite:
 
     def recent(self, kinds: list[str], node_id: int | None, before: int | None, limit: int) -> list[Entry]:
         return self.transactions.journal.recent(kinds, node_id, before, limit)
+
+    def request(self, account: str, command: str, payload: bytes) -> dict[str, Any] | None:
+        return self.requests.handle(account, command, payload)
+
+    def pending(self) -> list[dict[str, Any]]:
+        return self.requests.desk.approvals.listing()
+
+    def masks(self) -> dict[str, dict[str, Any]]:
+        now = self.clock.now()
+        masks = self.alarms.book.masks.values()
+        return {m.zone: dict(vars(m)) for m in masks if now < m.until}
 
     def record(self, data: dict[str, Any]) -> bool:
         journal = self.transactions.journal

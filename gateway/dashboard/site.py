@@ -37,9 +37,18 @@ class Site(Protocol):
         """The newest journal rows of these kinds (before a row number), newest first."""
         ...
 
-    def request(self, command: str, payload: bytes) -> dict[str, Any] | None:
-        """An operator request carried out and journalled; its response, None if it could
-        not be journalled (nothing was changed)."""
+    def request(self, account: str, command: str, payload: bytes) -> dict[str, Any] | None:
+        """The logged-in account's request, decided by the desk (its role and the four-eyes
+        rule), carried out and journalled; its response, None if it could not be journalled
+        (nothing was changed)."""
+        ...
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The requests waiting for a second account's approval."""
+        ...
+
+    def masks(self) -> dict[str, dict[str, Any]]:
+        """Each masked zone's mask: who asked, who approved, why, until when."""
         ...
 
     def record(self, data: dict[str, Any]) -> bool:

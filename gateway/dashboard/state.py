@@ -37,6 +37,11 @@ class DashboardState:
             self.zone_state[zone] = state
             self.feed.stage("zone", {"zone": zone, "state": state})
 
+    def desk_changed(self) -> None:
+        """Requests waiting for approval, and masks, as the pages show them."""
+        if self.feed.subscribers:
+            self.feed.stage("desk", {"pending": self.site.pending(), "masks": self.site.masks()})
+
     def node(self, node_id: int) -> None:
         if self.feed.subscribers:  # a view built only for an open page
             self.feed.stage("node", node_view(self.site, node_id))

@@ -142,6 +142,8 @@ def snapshot(site: Site, zones: Mapping[str, str], trails: Mapping[int, list[flo
         "alarms": [alarm_view(site, a) for a in sorted(site.open_alarms(), key=severity_order)],
         "tracks": tracks_view(site, trails),
         "transports": site.transport_states(),
+        "pending": site.pending(),
+        "masks": site.masks(),
     }
 
 

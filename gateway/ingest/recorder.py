@@ -174,7 +174,8 @@ class Recorder:
         }
         if frame.late_s is not None:
             payload["late_s"] = round(frame.late_s, 1)
-        testing = self.walk_tests.get(node_id, 0.0) > now
+        # A walk test turns the fence's detections into tests; an opened box is never one.
+        testing = self.walk_tests.get(node_id, 0.0) > now and kind != "tamper"
         if testing:
             payload["test"] = True  # a walk test: recorded and shown, never an alarm
         text = canonical_data(payload)  # serialized once: journal row, hash and MQTT payload

@@ -47,7 +47,7 @@ class MqttSink:
         info: Callable[[], dict[str, Any]] | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         health_interval_s: float = 30.0,
-        on_request: Callable[[str, bytes], object] | None = None,
+        on_request: Callable[[str, str, bytes, bool, bool], object] | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -160,7 +160,9 @@ class MqttSink:
             listener.cancel()
 
     async def _listen(self, client: aiomqtt.Client) -> None:
-        """Operator requests on `P/bridge/request/<command>`, handed to `on_request`; and
+        """Operator requests on `P/bridge/request/<account>/<command>`, handed to `on_request`
+        with the account (the broker's ACL lets only it publish there) and whether the broker
+        delivered it as retained (never carried out); and
         Home Assistant's birth message, which makes everything retained go out again (it
         may have restarted and forgotten what it was told)."""
         await client.subscribe(HA_STATUS, qos=1)
@@ -175,7 +177,8 @@ class MqttSink:
                     self._retained_version = 0
                     self.republished += 1
             elif self.on_request is not None:
-                self.on_request(topic.rsplit("/", 1)[-1], payload)
+                account, command = topic.split("/")[-2:]
+                self.on_request(account, command, payload, True, bool(message.retain))
             self.wake()
 
     async def _publish_retained(self, client: aiomqtt.Client) -> bool:

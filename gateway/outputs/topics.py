@@ -29,16 +29,23 @@ def security_events(p: str) -> str:
 
 
 def requests(p: str) -> str:
-    """The filter operators' requests arrive on (`P/bridge/request/<command>`)."""
-    return p + "/bridge/request/+"
+    """The filter operators' requests arrive on (`P/bridge/request/<account>/<command>`: the
+    broker's ACL lets only that account publish under its name)."""
+    return p + "/bridge/request/+/+"
 
 
-def request(p: str, command: str) -> str:
-    return "%s/bridge/request/%s" % (p, command)
+def request(p: str, account: str, command: str) -> str:
+    return "%s/bridge/request/%s/%s" % (p, account, command)
 
 
-def response(p: str, command: str) -> str:
-    return "%s/bridge/response/%s" % (p, command)
+def response(p: str, account: str, command: str) -> str:
+    """Where `account` hears the answer to its request (the ACL lets only it read there)."""
+    return "%s/bridge/response/%s/%s" % (p, account, command)
+
+
+def pending(p: str) -> str:
+    """The requests waiting for a second account's approval, retained (a JSON list)."""
+    return p + "/bridge/pending"
 
 
 def node_state(p: str, node_id: int) -> str:

@@ -1,5 +1,5 @@
 """Real parts for the dashboard specs: a gateway with its dashboard on a free port, a real
-Mosquitto, a pseudo-terminal for frames, accounts for an operator and a viewer, and the
+Mosquitto, a pseudo-terminal for frames, accounts for an operator, a viewer and a supervisor, and the
 Debian Chromium driven by Playwright."""
 
 import asyncio
@@ -24,6 +24,7 @@ from tests.gateway.harness import Broker, Pty, SimNode, free_port, serial, start
 
 OPERATOR = ("alice", "correct horse battery")
 VIEWER = ("victor", "staple viewer only")
+SUPERVISOR = ("sam", "supervisor of the night")
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's notes say: without the background-networking flags, Chromium keeps
 # dialling Google's hosts, which this closed network refuses.
@@ -99,6 +100,7 @@ async def running_site(
     accounts = tmp_path / "operators.txt"
     add_account(accounts, OPERATOR[0], "operator", OPERATOR[1])
     add_account(accounts, VIEWER[0], "viewer", VIEWER[1])
+    add_account(accounts, SUPERVISOR[0], "supervisor", SUPERVISOR[1])
     port = free_port()
     broker = Broker(tmp_path)
     broker.start()

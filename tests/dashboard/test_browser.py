@@ -97,8 +97,9 @@ async def test_a_viewer_sees_the_alarm_but_cannot_acknowledge_it(browser: Browse
     )
     assert status == 403
     assert site.gateway.alarms.book.alarms[alarm_id].state == "active"
-    refused = [r for r in journal_rows(site, "dashboard") if r["outcome"] == "refused: viewer"]
-    assert [(r["operator"], r["action"]) for r in refused] == [("victor", "ack")]
+    refused = [r for r in journal_rows(site, "operator") if r["status"] == "error"]
+    assert [(r["operator"], r["command"]) for r in refused] == [("victor", "ack")]
+    assert refused[0]["error"] == "victor is a viewer: a viewer may not ack"
 
 
 async def test_requests_without_a_session_or_the_csrf_token_are_refused(browser: Browser, site: Site) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.accounts import remove_account
-from tests.dashboard.site import OPERATOR, VIEWER, Client, Site
+from tests.dashboard.site import OPERATOR, SUPERVISOR, VIEWER, Client, Site
 
 ROUTES = ["/api/session", "/api/snapshot", "/api/log", "/api/stream"]
 
@@ -96,8 +96,14 @@ async def test_clear_mask_and_unmask_go_through_the_operator_desk(site: Site) ->
     assert not site.gateway.alarms.book.open_alarms()
 
     status, body = await alice.post("/api/zones/Z002/mask", {"reason": "fence repair", "minutes": 30})
-    assert status == 200 and body["operator"] == "alice"
-    assert (await alice.get("/api/snapshot"))[1]["zones"]["Z002"] == "masked"
+    assert status == 202 and body["requested_by"] == "alice"  # waits for a second account
+    assert (await alice.get("/api/snapshot"))[1]["zones"]["Z002"] == "clear"
+    sam = Client(site.url)
+    await sam.login(*SUPERVISOR)
+    status, body = await sam.post("/api/requests/%s/approve" % body["request_id"], {})
+    assert status == 200 and body["result"]["approved_by"] == "sam"
+    snapshot = (await alice.get("/api/snapshot"))[1]
+    assert snapshot["zones"]["Z002"] == "masked" and snapshot["masks"]["Z002"]["approved_by"] == "sam"
     assert (await alice.post("/api/zones/Z002/unmask", {}))[0] == 200
     assert (await alice.get("/api/snapshot"))[1]["zones"]["Z002"] == "clear"
     assert (await alice.post("/api/zones/nowhere/mask", {"reason": "r", "minutes": 5}))[0] == 400
@@ -110,7 +116,8 @@ async def test_clear_mask_and_unmask_go_through_the_operator_desk(site: Site) ->
         ("alice", "clear", "error"),
         ("alice", "ack", "ok"),
         ("alice", "clear", "ok"),
-        ("alice", "mask", "ok"),
+        ("alice", "mask", "pending"),
+        ("sam", "approve", "ok"),
         ("alice", "unmask", "ok"),
         ("alice", "mask", "error"),
     ]

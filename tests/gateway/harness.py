@@ -1,7 +1,8 @@
 """Real parts for gateway tests: a Mosquitto broker of their own, pseudo-terminals, a site
-with its key file and config, simulated nodes that build real frames, a gateway started and
-stopped in the test's own loop, what a newcomer to the broker is told, and a self-signed
-certificate for the TLS specs. Spec modules import these from here, never from each other."""
+with its key file, accounts and config, simulated nodes that build real frames, a gateway
+started and stopped in the test's own loop, an operator's MQTT console, what a newcomer to
+the broker is told, and a self-signed certificate for the TLS specs. Spec modules import
+these from here, never from each other."""
 
 import asyncio
 import datetime
@@ -18,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gateway.accounts import add_account, parse_accounts
+from gateway.alarming.request_guard import fresh
 from gateway.config import load
 from gateway.config_dump import dump
 from gateway.daemon import Gateway
@@ -28,7 +31,9 @@ from simulators.pty_link import Pty
 
 __all__ = [
     "Broker",
+    "ACCOUNTS",
     "Collector",
+    "Console",
     "Pty",
     "SimNode",
     "free_port",
@@ -48,6 +53,19 @@ __all__ = [
 ]
 
 
+# Every test site's accounts, one per role (a test asks as whoever its story needs).
+ACCOUNTS = {"j.smith": "operator", "s.jones": "supervisor", "e.wright": "engineer", "v.brown": "viewer"}
+PASSWORD = "a long test password"
+
+
+def write_accounts(path: Path, accounts: dict[str, str] | None = None) -> Path:
+    listed = parse_accounts(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for name, role in (accounts or ACCOUNTS).items():
+        if name not in listed:
+            add_account(path, name, role, PASSWORD, n=2**10)  # cheap hashes: nobody logs in with these
+    return path
+
+
 def write_site(
     workdir: Path,
     broker_port: int,
@@ -62,6 +80,7 @@ def write_site(
     """A site folder with its key file and a gateway config written by `dump()`; the
     config's path. `extra` adds tables (the perimeter, alarm rules, integrations)."""
     write_site_key(workdir / "site.key", SITE_KEY)
+    write_accounts(workdir / "operators.txt")
     listed = nodes if nodes is not None else [1, 2, 3]
     doc: dict[str, Any] = {
         "site": {"id": SITE_ID, "name": "test", "key_file": "site.key"},
@@ -71,11 +90,63 @@ def write_site(
         "mqtt": dict({"host": "127.0.0.1", "port": broker_port, "keepalive_s": 5}, **(mqtt or {})),
         "transport": transports or {},
         "node": [n if isinstance(n, dict) else {"id": n, "name": "n%d" % n} for n in listed],
+        "dashboard": {"listen": "", "accounts_file": "operators.txt"},
         **(extra or {}),
     }
     config = workdir / "gateway.toml"
     config.write_text(dump(doc))
     return config
+
+
+class Console:
+    """An operator's MQTT console: requests on the account's own topic, each fresh (sent_at,
+    a new nonce), answers back by transaction on the account's response topic."""
+
+    def __init__(self, port: int, account: str = "j.smith", password: str | None = None) -> None:
+        self.port = port
+        self.account = account
+        self.password = password
+        self.responses: dict[str, dict[str, Any]] = {}
+        self._n = 0
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> "Console":
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        password = self.password
+        async with aiomqtt.Client(
+            "127.0.0.1",
+            self.port,
+            identifier="console-" + self.account,
+            username=self.account if password else None,
+            password=password,
+        ) as client:
+            self.client = client
+            await client.subscribe("%s/bridge/response/%s/+" % (PREFIX, self.account), qos=1)
+            self._ready.set()
+            async for message in client.messages:
+                data = json.loads(message.payload)  # type: ignore[arg-type]
+                self.responses[str(data["transaction"])] = data
+
+    async def send(self, command: str, body: dict[str, Any], account: str | None = None, retain: bool = False) -> None:
+        topic = "%s/bridge/request/%s/%s" % (PREFIX, account or self.account, command)
+        await self.client.publish(topic, json.dumps(body).encode(), qos=1, retain=retain)
+
+    async def request(self, command: str, /, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+        self._n += 1
+        transaction = "%s-t%d" % (self.account, self._n)
+        await self.send(command, fresh(dict(fields, transaction=transaction), time.time()))
+        await wait_until(lambda: transaction in self.responses, timeout)
+        return self.responses[transaction]
 
 
 class Collector:

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import pytest
 
 from gateway.cli import main as cli
@@ -24,9 +23,9 @@ from protocol.packet import open_packet
 from tests.gateway.harness import (
     NODES,
     PERIMETER,
-    PREFIX,
     SITE_ID,
     Broker,
+    Console,
     Pty,
     SimNode,
     retained,
@@ -39,30 +38,19 @@ from tests.gateway.harness import (
 
 
 class Desk:
-    """An operator's console: requests out, responses back by transaction."""
+    """The security office on MQTT: an operator, a supervisor and an engineer, each at a
+    console of their own."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.responses: dict[str, dict[str, Any]] = {}
-        self._n = 0
-
-    async def run(self, ready: asyncio.Event) -> None:
-        async with aiomqtt.Client("127.0.0.1", self.port, identifier="desk") as client:
-            self.client = client
-            await client.subscribe(PREFIX + "/bridge/response/+", qos=1)
-            ready.set()
-            async for message in client.messages:
-                data = json.loads(message.payload)  # type: ignore[arg-type]
-                self.responses[data["transaction"]] = data
+    def __init__(self, operator: Console, supervisor: Console, engineer: Console) -> None:
+        self.operator, self.supervisor, self.engineer = operator, supervisor, engineer
 
     async def request(self, command: str, /, **fields: Any) -> dict[str, Any]:
-        self._n += 1
-        transaction = "t%d" % self._n
-        body = dict(fields, transaction=transaction)
-        body.setdefault("operator", "j.smith")
-        await self.client.publish(PREFIX + "/bridge/request/" + command, json.dumps(body).encode(), qos=1)
-        await wait_until(lambda: transaction in self.responses, 10)
-        return self.responses[transaction]
+        return await self.operator.request(command, **fields)
+
+    async def approved(self, asked: dict[str, Any]) -> dict[str, Any]:
+        """A supervisor approves what waits for a second account."""
+        assert asked["status"] == "pending", asked
+        return await self.supervisor.request("approve", request_id=asked["data"]["request_id"])
 
 
 @pytest.fixture
@@ -70,14 +58,13 @@ async def site(tmp_path: Path, broker: Broker) -> AsyncIterator[tuple[Gateway, P
     pty = Pty(tmp_path / "ttyFENCE")
     config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=NODES, extra=PERIMETER)
     gateway, task = await start(config)
-    desk = Desk(broker.port)
-    ready = asyncio.Event()
-    desk_task = asyncio.create_task(desk.run(ready))
-    await asyncio.wait_for(ready.wait(), 10)
-    await wait_until(lambda: gateway.sink.listening, 10)
-    yield gateway, pty, desk, config
-    desk_task.cancel()
-    await asyncio.gather(desk_task, return_exceptions=True)
+    async with (
+        Console(broker.port, "j.smith") as operator,
+        Console(broker.port, "s.jones") as supervisor,
+        Console(broker.port, "e.wright") as engineer,
+    ):
+        await wait_until(lambda: gateway.sink.listening, 10)
+        yield gateway, pty, Desk(operator, supervisor, engineer), config
     await stop(gateway, task)
     pty.unplug()
 
@@ -103,7 +90,7 @@ async def test_the_alarm_lifecycle_is_visible_on_retained_topics_and_in_the_jour
     refused = await desk.request("ack", alarm_id=alarm["alarm_id"])  # no note
     assert refused["status"] == "error" and "note" in refused["error"]
     acked = await desk.request("ack", alarm_id=alarm["alarm_id"], note="camera 3: man on the fence")
-    assert acked["status"] == "ok" and acked["transaction"] == "t2"
+    assert acked["status"] == "ok" and acked["transaction"] == "j.smith-t2"
     alarm = await one_alarm(broker.port, "acknowledged")
     assert alarm["acknowledged_by"] == "j.smith"
 
@@ -112,14 +99,20 @@ async def test_the_alarm_lifecycle_is_visible_on_retained_topics_and_in_the_jour
     assert alarm["escalations"] == 1 and len(alarm["evidence"]) == 2
 
     assert (await desk.request("ack", alarm_id=alarm["alarm_id"], note="response team sent"))["status"] == "ok"
-    assert (await desk.request("clear", alarm_id=alarm["alarm_id"], note="detained"))["status"] == "ok"
+    # Escalated, it is severity 1 now: clearing it takes a second account.
+    assert alarm["severity"] == 1
+    assert (await desk.approved(await desk.request("clear", alarm_id=alarm["alarm_id"], note="detained")))[
+        "status"
+    ] == "ok"
     deadline = time.time() + 10
     while await retained(broker.port) and time.time() < deadline:
         pass  # each look takes half a second
     assert await retained(broker.port) == {}  # the cleared alarm's retained message is gone
 
-    masked = await desk.request("mask", zone="north", reason="fence repair, works order 5521", minutes=0.03)
-    assert masked["status"] == "ok"
+    asked = await desk.request("mask", zone="north", reason="fence repair, works order 5521", minutes=0.03)
+    assert asked["status"] == "pending" and await retained(broker.port) == {}  # nothing masked yet
+    masked = await desk.approved(asked)
+    assert masked["status"] == "ok" and masked["data"]["result"]["approved_by"] == "s.jones"
     pty.write(node.fence(peak=3000))  # the repair crew shakes the fence: recorded, not alarmed
     await asyncio.sleep(0.8)
     assert await retained(broker.port) == {}
@@ -133,9 +126,12 @@ async def test_the_alarm_lifecycle_is_visible_on_retained_topics_and_in_the_jour
         ("ack", "error", "j.smith"),
         ("ack", "ok", "j.smith"),
         ("ack", "ok", "j.smith"),
-        ("clear", "ok", "j.smith"),
-        ("mask", "ok", "j.smith"),
+        ("clear", "pending", "j.smith"),
+        ("approve", "ok", "s.jones"),
+        ("mask", "pending", "j.smith"),
+        ("approve", "ok", "s.jones"),
     ]
+    assert operator[-1]["requested_by"] == "j.smith" and operator[-1]["approved_by"] == "s.jones"
     actions = [r.data["action"] for r in rows if r.kind == "alarm"]
     assert actions == ["raised", "acknowledged", "escalated", "acknowledged", "cleared", "raised"]
     assert sum(1 for r in rows if r.kind == "event") == 3  # the masked climb is journalled too
@@ -145,7 +141,7 @@ async def test_the_alarm_lifecycle_is_visible_on_retained_topics_and_in_the_jour
     exported_events = {line["event_id"] for line in lines if line.get("kind") == "event"}
     alarm_rows = [line for line in lines if line.get("kind") == "alarm"]
     assert alarm_rows and all(set(r["data"]["alarm"]["evidence"]) <= exported_events for r in alarm_rows)
-    assert sum(1 for line in lines if line.get("kind") == "operator") == 5
+    assert sum(1 for line in lines if line.get("kind") == "operator") == 7
     assert lines[-1] == {"chain_head": journal.head, "rows": len(lines) - 1}
     journal.close()
 
@@ -188,7 +184,7 @@ async def test_operators_configure_nodes_and_start_a_walk_test_by_downlink(
     await wait_until(lambda: gateway.registry.nodes[3].last_seen is not None, 10)
     pty.read()
 
-    walk = await desk.request("walk_test", node_id=3, minutes=30)
+    walk = await desk.approved(await desk.engineer.request("walk_test", node_id=3, minutes=30))
     assert walk["status"] == "ok", walk
     got: list[tuple[str, dict[str, int]]] = []
     await wait_until(lambda: bool(got.extend(downlinks(node, pty.read())) or got), 5)
@@ -202,18 +198,25 @@ async def test_operators_configure_nodes_and_start_a_walk_test_by_downlink(
     assert [r.data.get("test") for r in journal.entries() if r.kind == "event"] == [True]
     journal.close()
 
-    config = await desk.request("node_config", node_id=3, armed=False, heartbeat_s=60)
+    config = await desk.approved(await desk.engineer.request("node_config", node_id=3, armed=False, heartbeat_s=60))
     assert config["status"] == "ok", config
     got.clear()
     await wait_until(lambda: bool(got.extend(downlinks(node, pty.read())) or got), 5)
     name, fields = got[0]
     assert name == "CONFIG" and fields["set"] == 0b100001 and fields["armed"] == 0 and fields["heartbeat_s"] == 60
 
-    silent = await desk.request("node_command", node_id=4, command="ping")  # never heard: no route
+    silent = await desk.engineer.request("node_command", node_id=4, command="ping")  # never heard: no route
     assert silent["status"] == "error" and "not been heard" in silent["error"]
-    bad = await desk.request("node_config", node_id=3, fence_threshold=70000)
+    bad = await desk.engineer.request("node_config", node_id=3, fence_threshold=70000)
     assert bad["status"] == "error" and "fence_threshold" in bad["error"]
     journal = Journal(gateway.config.journal, durable=False)
     commands = [(r.data["command"], r.data["status"]) for r in journal.entries() if r.kind == "operator"]
     journal.close()
-    assert commands == [("walk_test", "ok"), ("node_config", "ok"), ("node_command", "error"), ("node_config", "error")]
+    assert commands == [
+        ("walk_test", "pending"),
+        ("approve", "ok"),
+        ("node_config", "pending"),
+        ("approve", "ok"),
+        ("node_command", "error"),
+        ("node_config", "error"),
+    ]

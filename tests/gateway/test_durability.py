@@ -38,7 +38,7 @@ def climb(gateway: Gateway, node: SimNode) -> str:
 
 
 def request(gateway: Gateway, command: str, **fields: object) -> dict[str, object] | None:
-    return gateway.on_request(command, json.dumps(dict(fields, operator="j.smith")).encode())
+    return gateway.requests.handle("j.smith", command, json.dumps(fields).encode())
 
 
 def rows(gateway: Gateway, kind: str) -> list[dict[str, object]]:
@@ -109,10 +109,10 @@ def test_a_frame_that_cannot_be_journalled_leaves_the_nodes_state_as_it_was(gate
 
 def test_a_note_that_is_valid_json_but_not_text_is_refused_and_changes_nothing(gateway: Gateway) -> None:
     alarm_id = climb(gateway, SimNode(1))
-    payload = '{"operator": "j.smith", "alarm_id": "%s", "note": "\\ud800"}' % alarm_id
-    answer = gateway.on_request("ack", payload.encode())
+    payload = '{"alarm_id": "%s", "note": "\\ud800"}' % alarm_id
+    answer = gateway.requests.handle("j.smith", "ack", payload.encode())
     assert answer is not None and answer["status"] == "error"
-    assert answer["error"] == "the request holds text that is not valid Unicode"
+    assert answer["error"] == "request.note holds text that is not valid Unicode"
     assert gateway.alarms.book.alarms[alarm_id].state == "active"
     assert [(r["command"], r["status"]) for r in rows(gateway, "operator")] == [("ack", "error")]
     assert Journal(gateway.config.journal).verify().ok

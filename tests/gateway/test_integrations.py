@@ -115,7 +115,7 @@ async def test_every_alarm_reaches_milestone_and_the_webhook_even_those_raised_w
         assert hook.authorizations == ["Bearer s3cret", "Bearer s3cret"]
 
         alarm_id = hook.received[0]["alarm"]["alarm_id"]  # type: ignore[index]
-        gateway.on_request("ack", json.dumps({"operator": "j.smith", "alarm_id": alarm_id, "note": "seen"}).encode())
+        gateway.requests.handle("j.smith", "ack", json.dumps({"alarm_id": alarm_id, "note": "seen"}).encode())
         await wait_until(lambda: len(hook.received) == 3, 10)
         assert hook.received[2]["action"] == "acknowledged" and len(vms) == 2  # Milestone gets raised/escalated only
         assert gateway.journal.deliveries_pending("xprotect") == 0 and gateway.journal.deliveries_pending("soc") == 0

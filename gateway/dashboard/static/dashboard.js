@@ -11,12 +11,19 @@ const state = {
   nodes: new Map(),    // id -> node
   alarms: new Map(),   // alarm_id -> alarm
   tracks: [],
+  pending: [],         // requests waiting for a second account's approval
+  masks: {},           // zone -> {operator, approved_by, reason, until}
   logOldest: null,
   stats: {firstRender: null, snapshots: 0, updates: 0, lastUpdate: null},
 };
 window.perimeterStats = state.stats;
 
 const $ = (id) => document.getElementById(id);
+// Who may do what is the gateway's to decide (it refuses whatever a role may not do); the
+// page only leaves out the buttons a role would be refused.
+const DESK = ["operator", "supervisor"];
+const mayAct = () => state.me && DESK.includes(state.me.role);
+const clock = (t) => new Date(t * 1000).toISOString().slice(11, 16) + " UTC";
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs, text) {
@@ -51,6 +58,7 @@ async function post(path, body) {
   const data = await response.json().catch(() => ({}));
   if (response.status === 401) window.location.assign("/login");
   if (!response.ok) throw new Error(data.error || ("refused (" + response.status + ")"));
+  if (response.status === 202) data.waiting = true;   // held for a second account's approval
   return data;
 }
 
@@ -99,8 +107,15 @@ function paintZones() {
     const row = el("tr", {"data-zone": zone.name, "data-state": zoneState});
     row.append(el("td", {}, zone.name), el("td", {class: "state"}, zoneState));
     const cell = el("td");
-    if (state.me && state.me.role === "operator") {
-      if (zoneState === "masked") {
+    const mask = state.masks[zone.name];
+    const masked = mask && mask.until > now();
+    if (masked) {   // what is silenced, by whom, until when
+      const approved = mask.approved_by ? ", approved by " + mask.approved_by : "";
+      cell.append(el("span", {class: "mask-info", title: mask.reason},
+        "masked by " + mask.operator + approved + " until " + clock(mask.until) + " "));
+    }
+    if (mayAct()) {
+      if (masked) {
         const button = el("button", {type: "button", class: "unmask"}, "Unmask");
         button.addEventListener("click", () => act("/api/zones/" + encodeURIComponent(zone.name) + "/unmask", {}));
         cell.append(button);
@@ -174,18 +189,56 @@ function alarmOrder(a, b) {
 
 async function act(path, body) {
   $("action-error").textContent = "";
+  $("action-note").textContent = "";
   try {
-    await post(path, body);
+    const data = await post(path, body);
+    if (data.waiting) $("action-note").textContent = "Asked: waiting for a supervisor's approval (" + data.why + ")";
   } catch (e) {
     $("action-error").textContent = e.message;
   }
+}
+
+// -- requests waiting for a second account --------------------------------------------------
+
+function describe(request) {
+  const r = request.request;
+  const what = r.zone ? "zone " + r.zone : r.node_id ? "node " + r.node_id : r.alarm_id ? "alarm " + r.alarm_id : "";
+  const detail = r.minutes ? " for " + r.minutes + " min" : "";
+  return request.command.replace("_", " ") + " " + what + detail + (r.reason ? " (" + r.reason + ")" : "");
+}
+
+function paintPending() {
+  const body = $("pending").tBodies[0];
+  body.replaceChildren();
+  for (const request of state.pending) {
+    const row = el("tr", {"data-request-id": request.request_id});
+    const lapses = el("td", {"data-until": request.expires}, age(2 * now() - request.expires));
+    row.append(el("td", {}, describe(request)), el("td", {class: "asked-by"}, request.requested_by),
+      el("td", {}, request.why), lapses);
+    const actions = el("td", {class: "actions"});
+    if (state.me.role === "supervisor" && request.requested_by !== state.me.name) {
+      const note = el("input", {class: "note", placeholder: "note", "aria-label": "note"});
+      const approve = el("button", {type: "button", class: "approve"}, "Approve");
+      const refuse = el("button", {type: "button", class: "refuse"}, "Refuse");
+      const path = "/api/requests/" + encodeURIComponent(request.request_id) + "/";
+      approve.addEventListener("click", () => act(path + "approve", {note: note.value}));
+      refuse.addEventListener("click", () => act(path + "refuse", {note: note.value || "refused"}));
+      actions.append(note, approve, refuse);
+    } else {
+      actions.textContent = request.requested_by === state.me.name ? "yours: another supervisor approves"
+        : "waiting for a supervisor";
+    }
+    row.append(actions);
+    body.append(row);
+  }
+  $("pending-count").textContent = "(" + state.pending.length + ")";
 }
 
 function alarmRow(alarm) {
   const row = el("tr", {"data-alarm-id": alarm.alarm_id, title: alarm.alarm_id});
   for (const name of ["severity", "age", "category", "zone", "where", "state"]) row.append(el("td", {class: name}));
   const actions = el("td", {class: "actions"});
-  if (state.me.role === "operator") {
+  if (mayAct()) {
     const note = el("input", {class: "note", placeholder: "note (required)", "aria-label": "note"});
     const ack = el("button", {type: "button", class: "ack"}, "Acknowledge");
     const clear = el("button", {type: "button", class: "clear"}, "Clear");
@@ -338,11 +391,14 @@ function onSnapshot(data) {
   state.nodes = new Map(data.nodes.map((n) => [n.id, n]));
   state.alarms = new Map(data.alarms.map((a) => [a.alarm_id, a]));
   state.tracks = data.tracks;
+  state.pending = data.pending;
+  state.masks = data.masks;
   $("site").textContent = data.site + " · " + data.gateway;
   $("alarms").tBodies[0].replaceChildren();
   drawMap();
   paintNodes();
   paintAlarms();
+  paintPending();
   state.stats.snapshots++;
   if (state.stats.firstRender === null) {
     requestAnimationFrame(() => { state.stats.firstRender = performance.now(); });
@@ -364,6 +420,7 @@ const handlers = {
   },
   node(node) { updateNode(node); updated(); },
   zone(change) { state.zones[change.zone] = change.state; paintZones(); updated(); },
+  desk(data) { state.pending = data.pending; state.masks = data.masks; paintPending(); paintZones(); updated(); },
   tracks(data) { state.tracks = data.tracks; paintTracks(); updated(); },
   log(entry) { addLog(entry); },
   time(data) { state.offset = data.server_time - Date.now() / 1000; },
@@ -410,6 +467,9 @@ async function start() {
   setInterval(() => {   // ages tick on their own between updates
     for (const cell of document.querySelectorAll("[data-since]")) {
       cell.textContent = cell.dataset.since === "" ? "never" : age(Number(cell.dataset.since));
+    }
+    for (const cell of document.querySelectorAll("[data-until]")) {
+      cell.textContent = age(2 * now() - Number(cell.dataset.until));
     }
   }, 1000);
 }

@@ -1,0 +1,124 @@
+"""Operators' requests made durable: what the desk decides (`gateway/alarming/desk.py`)
+applied and journalled with the account's name in one transaction, then answered on
+`P/bridge/response/<account>/<command>`. Requests waiting for approval are published,
+retained, on `P/bridge/pending`, and each one that lapses is journalled.
+
+The shell between the daemon's transaction helper and the sans-I/O desk: the approvals
+table and the walk tests change in memory only with an undo registered for a rollback.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from gateway.alarming.desk import Decision, OperatorDesk
+from gateway.alarming.records import AlarmRecords
+from gateway.clock import Clock
+from gateway.ingest.downlinks import Downlinks
+from gateway.journal import Journal
+from gateway.outputs import topics
+from gateway.transaction import Transactions
+
+
+class OperatorRequests:
+    def __init__(
+        self,
+        desk: OperatorDesk,
+        journal: Journal,
+        records: AlarmRecords,
+        downlinks: Downlinks,
+        walk_tests: dict[int, float],
+        transactions: Transactions,
+        prefix: str,
+        clock: Clock,
+    ) -> None:
+        self.desk = desk
+        self.journal = journal
+        self.records = records
+        self.downlinks = downlinks
+        self.walk_tests = walk_tests
+        self.transactions = transactions
+        self.prefix = prefix
+        self.clock = clock
+        self.on_change: list[Callable[[], None]] = []  # the approvals or the masks changed (staged for the pages)
+
+    def handle(
+        self, account: str, command: str, payload: bytes, mqtt: bool = False, retained: bool = False
+    ) -> dict[str, Any] | None:
+        """`account`'s request (from its own MQTT topic, or the dashboard's session): the
+        response; None if it could not be journalled (then nothing was changed)."""
+        answered: list[dict[str, Any]] = []
+
+        def record() -> None:
+            now = self.clock.now()
+            decision = self.desk.handle(command, payload, now, account, mqtt, retained)
+            self._apply(decision)
+            self.records.publish_zones(now)
+            answer = json.dumps(decision.response).encode()
+            self.journal.enqueue(topics.response(self.prefix, account, command), answer)
+            answered.append(decision.response)
+
+        return answered[0] if self.transactions.durably("operator request %s" % command, record) else None
+
+    def lapse(self, now: float) -> None:
+        """Requests nobody approved in time: journalled as lapsed, then gone (inside the
+        supervision round's transaction)."""
+        lapsed = self.desk.approvals.lapsed(now)
+        for pending in lapsed:
+            self.journal.append("operator", {"command": "lapsed", "operator": None, **pending.as_json()})
+            self._remove(pending.request_id)
+        if lapsed:
+            self._publish_pending()
+            for listener in self.on_change:
+                listener()
+
+    def _apply(self, decision: Decision) -> None:
+        if decision.downlink is not None:
+            node_id, message, fields = decision.downlink
+            data = decision.response["data"]
+            (data["result"] if "result" in data else data)["ctr"] = self.downlinks.after_commit(
+                node_id, message, fields
+            )
+        self.records.write(decision.changes)
+        self.journal.append("operator", decision.row)  # the request's row follows what it changed
+        for zone, mask in decision.masks.items():
+            self.journal.set_retained(topics.mask(self.prefix, zone), json.dumps(mask).encode() if mask else b"")
+        if decision.walk_test is not None:
+            node_id, until = decision.walk_test
+            self._keep(self.walk_tests, node_id)
+            self.walk_tests[node_id] = until
+        approvals = self.desk.approvals
+        asked = decision.asked
+        if asked is not None:
+            approvals.add(asked)
+            self.transactions.undo_on_rollback(lambda: self._forget(asked.request_id))
+        if decision.decided is not None:
+            self._remove(decision.decided.request_id)
+        if decision.asked is not None or decision.decided is not None:
+            self._publish_pending()
+        if decision.asked is not None or decision.decided is not None or decision.masks:
+            for listener in self.on_change:
+                listener()
+
+    def _forget(self, request_id: str) -> None:
+        self.desk.approvals.remove(request_id)
+
+    def _remove(self, request_id: str) -> None:
+        approvals = self.desk.approvals
+        removed = approvals.remove(request_id)
+        if removed is not None:
+            self.transactions.undo_on_rollback(lambda: approvals.add(removed))
+
+    def _keep(self, table: dict[int, float], key: int) -> None:
+        before = table.get(key)
+
+        def undo() -> None:
+            if before is None:
+                table.pop(key, None)
+            else:
+                table[key] = before
+
+        self.transactions.undo_on_rollback(undo)
+
+    def _publish_pending(self) -> None:
+        self.journal.set_retained(topics.pending(self.prefix), json.dumps(self.desk.approvals.listing()).encode())
