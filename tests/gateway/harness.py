@@ -102,10 +102,11 @@ class Console:
     """An operator's MQTT console: requests on the account's own topic, each fresh (sent_at,
     a new nonce), answers back by transaction on the account's response topic."""
 
-    def __init__(self, port: int, account: str = "j.smith", password: str | None = None) -> None:
+    def __init__(self, port: int, account: str = "j.smith", password: str | None = None, prefix: str = "") -> None:
         self.port = port
         self.account = account
-        self.password = password
+        self.password = password  # None: an anonymous broker, as the test sites have
+        self.prefix = prefix or PREFIX
         self.responses: dict[str, dict[str, Any]] = {}
         self._n = 0
         self._task: asyncio.Task[None] | None = None
@@ -131,14 +132,14 @@ class Console:
             password=password,
         ) as client:
             self.client = client
-            await client.subscribe("%s/bridge/response/%s/+" % (PREFIX, self.account), qos=1)
+            await client.subscribe("%s/bridge/response/%s/+" % (self.prefix, self.account), qos=1)
             self._ready.set()
             async for message in client.messages:
                 data = json.loads(message.payload)  # type: ignore[arg-type]
                 self.responses[str(data["transaction"])] = data
 
     async def send(self, command: str, body: dict[str, Any], account: str | None = None, retain: bool = False) -> None:
-        topic = "%s/bridge/request/%s/%s" % (PREFIX, account or self.account, command)
+        topic = "%s/bridge/request/%s/%s" % (self.prefix, account or self.account, command)
         await self.client.publish(topic, json.dumps(body).encode(), qos=1, retain=retain)
 
     async def request(self, command: str, /, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:

@@ -1,0 +1,254 @@
+"""An insider against a site as `perimeter site init` writes it: a real Mosquitto with the
+site's password file and ACL, the real gateway, accounts added with `perimeter operator add`.
+Each attack issue 18 reproduced against the earlier gateway is tried again here and is now
+refused, alarmed or journalled:
+
+- an anonymous client cannot publish a request at all; an operator cannot publish under
+  another account's name, nor name another operator inside a request;
+- a request left retained on the broker is refused, at once and again after a restart;
+- disarming a node and a walk test wait for a supervisor; a tamper and a climb meanwhile
+  raise their alarms; an approved walk test still never hides a tamper;
+- an approved mask silences the zone's fence alarms but not a tamper;
+- a heartbeat interval beyond the site's limit is refused;
+- a note holding a lone surrogate is refused with its reason and changes nothing.
+"""
+
+import asyncio
+import getpass
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from gateway.alarming.request_guard import fresh
+from gateway.cli import main as cli
+from gateway.config_dump import dump
+from gateway.daemon import Gateway
+from gateway.site_key import write_site_key
+from gateway.tools.site_init import init_site
+from tests.gateway.harness import (
+    NODES,
+    PERIMETER,
+    SITE_ID,
+    SITE_KEY,
+    Console,
+    Pty,
+    SimNode,
+    free_port,
+    serial,
+    start,
+    stop,
+    wait_until,
+)
+
+PASSWORD = "a long insider password"
+PREFIX = "perimeter/test/gw1"  # what site init calls the gateway of site "test"
+STAFF = {"j.smith": "operator", "m.chief": "supervisor", "e.wright": "engineer", "v.brown": "viewer"}
+
+
+@dataclass
+class SecuredSite:
+    folder: Path
+    config: Path
+    port: int
+    pty: Pty
+    gateway: Gateway | None = None
+    task: asyncio.Task[None] | None = None
+
+    def console(self, account: str) -> Console:
+        return Console(self.port, account, PASSWORD, PREFIX)
+
+    def operator_rows(self) -> list[dict[str, Any]]:
+        assert self.gateway is not None
+        return [e.data for e in self.gateway.journal.entries() if e.kind == "operator"]
+
+    def alarms(self) -> list[tuple[str, str | None]]:
+        assert self.gateway is not None
+        return sorted((a.category, a.zone) for a in self.gateway.alarms.book.open_alarms())
+
+
+def add_staff(accounts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As an installer would: `perimeter operator add`, which keeps the broker's files in step."""
+    for name, role in STAFF.items():
+        monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+        assert cli(["operator", "add", name, "--accounts", str(accounts), "--role", role, "--password-stdin"]) == 0
+
+
+@pytest.fixture
+def broker_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, int]]:
+    """The site folder `perimeter site init` wrote, and its Mosquitto running on the site's files."""
+    port = free_port()
+    folder = tmp_path / "site"
+    init_site(folder, "test", SITE_ID, "s.jones", PASSWORD, port)
+    add_staff(folder / "operators.txt", monkeypatch)
+    conf = folder / "broker" / "mosquitto.conf"
+    if os.getuid() == 0:  # as root Mosquitto would drop to its own user and not read the 0600 files
+        conf.write_text(conf.read_text() + "user %s\n" % getpass.getuser())
+    proc = subprocess.Popen(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield folder, port
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+async def site(broker_of: tuple[Path, int]) -> AsyncIterator[SecuredSite]:
+    folder, port = broker_of
+    write_site_key(folder / "site.key", SITE_KEY)  # the simulated nodes' site
+    doc = tomllib.loads((folder / "gateway.toml").read_text())
+    pty = Pty(folder / "ttyFENCE")
+    doc.update(PERIMETER, node=NODES, transport=serial(("fence", pty.link)))
+    doc["supervision"] = {"default_heartbeat_s": 3600}
+    doc["metrics"] = {"listen": ""}
+    doc["dashboard"]["listen"] = ""
+    config = folder / "gateway.toml"
+    config.write_text(dump(doc))
+    secured = SecuredSite(folder, config, port, pty)
+    secured.gateway, secured.task = await start(config)
+    await wait_until(lambda: secured.gateway is not None and secured.gateway.sink.listening, 10)
+    yield secured
+    if secured.gateway is not None and secured.task is not None:
+        await stop(secured.gateway, secured.task)
+    pty.unplug()
+
+
+def tamper(node: SimNode) -> bytes:
+    """The node's enclosure opened."""
+    node.event_no += 1
+    return node.frame("TAMPER", {"event_no": node.event_no, "age_ds": 1, "kind": 1, "state": 1}, True)
+
+
+async def heard(site: SecuredSite, *frames: bytes) -> None:
+    assert site.gateway is not None
+    counters = site.gateway.pipeline.counters["fence"]
+    before = counters["frames_ok"]
+    for frame in frames:
+        site.pty.write(frame)
+    await wait_until(lambda: counters["frames_ok"] >= before + len(frames), 10)
+    await asyncio.sleep(0.3)  # past the fence window
+    site.gateway.check_supervision()
+
+
+async def test_an_anonymous_client_cannot_even_connect_and_nobody_acts_under_another_name(site: SecuredSite) -> None:
+    with pytest.raises(aiomqtt.MqttError):
+        async with aiomqtt.Client("127.0.0.1", site.port, identifier="anonymous") as client:
+            await client.publish(PREFIX + "/bridge/request/s.jones/mask", b"{}", qos=1)
+    async with site.console("j.smith") as smith:
+        # Under the supervisor's name: the broker's ACL drops it; the gateway never hears it.
+        await smith.send("mask", fresh({"zone": "north", "minutes": 60, "reason": "x"}, time.time()), "s.jones")
+        # Naming the supervisor inside a request on his own topic: refused, under his own name.
+        answer = await smith.request("ack", operator="s.jones", alarm_id="x", note="seen")
+        assert answer["error"] == "this request comes from j.smith: it cannot act as 's.jones'"
+    rows = site.operator_rows()
+    assert [(r["operator"], r["command"], r["status"]) for r in rows] == [("j.smith", "ack", "error")]
+
+
+async def test_a_retained_request_is_never_carried_out_not_even_after_a_restart(site: SecuredSite) -> None:
+    async with site.console("m.chief") as chief:
+        body = fresh({"zone": "north", "minutes": 60, "reason": "left retained"}, time.time())
+        await chief.send("mask", body, retain=True)
+        await wait_until(lambda: len(site.operator_rows()) == 1, 10)
+    assert site.gateway is not None and site.task is not None
+    await stop(site.gateway, site.task)
+    site.gateway, site.task = await start(site.config)  # the broker hands the retained request over again
+    await wait_until(lambda: len(site.operator_rows()) == 2, 10)
+    first, again = site.operator_rows()
+    # Heard live, a retained publish looks like any other (MQTT clears the flag for subscribers
+    # already there): fresh and from its own account, it was asked for, and waited for approval.
+    assert first["status"] == "pending"
+    # What the broker hands over at every later connection is refused: before, it masked the zone.
+    assert again["error"] == "a retained request is never carried out: publish requests without retain"
+    assert site.gateway.alarms.book.masks == {} and site.gateway.desk.approvals.pending == {}
+
+
+async def test_disarming_and_a_walk_test_wait_for_a_supervisor_and_a_tamper_is_never_a_test(
+    site: SecuredSite,
+) -> None:
+    node = SimNode(2)  # at 45 m, zone "north"
+    await heard(site, node.heartbeat())
+    async with site.console("e.wright") as wright, site.console("m.chief") as chief:
+        disarm = await wright.request("node_config", node_id=2, armed=False)
+        walk = await wright.request("walk_test", node_id=2, minutes=30)
+        assert disarm["status"] == walk["status"] == "pending"
+        assert "CONFIG" not in downlinked(node, site) and "COMMAND" not in downlinked(node, site)  # nothing sent
+        await heard(site, tamper(node), node.fence(peak=3000))
+        assert site.alarms() == [("intrusion", "north"), ("tamper", "north")]  # the old attack: 0 alarms
+
+        approved = await chief.request("approve", request_id=walk["data"]["request_id"])
+        assert approved["status"] == "ok" and approved["data"]["result"]["type"] == "command"
+    assert site.gateway is not None
+    for alarm in site.gateway.alarms.book.open_alarms():  # the office deals with both
+        site.gateway.alarms.book.acknowledge(alarm.alarm_id, "m.chief", "x", time.time())
+        site.gateway.alarms.book.clear(alarm.alarm_id, "m.chief", "x", time.time())
+    site.gateway.alarms.book.commit()
+    await heard(site, node.fence(peak=3000))  # the installer climbs to test: a test, no alarm
+    assert site.alarms() == []
+    await heard(site, tamper(node))  # the box opened: always an alarm
+    assert site.alarms() == [("tamper", "north")]
+
+
+def downlinked(node: SimNode, site: SecuredSite) -> list[str]:
+    from protocol.messages import BY_ID, DOWN
+    from protocol.packet import open_packet
+
+    node.deframer.feed(site.pty.read())
+    names = []
+    while (packet := node.deframer.next_packet()) is not None:
+        names.append(BY_ID[open_packet(node.key, SITE_ID, packet, DOWN).type_id].name)
+    return names
+
+
+async def test_an_approved_mask_silences_the_fence_but_never_a_tamper(site: SecuredSite) -> None:
+    async with site.console("j.smith") as smith, site.console("s.jones") as jones:
+        asked = await smith.request("mask", zone="north", minutes=60, reason="fence repair, works order 5521")
+        assert (await jones.request("approve", request_id=asked["data"]["request_id"]))["status"] == "ok"
+    node = SimNode(1)
+    await heard(site, node.fence(peak=3000))
+    assert site.alarms() == []  # the repair crew shakes the fence
+    await heard(site, tamper(node))
+    assert site.alarms() == [("tamper", "north")]
+    rows = site.operator_rows()
+    assert (rows[-1]["operator"], rows[-1]["requested_by"], rows[-1]["approved_by"]) == (
+        "s.jones",
+        "j.smith",
+        "s.jones",
+    )
+
+
+async def test_limits_and_text_an_insider_could_abuse_are_refused(site: SecuredSite) -> None:
+    node = SimNode(3)
+    await heard(site, node.heartbeat(), node.fence(peak=3000))
+    assert site.gateway is not None
+    (alarm,) = site.gateway.alarms.book.open_alarms()
+    async with site.console("e.wright") as wright, site.console("j.smith") as smith:
+        slow = await wright.request("node_config", node_id=3, heartbeat_s=65535)
+        assert "'heartbeat_s' above 300 s" in slow["error"]  # 54.6 h unsupervised, before
+        long_mask = await smith.request("mask", zone="east", minutes=7 * 24 * 60, reason="x")
+        assert "up to 720 (the site's limit)" in long_mask["error"]
+        body = fresh({"alarm_id": alarm.alarm_id, "note": "\ud800", "transaction": "bad"}, time.time())
+        await smith.client.publish(PREFIX + "/bridge/request/j.smith/ack", json.dumps(body).encode(), qos=1)
+        await wait_until(lambda: "bad" in smith.responses, 10)
+        assert smith.responses["bad"]["error"] == "request.note holds text that is not valid Unicode"
+    assert site.gateway.alarms.book.alarms[alarm.alarm_id].state == "active"
+    assert site.gateway.journal.verify().ok
