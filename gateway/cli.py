@@ -61,15 +61,31 @@ def _journal(args: argparse.Namespace) -> int:
     try:
         if args.action == "verify":
             result = journal.verify()
-            if result.ok:
-                print("journal %s: %d rows, chain intact, head %s" % (journal.path, result.rows, result.head))
-                return 0
-            print("journal %s: BROKEN at row %d: %s" % (journal.path, result.rows, result.problem))
-            return 1
+            if not result.ok:
+                print("journal %s: BROKEN at row %d: %s" % (journal.path, result.rows, result.problem))
+                return 1
+            print("journal %s: %d rows, chain intact, head %s" % (journal.path, result.rows, result.head))
+            return _witnessed(journal, args) if args.witness else 0
         export(journal, sys.stdout, since=args.since, fmt=args.format)
         return 0
     finally:
         journal.close()
+
+
+def _witnessed(journal: Journal, args: argparse.Namespace) -> int:
+    """The journal held against what a witness saw (gateway/witness.py)."""
+    from gateway.witness import WitnessError, check_witnessed, read_checkpoints, read_public
+
+    if not args.witness_key:
+        raise frame_tool.UsageError("--witness needs --witness-key (the witness.pub that perimeter site init wrote)")
+    try:
+        public = read_public(args.witness_key)
+        checkpoints = read_checkpoints(Path(args.witness))
+    except (WitnessError, OSError) as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+    ok, message = check_witnessed(journal, checkpoints, public)
+    print("witness %s: %s" % (args.witness, message if ok else "BROKEN: " + message))
+    return 0 if ok else 1
 
 
 def _node(args: argparse.Namespace) -> int:
@@ -316,6 +332,8 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     where.add_argument("--config", metavar="FILE", help="take the journal path from this gateway config")
     jr.add_argument("--since", metavar="TIME", help="export rows from this UTC time on, e.g. 2026-11-22T00:00")
     jr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    jr.add_argument("--witness", metavar="FILE", help="verify: checkpoints a witness kept (file, syslog or MQTT lines)")
+    jr.add_argument("--witness-key", metavar="FILE", help="verify: the witness public key (witness.pub)")
     jr.set_defaults(handler=_journal)
     if extra is not None:
         extra(commands)

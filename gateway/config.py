@@ -23,6 +23,7 @@ from gateway.config_dump import template
 from gateway.config_schema import REQUIRED, SCHEMA, TABLES, TOP, Table, check, defaults, known
 from gateway.outputs.integrations import MilestoneConfig, WebhookConfig
 from gateway.site_key import KeyFileError, SiteKeys, read_site_key
+from gateway.witness import WitnessConfig, WitnessError
 
 __all__ = ["ConfigError", "GatewayConfig", "TEMPLATE", "load", "parse"]
 
@@ -207,6 +208,7 @@ class GatewayConfig:
     dashboard: DashboardConfig | None
     accounts_file: Path | None  # who may act, in which role: on the dashboard and over MQTT
     policy: Policy
+    witness: WitnessConfig
 
     def transport_names(self) -> list[str]:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
@@ -248,6 +250,10 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
     except KeyFileError as exc:
         raise ConfigError("%s: %s" % (source, exc)) from None
     milestone, webhooks = _integrations(r, v, base)
+    try:
+        witness = WitnessConfig(**v["witness"]).resolved(base)
+    except WitnessError as exc:
+        raise ConfigError("%s: %s" % (source, exc)) from None
     return GatewayConfig(
         site_id=site["id"],
         site_name=site["name"],
@@ -271,12 +277,13 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         semtech_udp=udp,
         nodes=tuple(nodes),
         perimeter=_perimeter(r, v, nodes),
-        rules=_rules(v["alarms"]),
+        rules=fusion.Rules.from_table(v["alarms"]),
         milestone=milestone,
         webhooks=webhooks,
         dashboard=_dashboard(r, v["dashboard"], base),
         accounts_file=base / v["dashboard"]["accounts_file"] if v["dashboard"]["accounts_file"] else None,
         policy=Policy(**v["operators"]),
+        witness=witness,
     )
 
 
@@ -371,21 +378,6 @@ def _perimeter(r: Reader, v: dict[str, Any], nodes: list[NodeConfig]) -> Perimet
     placed = {n.id: PlacedNode(n.id, n.chainage_m, n.side) for n in nodes if n.chainage_m is not None}
     line = [(float(x), float(y)) for x, y in v["perimeter"]["polyline"]]
     return Perimeter(line, zones, placed, v["perimeter"]["geographic"])
-
-
-def _rules(t: dict[str, Any]) -> fusion.Rules:
-    def prefixed(prefix: str) -> dict[str, Any]:  # the rule's fields are the keys "<prefix><field>"
-        return {k[len(prefix) :]: v for k, v in t.items() if k.startswith(prefix)}
-
-    return fusion.Rules(
-        fence_window_s=t["fence_window_s"],
-        common_mode=fusion.CommonModeRejection(t["common_mode_min_nodes"], t["common_mode_dominance"]),
-        throw_over=fusion.ThrowOverRule(t["throw_over_window_s"], t["throw_over_radius_m"]),
-        drone=fusion.DroneRule(**prefixed("drone_")),
-        jamming=fusion.JammingRule(t["jamming_accumulated_s"], t["jamming_window_s"]),
-        faint_pair=fusion.FaintPairRule(**prefixed("faint_pair_")),
-        landing=fusion.LandingRule(**prefixed("landing_")),
-    )
 
 
 def load(path: str | os.PathLike[str]) -> GatewayConfig:

@@ -73,9 +73,7 @@ SCHEMA = (
             Key("journal", str, "journal.sqlite", "hash-chained journal, counters and MQTT outbox (SQLite, WAL)"),
             Key("dedup_window_ms", int, 200, "a (node, ctr) heard again within this is one event", 0, 60_000),
             Key("bad_tag_alarm_count", int, 5, "this many bad tags claiming one node id ...", 1, 10_000),
-            Key(
-                "bad_tag_alarm_window_s", int, 60, "... within this many seconds raise a substitution alarm", 1, 86_400
-            ),
+            Key("bad_tag_alarm_window_s", int, 60, "... within this many s raise a substitution alarm", 1, 86_400),
         ),
     ),
     Table(
@@ -83,9 +81,7 @@ SCHEMA = (
         (
             Key("missed_heartbeats", int, 3, "comm-fail after this many heartbeat intervals of silence", 1, 100),
             Key("default_heartbeat_s", int, 30, "until a node's HELLO says otherwise (3 x 30 s = 90 s)", 1, 86_400),
-            Key(
-                "delivery_blocked_heartbeats", int, 3, "this many heartbeats holding frames, no event: blocked", 1, 100
-            ),
+            Key("delivery_blocked_heartbeats", int, 3, "heartbeats holding frames, no event: blocked", 1, 100),
             Key("late_frame_s", int, 30, "a frame played this long after its node sent it is a late_frame", 5, 3_600),
         ),
     ),
@@ -130,6 +126,16 @@ SCHEMA = (
             Key("request_max_age_s", float, 60.0, "an MQTT request sent longer ago is refused", 5, 3600),
         ),
         doc="four eyes and the site's limits on silencing (see README, 'Operators')",
+    ),
+    Table(
+        "witness",
+        (
+            Key("key_file", str, "", "Ed25519 key that signs journal checkpoints (site init writes it)"),
+            Key("file", str, "", "append each checkpoint to this file (on a remote mount)"),
+            Key("syslog", str, "", "send each checkpoint to this syslog collector (host:port, UDP)"),
+            Key("every_s", float, 60.0, "a checkpoint this often, when the journal grew", 1, 86_400),
+        ),
+        doc="signed checkpoints of the journal, kept where the gateway's host cannot rewrite them",
     ),
     Table(
         "mqtt",
@@ -204,20 +210,15 @@ SCHEMA = (
                 "fence_window_s", float, RULES.fence_window_s, "fence detections of neighbours weighed together", 0, 60
             ),
             Key(
-                "common_mode_min_nodes",
-                int,
-                RULES.common_mode.min_nodes,
-                "this many nodes at once is weather ...",
-                2,
-                1000,
+                "common_mode_min_nodes", int, RULES.common_mode.min_nodes, "so many nodes at once: weather ...", 2, 1000
             ),
             Key(
                 "common_mode_dominance",
                 float,
                 RULES.common_mode.dominance,
-                "... unless one is this many times the median",
+                "... unless one is this x the median",
                 0,
-                1000,
+                1e3,
             ),
             Key("faint_pair_enabled", bool, RULES.faint_pair.enabled, "neighbours' faint climbs are a climb ..."),
             Key("faint_pair_window_s", float, RULES.faint_pair.window_s, "... within this of each other ...", 0, 600),

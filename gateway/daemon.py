@@ -43,6 +43,7 @@ from gateway.outputs.integrations import DeliverySink, integrations_for
 from gateway.outputs.metrics import Metrics
 from gateway.outputs.mqtt_sink import MqttSink
 from gateway.transaction import Transactions
+from gateway.witness import Witnesses
 
 log = logging.getLogger("perimeter.gateway")
 
@@ -64,6 +65,7 @@ class Gateway:
     recorder: Recorder
     desk: OperatorDesk
     requests: OperatorRequests
+    witnesses: Witnesses
     live: DashboardState
     transactions: Transactions
     sink: MqttSink
@@ -117,6 +119,7 @@ class Gateway:
             self.pipeline.freshness,
         )
         self._accounts = accounts_for(config.accounts_file)
+        self.witnesses = Witnesses(config.witness)
         zones = {z.name for z in config.perimeter.zones}
         self.desk = OperatorDesk(book, zones, self.registry.nodes, self.downlinks.reachable, self._role, config.policy)
         self.requests = OperatorRequests(
@@ -241,9 +244,20 @@ class Gateway:
             self.requests.lapse(now)  # silencing requests nobody approved in time
 
         self.durably("a supervision round", record)
+        if self.witnesses.due(self.journal.head_seq, now):  # of what is committed, never of a half
+            self._checkpoint(now)
         self.live.tracks(self.alarms.tracks)
         self.live.feed.flush()
         return changes
+
+    def _checkpoint(self, now: float) -> None:
+        """A signed checkpoint of the journal's head, to the witnesses and (retained) the broker."""
+        journal, config = self.journal, self.config
+        checkpoint = self.witnesses.checkpoint(
+            journal.head_seq, journal.head, self.clock.utc_now(), config.site_name, config.gateway_id, now
+        )
+        payload = json.dumps(checkpoint).encode()
+        self.durably("a witness checkpoint", lambda: journal.set_retained(topics.witness(self.prefix), payload))
 
     def _role(self, account: str) -> str | None:
         """The account's role, from the accounts file (re-read when it changes)."""

@@ -226,6 +226,15 @@ class Journal:
     def head(self) -> str:
         return self._head
 
+    @property
+    def head_seq(self) -> int:
+        return self._seq
+
+    def hash_at(self, seq: int) -> str | None:
+        """The hash of row `seq` as stored now (what a witness's checkpoint is held against)."""
+        row = self._db.execute("SELECT hash FROM journal WHERE seq = ?", (seq,)).fetchone()
+        return str(row[0]) if row else None
+
     def entries(self, since: str | None = None) -> Iterator[Entry]:
         query = "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal"
         args: tuple[Any, ...] = ()

@@ -249,3 +249,21 @@ class Rules:
     jamming: JammingRule = field(default_factory=JammingRule)
     faint_pair: FaintPairRule = field(default_factory=FaintPairRule)
     landing: LandingRule = field(default_factory=LandingRule)
+
+    @classmethod
+    def from_table(cls, t: dict[str, Any]) -> "Rules":
+        """The rules from the config's `[alarms]` table, whose keys are each rule's fields with
+        the rule's prefix ("drone_", "faint_pair_", ...)."""
+
+        def prefixed(prefix: str) -> dict[str, Any]:
+            return {k[len(prefix) :]: v for k, v in t.items() if k.startswith(prefix)}
+
+        return cls(
+            fence_window_s=t["fence_window_s"],
+            common_mode=CommonModeRejection(t["common_mode_min_nodes"], t["common_mode_dominance"]),
+            throw_over=ThrowOverRule(t["throw_over_window_s"], t["throw_over_radius_m"]),
+            drone=DroneRule(**prefixed("drone_")),
+            jamming=JammingRule(t["jamming_accumulated_s"], t["jamming_window_s"]),
+            faint_pair=FaintPairRule(**prefixed("faint_pair_")),
+            landing=LandingRule(**prefixed("landing_")),
+        )

@@ -43,6 +43,11 @@ def response(p: str, account: str, command: str) -> str:
     return "%s/bridge/response/%s/%s" % (p, account, command)
 
 
+def witness(p: str) -> str:
+    """The newest signed checkpoint of the journal, retained (gateway/witness.py)."""
+    return p + "/witness/checkpoint"
+
+
 def pending(p: str) -> str:
     """The requests waiting for a second account's approval, retained (a JSON list)."""
     return p + "/bridge/pending"

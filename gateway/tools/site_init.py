@@ -5,6 +5,8 @@
 - `broker/`: Mosquitto's config (no anonymous clients), its password file (the supervisor
   and the gateway's own user) and ACL (each account publishes requests under its own name
   only; `gateway/broker_accounts.py`), and the gateway's broker password (chmod 600);
+- `witness.key` / `witness.pub`: the Ed25519 key that signs the journal's checkpoints
+  (`gateway/witness.py`; the private half chmod 600, the public half for whoever verifies);
 - `gateway.toml`: the gateway's config, pointing at all of it, with the dashboard on
   loopback;
 - `systemd/`: units for the broker and the gateway, with this folder's paths.
@@ -22,6 +24,7 @@ from gateway.broker_accounts import GATEWAY_USER, broker_folder, write_broker_fi
 from gateway.config_dump import dump
 from gateway.outputs import topics
 from gateway.site_key import write_site_key
+from gateway.witness import new_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,11 +59,16 @@ def init_site(
     written += [broker / "passwords", broker / "acl"]
     written.append(_private(broker / "gateway.password", gateway_password))
     written.append(_private(broker / "mosquitto.conf", mosquitto_conf(broker, mqtt_port)))
+    new_key(folder / "witness.key", folder / "witness.pub")  # the public half goes to whoever verifies
+    written += [folder / "witness.key", folder / "witness.pub"]
     doc = {
         "site": {"id": site_id, "name": name, "key_file": "site.key"},
         "gateway": {"id": "gw1", "journal": "journal.sqlite"},
         "mqtt": {"port": mqtt_port, "username": GATEWAY_USER, "password_file": "broker/gateway.password"},
         "dashboard": {"listen": "127.0.0.1:8080", "accounts_file": "operators.txt"},
+        # Checkpoints go to the broker as they are; name a file on another host, or a
+        # syslog collector, that the gateway's own administrators cannot rewrite.
+        "witness": {"key_file": "witness.key"},
     }
     written.append(_private(folder / "gateway.toml", dump(doc)))
     units = folder / "systemd"

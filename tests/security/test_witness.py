@@ -1,0 +1,103 @@
+"""Evidence an insider on the gateway host cannot rewrite: the running gateway signs
+checkpoints of its journal (Ed25519) to a witness file and, retained, to the broker. Then, as
+an insider with the journal's SQLite file would: a row rewritten with every later hash
+recomputed, and the newest rows deleted, both pass the chain's own check and both fail
+`perimeter journal verify --witness`; the untouched journal passes; a forged checkpoint is
+told apart from the gateway's."""
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from gateway.cli import main as cli
+from gateway.hashchain import GENESIS, row_hash
+from gateway.witness import new_key, read_checkpoints, read_private, sign
+from tests.gateway.harness import (
+    NODES,
+    PERIMETER,
+    PREFIX,
+    Broker,
+    Pty,
+    SimNode,
+    retained,
+    serial,
+    start,
+    stop,
+    wait_until,
+    write_site,
+)
+
+
+def recompute_chain(path: Path) -> None:
+    """What an insider does after editing rows: every hash made to hold again."""
+    with sqlite3.connect(path) as db:
+        prev = GENESIS
+        rows = db.execute("SELECT seq, ts, kind, node_id, event_id, data FROM journal ORDER BY seq").fetchall()
+        for seq, ts, kind, node_id, event_id, data in rows:
+            row = {"seq": seq, "ts": ts, "kind": kind, "node_id": node_id, "event_id": event_id}
+            digest = row_hash(prev, dict(row, data=json.loads(data)))
+            db.execute("UPDATE journal SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, seq))
+            prev = digest
+
+
+def verify(journal: Path, witness: Path, key: Path, capsys: object) -> tuple[int, int, str]:
+    plain = cli(["journal", "verify", "--journal", str(journal)])
+    code = cli(["journal", "verify", "--journal", str(journal), "--witness", str(witness), "--witness-key", str(key)])
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    return plain, code, out.strip().splitlines()[-1]
+
+
+async def test_a_rewritten_or_truncated_journal_fails_against_its_witness(
+    tmp_path: Path, broker: Broker, capsys: object
+) -> None:
+    new_key(tmp_path / "witness.key", tmp_path / "witness.pub")
+    witness = tmp_path / "witness" / "checkpoints.jsonl"
+    witness.parent.mkdir()
+    pty = Pty(tmp_path / "ttyFENCE")
+    extra = dict(PERIMETER, witness={"key_file": "witness.key", "file": str(witness), "every_s": 1})
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=NODES, extra=extra)
+    gateway, task = await start(config)
+    try:
+        node = SimNode(2)
+        witnesses = gateway.witnesses
+        for peak in (3000, 3100, 3200):  # three climbs, each checkpointed once it is journalled
+            before = witnesses.last_seq
+            pty.write(node.fence(peak=peak))
+            await wait_until(lambda b=before: b < witnesses.last_seq == gateway.journal.head_seq, 15)
+        on_broker = await retained(broker.port, PREFIX + "/witness/checkpoint")
+        assert list(on_broker.values())[0]["seq"] == gateway.witnesses.last_seq
+    finally:
+        await stop(gateway, task)
+        pty.unplug()
+    checkpoints = read_checkpoints(witness)
+    assert len(checkpoints) >= 3 and checkpoints[-1]["site"] == "test"
+    journal, key = gateway.config.journal, tmp_path / "witness.pub"
+
+    plain, code, said = verify(journal, witness, key, capsys)
+    assert (plain, code) == (0, 0) and "checkpoints hold, the last at row" in said
+
+    rewritten = tmp_path / "rewritten.sqlite"
+    shutil.copy(journal, rewritten)
+    with sqlite3.connect(rewritten) as db:  # the first climb was never a climb, says the insider
+        db.execute("UPDATE journal SET data = replace(data, '\"climb\"', '\"rattle\"') WHERE kind = 'event'")
+    recompute_chain(rewritten)
+    plain, code, said = verify(rewritten, witness, key, capsys)
+    assert (plain, code) == (0, 1), said  # the chain holds against itself, not against the witness
+    assert "is not the row witnessed at" in said and "the journal was rewritten" in said
+
+    truncated = tmp_path / "truncated.sqlite"
+    shutil.copy(journal, truncated)
+    last = checkpoints[-1]["seq"]
+    with sqlite3.connect(truncated) as db:
+        db.execute("DELETE FROM journal WHERE seq >= ?", (last - 1,))
+    plain, code, said = verify(truncated, witness, key, capsys)
+    assert (plain, code) == (0, 1) and "is gone: the journal was truncated" in said, said
+
+    # A checkpoint the insider writes into the witness file with a key of their own is told apart.
+    new_key(tmp_path / "mine.key", tmp_path / "mine.pub")
+    forged = sign(read_private(tmp_path / "mine.key"), 1, "0" * 64, "2026-11-30T00:00:00Z", "test", "gw")
+    with witness.open("a") as f:
+        f.write(json.dumps(forged) + "\n")
+    plain, code, said = verify(journal, witness, key, capsys)
+    assert code == 1 and "not signed by this witness key" in said
