@@ -122,7 +122,7 @@ class Gateway:
         self.witnesses = Witnesses(config.witness)
         zones = {z.name for z in config.perimeter.zones}
         self.desk = OperatorDesk(book, zones, self.registry.nodes, self.downlinks.reachable, self._role, config.policy)
-        self.requests = OperatorRequests(
+        self.requests = requests = OperatorRequests(
             self.desk,
             journal,
             self.records,
@@ -156,6 +156,7 @@ class Gateway:
         self.integrations = integrations_for(config.milestone, config.webhooks, journal)
         for topic, payload in discovery(config, self.prefix):  # retained; rewritten only if changed
             journal.set_retained(topic, payload)
+        requests.distrust_masks()  # only masks the chain holds are obeyed
         self.records.publish_zones(self.clock.now())
         self.recorder.revocations.poll()  # revoked node keys, from the first frame on
         journal.commit()

@@ -230,6 +230,12 @@ class Journal:
     def head_seq(self) -> int:
         return self._seq
 
+    def journalled_masks(self) -> dict[str, dict[str, Any] | None]:
+        """Each zone's mask as its latest `mask` row left it (None: lifted): what a mask in the
+        retained table must match to be trusted at start (one scan, at start only)."""
+        rows = self._db.execute("SELECT data FROM journal WHERE kind = 'mask' ORDER BY seq")
+        return {d["zone"]: d["mask"] for d in (json.loads(r[0]) for r in rows)}
+
     def hash_at(self, seq: int) -> str | None:
         """The hash of row `seq` as stored now (what a witness's checkpoint is held against)."""
         row = self._db.execute("SELECT hash FROM journal WHERE seq = ?", (seq,)).fetchone()

@@ -60,6 +60,32 @@ class OperatorRequests:
 
         return answered[0] if self.transactions.durably("operator request %s" % command, record) else None
 
+    def distrust_masks(self) -> None:
+        """At start: a mask in the retained table that no `mask` row of the journal put there
+        (written into the SQLite file by hand) is dropped, not obeyed, and journalled as a
+        security finding."""
+        journalled = self.journal.journalled_masks()
+        book = self.desk.book
+        forged = [
+            m
+            for m in book.masks.values()
+            if not (j := journalled.get(m.zone))
+            or (j["operator"], j["reason"], j["until"]) != (m.operator, m.reason, m.until)
+        ]
+
+        def record() -> None:
+            for mask in forged:
+                del book.masks[mask.zone]
+                detail = "a mask of zone %s by %r is in the retained table but not in the journal: ignored"
+                self.journal.append(
+                    "security",
+                    {"kind": "untrusted_mask", "zone": mask.zone, "detail": detail % (mask.zone, mask.operator)},
+                )
+                self.journal.set_retained(topics.mask(self.prefix, mask.zone), b"")
+
+        if forged:
+            self.transactions.durably("untrusted masks", record)
+
     def lapse(self, now: float) -> None:
         """Requests nobody approved in time: journalled as lapsed, then gone (inside the
         supervision round's transaction)."""
@@ -81,7 +107,8 @@ class OperatorRequests:
             )
         self.records.write(decision.changes)
         self.journal.append("operator", decision.row)  # the request's row follows what it changed
-        for zone, mask in decision.masks.items():
+        for zone, mask in decision.masks.items():  # in the chain, so that the retained copy can be checked
+            self.journal.append("mask", {"zone": zone, "mask": mask})
             self.journal.set_retained(topics.mask(self.prefix, zone), json.dumps(mask).encode() if mask else b"")
         if decision.walk_test is not None:
             node_id, until = decision.walk_test

@@ -10,7 +10,8 @@ refused, alarmed or journalled:
   raise their alarms; an approved walk test still never hides a tamper;
 - an approved mask silences the zone's fence alarms but not a tamper;
 - a heartbeat interval beyond the site's limit is refused;
-- a note holding a lone surrogate is refused with its reason and changes nothing.
+- a note holding a lone surrogate is refused with its reason and changes nothing;
+- a mask written into the retained-state table by hand is not obeyed at the next start.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -252,3 +254,25 @@ async def test_limits_and_text_an_insider_could_abuse_are_refused(site: SecuredS
         assert smith.responses["bad"]["error"] == "request.note holds text that is not valid Unicode"
     assert site.gateway.alarms.book.alarms[alarm.alarm_id].state == "active"
     assert site.gateway.journal.verify().ok
+
+
+async def test_a_mask_written_into_the_retained_table_by_hand_is_not_obeyed(site: SecuredSite) -> None:
+    async with site.console("j.smith") as smith, site.console("s.jones") as jones:
+        asked = await smith.request("mask", zone="east", minutes=60, reason="fence repair, works order 5521")
+        assert (await jones.request("approve", request_id=asked["data"]["request_id"]))["status"] == "ok"
+    assert site.gateway is not None and site.task is not None
+    await stop(site.gateway, site.task)
+    forged = {"zone": "north", "operator": "governor.smith", "reason": "x", "until": time.time() + 86400}
+    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # as an insider on the gateway host would
+        db.execute(
+            "INSERT INTO retained (topic, payload, version) VALUES (?, ?, 999999)",
+            (PREFIX + "/mask/north", json.dumps(forged).encode()),
+        )
+    site.gateway, site.task = await start(site.config)
+    now = time.time()
+    assert not site.gateway.alarms.book.masked("north", now)  # before: the zone was silenced
+    assert site.gateway.alarms.book.masked("east", now)  # the approved one, which the chain holds
+    found = [e.data for e in site.gateway.journal.entries() if e.kind == "security"]
+    assert [(f["kind"], f["zone"]) for f in found] == [("untrusted_mask", "north")]
+    await heard(site, SimNode(1).fence(peak=3000))
+    assert site.alarms() == [("intrusion", "north")]
