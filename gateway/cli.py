@@ -66,10 +66,37 @@ def _journal(args: argparse.Namespace) -> int:
                 return 1
             print("journal %s: %d rows, chain intact, head %s" % (journal.path, result.rows, result.head))
             return _witnessed(journal, args) if args.witness else 0
-        export(journal, sys.stdout, since=args.since, fmt=args.format)
+        if args.action == "report":
+            return _report(journal, args)
+        if args.format == "text":
+            raise frame_tool.UsageError("export writes jsonl or csv")
+        export(journal, sys.stdout, since=args.since, fmt=args.format or "jsonl")
         return 0
     finally:
         journal.close()
+
+
+def _report(journal: Journal, args: argparse.Namespace) -> int:
+    """The supervisor's report: per account, what it did and the patterns worth a look."""
+    import json
+
+    from gateway import operator_report
+
+    if not args.config:
+        raise frame_tool.UsageError("perimeter journal report needs --config (which node is in which zone)")
+    perimeter = load(args.config).perimeter
+
+    def zone_of(node: int) -> str | None:
+        zone = perimeter.zone_of_node(node)
+        return zone.name if zone is not None else None
+
+    reports = operator_report.report(journal.entries(args.since), zone_of)
+    if args.format == "jsonl":
+        for r in reports:
+            print(json.dumps(r.as_json(), sort_keys=True))
+    else:
+        print(operator_report.text(reports))
+    return 0
 
 
 def _witnessed(journal: Journal, args: argparse.Namespace) -> int:
@@ -325,13 +352,14 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     st.add_argument("--mqtt-port", type=int, default=1883, help="init: the broker's port")
     st.add_argument("--password-stdin", action="store_true", help="init: the supervisor's password on stdin")
     st.set_defaults(handler=_site)
-    jr = commands.add_parser("journal", help="verify or export the hash-chained journal")
-    jr.add_argument("action", choices=("verify", "export"))
+    jr = commands.add_parser("journal", help="verify, export or report on the hash-chained journal")
+    jr.add_argument("action", choices=("verify", "export", "report"))
+    jr.add_argument("--by", choices=("operator",), default="operator", help="report: one section per account")
     where = jr.add_mutually_exclusive_group()
     where.add_argument("--journal", metavar="FILE", help="the journal's SQLite file")
     where.add_argument("--config", metavar="FILE", help="take the journal path from this gateway config")
     jr.add_argument("--since", metavar="TIME", help="export rows from this UTC time on, e.g. 2026-11-22T00:00")
-    jr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    jr.add_argument("--format", choices=("jsonl", "csv", "text"), default=None, help="export: jsonl; report: text")
     jr.add_argument("--witness", metavar="FILE", help="verify: checkpoints a witness kept (file, syslog or MQTT lines)")
     jr.add_argument("--witness-key", metavar="FILE", help="verify: the witness public key (witness.pub)")
     jr.set_defaults(handler=_journal)

@@ -46,9 +46,15 @@ class PlainSite:
     def recent(self, kinds: list[str], node_id: int | None, before: int | None, limit: int) -> list[Entry]:
         return []
 
-    def request(self, command: str, payload: bytes) -> dict[str, Any] | None:
+    def request(self, account: str, command: str, payload: bytes) -> dict[str, Any] | None:
         self.requests.append((command, payload))
         return {"data": None, "status": "ok", "error": None, "transaction": None}
+
+    def pending(self) -> list[dict[str, Any]]:
+        return []
+
+    def masks(self) -> dict[str, dict[str, Any]]:
+        return {}
 
     def record(self, data: dict[str, Any]) -> bool:
         self.records.append(data)
