@@ -96,7 +96,9 @@ class Gateway:
         keyring = Keyring(config.site_key, {n.id for n in config.nodes}, config.site_keys)
         self.pipeline = pipeline_for(config, keyring, journal.last_counters())
         self.transactions = Transactions(journal)
-        self.registry = NodeRegistry(config.missed_heartbeats, config.default_heartbeat_s)
+        self.registry = NodeRegistry(
+            config.missed_heartbeats, config.default_heartbeat_s, config.policy.max_heartbeat_s
+        )
         book = AlarmBook(config.site_name)
         book.restore(journal.retained(0), self.prefix)  # open alarms and masks survive restarts
         self.alarms = AlarmEngine(config.perimeter, book, config.rules)

@@ -18,6 +18,9 @@ from gateway.ingest.downlinks import Downlinks
 from gateway.journal import Journal
 from gateway.outputs import topics
 from gateway.transaction import Transactions
+from protocol.messages import CONFIG_KEYS
+
+_ARMED_BIT = next(bit for bit, name in CONFIG_KEYS.items() if name == "armed")
 
 
 class OperatorRequests:
@@ -114,6 +117,7 @@ class OperatorRequests:
             node_id, until = decision.walk_test
             self._keep(self.walk_tests, node_id)
             self.walk_tests[node_id] = until
+        self._supervisory(decision)
         approvals = self.desk.approvals
         asked = decision.asked
         if asked is not None:
@@ -129,6 +133,29 @@ class OperatorRequests:
 
     def _forget(self, request_id: str) -> None:
         self.desk.approvals.remove(request_id)
+
+    def _supervisory(self, decision: Decision) -> None:
+        """Each mask, walk test and disarm that starts or ends, published as it happens."""
+        who = {"by": decision.row["operator"], "approved_by": decision.approved_by}
+        if decision.decided is not None:
+            who["by"] = decision.decided.requested_by
+        happened: list[dict[str, Any]] = []
+        for zone, mask in decision.masks.items():
+            happened.append(
+                dict(who, what="mask_started" if mask else "mask_ended", zone=zone, until=(mask or {}).get("until"))
+            )
+        if decision.walk_test is not None:
+            node_id, until = decision.walk_test
+            started = until > self.clock.now()
+            happened.append(
+                dict(who, what="walk_test_started" if started else "walk_test_ended", node_id=node_id, until=until)
+            )
+        if decision.downlink is not None and decision.downlink[1] == "CONFIG":
+            node_id, _, fields = decision.downlink
+            if fields["set"] & 1 << _ARMED_BIT:
+                happened.append(dict(who, what="armed" if fields["armed"] else "disarmed", node_id=node_id))
+        for event in happened:
+            self.journal.enqueue(topics.supervisory_events(self.prefix), json.dumps(event).encode())
 
     def _remove(self, request_id: str) -> None:
         approvals = self.desk.approvals

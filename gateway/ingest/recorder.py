@@ -96,6 +96,15 @@ class Recorder:
         node, restored, changes = self.registry.heard(node_id, packet.type_id, packet.fields, receptions, now)
         for change in restored:
             self.supervision(change)
+        if message.name == "HELLO" and packet.fields["heartbeat_s"] > self.registry.max_heartbeat_s:
+            limit = self.registry.max_heartbeat_s  # a node re-configured round the gateway (over USB, say)
+            detail = "node %d says it beats every %d s, above the site's %d s: supervised at %d s" % (
+                node_id,
+                packet.fields["heartbeat_s"],
+                limit,
+                limit,
+            )
+            self.security(SecurityFinding("heartbeat_over_limit", node_id, frame.first.transport, 1, detail))
         blocked = self.watch.heard(node_id, message.name, packet.fields, packet.ctr)
         if blocked is not None:  # its heartbeats get through, its events do not: a selective jammer
             self.security(SecurityFinding("delivery_blocked", node_id, frame.first.transport, 1, blocked))

@@ -49,9 +49,10 @@ class SupervisionChange:
 class NodeRegistry:
     """Every node of the site, with its last reported state and its supervision timer."""
 
-    def __init__(self, missed_heartbeats: int = 3, default_heartbeat_s: int = 30) -> None:
+    def __init__(self, missed_heartbeats: int = 3, default_heartbeat_s: int = 30, max_heartbeat_s: int = 65535) -> None:
         self.missed_heartbeats = missed_heartbeats
         self.default_heartbeat_s = default_heartbeat_s
+        self.max_heartbeat_s = max_heartbeat_s  # the site's limit: a node saying more is supervised at this
         self.nodes: dict[int, NodeState] = {}
         self._configured_heartbeat: dict[int, int] = {}
         self._started: dict[int, float] = {}
@@ -108,7 +109,7 @@ class NodeRegistry:
             node.reset_cause = str(labels.get("reset_cause"))
             node.config_id = fields["config_id"]
             if node_id not in self._configured_heartbeat and fields["heartbeat_s"]:
-                node.heartbeat_s = fields["heartbeat_s"]
+                node.heartbeat_s = min(fields["heartbeat_s"], self.max_heartbeat_s)
         elif name == "HEARTBEAT":
             status = field_labels(type_id, fields).get("status", [])
             assert isinstance(status, list)

@@ -43,6 +43,11 @@ def response(p: str, account: str, command: str) -> str:
     return "%s/bridge/response/%s/%s" % (p, account, command)
 
 
+def supervisory_events(p: str) -> str:
+    """Every start and end of a mask, a walk test or a disarm, as it is carried out."""
+    return p + "/bridge/event/supervisory"
+
+
 def witness(p: str) -> str:
     """The newest signed checkpoint of the journal, retained (gateway/witness.py)."""
     return p + "/witness/checkpoint"

@@ -9,7 +9,8 @@ refused, alarmed or journalled:
 - disarming a node and a walk test wait for a supervisor; a tamper and a climb meanwhile
   raise their alarms; an approved walk test still never hides a tamper;
 - an approved mask silences the zone's fence alarms but not a tamper;
-- a heartbeat interval beyond the site's limit is refused;
+- a heartbeat interval beyond the site's limit is refused, and a node reporting one in its
+  HELLO raises a security alarm and is supervised at the limit;
 - a note holding a lone surrogate is refused with its reason and changes nothing;
 - a mask written into the retained-state table by hand is not obeyed at the next start.
 """
@@ -222,9 +223,20 @@ def downlinked(node: SimNode, site: SecuredSite) -> list[str]:
 
 
 async def test_an_approved_mask_silences_the_fence_but_never_a_tamper(site: SecuredSite) -> None:
-    async with site.console("j.smith") as smith, site.console("s.jones") as jones:
+    events: list[dict[str, Any]] = []
+    async with (
+        aiomqtt.Client("127.0.0.1", site.port, identifier="watch", username="v.brown", password=PASSWORD) as watch,
+        site.console("j.smith") as smith,
+        site.console("s.jones") as jones,
+    ):
+        await watch.subscribe(PREFIX + "/bridge/event/supervisory", qos=1)
         asked = await smith.request("mask", zone="north", minutes=60, reason="fence repair, works order 5521")
         assert (await jones.request("approve", request_id=asked["data"]["request_id"]))["status"] == "ok"
+        async with asyncio.timeout(10):
+            async for message in watch.messages:  # published as it happens, with both names
+                events.append(json.loads(message.payload))  # type: ignore[arg-type]
+                break
+    assert events[0]["what"] == "mask_started" and (events[0]["by"], events[0]["approved_by"]) == ("j.smith", "s.jones")
     node = SimNode(1)
     await heard(site, node.fence(peak=3000))
     assert site.alarms() == []  # the repair crew shakes the fence
@@ -254,6 +266,12 @@ async def test_limits_and_text_an_insider_could_abuse_are_refused(site: SecuredS
         assert smith.responses["bad"]["error"] == "request.note holds text that is not valid Unicode"
     assert site.gateway.alarms.book.alarms[alarm.alarm_id].state == "active"
     assert site.gateway.journal.verify().ok
+    # A node re-configured round the gateway (over USB) says so in its HELLO: alarmed, and
+    # supervised at the site's limit all the same.
+    await heard(site, SimNode(4).hello(heartbeat_s=65535))
+    assert ("security", "east") in site.alarms() and site.gateway.registry.nodes[4].heartbeat_s == 300
+    (finding,) = [e.data for e in site.gateway.journal.entries() if e.kind == "security"]
+    assert finding["kind"] == "heartbeat_over_limit" and "above the site's 300 s" in finding["detail"]
 
 
 async def test_a_mask_written_into_the_retained_table_by_hand_is_not_obeyed(site: SecuredSite) -> None:
