@@ -17,6 +17,7 @@ class Transactions:
         self.on_commit: list[Callable[[], None]] = []  # after every commit, in order
         self.on_rollback: list[Callable[[], None]] = []  # after every rollback, in order
         self._undo: list[Callable[[], None]] = []  # this transaction's own undos, newest last
+        self.last_error = ""  # why the last change could not be made durable (for the operator)
 
     def durably(self, what: str, change: Callable[[], object]) -> bool:
         """Run `change()` (it journals rows, counters, outbox messages and retained state)
@@ -25,9 +26,10 @@ class Transactions:
         try:
             change()
             self.journal.commit()
-        except Exception:
+        except Exception as exc:
             self.rollback()
             log.exception("could not journal %s", what)
+            self.last_error = str(exc) or type(exc).__name__
             return False
         self._undo.clear()
         for hook in self.on_commit:

@@ -348,7 +348,8 @@ class Dashboard:
             # The desk decides what this account's role allows (as for MQTT) and journals it.
             response = self.site.request(account.name, command, json.dumps(payload).encode())
             if response is None:
-                raise Refused(503, "the gateway could not record that; nothing was changed, try again")
+                reason = self.site.last_error()
+                raise Refused(503, "the journal could not take it (%s); nothing was changed, try again" % reason)
             if response["status"] == "error":
                 error = str(response["error"])
                 raise Refused(403 if " may not " in error else 400, error)

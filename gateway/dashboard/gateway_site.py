@@ -70,6 +70,9 @@ class GatewaySite:
     def request(self, account: str, command: str, payload: bytes) -> dict[str, Any] | None:
         return self.requests.handle(account, command, payload)
 
+    def last_error(self) -> str:
+        return self.transactions.last_error
+
     def pending(self) -> list[dict[str, Any]]:
         return self.requests.desk.approvals.listing()
 

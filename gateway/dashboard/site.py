@@ -43,6 +43,10 @@ class Site(Protocol):
         (nothing was changed)."""
         ...
 
+    def last_error(self) -> str:
+        """Why the last change could not be journalled (a full disk, a locked file)."""
+        ...
+
     def pending(self) -> list[dict[str, Any]]:
         """The requests waiting for a second account's approval."""
         ...

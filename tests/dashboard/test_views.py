@@ -53,6 +53,9 @@ class PlainSite:
     def pending(self) -> list[dict[str, Any]]:
         return []
 
+    def last_error(self) -> str:
+        return ""
+
     def masks(self) -> dict[str, dict[str, Any]]:
         return {}
 

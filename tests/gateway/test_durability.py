@@ -62,6 +62,7 @@ def test_an_acknowledgement_that_cannot_be_journalled_leaves_the_alarm_active(ga
     gateway.journal._db.execute("PRAGMA busy_timeout = 100")  # give up on the lock quickly
     lock = WriteLock(str(gateway.config.journal))
     assert request(gateway, "ack", alarm_id=alarm_id, note="camera 4 shows nobody") is None
+    assert gateway.transactions.last_error == "database is locked"  # what the operator is told
     lock.release()
     alarm = gateway.alarms.book.alarms[alarm_id]
     assert alarm.state == "active" and alarm.acknowledged_by is None and alarm.note is None
