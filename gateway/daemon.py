@@ -100,7 +100,7 @@ class Gateway:
             config.missed_heartbeats, config.default_heartbeat_s, config.policy.max_heartbeat_s
         )
         book = AlarmBook(config.site_name)
-        book.restore(journal.retained(0), self.prefix)  # open alarms and masks survive restarts
+        book.restore(journal.retained(0), self.prefix, journal.journalled_alarms())  # open alarms, masks survive
         self.alarms = AlarmEngine(config.perimeter, book, config.rules)
         self.records = AlarmRecords(
             journal, self.prefix, book, config.perimeter.zones, config.milestone, config.webhooks
@@ -159,7 +159,7 @@ class Gateway:
         for topic, payload in discovery(config, self.prefix):  # retained; rewritten only if changed
             journal.set_retained(topic, payload)
         requests.distrust_masks()  # only masks the chain holds are obeyed
-        self.records.publish_zones(self.clock.now())
+        self.records.publish_all(self.clock.now())
         self.recorder.revocations.poll()  # revoked node keys, from the first frame on
         journal.commit()
         now = self.clock.now()

@@ -236,8 +236,16 @@ class AlarmBook:
         """The open alarms of one zone."""
         return list(self._by_zone.get(zone, {}).values())
 
-    def restore(self, retained: list[tuple[int, str, bytes]], prefix: str) -> None:
-        """Open alarms and masks from their retained messages (what the last run published)."""
+    def restore(
+        self, retained: list[tuple[int, str, bytes]], prefix: str, journalled: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Masks from their retained messages (what the last run published); open alarms from
+        `journalled` (each alarm's latest journal row: the chain, which a hand edit of the
+        retained table cannot change), or else from the retained messages too."""
+        for data in journalled or []:
+            alarm = Alarm(**{k: v for k, v in data.items() if k != "schema"})
+            if alarm.state != CLEARED:
+                self._index(alarm)
         for _version, topic, payload in retained:
             if not payload:
                 continue
@@ -245,7 +253,7 @@ class AlarmBook:
                 data = json.loads(payload)
             except ValueError:
                 continue
-            if topic.startswith(topics.alarm(prefix)) and data.get("schema") == SCHEMA:
+            if journalled is None and topic.startswith(topics.alarm(prefix)) and data.get("schema") == SCHEMA:
                 fields = {k: v for k, v in data.items() if k != "schema"}
                 alarm = Alarm(**fields)
                 if alarm.state != CLEARED:

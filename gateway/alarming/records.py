@@ -66,6 +66,13 @@ class AlarmRecords:
         if changes:
             self.publish_zones(self.now(), {c.alarm.zone for c in changes} | {c.zone_before for c in changes})
 
+    def publish_all(self, now: float) -> None:
+        """At start: every open alarm's retained message as the chain rebuilt it (a message
+        deleted from the retained table by hand comes back), then every zone's state."""
+        for alarm in self.book.open_alarms():
+            self.journal.set_retained(topics.alarm(self.prefix, alarm.alarm_id), json.dumps(alarm.as_json()).encode())
+        self.publish_zones(now)
+
     def zone_state(self, zone: str, now: float) -> str:
         open_here = self.book.open_in_zone(zone)
         if any(a.state == ACTIVE for a in open_here):

@@ -12,7 +12,8 @@ refused, alarmed or journalled:
 - a heartbeat interval beyond the site's limit is refused, and a node reporting one in its
   HELLO raises a security alarm and is supervised at the limit;
 - a note holding a lone surrogate is refused with its reason and changes nothing;
-- a mask written into the retained-state table by hand is not obeyed at the next start.
+- a mask written into the retained-state table by hand is not obeyed at the next start, and
+  an open alarm deleted from it is back.
 """
 
 import asyncio
@@ -294,3 +295,16 @@ async def test_a_mask_written_into_the_retained_table_by_hand_is_not_obeyed(site
     assert [(f["kind"], f["zone"]) for f in found] == [("untrusted_mask", "north")]
     await heard(site, SimNode(1).fence(peak=3000))
     assert site.alarms() == [("intrusion", "north")]
+
+
+async def test_an_open_alarm_deleted_from_the_retained_table_is_back_at_the_next_start(site: SecuredSite) -> None:
+    await heard(site, SimNode(2).fence(peak=3000))
+    assert site.alarms() == [("intrusion", "north")]
+    assert site.gateway is not None and site.task is not None
+    await stop(site.gateway, site.task)
+    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # the insider hides the alarm
+        db.execute("DELETE FROM retained WHERE topic LIKE ?", (PREFIX + "/alarm/%",))
+    site.gateway, site.task = await start(site.config)
+    assert site.alarms() == [("intrusion", "north")]  # rebuilt from the chain ...
+    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # ... and published again
+        assert db.execute("SELECT COUNT(*) FROM retained WHERE topic LIKE ?", (PREFIX + "/alarm/%",)).fetchone() == (1,)
