@@ -11,7 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiomqtt
 from cryptography import x509
@@ -98,7 +98,28 @@ def write_site(
     return config
 
 
-class Console:
+class _Background:
+    """An MQTT client running in a task of its own while the `async with` lasts; `_run` sets
+    `_ready` once it listens."""
+
+    _task: "asyncio.Task[None] | None"
+    _ready: asyncio.Event
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Console(_Background):
     """An operator's MQTT console: requests on the account's own topic, each fresh (sent_at,
     a new nonce), answers back by transaction on the account's response topic."""
 
@@ -111,16 +132,6 @@ class Console:
         self._n = 0
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-
-    async def __aenter__(self) -> "Console":
-        self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._ready.wait(), 10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
         password = self.password
@@ -150,7 +161,7 @@ class Console:
         return self.responses[transaction]
 
 
-class Collector:
+class Collector(_Background):
     """An MQTT subscriber (aiomqtt) collecting messages under a topic filter."""
 
     def __init__(self, port: int, topic: str = "perimeter/#") -> None:
@@ -159,16 +170,6 @@ class Collector:
         self.messages: list[tuple[str, bytes, bool]] = []
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-
-    async def __aenter__(self) -> "Collector":
-        self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._ready.wait(), 10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:
