@@ -18,7 +18,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from gateway import systemd
+from gateway import chain_state, systemd
 from gateway.accounts import AccountFile, accounts_for
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import AlarmBook
@@ -94,13 +94,13 @@ class Gateway:
         config = self.config
         self.journal = journal = Journal(config.journal, clock=self.clock)
         keyring = Keyring(config.site_key, {n.id for n in config.nodes}, config.site_keys)
-        self.pipeline = pipeline_for(config, keyring, journal.last_counters())
+        self.pipeline = pipeline_for(config, keyring, chain_state.last_counters(journal))
         self.transactions = Transactions(journal)
         self.registry = NodeRegistry(
             config.missed_heartbeats, config.default_heartbeat_s, config.policy.max_heartbeat_s
         )
         book = AlarmBook(config.site_name)
-        book.restore(journal.retained(0), self.prefix, journal.journalled_alarms())  # open alarms, masks survive
+        book.restore(journal.retained(0), self.prefix, chain_state.journalled_alarms(journal))  # open alarms, masks
         self.alarms = AlarmEngine(config.perimeter, book, config.rules)
         self.records = AlarmRecords(
             journal, self.prefix, book, config.perimeter.zones, config.milestone, config.webhooks

@@ -230,20 +230,9 @@ class Journal:
     def head_seq(self) -> int:
         return self._seq
 
-    def journalled_alarms(self) -> list[dict[str, Any]]:
-        """Each alarm as its latest journal row left it (cleared ones included): the open
-        alarms are rebuilt from the chain at start, never from the retained table alone."""
-        rows = self._db.execute(
-            "SELECT data FROM journal WHERE seq IN (SELECT MAX(seq) FROM journal WHERE kind = 'alarm' "
-            "GROUP BY json_extract(data, '$.alarm.alarm_id')) ORDER BY seq"
-        )
-        return [json.loads(r[0])["alarm"] for r in rows]
-
-    def journalled_masks(self) -> dict[str, dict[str, Any] | None]:
-        """Each zone's mask as its latest `mask` row left it (None: lifted): what a mask in the
-        retained table must match to be trusted at start (one scan, at start only)."""
-        rows = self._db.execute("SELECT data FROM journal WHERE kind = 'mask' ORDER BY seq")
-        return {d["zone"]: d["mask"] for d in (json.loads(r[0]) for r in rows)}
+    def select(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (`gateway/chain_state.py` reads the chain with it)."""
+        return self._db.execute(sql, args).fetchall()
 
     def hash_at(self, seq: int) -> str | None:
         """The hash of row `seq` as stored now (what a witness's checkpoint is held against)."""

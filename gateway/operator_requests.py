@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from gateway import chain_state
 from gateway.alarming.desk import Decision, OperatorDesk
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import Clock
@@ -67,7 +68,7 @@ class OperatorRequests:
         """At start: a mask in the retained table that no `mask` row of the journal put there
         (written into the SQLite file by hand) is dropped, not obeyed, and journalled as a
         security finding."""
-        journalled = self.journal.journalled_masks()
+        journalled = chain_state.journalled_masks(self.journal)
         book = self.desk.book
         forged = [
             m

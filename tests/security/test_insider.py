@@ -13,7 +13,7 @@ refused, alarmed or journalled:
   HELLO raises a security alarm and is supervised at the limit;
 - a note holding a lone surrogate is refused with its reason and changes nothing;
 - a mask written into the retained-state table by hand is not obeyed at the next start, and
-  an open alarm deleted from it is back.
+  an open alarm deleted from it is back, and a counter lowered in the counters table lets no old frame in.
 """
 
 import asyncio
@@ -308,3 +308,17 @@ async def test_an_open_alarm_deleted_from_the_retained_table_is_back_at_the_next
     assert site.alarms() == [("intrusion", "north")]  # rebuilt from the chain ...
     with sqlite3.connect(site.folder / "journal.sqlite") as db:  # ... and published again
         assert db.execute("SELECT COUNT(*) FROM retained WHERE topic LIKE ?", (PREFIX + "/alarm/%",)).fetchone() == (1,)
+
+
+async def test_a_counter_lowered_by_hand_does_not_let_an_old_frame_be_played_again(site: SecuredSite) -> None:
+    climb = SimNode(3).fence(peak=3000)
+    await heard(site, climb)
+    assert site.gateway is not None and site.task is not None
+    await stop(site.gateway, site.task)
+    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # the insider rewinds node 3's counter
+        db.execute("UPDATE counters SET last_up = 0 WHERE node_id = 3")
+    site.gateway, site.task = await start(site.config)
+    counters = site.gateway.pipeline.counters["fence"]
+    site.pty.write(climb)  # recorded off the air earlier, played again
+    await wait_until(lambda: counters["replay"] == 1, 10)
+    assert counters["frames_ok"] == 0
