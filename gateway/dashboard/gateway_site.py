@@ -76,6 +76,10 @@ class GatewaySite:
     def pending(self) -> list[dict[str, Any]]:
         return self.requests.desk.approvals.listing()
 
+    def walk_tests(self) -> dict[int, float]:
+        now = self.clock.now()
+        return {node: until for node, until in self.requests.walk_tests.items() if until > now}
+
     def masks(self) -> dict[str, dict[str, Any]]:
         now = self.clock.now()
         masks = self.alarms.book.masks.values()

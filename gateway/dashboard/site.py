@@ -51,6 +51,10 @@ class Site(Protocol):
         """The requests waiting for a second account's approval."""
         ...
 
+    def walk_tests(self) -> dict[int, float]:
+        """Node -> until when its detections are tests (walk tests under way)."""
+        ...
+
     def masks(self) -> dict[str, dict[str, Any]]:
         """Each masked zone's mask: who asked, who approved, why, until when."""
         ...

@@ -40,7 +40,8 @@ class DashboardState:
     def desk_changed(self) -> None:
         """Requests waiting for approval, and masks, as the pages show them."""
         if self.feed.subscribers:
-            self.feed.stage("desk", {"pending": self.site.pending(), "masks": self.site.masks()})
+            site = self.site
+            self.feed.stage("desk", {"pending": site.pending(), "masks": site.masks(), "walk_tests": site.walk_tests()})
 
     def node(self, node_id: int) -> None:
         if self.feed.subscribers:  # a view built only for an open page

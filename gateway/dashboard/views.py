@@ -144,6 +144,7 @@ def snapshot(site: Site, zones: Mapping[str, str], trails: Mapping[int, list[flo
         "transports": site.transport_states(),
         "pending": site.pending(),
         "masks": site.masks(),
+        "walk_tests": site.walk_tests(),
     }
 
 

@@ -1,13 +1,16 @@
 """Four eyes on silencing, in a real browser (Debian's Chromium) against a real gateway: an
 operator asks for a zone mask and nothing is masked yet; a viewer sees the request waiting
 and has nothing to press; a supervisor approves it and the zone turns masked on every page,
-with both names shown and journalled; nobody approves their own request."""
+with both names shown and journalled; nobody approves their own request; an engineer's walk
+test waits for a supervisor too, and the node table then says the node is in a walk test."""
 
+import json
 from typing import Any
 
 from playwright.async_api import Browser
 
 from tests.dashboard.site import OPERATOR, SUPERVISOR, VIEWER, Site, logged_in
+from tests.gateway.harness import wait_until
 
 
 def operator_rows(site: Site) -> list[dict[str, Any]]:
@@ -82,3 +85,19 @@ async def test_nobody_approves_their_own_request(browser: Browser, site: Site) -
     )
     assert answer == [400, "sam asked for this: a different account must approve it"]
     assert not site.gateway.alarms.book.masked("Z001", site.gateway.clock.now())
+
+
+async def test_a_walk_test_waits_for_approval_and_the_node_table_shows_it(browser: Browser, site: Site) -> None:
+    await site.heartbeat(3, 3700)  # heard: a downlink can reach it
+    await wait_until(lambda: site.gateway.registry.nodes[3].last_seen is not None, 10)
+    sam = await logged_in(browser, site, SUPERVISOR)
+    # An engineer at the fence asks over MQTT (here through the same desk, as account e.wright).
+    answer = site.gateway.requests.handle("e.wright", "walk_test", json.dumps({"node_id": 3, "minutes": 20}).encode())
+    assert answer is not None and answer["status"] == "pending"
+    row = sam.locator("#pending tbody tr", has_text="walk test node 3 for 20 min")
+    await row.locator("button.approve").click()
+    node = sam.locator('#nodes tbody tr[data-node="3"][data-silenced]')
+    await node.wait_for()
+    assert "walk test until" in await node.inner_text()
+    approved = operator_rows(site)[-1]
+    assert (approved["requested_by"], approved["approved_by"]) == ("e.wright", "sam")

@@ -59,6 +59,9 @@ class PlainSite:
     def masks(self) -> dict[str, dict[str, Any]]:
         return {}
 
+    def walk_tests(self) -> dict[int, float]:
+        return {}
+
     def record(self, data: dict[str, Any]) -> bool:
         self.records.append(data)
         return True

@@ -13,6 +13,7 @@ const state = {
   tracks: [],
   pending: [],         // requests waiting for a second account's approval
   masks: {},           // zone -> {operator, approved_by, reason, until}
+  walkTests: {},       // node id -> until when its detections are tests
   logOldest: null,
   stats: {firstRender: null, snapshots: 0, updates: 0, lastUpdate: null},
 };
@@ -300,7 +301,11 @@ function fillNodeRow(row, node) {
   c[1].textContent = node.name;
   c[2].textContent = node.zone || "—";
   c[3].textContent = node.chainage_m === null ? "—" : node.chainage_m;
-  c[4].textContent = node.supervision + (node.tamper ? " · tamper" : "");
+  // What silences a node shows beside its supervision: disarmed, or in a walk test.
+  const testing = state.walkTests[node.id] > now() ? " · walk test until " + clock(state.walkTests[node.id]) : "";
+  const disarmed = node.status.length && !node.status.includes("armed") ? " · disarmed" : "";
+  c[4].textContent = node.supervision + (node.tamper ? " · tamper" : "") + disarmed + testing;
+  row.toggleAttribute("data-silenced", Boolean(testing || disarmed));
   c[5].dataset.since = node.last_seen === null ? "" : node.last_seen;
   c[5].textContent = age(node.last_seen);
   c[6].textContent = node.battery_mv === null ? "—" : (node.battery_mv / 1000).toFixed(2) + " V";
@@ -393,6 +398,7 @@ function onSnapshot(data) {
   state.tracks = data.tracks;
   state.pending = data.pending;
   state.masks = data.masks;
+  state.walkTests = data.walk_tests;
   $("site").textContent = data.site + " · " + data.gateway;
   $("alarms").tBodies[0].replaceChildren();
   drawMap();
@@ -420,7 +426,15 @@ const handlers = {
   },
   node(node) { updateNode(node); updated(); },
   zone(change) { state.zones[change.zone] = change.state; paintZones(); updated(); },
-  desk(data) { state.pending = data.pending; state.masks = data.masks; paintPending(); paintZones(); updated(); },
+  desk(data) {
+    state.pending = data.pending;
+    state.masks = data.masks;
+    state.walkTests = data.walk_tests;
+    paintPending();
+    paintZones();
+    paintNodes();
+    updated();
+  },
   tracks(data) { state.tracks = data.tracks; paintTracks(); updated(); },
   log(entry) { addLog(entry); },
   time(data) { state.offset = data.server_time - Date.now() / 1000; },
