@@ -360,6 +360,7 @@ def _integrations(r: Reader, v: dict[str, Any], base: Path) -> Integrations:
             token_file=str(base / t["token_file"]) if t["token_file"] else None,
             timeout_s=t["timeout_s"],
             actions=tuple(t["actions"]),
+            witness=t["witness"],
         )
         for t in v["integration.webhook"]
     )

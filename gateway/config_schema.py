@@ -327,6 +327,7 @@ SCHEMA = (
             Key("token_file", str, None, 'sent as "Authorization: Bearer ..."', example="soc.token"),
             Key("timeout_s", float, 10.0, low=0.1, high=300),
             Key("actions", WORDS, list(WebhookConfig.actions), choices=ACTIONS),
+            Key("witness", bool, False, "also POST each signed journal checkpoint (a witness)"),
         ),
         True,
         "an HTTPS POST of every alarm change as JSON",

@@ -18,7 +18,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from gateway import chain_state, systemd
+from gateway import chain_state, systemd, witness
 from gateway.accounts import AccountFile, accounts_for
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import AlarmBook
@@ -121,7 +121,7 @@ class Gateway:
             self.pipeline.freshness,
         )
         self._accounts = accounts_for(config.accounts_file)
-        self.witnesses = Witnesses(config.witness)
+        self.witnesses = Witnesses(config.witness, tuple(w.name for w in config.webhooks if w.witness))
         zones = {z.name for z in config.perimeter.zones}
         self.desk = OperatorDesk(book, zones, self.registry.nodes, self.downlinks.reachable, self._role, config.policy)
         self.requests = requests = OperatorRequests(
@@ -259,8 +259,8 @@ class Gateway:
         checkpoint = self.witnesses.checkpoint(
             journal.head_seq, journal.head, self.clock.utc_now(), config.site_name, config.gateway_id, now
         )
-        payload = json.dumps(checkpoint).encode()
-        self.durably("a witness checkpoint", lambda: journal.set_retained(topics.witness(self.prefix), payload))
+        topic = topics.witness(self.prefix)
+        self.durably("a witness checkpoint", lambda: witness.publish(self.witnesses, journal, topic, checkpoint))
 
     def _role(self, account: str) -> str | None:
         """The account's role, from the accounts file (re-read when it changes)."""

@@ -8,6 +8,7 @@ Ed25519 witness key and sends it to witnesses the insider does not control:
 
 - `file`: appended to a file, one JSON line each (on a remote mount, a write-once share);
 - `syslog`: a UDP syslog message to a remote collector (`host:port`, RFC 3164 framing);
+- a webhook: every `[[integration.webhook]]` with `witness = true` (the SOC's collector);
 - the broker: retained on `P/witness/checkpoint` (the newest), which a logger elsewhere keeps.
 
 `perimeter journal verify --witness FILE --witness-key KEY.pub` then checks every checkpoint's
@@ -113,8 +114,9 @@ class Witnesses:
     """Where the daemon's checkpoints go (the broker's copy goes through the journal's
     retained table, in the caller's transaction)."""
 
-    def __init__(self, config: WitnessConfig) -> None:
+    def __init__(self, config: WitnessConfig, webhooks: tuple[str, ...] = ()) -> None:
         self.config = config
+        self.webhooks = webhooks  # integrations that are witnesses too
         self.key = read_private(config.key_file) if config.key_file else None
         self.last_seq = 0
         self.last_at = float("-inf")
@@ -146,6 +148,15 @@ class Witnesses:
             except OSError as exc:
                 log.error("witness syslog %s: %s", self.config.syslog, exc)
         return checkpoint
+
+
+def publish(witnesses: Witnesses, journal: Journal, topic: str, checkpoint: dict[str, Any]) -> None:
+    """The checkpoint retained on the broker and queued for the witness webhooks, in the
+    caller's transaction (the deliveries queue retries a webhook that is down)."""
+    payload = json.dumps(checkpoint).encode()
+    journal.set_retained(topic, payload)
+    for name in witnesses.webhooks:
+        journal.deliver(name, payload)
 
 
 def read_checkpoints(path: Path) -> list[dict[str, Any]]:

@@ -48,6 +48,7 @@ class WebhookConfig:
     token_file: str | None = None
     timeout_s: float = 10.0
     actions: tuple[str, ...] = ("raised", "updated", "escalated", "acknowledged", "cleared")
+    witness: bool = False  # also POST each signed journal checkpoint (gateway/witness.py)
 
 
 class _Blank(dict[str, Any]):

@@ -9,7 +9,10 @@ import datetime
 import ipaddress
 import json
 import os
+import ssl
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
@@ -33,6 +36,7 @@ __all__ = [
     "Broker",
     "ACCOUNTS",
     "Collector",
+    "Webhook",
     "Console",
     "Pty",
     "SimNode",
@@ -96,6 +100,36 @@ def write_site(
     config = workdir / "gateway.toml"
     config.write_text(dump(doc))
     return config
+
+
+class Webhook:
+    """An HTTPS server on loopback that records what is POSTed to it."""
+
+    def __init__(self, port: int, cert: Path, key: Path) -> None:
+        received = self.received = []  # type: list[dict[str, object]]
+        self.authorizations: list[str | None] = []
+        auths = self.authorizations
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body))
+                auths.append(self.headers.get("Authorization"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class _Background:

@@ -3,9 +3,6 @@ including those raised while they were unreachable: loopback servers started lat
 
 import asyncio
 import json
-import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.gateway.harness import (
@@ -14,6 +11,7 @@ from tests.gateway.harness import (
     Broker,
     Pty,
     SimNode,
+    Webhook,
     free_port,
     self_signed,
     serial,
@@ -22,36 +20,6 @@ from tests.gateway.harness import (
     wait_until,
     write_site,
 )
-
-
-class Webhook:
-    """An HTTPS server on loopback that records what is POSTed to it."""
-
-    def __init__(self, port: int, cert: Path, key: Path) -> None:
-        received = self.received = []  # type: list[dict[str, object]]
-        self.authorizations: list[str | None] = []
-        auths = self.authorizations
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(json.loads(body))
-                auths.append(self.headers.get("Authorization"))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 async def test_every_alarm_reaches_milestone_and_the_webhook_even_those_raised_while_they_were_down(

@@ -1,5 +1,6 @@
 """Evidence an insider on the gateway host cannot rewrite: the running gateway signs
-checkpoints of its journal (Ed25519) to a witness file and, retained, to the broker. Then, as
+checkpoints of its journal (Ed25519) to a witness file, a witness webhook and, retained, to
+the broker. Then, as
 an insider with the journal's SQLite file would: a row rewritten with every later hash
 recomputed, and the newest rows deleted, both pass the chain's own check and both fail
 `perimeter journal verify --witness`; the untouched journal passes; a forged checkpoint is
@@ -20,7 +21,10 @@ from tests.gateway.harness import (
     Broker,
     Pty,
     SimNode,
+    Webhook,
+    free_port,
     retained,
+    self_signed,
     serial,
     start,
     stop,
@@ -57,7 +61,15 @@ async def test_a_rewritten_or_truncated_journal_fails_against_its_witness(
     witness = tmp_path / "witness" / "checkpoints.jsonl"
     witness.parent.mkdir()
     pty = Pty(tmp_path / "ttyFENCE")
-    extra = dict(PERIMETER, witness={"key_file": "witness.key", "file": str(witness), "every_s": 1})
+    hook_port = free_port()
+    cert, key_pem = self_signed(tmp_path)
+    hook = Webhook(hook_port, cert, key_pem)  # a collector elsewhere (the SOC's), taking checkpoints
+    soc = {"name": "soc", "url": "https://127.0.0.1:%d/" % hook_port, "ca_file": cert.name, "witness": True}
+    extra = dict(
+        PERIMETER,
+        witness={"key_file": "witness.key", "file": str(witness), "every_s": 1},
+        integration={"webhook": [dict(soc, actions=[])]},
+    )
     config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=NODES, extra=extra)
     gateway, task = await start(config)
     try:
@@ -69,9 +81,12 @@ async def test_a_rewritten_or_truncated_journal_fails_against_its_witness(
             await wait_until(lambda b=before: b < witnesses.last_seq == gateway.journal.head_seq, 15)
         on_broker = await retained(broker.port, PREFIX + "/witness/checkpoint")
         assert list(on_broker.values())[0]["seq"] == gateway.witnesses.last_seq
+        await wait_until(lambda: any(c.get("seq") == witnesses.last_seq for c in hook.received), 10)
     finally:
         await stop(gateway, task)
         pty.unplug()
+        hook.close()
+    assert [c["seq"] for c in hook.received] == [c["seq"] for c in read_checkpoints(witness)]
     checkpoints = read_checkpoints(witness)
     assert len(checkpoints) >= 3 and checkpoints[-1]["site"] == "test"
     journal, key = gateway.config.journal, tmp_path / "witness.pub"
