@@ -41,7 +41,6 @@ from gateway.cli import main as cli
 from gateway.config_dump import dump
 from gateway.daemon import Gateway
 from gateway.site_key import write_site_key
-from gateway.tools.site_init import init_site
 from tests.gateway.harness import (
     NODES,
     PERIMETER,
@@ -95,7 +94,9 @@ def broker_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     """The site folder `perimeter site init` wrote, and its Mosquitto running on the site's files."""
     port = free_port()
     folder = tmp_path / "site"
-    init_site(folder, "test", SITE_ID, "s.jones", PASSWORD, port)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    init = ["site", "init", str(folder), "--name", "test", "--id", str(SITE_ID), "--supervisor", "s.jones"]
+    assert cli([*init, "--mqtt-port", str(port), "--password-stdin"]) == 0
     add_staff(folder / "operators.txt", monkeypatch)
     conf = folder / "broker" / "mosquitto.conf"
     if os.getuid() == 0:  # as root Mosquitto would drop to its own user and not read the 0600 files
