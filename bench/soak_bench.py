@@ -33,6 +33,8 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gateway.accounts import add_account  # noqa: E402
+from gateway.alarming.request_guard import fresh  # noqa: E402
 from gateway.config_dump import dump  # noqa: E402
 from gateway.outputs import topics  # noqa: E402
 from gateway.site_key import write_site_key  # noqa: E402
@@ -48,16 +50,19 @@ EVENT_EVERY_S = 300.0  # per node, on average: 1,000 nodes make 3.3 events a sec
 RETRY_S = 5.0
 EUI = bytes.fromhex("aa555a0000000001")
 PREFIX = topics.prefix("perimeter", "soak", "gw")
+DESK = "soak-desk"  # the operator's account (its requests on its own topic)
 
 
 def config_text(folder: Path, nodes: int, udp_port: int, mqtt_port: int) -> Path:
     write_site_key(folder / "site.key", SITE_KEY)
+    add_account(folder / "operators.txt", DESK, "operator", "the soak's night desk", n=2**10)
     length = nodes * 10.0
     doc = {
         "site": {"id": SITE_ID, "name": "soak", "key_file": "site.key"},
         "gateway": {"id": "gw", "journal": "journal.sqlite"},
         "supervision": {"missed_heartbeats": 5},
         "metrics": {"listen": ""},
+        "dashboard": {"listen": "", "accounts_file": "operators.txt"},
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port},
         "transport": {
             "semtech_udp": [{"name": "concentrator", "host": "127.0.0.1", "port": udp_port, "downlink_delay_ms": 0}]
@@ -203,10 +208,12 @@ async def operator(port: int, stop: asyncio.Event) -> int:
                     if time.time() >= next_round:
                         next_round = time.time() + 60
                         for alarm_id, state in list(open_alarms.items()):
-                            request = {"operator": "soak-desk", "alarm_id": alarm_id, "note": "seen"}
+                            request = {"alarm_id": alarm_id, "note": "seen"}
                             if state == "active":
-                                await client.publish(topics.request(PREFIX, "ack"), json.dumps(request), 1)
-                            await client.publish(topics.request(PREFIX, "clear"), json.dumps(request), 1)
+                                ack = fresh(request, time.time())
+                                await client.publish(topics.request(PREFIX, DESK, "ack"), json.dumps(ack), 1)
+                            clear = fresh(request, time.time())
+                            await client.publish(topics.request(PREFIX, DESK, "clear"), json.dumps(clear), 1)
                             handled += 1
         except aiomqtt.MqttError:
             await asyncio.sleep(1)  # the outage: try again
