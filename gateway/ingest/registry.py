@@ -85,7 +85,9 @@ class NodeRegistry:
             if key in saved:
                 setattr(node, key, saved[key])
         if saved.get("heartbeat_s") and node_id not in self._configured_heartbeat:
-            node.heartbeat_s = int(saved["heartbeat_s"])
+            # Capped: the saved state sits outside the journal's chain, where a hand could
+            # make a node unsupervised for days.
+            node.heartbeat_s = min(int(saved["heartbeat_s"]), self.max_heartbeat_s)
 
     def heard(
         self, node_id: int, type_id: int, fields: dict[str, int], receptions: list[dict[str, Any]], now: float

@@ -13,7 +13,8 @@ refused, alarmed or journalled:
   HELLO raises a security alarm and is supervised at the limit;
 - a note holding a lone surrogate is refused with its reason and changes nothing;
 - a mask written into the retained-state table by hand is not obeyed at the next start, and
-  an open alarm deleted from it is back, and a counter lowered in the counters table lets no old frame in.
+  an open alarm deleted from it is back; a counter rewound or a heartbeat raised in the
+  saved state by hand changes nothing.
 """
 
 import asyncio
@@ -311,15 +312,19 @@ async def test_an_open_alarm_deleted_from_the_retained_table_is_back_at_the_next
         assert db.execute("SELECT COUNT(*) FROM retained WHERE topic LIKE ?", (PREFIX + "/alarm/%",)).fetchone() == (1,)
 
 
-async def test_a_counter_lowered_by_hand_does_not_let_an_old_frame_be_played_again(site: SecuredSite) -> None:
+async def test_a_counter_lowered_or_a_heartbeat_raised_by_hand_changes_nothing(site: SecuredSite) -> None:
     climb = SimNode(3).fence(peak=3000)
     await heard(site, climb)
     assert site.gateway is not None and site.task is not None
     await stop(site.gateway, site.task)
-    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # the insider rewinds node 3's counter
+    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # the insider rewinds node 3's counter ...
         db.execute("UPDATE counters SET last_up = 0 WHERE node_id = 3")
+        saved = json.loads(db.execute("SELECT state FROM nodes WHERE node_id = 3").fetchone()[0])
+        saved["heartbeat_s"] = 65535  # ... and makes it unsupervised for 18 h in the saved node state
+        db.execute("UPDATE nodes SET state = ? WHERE node_id = 3", (json.dumps(saved),))
     site.gateway, site.task = await start(site.config)
     counters = site.gateway.pipeline.counters["fence"]
+    assert site.gateway.registry.nodes[3].heartbeat_s <= 300
     site.pty.write(climb)  # recorded off the air earlier, played again
     await wait_until(lambda: counters["replay"] == 1, 10)
     assert counters["frames_ok"] == 0
