@@ -118,7 +118,7 @@ class Gateway:
             self.counters,
             self.transactions.undo_on_rollback,
             config.delivery_blocked_heartbeats,
-            self.pipeline.freshness,
+            self.pipeline,
         )
         self._accounts = accounts_for(config.accounts_file)
         self.witnesses = Witnesses(config.witness, tuple(w.name for w in config.webhooks if w.witness))

@@ -292,6 +292,12 @@ class Journal:
         self.begin()
         self._last_up_dirty[node_id] = max(ctr, self._last_up_dirty.get(node_id, ctr))
 
+    def reset_last_up(self, node_id: int) -> None:
+        """A node's uplink counter starts afresh (its key revoked: the next generation's board)."""
+        self.begin()
+        self._last_up_dirty.pop(node_id, None)
+        self._db.execute("UPDATE counters SET last_up = -1 WHERE node_id = ?", (node_id,))
+
     def take_down_ctr(self, node_id: int) -> int:
         """The next downlink counter for a node, used up (committed with the transaction)."""
         self.begin()

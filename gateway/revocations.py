@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway import chain_state
+
 if TYPE_CHECKING:
     from gateway.ingest.keyring import Keyring
     from gateway.journal import Journal
@@ -98,12 +100,16 @@ class RevocationWatch:
         keyring: "Keyring",
         journal: "Journal",
         undo_on_rollback: Callable[[Callable[[], None]], None],
+        last_ctr: dict[int, int] | None = None,
     ) -> None:
         self.path = path
         self.keyring = keyring
         self.journal = journal
         self.undo_on_rollback = undo_on_rollback
+        self.last_ctr = last_ctr if last_ctr is not None else {}  # the pipeline's replay floor
         self._seen: tuple[float, int] | None = None  # the file's mtime and size when last read
+        # What the chain already holds: a restart applies these again, journals nothing.
+        self._journalled = chain_state.journalled_revocations(journal)
 
     def poll(self) -> list[Revocation]:
         """Apply what changed since the last look (inside the caller's transaction)."""
@@ -122,19 +128,31 @@ class RevocationWatch:
             log.error("revocations not applied: %s", exc)
             return []
         before_seen, before = self._seen, dict(self.keyring.generation)
+        before_journalled, before_ctr = dict(self._journalled), dict(self.last_ctr)
         applied = []
         for revocation in revocations.values():
-            if revocation.generation > self.keyring.generation.get(revocation.node_id, 0):
-                self.keyring.generation[revocation.node_id] = revocation.generation
+            node = revocation.node_id
+            if revocation.generation > self.keyring.generation.get(node, 0):
+                self.keyring.generation[node] = revocation.generation
                 applied.append(revocation)
-                log.warning("node=%d key generations below %d revoked", revocation.node_id, revocation.generation)
-                self.journal.append("revocation", asdict(revocation), node_id=revocation.node_id)
+            if revocation.generation > self._journalled.get(node, 0):
+                log.warning("node=%d key generations below %d revoked", node, revocation.generation)
+                self.journal.append("revocation", asdict(revocation), node_id=node)
+                self._journalled[node] = revocation.generation
+                # Nobody had the new generation's key before now: no frame under it can be a
+                # replay, and the board that gets it (a replacement, say) counts from zero.
+                self.last_ctr[node] = -1
+                self.journal.reset_last_up(node)
         self._seen = seen
 
         def undo() -> None:
             self._seen = before_seen
             self.keyring.generation.clear()
             self.keyring.generation.update(before)
+            self._journalled.clear()
+            self._journalled.update(before_journalled)
+            self.last_ctr.clear()
+            self.last_ctr.update(before_ctr)
 
         self.undo_on_rollback(undo)
         return applied

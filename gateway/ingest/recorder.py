@@ -15,8 +15,7 @@ from gateway.clock import utc_iso
 from gateway.hashchain import canonical_data
 from gateway.ingest.delivery_watch import DeliveryWatch
 from gateway.ingest.downlinks import Downlinks
-from gateway.ingest.freshness import Freshness
-from gateway.ingest.pipeline import Frame, Reception, SecurityFinding
+from gateway.ingest.pipeline import Frame, FramePipeline, Reception, SecurityFinding
 from gateway.ingest.registry import COMM_FAIL, NodeRegistry, SupervisionChange
 from gateway.journal import Journal
 from gateway.outputs import topics
@@ -48,7 +47,7 @@ class Recorder:
         counters: dict[str, int],
         undo_on_rollback: Callable[[Callable[[], None]], None],
         delivery_blocked_heartbeats: int = 3,
-        freshness: Freshness | None = None,
+        pipeline: FramePipeline | None = None,
     ) -> None:
         self.site_name = site_name
         self.gateway_id = gateway_id
@@ -62,7 +61,8 @@ class Recorder:
         self.undo_on_rollback = undo_on_rollback  # the open transaction's, for memory it changes
         self.clock = journal.clock  # the gateway's one clock, which stamps the rows too
         self.watch = DeliveryWatch(delivery_blocked_heartbeats)
-        self.freshness = freshness  # the pipeline's: its anchors are saved with each node's state
+        # The pipeline's freshness anchors are saved with each node's state.
+        self.freshness = freshness = pipeline.freshness if pipeline is not None else None
         if freshness is not None:
             freshness.seed(journal.load_nodes())
         self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
@@ -70,7 +70,8 @@ class Recorder:
         self._node_published: dict[int, float] = {}
         self._rekey_sent: dict[int, float] = {}  # node -> when it was last sent its next key
         keyring = downlinks.keyring
-        self.revocations = RevocationWatch(keyring.site_keys.revocations, keyring, journal, undo_on_rollback)
+        last_ctr = pipeline.last_ctr if pipeline is not None else {}
+        self.revocations = RevocationWatch(keyring.site_keys.revocations, keyring, journal, undo_on_rollback, last_ctr)
 
     def frame(self, frame: Frame) -> list[tuple[Reception, bytes]]:
         """Record one accepted frame; what to send once committed: the ACK if the node asked

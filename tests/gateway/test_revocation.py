@@ -83,6 +83,35 @@ def test_a_revoked_key_is_refused_and_alarmed_until_the_node_is_reprovisioned(si
     assert len([r for r in Journal(gateway.config.journal).entries() if r.kind == "revocation"]) == 1
 
 
+def test_a_replacement_board_under_the_next_generation_counts_from_zero(site: tuple[Path, Gateway]) -> None:
+    """A board found opened is replaced: the new one's frame counter starts again. Under the
+    revoked key nothing is believed; under the next generation's, which nobody had before the
+    revocation, its first frames are taken, and still after a gateway restart."""
+    config_path, gateway = site
+    now = time.time()
+    old = SimNode(2, ctr=5000)
+    gateway.on_stream(old.fence(peak=3000), Reception("fence", now))
+    assert gateway.pipeline.last_ctr[2] == 5000
+    _revoke(config_path, 2)
+    gateway.check_supervision(now + 1)
+    replacement = SimNode(2, ctr=1)
+    replacement.key = NodeKey.for_node(SITE_KEY, 2, 1)
+    gateway.on_stream(replacement.heartbeat(), Reception("fence", now + 2))
+    assert gateway.registry.nodes[2].last_seen == now + 2 and gateway.pipeline.counters["fence"]["replay"] == 0
+    gateway.journal.close()
+    restarted = Gateway(load(config_path)).open()  # the file is read again: nothing journalled again
+    try:
+        restarted.on_stream(replacement.fence(peak=3000), Reception("fence", now + 3))
+        assert restarted.pipeline.counters["fence"]["replay"] == 0 and restarted.pipeline.last_ctr[2] == 2
+        restarted.on_stream(old.fence(peak=3000), Reception("fence", now + 4))  # the old key: refused
+        assert restarted.pipeline.counters["fence"]["revoked"] == 1
+        rows = [r.kind for r in restarted.journal.entries()]
+        assert rows.count("revocation") == 1
+    finally:
+        restarted.journal.close()
+        gateway.journal = Journal(gateway.config.journal)  # for the fixture's close
+
+
 def test_a_broken_revocations_file_is_refused_and_the_last_good_one_kept(site: tuple[Path, Gateway]) -> None:
     config_path, gateway = site
     _revoke(config_path, 3)
