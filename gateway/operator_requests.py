@@ -12,16 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway import chain_state
-from gateway.alarming.desk import Decision, OperatorDesk
+from gateway.alarming.desk import CONFIG_BIT, Decision, OperatorDesk
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import Clock
 from gateway.ingest.downlinks import Downlinks
 from gateway.journal import Journal
 from gateway.outputs import topics
 from gateway.transaction import Transactions
-from protocol.messages import CONFIG_KEYS
-
-_ARMED_BIT = next(bit for bit, name in CONFIG_KEYS.items() if name == "armed")
 
 
 class OperatorRequests:
@@ -98,9 +95,7 @@ class OperatorRequests:
             self.journal.append("operator", {"command": "lapsed", "operator": None, **pending.as_json()})
             self._remove(pending.request_id)
         if lapsed:
-            self._publish_pending()
-            for listener in self.on_change:
-                listener()
+            self._desk_changed(pending=True)
 
     def _apply(self, decision: Decision) -> None:
         if decision.downlink is not None:
@@ -123,17 +118,19 @@ class OperatorRequests:
         asked = decision.asked
         if asked is not None:
             approvals.add(asked)
-            self.transactions.undo_on_rollback(lambda: self._forget(asked.request_id))
+            self.transactions.undo_on_rollback(lambda: approvals.remove(asked.request_id))
         if decision.decided is not None:
             self._remove(decision.decided.request_id)
-        if decision.asked is not None or decision.decided is not None:
-            self._publish_pending()
-        if decision.asked is not None or decision.decided is not None or decision.masks:
-            for listener in self.on_change:
-                listener()
+        pending = asked is not None or decision.decided is not None
+        if pending or decision.masks:
+            self._desk_changed(pending)
 
-    def _forget(self, request_id: str) -> None:
-        self.desk.approvals.remove(request_id)
+    def _desk_changed(self, pending: bool) -> None:
+        """The approvals table (`pending`) or the masks changed: retained, and staged for the pages."""
+        if pending:
+            self.journal.set_retained(topics.pending(self.prefix), json.dumps(self.desk.approvals.listing()).encode())
+        for listener in self.on_change:
+            listener()
 
     def _supervisory(self, decision: Decision) -> None:
         """Each mask, walk test and disarm that starts or ends, published as it happens."""
@@ -153,7 +150,7 @@ class OperatorRequests:
             )
         if decision.downlink is not None and decision.downlink[1] == "CONFIG":
             node_id, _, fields = decision.downlink
-            if fields["set"] & 1 << _ARMED_BIT:
+            if fields["set"] & CONFIG_BIT["armed"]:
                 happened.append(dict(who, what="armed" if fields["armed"] else "disarmed", node_id=node_id))
         for event in happened:
             self.journal.enqueue(topics.supervisory_events(self.prefix), json.dumps(event).encode())
@@ -174,6 +171,3 @@ class OperatorRequests:
                 table[key] = before
 
         self.transactions.undo_on_rollback(undo)
-
-    def _publish_pending(self) -> None:
-        self.journal.set_retained(topics.pending(self.prefix), json.dumps(self.desk.approvals.listing()).encode())

@@ -128,7 +128,8 @@ class RevocationWatch:
             log.error("revocations not applied: %s", exc)
             return []
         before_seen, before = self._seen, dict(self.keyring.generation)
-        before_journalled, before_ctr = dict(self._journalled), dict(self.last_ctr)
+        before_journalled = dict(self._journalled)
+        before_ctr: dict[int, int | None] = {}  # the counters this poll reset, as they were
         applied = []
         for revocation in revocations.values():
             node = revocation.node_id
@@ -141,6 +142,7 @@ class RevocationWatch:
                 self._journalled[node] = revocation.generation
                 # Nobody had the new generation's key before now: no frame under it can be a
                 # replay, and the board that gets it (a replacement, say) counts from zero.
+                before_ctr.setdefault(node, self.last_ctr.get(node))
                 self.last_ctr[node] = -1
                 self.journal.reset_last_up(node)
         self._seen = seen
@@ -151,8 +153,11 @@ class RevocationWatch:
             self.keyring.generation.update(before)
             self._journalled.clear()
             self._journalled.update(before_journalled)
-            self.last_ctr.clear()
-            self.last_ctr.update(before_ctr)
+            for node, ctr in before_ctr.items():
+                if ctr is None:
+                    self.last_ctr.pop(node, None)
+                else:
+                    self.last_ctr[node] = ctr
 
         self.undo_on_rollback(undo)
         return applied

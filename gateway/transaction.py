@@ -16,7 +16,7 @@ class Transactions:
         self.journal = journal
         self.on_commit: list[Callable[[], None]] = []  # after every commit, in order
         self.on_rollback: list[Callable[[], None]] = []  # after every rollback, in order
-        self._undo: list[Callable[[], None]] = []  # this transaction's own undos, newest last
+        self._undo: list[Callable[[], object]] = []  # this transaction's own undos, newest last
         self.last_error = ""  # why the last change could not be made durable (for the operator)
 
     def durably(self, what: str, change: Callable[[], object]) -> bool:
@@ -36,7 +36,7 @@ class Transactions:
             hook()
         return True
 
-    def undo_on_rollback(self, undo: Callable[[], None]) -> None:
+    def undo_on_rollback(self, undo: Callable[[], object]) -> None:
         """Run `undo` if the open transaction is rolled back: a change to memory that must not
         outlive a failed commit."""
         self._undo.append(undo)

@@ -53,12 +53,16 @@ from protocol.messages import BY_NAME, COMMAND, CONFIG_KEYS, KINDS
 MAX_DOWNLINKS = 6  # per node ...
 DOWNLINK_WINDOW_S = 60.0  # ... within this
 MAX_WALK_TEST_MINUTES = 1092  # the COMMAND's u16 argument, in seconds
-_HEARTBEAT_BIT = 1 << next(bit for bit, name in CONFIG_KEYS.items() if name == "heartbeat_s")
+CONFIG_BIT = {name: 1 << bit for bit, name in CONFIG_KEYS.items()}  # CONFIG's `set` mask, by field
+
+
+class NotPermitted(OperatorError):
+    """The account's role may not ask for this (`permissions.py`)."""
 
 
 @dataclass(frozen=True)
 class Policy:
-    """The site's limits on silencing (`[policy]` in gateway.toml)."""
+    """Four eyes and the site's limits on silencing (`[operators]` in gateway.toml)."""
 
     approval_minutes: float = 15.0  # a request waits this long for a second account
     max_mask_minutes: float = 12 * 60.0
@@ -129,7 +133,7 @@ class OperatorDesk:
             if handler is None or command.startswith("_"):
                 raise OperatorError("unknown command %r" % command)
             if not may_ask(role, command):
-                raise OperatorError("%s is a %s: a %s may not %s" % (account, role, role, command.replace("_", " ")))
+                raise NotPermitted("%s is a %s: a %s may not %s" % (account, role, role, command.replace("_", " ")))
             if mqtt:
                 self.guard.check(request, now, retained)
             data = handler(decision, request, account, now)
@@ -137,6 +141,8 @@ class OperatorDesk:
             decision.response = {"data": data, "status": status, "error": None, "transaction": transaction}
         except OperatorError as exc:
             decision = Decision({"data": None, "status": "error", "error": str(exc), "transaction": transaction}, {})
+            if isinstance(exc, NotPermitted):
+                decision.response["forbidden"] = True  # the role, not the request, is the problem
         decision.row = {
             "command": command,
             "operator": account,
@@ -184,11 +190,12 @@ class OperatorDesk:
         return change.alarm.as_json()
 
     def _clear(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
-        alarm = self.book.alarms.get(self._text(request, "alarm_id"))
+        alarm_id = self._text(request, "alarm_id")
+        alarm = self.book.alarms.get(alarm_id)
         waiting = self._waits(decision, "clear", request, operator, now, alarm.severity if alarm else None)
         if waiting is not None:
             return waiting
-        change = self.book.clear(self._text(request, "alarm_id"), operator, request.get("note") or "", now)
+        change = self.book.clear(alarm_id, operator, request.get("note") or "", now)
         decision.changes.append(change)
         return change.alarm.as_json()
 
@@ -273,7 +280,7 @@ class OperatorDesk:
                 chosen |= 1 << bit
         if not chosen:
             raise OperatorError("name at least one of %s" % ", ".join(CONFIG_KEYS.values()))
-        if chosen & _HEARTBEAT_BIT and fields["heartbeat_s"] > self.policy.max_heartbeat_s:
+        if chosen & CONFIG_BIT["heartbeat_s"] and fields["heartbeat_s"] > self.policy.max_heartbeat_s:
             raise OperatorError(
                 "'heartbeat_s' above %d s would leave the node unsupervised longer than the site allows"
                 % self.policy.max_heartbeat_s

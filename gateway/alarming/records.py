@@ -92,12 +92,12 @@ class AlarmRecords:
             state = self.zone_state(zone.name, now)
             for listener in self.on_zone:
                 listener(zone.name, state)
-            mask = self.book.masks.get(zone.name)
+            mask = self.book.masks.get(zone.name) if self.book.masked(zone.name, now) else None
             data = {
                 "zone": zone.name,
                 "state": state,
                 "open_alarms": len(self.book.open_in_zone(zone.name)),
-                "masked_until": utc_iso(mask.until) if mask and self.book.masked(zone.name, now) else None,
-                "masked_by": mask.operator if mask and self.book.masked(zone.name, now) else None,
+                "masked_until": utc_iso(mask.until) if mask else None,
+                "masked_by": mask.operator if mask else None,
             }
             self.journal.set_retained(topics.zone_state(self.prefix, zone.name), json.dumps(data).encode())

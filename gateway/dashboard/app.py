@@ -351,8 +351,7 @@ class Dashboard:
                 reason = self.site.last_error()
                 raise Refused(503, "the journal could not take it (%s); nothing was changed, try again" % reason)
             if response["status"] == "error":
-                error = str(response["error"])
-                raise Refused(403 if " may not " in error else 400, error)
+                raise Refused(403 if response.get("forbidden") else 400, str(response["error"]))
             return JSONResponse(response["data"], status_code=202 if response["status"] == "pending" else 200)
 
         return await self._guard(request, handle)

@@ -12,6 +12,7 @@ import os
 import ssl
 import threading
 import time
+from abc import ABC, abstractmethod
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -132,7 +133,7 @@ class Webhook:
         self.server.server_close()
 
 
-class _Background:
+class _Background(ABC):
     """An MQTT client running in a task of its own while the `async with` lasts; `_run` sets
     `_ready` once it listens."""
 
@@ -149,8 +150,9 @@ class _Background:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
 
+    @abstractmethod
     async def _run(self) -> None:
-        raise NotImplementedError
+        """Connect, subscribe, set `_ready`, and handle messages until cancelled."""
 
 
 class Console(_Background):
