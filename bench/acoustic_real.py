@@ -1,6 +1,14 @@
 """The node's acoustic detector on real sound (issue 14), on the 32-bit node interpreter:
 
-    .venv/bin/python bench/acoustic_real.py [--recordings DIR]
+    .venv/bin/python bench/acoustic_real.py [--recordings DIR] [--cross]
+
+With `--cross`, what generalises and only that, for the physics-first detector under
+validation (`device/detect/acoustic_evidence.py`, issue 29): each drone model held out in
+turn (the outdoor flights by model, the indoor recordings by model with their consecutive
+pieces kept together), each ESC-50 fold held out for the everyday sounds, one detector per
+recording as a node hears it (`simulators/acoustic_evidence_training.py`).
+
+Without it:
 
 Reads `../shared/data/acoustic` (its README says what the recordings are) and prints:
 - Pd per drone model over every one-second window of the flights, two ways: as a node
@@ -51,8 +59,19 @@ def host(windows: list[np.ndarray], mode: str, window: int = AUDIO_RATE) -> tupl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recordings", type=Path, default=None, help="default: ../shared/data/acoustic")
+    parser.add_argument(
+        "--cross", action="store_true", help="leave one source out, for the physics-first detector (acoustic_evidence)"
+    )
     args = parser.parse_args()
     base = args.recordings or real_audio.folder()
+    if args.cross:
+        from simulators import acoustic_evidence_training as training
+
+        heard = training.collect(base)
+        if not any(h.drone for h in heard):
+            raise SystemExit("no recordings in %s (../shared/data/acoustic, or --recordings)" % base)
+        training.show(training.validate(heard))
+        return
     flights = real_audio.drones(base)
     clips = real_audio.backgrounds(base)
     if not flights or not clips:

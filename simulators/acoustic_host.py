@@ -2,16 +2,20 @@
 firmware's own frozen code): what `simulators.acoustic_training` fits the network on and
 what `bench/acoustic_real.py` measures.
 
-    micropython simulators/acoustic_host.py SAMPLES.raw WINDOW MODE
+    micropython simulators/acoustic_host.py SAMPLES.raw WINDOW MODE [DETECTOR]
 
 SAMPLES.raw holds int16 windows of WINDOW samples back to back (8 kHz). Each window is heard
 by a new detector (`fresh`), as a node that has just started to hear it would, or the file
 is one stream heard by one detector (`stream`, WINDOW then only marks where a line is
 printed, every WINDOW // 512 frames). Output, one line per window:
     W <index> <first frame raised or -1> <frames active> <fault>
-with MODE `features`, one more line per frame from the first decision on:
-    F <index> <frame> <feature> ... <score> <frames the harmonic series held>
-and at the end `T <microseconds spent in process()> <frames>`.
+with MODE `features` (each window heard by a new detector), one more line per frame from
+the first score on:
+    F <index> <frame> <feature> ... <score> <evidence>
+(`features-stream`: the same, one detector over the whole file).
+and at the end `T <microseconds spent in process()> <frames>`. DETECTOR names the module
+in `device/detect` (default `acoustic`, the node's; `acoustic_evidence`, the physics-first
+one under validation, read from the checkout since no image freezes it).
 """
 
 import sys
@@ -20,7 +24,10 @@ import time
 # After the frozen modules: the node interpreter's own frozen detector runs, not these sources.
 sys.path.append(__file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 
-from device.detect import acoustic  # noqa: E402
+if len(sys.argv) > 4 and sys.argv[4] == "acoustic_evidence":
+    from device.detect import acoustic_evidence as acoustic  # noqa: E402
+else:
+    from device.detect import acoustic  # noqa: E402
 from device.detect.kernels import zeros  # noqa: E402
 
 
@@ -28,7 +35,9 @@ def main(path, window, mode):
     frame = zeros("h", acoustic.FRAME_SAMPLES)
     per_window = window // acoustic.FRAME_SAMPLES
     rest = bytearray(2 * (window - per_window * acoustic.FRAME_SAMPLES))
-    features = mode == "features"
+    features = mode.startswith("features")
+    if mode == "features-stream":
+        mode = "stream"
     spent = 0
     frames = 0
     detector = acoustic.AcousticDetector()
@@ -52,7 +61,7 @@ def main(path, window, mode):
                 if detector.active:
                     active += 1
                 if features and detector.frames >= acoustic.MIN_FRAMES and detector.fault == acoustic.MIC_OK:
-                    print("F", index, n, " ".join(str(v) for v in detector.features), detector.score, detector.held)
+                    print("F", index, n, " ".join(str(v) for v in detector.features), detector.score, detector.evidence)
             else:
                 if mode != "stream" and rest:
                     f.readinto(rest)  # the window's samples after its last whole frame

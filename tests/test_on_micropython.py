@@ -35,6 +35,7 @@ DEVICE = (
     "tests.device.test_fence",
     "tests.device.test_impact",
     "tests.device.test_acoustic",
+    "tests.device.test_acoustic_evidence",
     "tests.device.test_thud",
     "tests.device.test_keyslot",
 )
