@@ -11,7 +11,7 @@ printed, every WINDOW // 512 frames). Output, one line per window:
     W <index> <first frame raised or -1> <frames active> <fault>
 with MODE `features` (each window heard by a new detector), one more line per frame from
 the first score on:
-    F <index> <frame> <feature> ... <score> <evidence>
+    F <index> <frame> <feature> ... <score> <frames the clean series held, or the evidence>
 (`features-stream`: the same, one detector over the whole file).
 and at the end `T <microseconds spent in process()> <frames>`. DETECTOR names the module
 in `device/detect` (default `acoustic`, the node's; `acoustic_evidence`, the physics-first
@@ -24,7 +24,8 @@ import time
 # After the frozen modules: the node interpreter's own frozen detector runs, not these sources.
 sys.path.append(__file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 
-if len(sys.argv) > 4 and sys.argv[4] == "acoustic_evidence":
+EVIDENCE = len(sys.argv) > 4 and sys.argv[4] == "acoustic_evidence"
+if EVIDENCE:
     from device.detect import acoustic_evidence as acoustic  # noqa: E402
 else:
     from device.detect import acoustic  # noqa: E402
@@ -61,7 +62,8 @@ def main(path, window, mode):
                 if detector.active:
                     active += 1
                 if features and detector.frames >= acoustic.MIN_FRAMES and detector.fault == acoustic.MIC_OK:
-                    print("F", index, n, " ".join(str(v) for v in detector.features), detector.score, detector.evidence)
+                    last = detector.evidence if EVIDENCE else detector.held
+                    print("F", index, n, " ".join(str(v) for v in detector.features), detector.score, last)
             else:
                 if mode != "stream" and rest:
                     f.readinto(rest)  # the window's samples after its last whole frame
