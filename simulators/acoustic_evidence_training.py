@@ -58,6 +58,7 @@ DECAY_SHIFT = 4
 CAP, ON, OFF = 20.0, 8.0, 3.0
 MIN_HARMONICS = 2  # fewer harmonics standing out is a tone, not a series: at most NO_SERIES
 NO_SERIES = -UNIT // 2
+MIN_FLUTTER = 3  # sixteenths of log2 (1 dB): steadier harmonics are one motor, not rotors beating
 TARGET_FP = 0.005  # of the everyday sounds' seconds, on the folds held out
 
 
@@ -226,7 +227,7 @@ class Model:
             return np.zeros(0, dtype=np.int64)
         w, b = self.integers()
         s = f.astype(np.int64) @ w.astype(np.int64) + b
-        s = np.where(f[:, 2] < MIN_HARMONICS, np.minimum(s, NO_SERIES), s)
+        s = np.where(series(f), s, np.minimum(s, NO_SERIES))
         return np.clip(s, int(CLIP[0] * UNIT), int(CLIP[1] * UNIT))
 
     def integers(self) -> tuple[np.ndarray, int]:
@@ -250,6 +251,12 @@ def fit(pos: np.ndarray, neg: np.ndarray, steps: int = 4000, l2: float = 1e-3) -
         b -= lr * g.sum()
         w = np.where(w * SIGNS < 0, 0.0, w)
     return Model(w / sd, b)
+
+
+def series(f: np.ndarray) -> np.ndarray:
+    """The frames that show a blade-pass series: harmonics out and fluttering."""
+    result: np.ndarray = (f[:, 2] >= MIN_HARMONICS) & (f[:, 4] >= MIN_FLUTTER)
+    return result
 
 
 def evidence(scores: np.ndarray) -> np.ndarray:
@@ -291,9 +298,9 @@ def _bias_for(model: Model, negatives: list[Heard], target: float) -> Model:
 
 
 def train_on(heard: list[Heard]) -> Model:
-    pos = [h.frames for h in heard if h.drone and len(h.frames)]
-    neg = [h.frames for h in heard if not h.drone and len(h.frames)]
-    model = fit(np.concatenate(pos), np.concatenate(neg))
+    pos = np.concatenate([h.frames for h in heard if h.drone and len(h.frames)])
+    neg = np.concatenate([h.frames for h in heard if not h.drone and len(h.frames)])
+    model = fit(pos, neg)
     return _bias_for(model, [h for h in heard if not h.drone], TARGET_FP)
 
 
@@ -421,6 +428,7 @@ ON = %d
 OFF = %d
 MIN_HARMONICS = %d
 NO_SERIES = %d
+MIN_FLUTTER = %d
 '''
         % (
             about,
@@ -435,6 +443,7 @@ NO_SERIES = %d
             int(OFF * UNIT),
             MIN_HARMONICS,
             NO_SERIES,
+            MIN_FLUTTER,
         )
     )
 

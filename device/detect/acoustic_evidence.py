@@ -132,11 +132,11 @@ def harmonic_comb(ema: ptr32, top: int, low: int, high: int, cost: ptr8, out: pt
             hi = centre + w
             if hi > top:
                 hi = top
-            mx = int(ema[lo])
-            k = lo + 1
+            mx = 0  # the highest local peak in the window: one line never serves two harmonics
+            k = lo
             while k <= hi:
                 v = int(ema[k])
-                if v > mx:
+                if v > mx and v >= int(ema[k - 1]) and v >= int(ema[k + 1]):
                     mx = v
                 k += 1
             mx = mx >> 3
@@ -147,6 +147,10 @@ def harmonic_comb(ema: ptr32, top: int, low: int, high: int, cost: ptr8, out: pt
             if mx >= 11:
                 teeth += 1
             score += mx - int(cost[w])
+            if h == 1 and mx < 11:
+                # The blade-pass fundamental is a drone's strongest line: a candidate without
+                # it is most likely half the true one, and pays its window twice.
+                score -= int(cost[w])
             h += 1
         if h > 2 and score > best:
             best = score
@@ -210,8 +214,10 @@ MIN_FRAMES = WINDOW  # frames before the first score
 F0_LOW = 5  # bins: 78 Hz, for the fundamental reported with a detection
 F0_HIGH = 26  # 406 Hz
 FEATURES = 7  # comb score, its mean per harmonic, harmonics out, steady frames, flutter, level spread and slope
-# What noise alone scores in a comb window of half-width w (index w, sixteenths of log2),
-# measured on the shared everyday sounds, plus 0.3 so a half fundamental never wins.
+# What each comb window of half-width w costs (index w, sixteenths of log2): more than noise
+# alone scores there (the mean highest peak of the averaged prominence on the shared everyday
+# sounds is 3-9), so a harmonic must stand out to count, and a half fundamental, which pays
+# twice the windows for the same lines, never wins.
 _COMB_COST = bytes((0, 11, 14, 15, 16, 17, 18, 19))
 
 NONE = 0
@@ -425,8 +431,11 @@ class AcousticDetector:
         slope = (total - 2 * early) // (WINDOW // 2)
         f[6] = slope if slope > 0 else -slope
         s = (dot(f, FEATURES, model.WEIGHTS) >> model.SHIFT) + self._bias
-        if f[2] < model.MIN_HARMONICS and s > model.NO_SERIES:
-            s = model.NO_SERIES  # one line is a tone, not a blade-pass series: no evidence for a drone
+        if (f[2] < model.MIN_HARMONICS or f[4] < model.MIN_FLUTTER) and s > model.NO_SERIES:
+            # One line is a tone, not a blade-pass series; lines that hold their level to a
+            # fraction of a decibel are one motor (a generator, mains hum, a bell's partials),
+            # not rotors beating: no evidence for a drone either way.
+            s = model.NO_SERIES
         if s > model.CLIP_HIGH:
             s = model.CLIP_HIGH
         elif s < model.CLIP_LOW:

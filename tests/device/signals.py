@@ -181,6 +181,20 @@ class AudioSignal(_Signal):
         self._wash.append((amplitude // 3, int(start_s * self.RATE), int(stop_s * self.RATE)))
         return self
 
+    def multirotor(self, fundamental_hz, amplitude, rotors=4, start_s=0, stop_s=1 << 20):
+        """A multirotor as real ones sound (FIELD.md): one blade-pass series per rotor, the
+        flight controller trimming each to its own speed (here 1.5 % and 0.5 % either side
+        of the mean), so each harmonic is a cluster whose lines beat; the rotors share the
+        series' power, over the same wash as `drone`."""
+        spread = (-15, 15, -5, 5, -10, 10, 0, 20)
+        harmonics = max(3, 1250 // fundamental_hz)
+        for r in range(rotors):
+            f = fundamental_hz * (1000 + spread[r % len(spread)]) / 1000
+            for h in range(1, harmonics + 1):
+                self.tone(f * h, amplitude * 4 // (3 + h) // 2, start_s, stop_s)
+        self._wash.append((amplitude // 3, int(start_s * self.RATE), int(stop_s * self.RATE)))
+        return self
+
     def thud(self, t_s, amplitude):
         """A package landing: one low, damped ring (160 Hz, 25 ms) of about `amplitude` peak."""
         self.resonators = (self._thud,)
