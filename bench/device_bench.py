@@ -31,7 +31,7 @@ if sys.implementation.name != "micropython":
 # After the frozen modules: the interpreter's own frozen node is what is measured.
 sys.path.append(__file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 
-from device.detect import acoustic, fence, impact  # noqa: E402
+from device.detect import acoustic, acoustic_evidence, fence, impact  # noqa: E402
 from device.detect.kernels import zeros  # noqa: E402
 from protocol.body import encode_body  # noqa: E402
 from protocol.envelope import ENVELOPE_TYPE, wrap  # noqa: E402
@@ -86,6 +86,22 @@ def main():
         % ("all three", total, 1e6 / total)
     )
     print("detectors and their buffers hold %d bytes of heap" % held)
+    # The physics-first drone detector under validation (issue 29), on a four-rotor drone.
+    rotors = blocks(
+        AudioSignal(1).multirotor(203, 800), "h", SECONDS * 8000 // acoustic.FRAME_SAMPLES, acoustic.FRAME_SAMPLES
+    )
+    gc.collect()
+    before = gc.mem_alloc()
+    evidence = acoustic_evidence.AcousticDetector()
+    gc.collect()
+    held = gc.mem_alloc() - before
+    us = timed(evidence.process, rotors)
+    print("%-26s %9.0f us per signal second   %7.0fx real time" % ("acoustic, physics-first", us, 1e6 / us))
+    others = total - timed(detectors[1][1].process, audio)
+    print(
+        "%-26s %9.0f us per signal second   %7.1fx real time (it holds %d bytes of heap)"
+        % ("all three with it", others + us, 1e6 / (others + us), held)
+    )
     crypto()
 
 

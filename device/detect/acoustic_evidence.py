@@ -149,8 +149,8 @@ def harmonic_comb(ema: ptr32, top: int, low: int, high: int, cost: ptr8, out: pt
             score += mx - int(cost[w])
             if h == 1 and mx < 11:
                 # The blade-pass fundamental is a drone's strongest line: a candidate without
-                # it is most likely half the true one, and pays its window twice.
-                score -= int(cost[w])
+                # it is most likely half the true one, and pays 12 dB for it.
+                score -= 32
             h += 1
         if h > 2 and score > best:
             best = score
@@ -218,7 +218,7 @@ FEATURES = 7  # comb score, its mean per harmonic, harmonics out, steady frames,
 # alone scores there (the mean highest peak of the averaged prominence on the shared everyday
 # sounds is 3-9), so a harmonic must stand out to count, and a half fundamental, which pays
 # twice the windows for the same lines, never wins.
-_COMB_COST = bytes((0, 11, 14, 15, 16, 17, 18, 19))
+_COMB_COST = bytes((0, 9, 11, 12, 13, 14, 15, 15))
 
 NONE = 0
 DRONE = 1  # protocol.messages.ACOUSTIC_CLASS
@@ -406,15 +406,23 @@ class AcousticDetector:
         f[0] = self._comb[1]
         f[1] = self._comb[1] * 4 // self._comb[3] if self._comb[3] else 0
         f[2] = self._comb[2]
-        # How often the best fundamental stayed within 6 % (a bin at least) of this one.
-        tolerance = (c * 15) >> 8 if c >= 17 else 1
+        # How often the best fundamental moved less than 6 % (a bin at least) from one frame
+        # to the next: a drone's drifts as it climbs, turns and passes, but smoothly; a voice,
+        # a bird or a siren jumps and glides, noise's wanders anywhere.
         steady = 0
         total = 0
         early = 0
-        for i in range(WINDOW):
+        before = self._fundamentals[slot + 1 if slot + 1 < WINDOW else 0]
+        for j in range(1, WINDOW):
+            i = slot + 1 + j
+            if i >= WINDOW:
+                i -= WINDOW
             b = self._fundamentals[i]
-            if c and -tolerance <= b - c <= tolerance:
+            tolerance = (b * 15) >> 8 if b >= 17 else 1
+            if b and -tolerance <= b - before <= tolerance:
                 steady += 1
+            before = b
+        for i in range(WINDOW):
             level = self._levels[i]
             total += level
             # slot + 1 is the oldest frame: the first half of the window in time
@@ -484,10 +492,11 @@ class AcousticDetector:
         clipped_sums(m, TOP_BIN, self._sums2)
         noise = self._sums2[1] // TOP_BIN + 1
         threshold = (noise >> 2) * (self._ratio_q8 >> 2) >> 4
-        k = self._series  # the series that held, if one did
-        if not k:  # else the comb's: a cluster series, or a small drone's above 406 Hz
+        k = self._comb[0]  # the series the evidence came from
+        if not k:  # else a clean one, if the frame shows one
+            k = self._series
+        if k != self._series:
             threshold = 2 * noise
-            k = self._comb[0]
         self.fundamental_hz = 0
         self.harmonics = 0
         strongest = 0
