@@ -58,7 +58,7 @@ NODE_STATUS = {
 FENCE_CLASS = {1: "climb", 2: "cut", 3: "rattle", 4: "faint"}
 # A drone detection is reported when the hysteresis raises it and again when it clears, so
 # the gateway can open and close a track; both carry the same measurements.
-ACOUSTIC_CLASS = {1: "drone", 2: "drone_cleared"}
+ACOUSTIC_CLASS = {1: "drone", 2: "drone_cleared", 3: "aircraft", 4: "aircraft_gone"}
 TAMPER_KIND = {1: "enclosure", 2: "tilt", 3: "sensor_cable", 4: "power"}
 FAULT_CODE = {
     1: "accelerometer",

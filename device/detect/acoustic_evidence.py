@@ -223,6 +223,8 @@ _COMB_COST = bytes((0, 9, 11, 12, 13, 14, 15, 15))
 NONE = 0
 DRONE = 1  # protocol.messages.ACOUSTIC_CLASS
 DRONE_CLEARED = 2
+AIRCRAFT = 3  # a helicopter or an aeroplane overhead: never a drone alarm (not yet raised here)
+AIRCRAFT_GONE = 4
 
 # Microphone faults (the FAULT message's detail for the microphone code).
 MIC_OK = 0

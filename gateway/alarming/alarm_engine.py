@@ -277,6 +277,8 @@ class AlarmEngine:
         return changes
 
     def _acoustic(self, d: Detection) -> list[Change]:
+        if d.fields.get("class") not in (1, 2):
+            return []  # an aircraft overhead: journalled and shown, never a drone's track or alarm
         where = self._node_location(d.node_id)
         cleared = d.fields.get("class") == 2
         track = None

@@ -156,6 +156,12 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
     if kind == "event":
         labels = data.get("labels") or {}
         text = "%s %s" % (data.get("type", "?"), " ".join("%s=%s" % kv for kv in sorted(labels.items())))
+        if data.get("type") == "acoustic" and labels.get("class") in ("aircraft", "aircraft_gone"):
+            heard = (data.get("fields") or {}).get("fundamental_hz")
+            text = "%s (%s): not a drone, no alarm" % (
+                "aircraft overhead" if labels["class"] == "aircraft" else "aircraft gone",
+                "%s Hz" % heard if heard else "no fundamental",
+            )
         return text + (" (walk test)" if data.get("test") else "")
     if kind == "alarm":
         alarm = data.get("alarm") or {}

@@ -23,7 +23,7 @@ DISCOVERY_PREFIX = "homeassistant"
 PROBLEMS = ("accelerometer_fault", "microphone_fault", "impact_fault", "battery_low", "storage_fault")
 DETECTIONS = {
     "fence": ["climb", "cut", "rattle"],
-    "acoustic": ["drone", "drone_cleared"],
+    "acoustic": ["drone", "drone_cleared", "aircraft", "aircraft_gone"],
     "impact": ["impact"],
 }
 ZONE_STATES = ["clear", "alarm", "acknowledged", "masked"]

@@ -4,6 +4,7 @@ acknowledges it with a note, and the acknowledgement is on MQTT and in the journ
 their name; a viewer sees the same alarm and cannot acknowledge it; requests without a
 session or without the CSRF token are refused."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -100,6 +101,35 @@ async def test_a_viewer_sees_the_alarm_but_cannot_acknowledge_it(browser: Browse
     refused = [r for r in journal_rows(site, "operator") if r["status"] == "error"]
     assert [(r["operator"], r["command"]) for r in refused] == [("victor", "ack")]
     assert refused[0]["error"] == "victor is a viewer: a viewer may not ack"
+
+
+async def test_an_aircraft_overhead_reaches_the_operator_as_an_aircraft_and_never_as_a_drone_alarm(
+    browser: Browser, site: Site
+) -> None:
+    async with Collector(site.broker.port, PREFIX + "/#") as mqtt:
+        page = await logged_in(browser, site, OPERATOR)
+        fields = {"age_ds": 0, "fundamental_hz": 92, "harmonics": 6, "snr_db": 24, "confidence": 90}
+        for node_id in (2, 3):  # two nodes hear it, for longer than a drone needs to be an alarm
+            await site.send(
+                site.node(node_id).frame("ACOUSTIC", dict(fields, event_no=1, duration_ds=0, **{"class": 3}), True)
+            )
+        await page.locator("#log tbody tr", has_text="aircraft overhead (92 Hz): not a drone").first.wait_for()
+        await asyncio.sleep(3.0)
+        for node_id in (2, 3):
+            await site.send(
+                site.node(node_id).frame("ACOUSTIC", dict(fields, event_no=2, duration_ds=30, **{"class": 4}), True)
+            )
+        await page.locator("#log tbody tr", has_text="aircraft gone").first.wait_for()
+
+        def heard_on_mqtt() -> list[dict[str, Any]]:
+            return [json.loads(p) for t, p, _ in mqtt.messages if "/event/acoustic" in t and p]
+
+        await wait_until(lambda: len(heard_on_mqtt()) == 4, 10)
+        assert sorted(e["labels"]["class"] for e in heard_on_mqtt()) == ["aircraft"] * 2 + ["aircraft_gone"] * 2
+        assert [t for t, p, _ in mqtt.messages if "/alarm/" in t and p] == []
+    assert site.gateway.alarms.book.alarms == {}
+    assert await page.locator("#alarms tbody tr").count() == 0
+    assert len([r for r in journal_rows(site, "event") if r["type"] == "acoustic"]) == 4
 
 
 async def test_requests_without_a_session_or_the_csrf_token_are_refused(browser: Browser, site: Site) -> None:

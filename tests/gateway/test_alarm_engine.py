@@ -272,6 +272,18 @@ def test_a_detection_that_arrives_after_its_own_clear_is_over_and_no_drone():
     assert raised(feed(e, [drone(1, T0 + 70)], settle_s=2.0), DRONE)  # a later one counts again
 
 
+def test_an_aircraft_overhead_heard_by_every_node_for_a_minute_is_never_a_drone():
+    e = engine()
+    reports = [drone(n, T0 + t, cls=3, f0=90) for t in range(0, 60, 5) for n in (19, 20, 21)]
+    changes = feed(e, reports + [drone(n, T0 + 61, cls=4) for n in (19, 20, 21)], settle_s=15.0)
+    assert raised(changes) == [] and e.tracks == []
+
+
+def test_an_aircraft_gone_does_not_end_a_drone_heard_meanwhile():
+    e = engine()
+    assert raised(feed(e, [drone(20, T0), drone(20, T0 + 0.5, cls=4)], settle_s=2.5), DRONE)
+
+
 def test_one_node_heard_for_two_seconds_is_enough_unless_the_site_asks_for_two_nodes():
     e = engine()
     alarm = raised(feed(e, [drone(20, T0)], settle_s=2.0), DRONE)
