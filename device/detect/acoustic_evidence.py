@@ -76,6 +76,55 @@ except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another 
 
 # -- the physics-first kernels (viper) ----------------------------------------------------
 @micropython.viper
+def copy_bins(src: ptr32, dst: ptr32, n: int):  # type: ignore[valid-type]
+    """dst[k] = src[k] for k < n."""
+    for k in range(n):
+        dst[k] = src[k]
+
+
+@micropython.viper
+def window_stats(fundamentals: ptr8, levels: ptr32, slot: int, out: ptr32):  # type: ignore[valid-type]
+    """The window's features from the last WINDOW (12) frames, `slot` the newest: out[3] =
+    how often the best fundamental moved less than 6 % (a bin at least) from one frame to the
+    next (a drone's drifts as it climbs, turns and passes, but smoothly; a voice, a bird or a
+    siren jumps and glides, noise's wanders anywhere); out[5] = the level's mean deviation
+    and out[6] = |its later half's mean less its earlier half's| (sixteenths of log2)."""
+    steady = 0
+    total = 0
+    early = 0
+    i = slot + 1
+    if i >= 12:
+        i = 0
+    before = int(fundamentals[i])
+    for j in range(12):
+        i = slot + 1 + j
+        if i >= 12:
+            i -= 12
+        b = int(fundamentals[i])
+        if j:
+            tolerance = 1
+            if b >= 17:
+                tolerance = (b * 15) >> 8
+            d = b - before
+            if b and d <= tolerance and 0 - d <= tolerance:
+                steady += 1
+        before = b
+        level = int(levels[i])
+        total += level
+        if j < 6:
+            early += level
+    mean = total // 12
+    spread = 0
+    for i in range(12):
+        d = int(levels[i]) - mean
+        spread += d if d > 0 else 0 - d
+    out[3] = steady
+    out[5] = spread // 12
+    slope = (total - 2 * early) // 6
+    out[6] = slope if slope > 0 else 0 - slope
+
+
+@micropython.viper
 def prominence_ema(mags: ptr32, top: int, logs: ptr32, ema: ptr32):  # type: ignore[valid-type]
     """How far each bin 1..top of a spectrum stands over its neighbourhood, averaged over
     the last half-second: logs[k] holds log2(mags[k] + 1) in sixteenths (log2_q4 of a copy,
@@ -376,8 +425,7 @@ class AcousticDetector:
         m = self.magnitudes
         dft_magnitudes(self._x, self._table, m, TOP_BIN)
         logs = self._logs
-        for k in range(1, TOP_BIN + 1):
-            logs[k] = m[k]
+        copy_bins(m, logs, TOP_BIN + 1)
         log2_q4(logs, TOP_BIN + 1, 0)
         prominence_ema(m, TOP_BIN, logs, self._ema)
         harmonic_comb(self._ema, TOP_BIN, COMB_LOW, COMB_HIGH, _COMB_COST, self._comb)
@@ -408,38 +456,8 @@ class AcousticDetector:
         f[0] = self._comb[1]
         f[1] = self._comb[1] * 4 // self._comb[3] if self._comb[3] else 0
         f[2] = self._comb[2]
-        # How often the best fundamental moved less than 6 % (a bin at least) from one frame
-        # to the next: a drone's drifts as it climbs, turns and passes, but smoothly; a voice,
-        # a bird or a siren jumps and glides, noise's wanders anywhere.
-        steady = 0
-        total = 0
-        early = 0
-        before = self._fundamentals[slot + 1 if slot + 1 < WINDOW else 0]
-        for j in range(1, WINDOW):
-            i = slot + 1 + j
-            if i >= WINDOW:
-                i -= WINDOW
-            b = self._fundamentals[i]
-            tolerance = (b * 15) >> 8 if b >= 17 else 1
-            if b and -tolerance <= b - before <= tolerance:
-                steady += 1
-            before = b
-        for i in range(WINDOW):
-            level = self._levels[i]
-            total += level
-            # slot + 1 is the oldest frame: the first half of the window in time
-            if (i - slot - 1) % WINDOW < WINDOW // 2:
-                early += level
-        f[3] = steady
-        mean = total // WINDOW
-        spread = 0
-        for i in range(WINDOW):
-            d = self._levels[i] - mean
-            spread += d if d > 0 else -d
+        window_stats(self._fundamentals, self._levels, slot, f)
         f[4] = self._flutter
-        f[5] = spread // WINDOW
-        slope = (total - 2 * early) // (WINDOW // 2)
-        f[6] = slope if slope > 0 else -slope
         s = (dot(f, FEATURES, model.WEIGHTS) >> model.SHIFT) + self._bias
         if (f[2] < model.MIN_HARMONICS or f[4] < model.MIN_FLUTTER) and s > model.NO_SERIES:
             # One line is a tone, not a blade-pass series; lines that hold their level to a
