@@ -54,14 +54,8 @@ from device.detect.kernels import (
 
 try:
     import micropython
-except ImportError:  # CPython: the kernels below run as plain Python; annotations are names
-
-    class micropython:  # type: ignore[no-redef]
-        @staticmethod
-        def viper(function):
-            return function
-
-    ptr8 = ptr32 = None
+except ImportError:  # CPython: the kernels below run as plain Python, with kernels' stand-ins
+    from device.detect.kernels import micropython, ptr8, ptr32  # type: ignore[attr-defined]
 
 try:  # only in the RP2040 image
     from device.detect.kernels_thumb import decimate_windowed, dft_magnitudes, dft_table, frame_stats

@@ -6,24 +6,16 @@ motor's lines, which do not beat) build no evidence. Every frame is analysed wit
 locked on MicroPython. Runs on CPython and MicroPython. (Real recordings, each drone model
 held out: bench/acoustic_real.py --cross.)"""
 
-from device.detect.acoustic_evidence import DRONE, DRONE_CLEARED, FRAME_SAMPLES, AcousticDetector
-from device.detect.kernels import zeros
-from tests.device.heap import without_allocation
+from device.detect.acoustic_evidence import DRONE, DRONE_CLEARED, AcousticDetector
 from tests.device.signals import AudioSignal
+from tests.device.test_acoustic import detections as heard
 
 FUNDAMENTALS = (80, 185, 366, 500, 700)  # a large slow rotor to a small drone's fast one
 
 
 def detections(signal, frames, detector=None):
-    detector = detector or AcousticDetector()
-    buf = zeros("h", FRAME_SAMPLES)
-    found = []
-    for frame in range(frames):
-        signal.fill(buf, FRAME_SAMPLES)
-        decided = without_allocation(detector.process, buf)
-        if decided:
-            found.append((frame, decided, detector.fundamental_hz))
-    return found
+    """(frame, decision, fundamental) of each decision, every frame with the heap locked."""
+    return [found[:3] for found in heard(signal, frames, detector or AcousticDetector())]
 
 
 def test_a_multirotor_from_80_to_700_hz_is_reported_within_five_seconds_with_its_fundamental():
