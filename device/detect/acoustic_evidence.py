@@ -317,8 +317,6 @@ class AcousticDetector:
         self.frames = 0  # frames analysed since the start (or since the microphone recovered)
         self.score = 0  # the last frame's log-odds (model.UNIT per unit), clipped
         self.evidence = 0  # the decaying sum of scores
-        self._series = 0  # the fundamental bin of the last frame's clean harmonic series, 0 if none
-        self.held = 0  # frames in a row showing that series at the same place (within a bin)
         self.active = False
         self._confidence_q8 = 0
         self._active_frames = 0
@@ -427,14 +425,6 @@ class AcousticDetector:
         level = self._level
         level[0] = st[0] >> shift
         log2_q4(level, 1, shift << 4)
-        # A clean blade-pass series (1x, 2x, 3x of a fundamental in 78-406 Hz, each
-        # `acoustic_snr_db` over the noise) held at one place: what a report measures.
-        # (Split so the product stays within 30 bits on a 32-bit board.)
-        clipped_sums(m, TOP_BIN, self._sums2)
-        noise = self._sums2[1] // TOP_BIN + 1
-        k = harmonic_search(m, (noise >> 2) * (self._ratio_q8 >> 2) >> 4, F0_LOW, F0_HIGH)
-        self.held = self.held + 1 if k and self._series and -1 <= k - self._series <= 1 else 0
-        self._series = k
         return self._health(level[0])
 
     def _score(self):
@@ -505,11 +495,15 @@ class AcousticDetector:
         m = self.magnitudes
         clipped_sums(m, TOP_BIN, self._sums2)
         noise = self._sums2[1] // TOP_BIN + 1
+        # (Split so the product stays within 30 bits on a 32-bit board.)
         threshold = (noise >> 2) * (self._ratio_q8 >> 2) >> 4
+        # A clean blade-pass series (1x, 2x, 3x of a fundamental in 78-406 Hz, each
+        # `acoustic_snr_db` over the noise), searched only when a report needs it.
+        series = harmonic_search(m, threshold, F0_LOW, F0_HIGH)
         k = self._comb[0]  # the series the evidence came from
-        if not k:  # else a clean one, if the frame shows one
-            k = self._series
-        if k != self._series:
+        if not k:  # else the clean one, if the frame shows one
+            k = series
+        if k != series:
             threshold = 2 * noise
         self.fundamental_hz = 0
         self.harmonics = 0
