@@ -168,10 +168,11 @@ class OperatorDesk:
         operator: str,
         now: float,
         severity: int | None = None,
+        category: str | None = None,
     ) -> dict[str, Any] | None:
         """Hold a silencing request for a second account's approval: what to answer, or None
         when it takes effect now (it needs none, or it is being carried out on approval)."""
-        why = needs_approval(command, request, severity)
+        why = needs_approval(command, request, severity, category)
         if why is None or decision.approved_by is not None:
             return None
         decision.asked = self.approvals.ask(command, request, operator, why, now)
@@ -192,7 +193,12 @@ class OperatorDesk:
     def _clear(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         alarm_id = self._text(request, "alarm_id")
         alarm = self.book.alarms.get(alarm_id)
-        waiting = self._waits(decision, "clear", request, operator, now, alarm.severity if alarm else None)
+        if alarm is not None and alarm.state == "active" and decision.approved_by is None:
+            # Asked now, refused now: not after a supervisor has been called to approve it.
+            raise OperatorError("alarm %s must be acknowledged before it is cleared" % alarm_id)
+        waiting = self._waits(
+            decision, "clear", request, operator, now, alarm.severity if alarm else None, alarm.category if alarm else None
+        )
         if waiting is not None:
             return waiting
         change = self.book.clear(alarm_id, operator, request.get("note") or "", now)

@@ -5,7 +5,10 @@ travels in clear) can let the heartbeats through and jam every event: supervisio
 "ok" and the climb is never told. The heartbeats give it away: each says how many frames the
 node holds unacknowledged (`queued`), and the counters it carries skip the transmissions the
 gateway never heard. Heartbeats that report held frames `heartbeats` times in a row while no
-event arrives are a `delivery_blocked` finding, once per run, with what the counters show.
+event arrives are a `delivery_blocked` finding, with what the counters show; and so is each
+new stretch of that run the gateway never heard (the counter skips again, or the node holds
+more), so a jammer that outlasts one operator's attention is reported again, and a finding
+cleared while the node still cannot deliver is raised afresh by the next stretch.
 Sans-I/O: fed each accepted frame in order; a node's state is a few integers.
 """
 
@@ -17,7 +20,7 @@ class Run:
     heartbeats: int = 0  # heartbeats in a row reporting held frames, no event between
     unheard: int = 0  # transmissions skipped by the counter during the run
     queued: int = 0  # what the last of them reported
-    reported: bool = False
+    reported: tuple[int, int] | None = None  # (unheard, queued) when last reported
 
 
 class DeliveryWatch:
@@ -39,14 +42,20 @@ class DeliveryWatch:
         run.queued = fields["queued"]
         if last is not None and ctr > last + 1:
             run.unheard += ctr - last - 1
-        if run.heartbeats < self.heartbeats or run.reported:
+        if run.heartbeats < self.heartbeats:
             return None
-        run.reported = True
-        return "%d heartbeats in a row report %d frame(s) held, and no event arrived; %d transmissions unheard" % (
+        if run.reported is not None:
+            unheard, queued = run.reported
+            if run.unheard == unheard and run.queued <= queued:
+                return None  # nothing new since the last finding: no row per heartbeat
+        first = run.reported is None
+        run.reported = (run.unheard, run.queued)
+        detail = "%d heartbeats in a row report %d frame(s) held, and no event arrived; %d transmissions unheard" % (
             run.heartbeats,
             run.queued,
             run.unheard,
         )
+        return detail if first else "still blocked: " + detail
 
     def state(self, node_id: int) -> tuple[Run | None, int | None]:
         """What is known of a node now (for a rollback to put back)."""

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from gateway.alarming.alarms import ACKNOWLEDGED, CLEARED, DRONE_DROP, INTRUSION, AlarmBook
+from gateway.alarming.alarms import ACKNOWLEDGED, CLEARED, DRONE_DROP, INTRUSION, JAMMING, SECURITY, TAMPER, AlarmBook
 from gateway.alarming.desk import DOWNLINK_WINDOW_S, MAX_DOWNLINKS, Decision, OperatorDesk, Policy
 from gateway.alarming.request_guard import fresh
 
@@ -194,6 +194,31 @@ def test_clearing_a_severity_1_alarm_waits_for_approval() -> None:
     assert asked.response["status"] == "pending" and asked.changes == []
     cleared = approve(d, asked)
     assert cleared.changes[0].alarm.state == CLEARED and cleared.changes[0].operator == "j.smith"
+
+
+@pytest.mark.parametrize("category", [TAMPER, SECURITY, JAMMING])
+def test_an_alarm_about_the_system_itself_is_never_cleared_by_one_operator(category: str) -> None:
+    # A jammer or an opened box is what hides the next climb: an insider who clears it alone
+    # has blinded the perimeter (issue 31, point 4).
+    d, book = desk()
+    alarm_id = raised(book, category)
+    assert book.alarms[alarm_id].severity == 2
+    unacknowledged = ask(d, "clear", alarm_id=alarm_id, note="x")
+    assert unacknowledged.response["error"] == "alarm %s must be acknowledged before it is cleared" % alarm_id
+    ask(d, "ack", alarm_id=alarm_id, note="seen")
+    asked = ask(d, "clear", alarm_id=alarm_id, note="nothing there")
+    assert asked.response["status"] == "pending" and asked.changes == []
+    assert asked.asked is not None and asked.asked.why == "clearing a %s alarm" % category
+    assert book.alarms[alarm_id].state == ACKNOWLEDGED
+    cleared = approve(d, asked, who="s.jones")
+    assert cleared.changes[0].alarm.state == CLEARED and cleared.row["approved_by"] == "s.jones"
+
+
+def test_a_climb_is_still_one_operators_to_clear() -> None:
+    d, book = desk()
+    alarm_id = raised(book, INTRUSION)
+    ask(d, "ack", alarm_id=alarm_id, note="seen")
+    assert ask(d, "clear", alarm_id=alarm_id, note="fox").changes[0].alarm.state == CLEARED
 
 
 @pytest.mark.parametrize(

@@ -18,142 +18,17 @@ refused, alarmed or journalled:
 """
 
 import asyncio
-import getpass
-import io
 import json
-import os
-import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
-import tomllib
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import pytest
 
 from gateway.alarming.request_guard import fresh
-from gateway.cli import main as cli
-from gateway.config_dump import dump
-from gateway.daemon import Gateway
-from gateway.site_key import write_site_key
-from tests.gateway.harness import (
-    NODES,
-    PERIMETER,
-    SITE_ID,
-    SITE_KEY,
-    Console,
-    Pty,
-    SimNode,
-    free_port,
-    serial,
-    start,
-    stop,
-    wait_until,
-)
-
-PASSWORD = "a long insider password"
-PREFIX = "perimeter/test/gw1"  # what site init calls the gateway of site "test"
-STAFF = {"j.smith": "operator", "m.chief": "supervisor", "e.wright": "engineer", "v.brown": "viewer"}
-
-
-@dataclass
-class SecuredSite:
-    folder: Path
-    config: Path
-    port: int
-    pty: Pty
-    gateway: Gateway | None = None
-    task: asyncio.Task[None] | None = None
-
-    def console(self, account: str) -> Console:
-        return Console(self.port, account, PASSWORD, PREFIX)
-
-    def operator_rows(self) -> list[dict[str, Any]]:
-        assert self.gateway is not None
-        return [e.data for e in self.gateway.journal.entries() if e.kind == "operator"]
-
-    def alarms(self) -> list[tuple[str, str | None]]:
-        assert self.gateway is not None
-        return sorted((a.category, a.zone) for a in self.gateway.alarms.book.open_alarms())
-
-
-def add_staff(accounts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """As an installer would: `perimeter operator add`, which keeps the broker's files in step."""
-    for name, role in STAFF.items():
-        monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
-        assert cli(["operator", "add", name, "--accounts", str(accounts), "--role", role, "--password-stdin"]) == 0
-
-
-@pytest.fixture
-def broker_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, int]]:
-    """The site folder `perimeter site init` wrote, and its Mosquitto running on the site's files."""
-    port = free_port()
-    folder = tmp_path / "site"
-    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
-    init = ["site", "init", str(folder), "--name", "test", "--id", str(SITE_ID), "--supervisor", "s.jones"]
-    assert cli([*init, "--mqtt-port", str(port), "--password-stdin"]) == 0
-    add_staff(folder / "operators.txt", monkeypatch)
-    conf = folder / "broker" / "mosquitto.conf"
-    if os.getuid() == 0:  # as root Mosquitto would drop to its own user and not read the 0600 files
-        conf.write_text(conf.read_text() + "user %s\n" % getpass.getuser())
-    proc = subprocess.Popen(
-        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    yield folder, port
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture
-async def site(broker_of: tuple[Path, int]) -> AsyncIterator[SecuredSite]:
-    folder, port = broker_of
-    write_site_key(folder / "site.key", SITE_KEY)  # the simulated nodes' site
-    doc = tomllib.loads((folder / "gateway.toml").read_text())
-    pty = Pty(folder / "ttyFENCE")
-    doc.update(PERIMETER, node=NODES, transport=serial(("fence", pty.link)))
-    doc["supervision"] = {"default_heartbeat_s": 3600}
-    doc["metrics"] = {"listen": ""}
-    doc["dashboard"]["listen"] = ""
-    config = folder / "gateway.toml"
-    config.write_text(dump(doc))
-    secured = SecuredSite(folder, config, port, pty)
-    secured.gateway, secured.task = await start(config)
-    await wait_until(lambda: secured.gateway is not None and secured.gateway.sink.listening, 10)
-    yield secured
-    if secured.gateway is not None and secured.task is not None:
-        await stop(secured.gateway, secured.task)
-    pty.unplug()
-
-
-def tamper(node: SimNode) -> bytes:
-    """The node's enclosure opened."""
-    node.event_no += 1
-    return node.frame("TAMPER", {"event_no": node.event_no, "age_ds": 1, "kind": 1, "state": 1}, True)
-
-
-async def heard(site: SecuredSite, *frames: bytes) -> None:
-    assert site.gateway is not None
-    counters = site.gateway.pipeline.counters["fence"]
-    before = counters["frames_ok"]
-    for frame in frames:
-        site.pty.write(frame)
-    await wait_until(lambda: counters["frames_ok"] >= before + len(frames), 10)
-    await asyncio.sleep(0.3)  # past the fence window
-    site.gateway.check_supervision()
+from tests.gateway.harness import SimNode, start, stop, wait_until
+from tests.security.secured_site import PASSWORD, PREFIX, SITE_ID, SecuredSite, heard, tamper
 
 
 async def test_an_anonymous_client_cannot_even_connect_and_nobody_acts_under_another_name(site: SecuredSite) -> None:
