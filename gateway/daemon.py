@@ -153,6 +153,7 @@ class Gateway:
             health=self.health,
             on_request=self.requests.handle,
         )
+        requests.answer = self.sink.answer  # reads and refusals: no journal row
         self.transactions.on_commit += [book.commit, self.downlinks.send_pending, self.sink.wake, self.live.feed.flush]
         self.transactions.on_rollback += [book.rollback, self.downlinks.drop_pending, self.live.feed.discard]
         self.integrations = integrations_for(config.milestone, config.webhooks, journal)
@@ -244,7 +245,8 @@ class Gateway:
                 self.recorder.supervision(change)
             self.records.write(self.alarms.tick(now))  # fence windows that closed, masks that expired
             self.recorder.revocations.poll()  # `perimeter node revoke` wrote the file since the last round
-            self.requests.lapse(now)  # silencing requests nobody approved in time
+            self.requests.lapse(now)  # silencing requests nobody approved in time (or nobody may still ask for)
+            self.requests.tally(now)  # each account's reads and throttled requests, a row per window
 
         self.durably("a supervision round", record)
         if self.witnesses.due(self.journal.head_seq, now):  # of what is committed, never of a half
@@ -337,8 +339,13 @@ class Gateway:
             for task in pending:
                 task.cancel()
             await asyncio.wait(pending, timeout=0.5)
+
         # A full disk must not turn a clean stop into a crash: durably() logs it.
-        self.durably("the stop", lambda: self.journal.append("gateway", {"action": "stop"}))
+        def stopping() -> None:
+            self.requests.tally(self.clock.now(), everything=True)  # what the last windows counted
+            self.journal.append("gateway", {"action": "stop"})
+
+        self.durably("the stop", stopping)
         self.journal.close()
 
     def stop(self) -> None:

@@ -43,6 +43,8 @@ class AccountReport:
     approvals: int = 0
     refusals: int = 0
     refused: int = 0  # its requests the gateway refused
+    reads: int = 0  # its read-only requests (answered without a journal row each; tallied)
+    throttled: int = 0  # its requests beyond its rate, refused unread
     ack_times: list[float] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
 
@@ -59,6 +61,8 @@ class AccountReport:
             "approved": self.approvals,
             "refused_others": self.refusals,
             "refused_by_gateway": self.refused,
+            "reads": self.reads,
+            "throttled": self.throttled,
             "median_ack_s": self.median_ack_s,
             "flags": list(self.flags),
         }
@@ -137,7 +141,10 @@ def _operator_row(
     zone_of: Callable[[int], str | None],
 ) -> None:
     command, status = data.get("command"), data.get("status")
-    if status == "error":
+    if command == "tally":  # a window's reads and throttled requests, counted not journalled one by one
+        who.reads += int(data.get("reads") or 0)
+        who.throttled += int(data.get("throttled") or 0)
+    elif status == "error":
         who.refused += 1
     elif status == "pending":
         who.asked[str(command)] = who.asked.get(str(command), 0) + 1
@@ -186,13 +193,13 @@ def _flag(accounts: dict[str, AccountReport], silences: list[Silence], attacks: 
 
 def text(reports: list[AccountReport]) -> str:
     lines = [
-        "%-16s %5s %5s %6s %5s %5s %5s %8s  flags"
-        % ("account", "acks", "clear", "asked", "appr", "refus", "refd", "ack med")
+        "%-16s %5s %5s %6s %5s %5s %5s %6s %6s %8s  flags"
+        % ("account", "acks", "clear", "asked", "appr", "refus", "refd", "reads", "thrott", "ack med")
     ]
     for r in reports:
         median = "%.0f s" % r.median_ack_s if r.median_ack_s is not None else "-"
         lines.append(
-            "%-16s %5d %5d %6d %5d %5d %5d %8s  %s"
+            "%-16s %5d %5d %6d %5d %5d %5d %6d %6d %8s  %s"
             % (
                 r.name,
                 r.acks,
@@ -201,6 +208,8 @@ def text(reports: list[AccountReport]) -> str:
                 r.approvals,
                 r.refusals,
                 r.refused,
+                r.reads,
+                r.throttled,
                 median,
                 len(r.flags),
             )

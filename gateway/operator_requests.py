@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway import chain_state
 from gateway.alarming.desk import CONFIG_BIT, Decision, OperatorDesk
+from gateway.alarming.reach import READS, Reach, ReachLimits
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import Clock
 from gateway.ingest.downlinks import Downlinks
@@ -32,6 +33,7 @@ class OperatorRequests:
         transactions: Transactions,
         prefix: str,
         clock: Clock,
+        reach_limits: ReachLimits | None = None,
     ) -> None:
         self.desk = desk
         self.journal = journal
@@ -42,12 +44,38 @@ class OperatorRequests:
         self.prefix = prefix
         self.clock = clock
         self.on_change: list[Callable[[], None]] = []  # the approvals or the masks changed (staged for the pages)
+        self.reach = Reach(reach_limits or ReachLimits())
+        # Publishes an answer that changed nothing (a read, a throttled request) without the journal.
+        self.answer: Callable[[str, str, bytes], None] | None = None
 
     def handle(
         self, account: str, command: str, payload: bytes, mqtt: bool = False, retained: bool = False
     ) -> dict[str, Any] | None:
         """`account`'s request (from its own MQTT topic, or the dashboard's session): the
-        response; None if it could not be journalled (then nothing was changed)."""
+        response; None if it could not be journalled (then nothing was changed).
+
+        Within the account's own rate (`reach.py`); a request beyond it is refused unread,
+        and only the first refusal of a window is journalled. A read is answered without a
+        journal row, and counted."""
+        now = self.clock.now()
+        reach = self.reach
+        if not reach.admit(account, now):
+            response = {
+                "data": None,
+                "status": "error",
+                "error": "%s sent more than %g requests a second: wait a moment" % (account, reach.limits.per_s),
+                "transaction": _transaction(payload),
+            }
+            if reach.first_refusal(account):
+                row = {"command": command, "operator": account, "status": "error", "error": response["error"]}
+                self.transactions.durably("a throttled request", lambda: self.journal.append("operator", row))
+            self._answer(account, command, response, mqtt)
+            return response
+        if command in READS:
+            decision = self.desk.handle(command, payload, now, account, mqtt, retained)
+            reach.read(account, now)
+            self._answer(account, command, decision.response, mqtt)
+            return decision.response
         answered: list[dict[str, Any]] = []
 
         def record() -> None:
@@ -60,6 +88,17 @@ class OperatorRequests:
             answered.append(decision.response)
 
         return answered[0] if self.transactions.durably("operator request %s" % command, record) else None
+
+    def _answer(self, account: str, command: str, response: dict[str, Any], mqtt: bool) -> None:
+        """An answer that changed nothing: straight to the broker, never through the journal."""
+        if mqtt and self.answer is not None:
+            self.answer(account, topics.response(self.prefix, account, command), json.dumps(response).encode())
+
+    def tally(self, now: float, everything: bool = False) -> None:
+        """Each account's reads and throttled requests, one row per account and window
+        (inside the supervision round's transaction)."""
+        for row in self.reach.due(now, everything):
+            self.journal.append("operator", row)
 
     def distrust_masks(self) -> None:
         """At start: a mask in the retained table that no `mask` row of the journal put there
@@ -90,9 +129,14 @@ class OperatorRequests:
     def lapse(self, now: float) -> None:
         """Requests nobody approved in time: journalled as lapsed, then gone (inside the
         supervision round's transaction)."""
-        lapsed = self.desk.approvals.lapsed(now)
+        lapsed = self.desk.approvals.lapsed(now, self.desk.may_still_ask)
         for pending in lapsed:
-            self.journal.append("operator", {"command": "lapsed", "operator": None, **pending.as_json()})
+            row = {"command": "lapsed", "operator": None, **pending.as_json()}
+            if now < pending.expires:
+                row["why_lapsed"] = "%s may no longer ask for this (account removed or its role changed)" % (
+                    pending.requested_by
+                )
+            self.journal.append("operator", row)
             self._remove(pending.request_id)
         if lapsed:
             self._desk_changed(pending=True)
@@ -171,3 +215,16 @@ class OperatorRequests:
                 table[key] = before
 
         self.transactions.undo_on_rollback(undo)
+
+
+def _transaction(payload: bytes) -> Any:
+    """The `transaction` a request names, so a refused one can be matched to its answer (a
+    short request only: a throttled one is refused without reading much of it)."""
+    if len(payload) > 4096:
+        return None
+    try:
+        request = json.loads(payload)
+    except ValueError:
+        return None
+    transaction = request.get("transaction") if isinstance(request, dict) else None
+    return transaction if isinstance(transaction, str | int) and not isinstance(transaction, bool) else None

@@ -7,17 +7,22 @@ cannot fill the gateway's memory with requests nobody approves.
 
 Sans-I/O. The desk decides; the daemon adds and removes entries in the same transaction as
 the journal rows that say so (`Approvals.add`/`remove` with undo), so the table never holds a
-request the journal does not, nor loses one it does. Pending requests do not survive a
+request the journal does not, nor loses one it does. Each account has a share of the table of
+its own (`MAX_PENDING_EACH`): before, one operator's 64 masks blocked all four-eyes work for
+everyone until they lapsed. A request whose asker's account was removed (or may no longer ask
+for it) lapses: it is never carried out on a later approval. Pending requests do not survive a
 gateway restart: they lapse, and the journal says they were asked.
 """
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.alarming.alarms import OperatorError
 
-MAX_PENDING = 64
+MAX_PENDING = 512  # in all: bounded memory, whatever the number of accounts
+MAX_PENDING_EACH = 8  # one account's share
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,14 @@ class Approvals:
         """A new pending request (not yet in the table: the daemon adds it once journalled)."""
         if len(self.pending) >= MAX_PENDING:
             raise OperatorError("%d requests are already waiting for approval: approve or refuse some" % MAX_PENDING)
-        mine = [p for p in self.pending.values() if p.requested_by == operator and p.command == command]
-        if any(p.request == request for p in mine):
+        mine = [p for p in self.pending.values() if p.requested_by == operator]
+        if any(p.command == command and p.request == request for p in mine):
             raise OperatorError("the same request is already waiting for approval")
+        if len(mine) >= MAX_PENDING_EACH:
+            raise OperatorError(
+                "%d of your requests are already waiting for approval: have them approved or let them lapse"
+                % MAX_PENDING_EACH
+            )
         return Pending("r-" + secrets.token_hex(4), command, request, operator, why, now, now + self.approval_s)
 
     def decide(self, request_id: Any, operator: str, now: float, approving: bool) -> Pending:
@@ -67,8 +77,10 @@ class Approvals:
             raise OperatorError("%s asked for this: a different account must approve it" % operator)
         return pending
 
-    def lapsed(self, now: float) -> list[Pending]:
-        return [p for p in self.pending.values() if now >= p.expires]
+    def lapsed(self, now: float, may_still_ask: Callable[[str, str], bool] = lambda who, what: True) -> list[Pending]:
+        """The requests nobody approved in time, and those whose asker may no longer ask
+        for them (the account removed, or its role changed)."""
+        return [p for p in self.pending.values() if now >= p.expires or not may_still_ask(p.requested_by, p.command)]
 
     def add(self, pending: Pending) -> None:
         self.pending[pending.request_id] = pending

@@ -135,7 +135,7 @@ class OperatorDesk:
             if not may_ask(role, command):
                 raise NotPermitted("%s is a %s: a %s may not %s" % (account, role, role, command.replace("_", " ")))
             if mqtt:
-                self.guard.check(request, now, retained)
+                self.guard.check(request, now, retained, account)
             data = handler(decision, request, account, now)
             status = "pending" if decision.asked is not None else "ok"
             decision.response = {"data": data, "status": status, "error": None, "transaction": transaction}
@@ -178,6 +178,10 @@ class OperatorDesk:
         decision.asked = self.approvals.ask(command, request, operator, why, now)
         return decision.asked.as_json()
 
+    def may_still_ask(self, account: str, command: str) -> bool:
+        """Whether `account` still exists with a role that may ask for `command`."""
+        return may_ask(self.roles(account), command)
+
     @staticmethod
     def _text(request: dict[str, Any], key: str) -> str:
         value = request.get(key)
@@ -196,9 +200,8 @@ class OperatorDesk:
         if alarm is not None and alarm.state == "active" and decision.approved_by is None:
             # Asked now, refused now: not after a supervisor has been called to approve it.
             raise OperatorError("alarm %s must be acknowledged before it is cleared" % alarm_id)
-        waiting = self._waits(
-            decision, "clear", request, operator, now, alarm.severity if alarm else None, alarm.category if alarm else None
-        )
+        severity, category = (alarm.severity, alarm.category) if alarm else (None, None)
+        waiting = self._waits(decision, "clear", request, operator, now, severity, category)
         if waiting is not None:
             return waiting
         change = self.book.clear(alarm_id, operator, request.get("note") or "", now)
@@ -234,6 +237,11 @@ class OperatorDesk:
 
     def _approve(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         pending = self.approvals.decide(request.get("request_id"), operator, now, approving=True)
+        if not self.may_still_ask(pending.requested_by, pending.command):
+            raise OperatorError(
+                "%s no longer has an account that may ask for this: request %s lapsed"
+                % (pending.requested_by, pending.request_id)
+            )
         decision.decided, decision.approved_by = pending, operator
         handler = getattr(self, "_" + pending.command)
         return {"approved": pending.as_json(), "result": handler(decision, pending.request, pending.requested_by, now)}

@@ -5,8 +5,10 @@ A request over MQTT carries `sent_at` (Unix seconds) and a `nonce` (8-64 letters
 or '_', new for every request). One older than `max_age_s` (or from further in the future),
 one whose nonce was already heard, and one the broker delivered as retained are refused: a
 request recorded off the network, or left retained on the broker by anyone, is never carried
-out again. The nonces heard are kept for twice the age limit; when that table is full,
-requests wait rather than let an old nonce be forgotten early.
+out again. The nonces heard are kept for twice the age limit, in a table per account: when
+one account's table is full its requests wait rather than let an old nonce be forgotten
+early, and no other account's requests are touched (before, one viewer's flood filled the
+one shared table and shut the desk for everyone for two minutes).
 
 Sans-I/O.
 """
@@ -21,7 +23,7 @@ from gateway.alarming.alarms import OperatorError
 
 NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_TEXT = 500  # characters in any one text of a request (a note, a reason)
-MAX_NONCES = 10_000
+MAX_NONCES = 2_000  # per account: far above what its request rate (`reach.py`) lets in
 
 
 def fresh(fields: dict[str, Any], now: float) -> dict[str, Any]:
@@ -53,9 +55,9 @@ def check_text(value: Any, path: str = "request") -> None:
 class RequestGuard:
     def __init__(self, max_age_s: float) -> None:
         self.max_age_s = max_age_s
-        self._heard: OrderedDict[str, float] = OrderedDict()  # nonce -> when it was heard
+        self._heard: dict[str, OrderedDict[str, float]] = {}  # account -> nonce -> when it was heard
 
-    def check(self, request: dict[str, Any], now: float, retained: bool) -> None:
+    def check(self, request: dict[str, Any], now: float, retained: bool, account: str = "") -> None:
         """Refuse a retained, stale or replayed request; remember a fresh one's nonce (a
         request that then fails is sent again with a new one, as every request is)."""
         if retained:
@@ -71,16 +73,17 @@ class RequestGuard:
         nonce = request.get("nonce")
         if not isinstance(nonce, str) or not NONCE.fullmatch(nonce):
             raise OperatorError("'nonce' must be 8-64 letters, digits, '-' or '_', new for every request")
-        self._forget(now)
-        if nonce in self._heard:
+        heard = self._heard.setdefault(account, OrderedDict())
+        self._forget(heard, now)
+        if nonce in heard:
             raise OperatorError("this request (nonce %s) was already heard: a replay is never carried out" % nonce)
-        if len(self._heard) >= MAX_NONCES:  # never forget one early: that would let it be replayed
+        if len(heard) >= MAX_NONCES:  # never forget one early: that would let it be replayed
             raise OperatorError("too many requests in the last %.0f s: wait a moment" % (2 * self.max_age_s))
-        self._heard[nonce] = now
+        heard[nonce] = now
 
-    def _forget(self, now: float) -> None:
-        while self._heard:
-            nonce, heard = next(iter(self._heard.items()))
-            if now - heard <= 2 * self.max_age_s:
+    def _forget(self, heard: "OrderedDict[str, float]", now: float) -> None:
+        while heard:
+            nonce, at = next(iter(heard.items()))
+            if now - at <= 2 * self.max_age_s:
                 break
-            del self._heard[nonce]
+            del heard[nonce]

@@ -131,11 +131,18 @@ class Dashboard:
         session = self.sessions.get(request.cookies.get(COOKIE))
         if session is None:
             raise Refused(401, "log in first")
-        account = self.accounts.get(session.account.name)
-        if account is None or account.role != session.account.role:
-            self.sessions.close_account(session.account.name)  # removed or demoted since login
+        if not self._account_holds(session):
             raise Refused(401, "your account has changed; log in again")
         return session
+
+    def _account_holds(self, session: Session) -> bool:
+        """Whether the session's account is still in the accounts file with the same role; if
+        not (removed or demoted since login), every session of it ends now."""
+        account = self.accounts.get(session.account.name)
+        if account is None or account.role != session.account.role:
+            self.sessions.close_account(session.account.name)
+            return False
+        return True
 
     async def _body(self, request: Request) -> dict[str, Any]:
         """A change's JSON body; only JSON, so that a cross-site form cannot post one."""
@@ -285,12 +292,12 @@ class Dashboard:
         except Refused as exc:
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         return StreamingResponse(
-            self._events(session.token),
+            self._events(session),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    async def _events(self, token: str) -> AsyncIterator[str]:
+    async def _events(self, session: Session) -> AsyncIterator[str]:
         feed = self.live.feed
         subscriber = feed.subscribe()  # before the snapshot: nothing falls between the two
         ticks = 0
@@ -301,9 +308,15 @@ class Dashboard:
                     kind, data = await asyncio.wait_for(subscriber.queue.get(), TICK_S)
                 except TimeoutError:
                     ticks += 1
-                    if ticks % SESSION_CHECK_TICKS == 0 and self.sessions.get(token) is None:
-                        yield _sse("logout", {})
-                        return
+                    kind, data = "time", {}
+                # A removed or demoted account's page hears nothing more: checked before every
+                # message (a stat of the accounts file), not only every SESSION_CHECK_TICKS.
+                if not self._account_holds(session) or (
+                    ticks % SESSION_CHECK_TICKS == 0 and kind == "time" and self.sessions.get(session.token) is None
+                ):
+                    yield _sse("logout", {})
+                    return
+                if kind == "time":
                     # Also a keepalive: a proxy or NAT between never sees a silent stream.
                     yield _sse("time", {"server_time": self.site.now()})
                     continue

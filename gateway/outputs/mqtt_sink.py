@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import ssl
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ log = logging.getLogger("perimeter.mqtt")
 client_log = logging.getLogger("perimeter.mqtt.client")
 PUBACK_TIMEOUT_S = 10.0  # nothing in the window acknowledged for this long: the session is dead
 HA_STATUS = "homeassistant/status"
+ANSWERS_KEPT = 64  # an account's answers waiting for the broker (reads, refusals); older ones dropped
 
 
 class MqttSink:
@@ -66,9 +68,21 @@ class MqttSink:
         self._wake = asyncio.Event()
         self._stopping = False
         self._retained_version = 0
+        self._answers: dict[str, deque[tuple[str, bytes]]] = {}  # account -> its answers waiting
 
     def wake(self) -> None:
         """Something new is in the outbox or retained table."""
+        self._wake.set()
+
+    def answer(self, account: str, topic: str, payload: bytes) -> None:
+        """An answer that changed nothing (a read, a refusal), published without the journal:
+        kept in memory, the newest `ANSWERS_KEPT` of each account only (one account's flood
+        never pushes out another's answers), and lost if the broker is down (the asker asks
+        again). A flood of reads costs the journal nothing."""
+        waiting = self._answers.get(account)
+        if waiting is None:
+            waiting = self._answers[account] = deque(maxlen=ANSWERS_KEPT)
+        waiting.append((topic, payload))
         self._wake.set()
 
     def stop(self) -> None:
@@ -145,6 +159,7 @@ class MqttSink:
                 self._wake.clear()
                 busy = await self._publish_retained(client)
                 busy = await self._publish_outbox(client) or busy
+                busy = await self._publish_answers(client) or busy
                 if not busy:
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                     # that races the event being set, and the daemon would never stop.
@@ -187,6 +202,16 @@ class MqttSink:
             await client.publish(topic, payload, qos=1, retain=True)
             self._retained_version = version
         return bool(rows)
+
+    async def _publish_answers(self, client: aiomqtt.Client) -> bool:
+        sent = False
+        for account in list(self._answers):
+            waiting = self._answers.pop(account)
+            while waiting:
+                topic, payload = waiting.popleft()
+                await client.publish(topic, payload, qos=1)
+                sent = True
+        return sent
 
     async def _publish_outbox(self, client: aiomqtt.Client) -> bool:
         """Publish outbox rows oldest first, keeping up to `inflight` awaiting their PUBACK (a

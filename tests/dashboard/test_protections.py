@@ -4,6 +4,7 @@ change wants the CSRF token, a JSON body and our origin, logins are throttled, a
 account's session ends, and each refusal is journalled."""
 
 import asyncio
+import time
 import urllib.request
 from email.message import Message
 from pathlib import Path
@@ -149,6 +150,35 @@ async def test_a_removed_account_is_logged_out_at_its_next_request(site: Site, t
     remove_account(tmp_path / "operators.txt", VIEWER[0])
     status, body = await victor.get("/api/snapshot")
     assert status == 401 and "log in again" in body["error"]
+
+
+async def test_a_removed_accounts_open_live_stream_ends_at_once(site: Site, tmp_path: Path) -> None:
+    # Before, the stream only looked at its session every 15 s, and not at the accounts file:
+    # a removed viewer's page kept receiving alarms 17 s later (issue 31, point 6).
+    victor = Client(site.url)
+    await victor.login(*VIEWER)
+    heard: list[tuple[float, str]] = []
+
+    def listen() -> None:
+        with victor.opener.open(site.url + "/api/stream", timeout=30) as stream:
+            for line in stream:
+                if line.startswith(b"event: "):
+                    heard.append((time.monotonic(), line[7:].strip().decode()))
+
+    listener = asyncio.create_task(asyncio.to_thread(listen))
+    for _ in range(200):
+        if heard:
+            break
+        await asyncio.sleep(0.02)
+    assert heard and heard[0][1] == "snapshot"
+    remove_account(tmp_path / "operators.txt", VIEWER[0])
+    removed = time.monotonic()
+    await an_alarm(site)
+    async with asyncio.timeout(5):
+        await listener
+    after = [kind for at, kind in heard if at >= removed]
+    assert after == ["logout"], heard
+    assert heard[-1][0] - removed < 2.0
 
 
 @pytest.mark.parametrize("query", ["?node=seven", "?before=x", "?limit=many"])
