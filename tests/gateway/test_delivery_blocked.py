@@ -35,8 +35,10 @@ def test_each_new_stretch_the_gateway_never_heard_is_a_finding_again() -> None:
     watch = DeliveryWatch(heartbeats=3)
     assert [watch.heard(7, "HEARTBEAT", {"queued": 1}, c) for c in (10, 11, 12)][-1] is not None
     again = watch.heard(7, "HEARTBEAT", {"queued": 1}, 20)  # seven more transmissions jammed
-    assert again == "still blocked: 4 heartbeats in a row report 1 frame(s) held, and no event arrived; "\
+    assert (
+        again == "still blocked: 4 heartbeats in a row report 1 frame(s) held, and no event arrived; "
         "7 transmissions unheard"
+    )
     assert watch.heard(7, "HEARTBEAT", {"queued": 2}, 21) is not None  # a new frame held (a second climb)
     assert watch.heard(7, "HEARTBEAT", {"queued": 2}, 22) is None
     assert watch.heard(7, "HEARTBEAT", {"queued": 1}, 23) is None  # fewer held: nothing new
