@@ -4,7 +4,11 @@ A node's key is on its flash: anyone with a USB cable and a REPL can read it and
 node of their own that heartbeats forever and detects nothing. `perimeter node revoke N`
 revokes node N's key generation here; the running gateway reads the file again when it
 changes (`Gateway.check_supervision`), refuses frames under the revoked key, and raises a
-`revoked_key` security alarm on each one (one report a minute). The node is re-provisioned
+`revoked_key` security alarm on each one (one report a minute). The file is only how the
+command tells the gateway: each revocation the gateway applies is journalled, and the chain is
+what it obeys. A restart applies every revocation the chain holds, whatever the file says, and
+a file that lists less than the chain (deleted, or an older copy put back, to let a stolen key
+in again) is a `revocations_tampered` security finding. The node is re-provisioned
 with `perimeter node deploy --generation G`, whose key the revoked one says nothing about
 (`protocol/keys.py`).
 
@@ -101,15 +105,21 @@ class RevocationWatch:
         journal: "Journal",
         undo_on_rollback: Callable[[Callable[[], None]], None],
         last_ctr: dict[int, int] | None = None,
+        on_tampered: Callable[[int, str], None] | None = None,
     ) -> None:
         self.path = path
         self.keyring = keyring
         self.journal = journal
         self.undo_on_rollback = undo_on_rollback
         self.last_ctr = last_ctr if last_ctr is not None else {}  # the pipeline's replay floor
-        self._seen: tuple[float, int] | None = None  # the file's mtime and size when last read
-        # What the chain already holds: a restart applies these again, journals nothing.
+        self.on_tampered = on_tampered  # node, detail: the file lists less than the chain
+        self._seen: tuple[float, int] | None | str = "unread"  # the file's mtime and size when last read
+        # What the chain already holds is obeyed from the start, whatever the file says now;
+        # a restart journals none of it again.
         self._journalled = chain_state.journalled_revocations(journal)
+        for node, generation in self._journalled.items():
+            keyring.generation[node] = max(keyring.generation.get(node, 0), generation)
+        self._told: dict[int, int] = {}  # node -> the file's generation already reported as short
 
     def poll(self) -> list[Revocation]:
         """Apply what changed since the last look (inside the caller's transaction)."""
@@ -127,6 +137,7 @@ class RevocationWatch:
         except RevocationError as exc:
             log.error("revocations not applied: %s", exc)
             return []
+        self._check_against_chain(revocations)
         before_seen, before = self._seen, dict(self.keyring.generation)
         before_journalled = dict(self._journalled)
         before_ctr: dict[int, int | None] = {}  # the counters this poll reset, as they were
@@ -161,3 +172,19 @@ class RevocationWatch:
 
         self.undo_on_rollback(undo)
         return applied
+
+    def _check_against_chain(self, revocations: dict[int, Revocation]) -> None:
+        """Report each node the file lists below what the chain holds (once per state of it)."""
+        for node, generation in sorted(self._journalled.items()):
+            in_file = revocations[node].generation if node in revocations else 0
+            if in_file >= generation or self._told.get(node) == in_file:
+                continue
+            self._told[node] = in_file
+            detail = (
+                "the revocations file %s lists node %d at key generation %d, the journal at %d: "
+                "the file was deleted or an older copy put back; the journal's revocation stands"
+                % (self.path, node, in_file, generation)
+            )
+            log.error("%s", detail)
+            if self.on_tampered is not None:
+                self.on_tampered(node, detail)

@@ -71,7 +71,16 @@ class Recorder:
         self._rekey_sent: dict[int, float] = {}  # node -> when it was last sent its next key
         keyring = downlinks.keyring
         last_ctr = pipeline.last_ctr if pipeline is not None else {}
-        self.revocations = RevocationWatch(keyring.site_keys.revocations, keyring, journal, undo_on_rollback, last_ctr)
+        self.revocations = RevocationWatch(
+            keyring.site_keys.revocations,
+            keyring,
+            journal,
+            undo_on_rollback,
+            last_ctr,
+            on_tampered=lambda node, detail: self.security(
+                SecurityFinding("revocations_tampered", node, "-", 1, detail)
+            ),
+        )
 
     def frame(self, frame: Frame) -> list[tuple[Reception, bytes]]:
         """Record one accepted frame; what to send once committed: the ACK if the node asked
@@ -261,7 +270,8 @@ class Recorder:
             "transport": finding.transport,
             "count": finding.count,
             "detail": finding.detail,
-            "alarm": finding.kind in ("substitution", "delivery_blocked", "late_frame", "revoked_key"),
+            "alarm": finding.kind
+            in ("substitution", "delivery_blocked", "late_frame", "revoked_key", "revocations_tampered"),
             "ts": ts,
         }
         if not self.journal.append("security", data, node_id=finding.node_id, event_id=event_id, ts=ts):

@@ -126,3 +126,32 @@ def test_a_broken_revocations_file_is_refused_and_the_last_good_one_kept(site: t
         [*PERIMETER, "node", "revoke", "--node-id", "9", "--config", str(config_path)], capture_output=True, text=True
     )
     assert status.returncode == 2 and "node 9 is not in" in status.stderr
+
+
+def test_a_revocation_lives_in_the_chain_not_in_the_file_beside_it(site: tuple[Path, Gateway]) -> None:
+    # Before, deleting revocations.json and restarting let the stolen key in again, and
+    # nothing was logged (issue 31, point 3).
+    config_path, gateway = site
+    now = time.time()
+    _revoke(config_path, 2)
+    gateway.check_supervision(now)
+    gateway.journal.close()
+    (config_path.parent / "revocations.json").unlink()  # the insider's whole attack
+    gateway = Gateway(load(config_path)).open()
+    try:
+        stolen = SimNode(2)
+        gateway.on_stream(stolen.heartbeat(), Reception("fence", now + 5))
+        assert gateway.pipeline.counters["fence"]["revoked"] == 1 and 2 not in {
+            n for n, node in gateway.registry.nodes.items() if node.last_seen
+        }
+        found = [r.data for r in Journal(gateway.config.journal).entries() if r.kind == "security"]
+        tampered = [f for f in found if f["kind"] == "revocations_tampered"]
+        assert len(tampered) == 1 and "lists node 2 at key generation 0, the journal at 1" in tampered[0]["detail"]
+        kinds = {(a.detail["kind"], a.detail["node_id"]) for a in gateway.alarms.book.open_alarms()}
+        assert ("revocations_tampered", 2) in kinds
+        gateway.check_supervision(now + 6)  # reported once, not at every round
+        again = [r for r in Journal(gateway.config.journal).entries() if r.kind == "security"]
+        assert sum(r.data["kind"] == "revocations_tampered" for r in again) == 1
+    finally:
+        gateway.journal.close()
+        gateway.journal = Journal(gateway.config.journal)  # for the fixture's close
