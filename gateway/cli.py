@@ -110,7 +110,10 @@ def _witnessed(journal: Journal, args: argparse.Namespace) -> int:
         checkpoints = read_checkpoints(Path(args.witness))
     except (WitnessError, OSError) as exc:
         raise frame_tool.UsageError(str(exc)) from None
-    ok, message = check_witnessed(journal, checkpoints, public)
+    period = args.witness_period
+    if period is None:
+        period = load(args.config).witness.every_s if args.config else 60.0
+    ok, message = check_witnessed(journal, checkpoints, public, period)
     print("witness %s: %s" % (args.witness, message if ok else "BROKEN: " + message))
     return 0 if ok else 1
 
@@ -278,17 +281,22 @@ def _site(args: argparse.Namespace) -> int:
 
 def _site_init(args: argparse.Namespace) -> int:
     from gateway.accounts import AccountError
-    from gateway.tools.site_init import SiteInitError, init_site
+    from gateway.tools.site_init import OffHostWitness, SiteInitError, init_site
 
     if not args.folder or not args.name or not args.supervisor:
         raise frame_tool.UsageError("perimeter site init DIR --name SITE --supervisor NAME [--id N]")
+    witness = OffHostWitness(args.witness_syslog or "", args.witness_webhook or "", args.no_off_host_witness)
+    try:
+        witness.check()  # before the password is asked for
+    except SiteInitError as exc:
+        raise frame_tool.UsageError(str(exc)) from None
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
     if password is None:
         import getpass
 
         password = getpass.getpass("password for %s: " % args.supervisor)
     try:
-        written = init_site(Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port)
+        written = init_site(Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port, witness)
     except (SiteInitError, AccountError) as exc:
         raise frame_tool.UsageError(str(exc)) from None
     print("\n".join(str(p) for p in written))
@@ -351,6 +359,11 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     st.add_argument("--supervisor", help="init: the first supervisor's account name")
     st.add_argument("--mqtt-port", type=int, default=1883, help="init: the broker's port")
     st.add_argument("--password-stdin", action="store_true", help="init: the supervisor's password on stdin")
+    st.add_argument("--witness-syslog", metavar="HOST:PORT", help="init: the syslog collector off this host")
+    st.add_argument("--witness-webhook", metavar="URL", help="init: the HTTPS collector off this host")
+    st.add_argument(
+        "--no-off-host-witness", action="store_true", help="init: run without a witness off this host (journalled)"
+    )
     st.set_defaults(handler=_site)
     jr = commands.add_parser("journal", help="verify, export or report on the hash-chained journal")
     jr.add_argument("action", choices=("verify", "export", "report"))
@@ -362,6 +375,14 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     jr.add_argument("--format", choices=("jsonl", "csv", "text"), default=None, help="export: jsonl; report: text")
     jr.add_argument("--witness", metavar="FILE", help="verify: checkpoints a witness kept (file, syslog or MQTT lines)")
     jr.add_argument("--witness-key", metavar="FILE", help="verify: the witness public key (witness.pub)")
+    jr.add_argument(
+        "--witness-period",
+        metavar="S",
+        type=float,
+        default=None,
+        help="verify: the checkpoint period (default: the config's witness.every_s, else 60); a journal that runs "
+        "further past the last checkpoint fails",
+    )
     jr.set_defaults(handler=_journal)
     if extra is not None:
         extra(commands)

@@ -134,6 +134,7 @@ SCHEMA = (
             Key("file", str, "", "append each checkpoint to this file (on a remote mount)"),
             Key("syslog", str, "", "send each checkpoint to this syslog collector (host:port, UDP)"),
             Key("every_s", float, 60.0, "a checkpoint this often, when the journal grew", 1, 86_400),
+            Key("off_host", bool, True, "false: the site chose to run with no witness off this host (journalled)"),
         ),
         doc="signed checkpoints of the journal, kept where the gateway's host cannot rewrite them",
     ),

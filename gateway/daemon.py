@@ -301,7 +301,13 @@ class Gateway:
     async def __aenter__(self) -> "Gateway":
         if not self._opened:
             self.open()
-        self.durably("the start", lambda: self.journal.append("gateway", {"action": "start", "version": VERSION}))
+        witnesses = self.witnesses.off_host()
+        started: dict[str, Any] = {"action": "start", "version": VERSION, "witnesses_off_host": witnesses}
+        if not witnesses:
+            why = "chosen: witness.off_host = false" if not self.config.witness.off_host else "none configured"
+            started["no_off_host_witness"] = why
+            log.warning("no witness off this host (%s): an insider here can rewrite the journal's evidence", why)
+        self.durably("the start", lambda: self.journal.append("gateway", started))
         for transport in self.transports.values():
             self._spawn(transport.run())
         self._spawn(self.sink.run())
@@ -346,6 +352,8 @@ class Gateway:
             self.journal.append("gateway", {"action": "stop"})
 
         self.durably("the stop", stopping)
+        if self.witnesses.key is not None and self.journal.head_seq > self.witnesses.last_seq:
+            self._checkpoint(self.clock.now())  # the witness sees the stop: nothing after it unwitnessed
         self.journal.close()
 
     def stop(self) -> None:

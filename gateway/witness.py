@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class WitnessConfig:
     file: str = ""
     syslog: str = ""  # host:port
     every_s: float = 60.0
+    off_host: bool = True  # False: the site chose to run with no witness off the host
 
     def resolved(self, base: Path) -> "WitnessConfig":
         """Paths resolved against the config's folder; the key checked now, not at the first
@@ -54,7 +56,7 @@ class WitnessConfig:
         def path(value: str) -> str:
             return str(base / value) if value else ""
 
-        resolved = WitnessConfig(path(self.key_file), path(self.file), self.syslog, self.every_s)
+        resolved = WitnessConfig(path(self.key_file), path(self.file), self.syslog, self.every_s, self.off_host)
         if resolved.key_file:
             read_private(resolved.key_file)
         if self.syslog and not self.syslog.rpartition(":")[2].isdigit():
@@ -125,6 +127,14 @@ class Witnesses:
             host, _, port = config.syslog.rpartition(":")
             self._syslog = (host.strip("[]"), int(port))
 
+    def off_host(self) -> list[str]:
+        """The witnesses that may be off the gateway's host (a file may be a remote mount: the
+        config cannot tell, so it is not counted; the broker runs beside the gateway)."""
+        if self.key is None:
+            return []
+        found = ["syslog %s" % self.config.syslog] if self.config.syslog else []
+        return found + ["webhook %s" % name for name in self.webhooks]
+
     def due(self, seq: int, now: float) -> bool:
         return self.key is not None and seq > self.last_seq and now - self.last_at >= self.config.every_s
 
@@ -176,8 +186,18 @@ def read_checkpoints(path: Path) -> list[dict[str, Any]]:
     return found
 
 
-def check_witnessed(journal: Journal, checkpoints: list[dict[str, Any]], public: Ed25519PublicKey) -> tuple[bool, str]:
-    """Whether the journal still holds every row a witness saw, as it saw it."""
+# The gateway checkpoints at its supervision round once `every_s` has passed: the newest
+# checkpoint may trail the journal's head by the period and one round more (and by nothing
+# after a clean stop, which writes a last checkpoint).
+ROUND_GRACE_S = 10.0
+
+
+def check_witnessed(
+    journal: Journal, checkpoints: list[dict[str, Any]], public: Ed25519PublicKey, period_s: float | None = None
+) -> tuple[bool, str]:
+    """Whether the journal still holds every row a witness saw, as it saw it; and, given the
+    checkpoint period, whether the witness saw the journal's head recently enough: checkpoints
+    trimmed off the witness's end (or never sent) leave rows nobody witnessed."""
     if not checkpoints:
         return False, "the witness holds no checkpoints: nothing to hold the journal against"
     forged = [c for c in checkpoints if not signed_by(c, public)]
@@ -194,4 +214,18 @@ def check_witnessed(journal: Journal, checkpoints: list[dict[str, Any]], public:
         if stored != checkpoint["hash"]:
             return False, "row %d is not the row witnessed at %s: the journal was rewritten" % (seq, checkpoint["ts"])
     last = ordered[-1]
+    if period_s is not None:
+        head = journal.select("SELECT seq, ts FROM journal ORDER BY seq DESC LIMIT 1")
+        head_seq, head_ts = head[0] if head else (0, last["ts"])
+        behind = _seconds(head_ts) - _seconds(last["ts"])
+        if int(head_seq) > int(last["seq"]) and behind > period_s + ROUND_GRACE_S:
+            return False, (
+                "the journal's head (row %d, %s) is %.0f s past the last witnessed checkpoint (row %d, %s), more "
+                "than the checkpoint period of %g s: the witness's later checkpoints were removed, or never reached it"
+                % (int(head_seq), head_ts, behind, int(last["seq"]), last["ts"], period_s)
+            )
     return True, "%d checkpoints hold, the last at row %d (%s)" % (len(ordered), int(last["seq"]), last["ts"])
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

@@ -17,6 +17,7 @@ perimeter and its zones are then added to gateway.toml (the template says how).
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.accounts import add_account
@@ -40,13 +41,44 @@ def _private(path: Path, text: str) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class OffHostWitness:
+    """Where the journal's checkpoints go off the gateway host (`gateway/witness.py`): a
+    syslog collector, an HTTPS webhook, or, explicitly, nowhere (journalled at every start)."""
+
+    syslog: str = ""  # host:port
+    webhook: str = ""  # https://...
+    none: bool = False
+
+    def check(self) -> None:
+        chosen = [bool(self.syslog), bool(self.webhook), self.none]
+        if sum(chosen) != 1:
+            raise SiteInitError(
+                "name one witness off this host for the journal's checkpoints: --witness-syslog HOST:PORT (a "
+                "collector the gateway's administrators do not run) or --witness-webhook https://..., or say "
+                "--no-off-host-witness to run without one (journalled at every start)"
+            )
+        if self.syslog and not self.syslog.rpartition(":")[2].isdigit():
+            raise SiteInitError("--witness-syslog: expected HOST:PORT, got %r" % self.syslog)
+        if self.webhook and not self.webhook.startswith("https://"):
+            raise SiteInitError("--witness-webhook: expected an https:// URL, got %r" % self.webhook)
+
+
 def init_site(
-    folder: Path, name: str, site_id: int, supervisor: str, password: str, mqtt_port: int = 1883
+    folder: Path,
+    name: str,
+    site_id: int,
+    supervisor: str,
+    password: str,
+    mqtt_port: int = 1883,
+    witness: OffHostWitness | None = None,
 ) -> list[Path]:
     """Write the site; the files written."""
     folder = folder.resolve()
     if (folder / "gateway.toml").exists():
         raise SiteInitError("%s already holds a gateway.toml: nothing was written" % folder)
+    witness = witness or OffHostWitness()
+    witness.check()  # before anything is written
     folder.mkdir(parents=True, exist_ok=True)
     written = [write_site_key(folder / "site.key", os.urandom(32))]
     accounts = folder / "operators.txt"
@@ -61,15 +93,22 @@ def init_site(
     written.append(_private(broker / "mosquitto.conf", mosquitto_conf(broker, mqtt_port)))
     new_key(folder / "witness.key", folder / "witness.pub")  # the public half goes to whoever verifies
     written += [folder / "witness.key", folder / "witness.pub"]
+    witness_table: dict[str, object] = {"key_file": "witness.key"}
     doc = {
         "site": {"id": site_id, "name": name, "key_file": "site.key"},
         "gateway": {"id": "gw1", "journal": "journal.sqlite"},
         "mqtt": {"port": mqtt_port, "username": GATEWAY_USER, "password_file": "broker/gateway.password"},
         "dashboard": {"listen": "127.0.0.1:8080", "accounts_file": "operators.txt"},
-        # Checkpoints go to the broker as they are; name a file on another host, or a
-        # syslog collector, that the gateway's own administrators cannot rewrite.
-        "witness": {"key_file": "witness.key"},
+        # Checkpoints go to the broker as they are, and to the witness off this host that
+        # the gateway's own administrators cannot rewrite.
+        "witness": witness_table,
     }
+    if witness.syslog:
+        witness_table["syslog"] = witness.syslog
+    elif witness.webhook:
+        doc["integration"] = {"webhook": [{"name": "witness", "url": witness.webhook, "actions": [], "witness": True}]}
+    else:
+        witness_table["off_host"] = False  # the explicit choice, journalled at every start
     written.append(_private(folder / "gateway.toml", dump(doc)))
     units = folder / "systemd"
     units.mkdir(exist_ok=True)

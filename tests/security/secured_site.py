@@ -72,12 +72,22 @@ def add_staff(accounts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def broker_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, int]]:
+def collector() -> Iterator[socket.socket]:
+    """The syslog collector off the gateway's host that takes the journal's checkpoints (UDP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(10)
+        yield udp
+
+
+@pytest.fixture
+def broker_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector: socket.socket) -> Iterator[tuple[Path, int]]:
     """The site folder `perimeter site init` wrote, and its Mosquitto running on the site's files."""
     port = free_port()
     folder = tmp_path / "site"
     monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
     init = ["site", "init", str(folder), "--name", "test", "--id", str(SITE_ID), "--supervisor", "s.jones"]
+    init += ["--witness-syslog", "127.0.0.1:%d" % collector.getsockname()[1]]
     assert cli([*init, "--mqtt-port", str(port), "--password-stdin"]) == 0
     add_staff(folder / "operators.txt", monkeypatch)
     conf = folder / "broker" / "mosquitto.conf"

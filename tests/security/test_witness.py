@@ -6,14 +6,18 @@ recomputed, and the newest rows deleted, both pass the chain's own check and bot
 `perimeter journal verify --witness`; the untouched journal passes; a forged checkpoint is
 told apart from the gateway's."""
 
+import asyncio
 import json
 import shutil
+import socket
 import sqlite3
 from pathlib import Path
 
 from gateway.cli import main as cli
+from gateway.clock import Clock
 from gateway.hashchain import GENESIS, row_hash
-from gateway.witness import new_key, read_checkpoints, read_private, sign
+from gateway.journal import Journal
+from gateway.witness import new_key, read_checkpoints, read_private, read_public, sign, signed_by
 from tests.gateway.harness import (
     NODES,
     PERIMETER,
@@ -31,6 +35,7 @@ from tests.gateway.harness import (
     wait_until,
     write_site,
 )
+from tests.security.secured_site import SecuredSite, heard
 
 
 def recompute_chain(path: Path) -> None:
@@ -86,8 +91,10 @@ async def test_a_rewritten_or_truncated_journal_fails_against_its_witness(
         await stop(gateway, task)
         pty.unplug()
         hook.close()
-    assert [c["seq"] for c in hook.received] == [c["seq"] for c in read_checkpoints(witness)]
     checkpoints = read_checkpoints(witness)
+    # The stop is checkpointed too (to the file at once; queued for the webhook until the next start).
+    assert [c["seq"] for c in hook.received] == [c["seq"] for c in checkpoints[:-1]]
+    assert checkpoints[-1]["seq"] == gateway.journal.head_seq
     assert len(checkpoints) >= 3 and checkpoints[-1]["site"] == "test"
     journal, key = gateway.config.journal, tmp_path / "witness.pub"
 
@@ -118,3 +125,58 @@ async def test_a_rewritten_or_truncated_journal_fails_against_its_witness(
         f.write(json.dumps(forged) + "\n")
     plain, code, said = verify(journal, witness, key, capsys)
     assert code == 1 and "not signed by this witness key" in said
+
+
+class TurnedClock(Clock):
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+
+def test_a_witness_trimmed_at_its_end_leaves_rows_nobody_witnessed_and_fails(tmp_path: Path, capsys: object) -> None:
+    # Before, trimming checkpoints.jsonl after rewriting the journal passed `verify --witness`
+    # ("4 checkpoints hold, last at row 5" with 11 rows) (issue 31, point 3).
+    new_key(tmp_path / "witness.key", tmp_path / "witness.pub")
+    key = read_private(tmp_path / "witness.key")
+    clock = TurnedClock(1_800_000_000.0)
+    journal = Journal(tmp_path / "journal.sqlite", clock=clock)
+    witness = tmp_path / "checkpoints.jsonl"
+    lines = []
+    for minute in range(6):  # a row a minute, each checkpointed a minute later, as every_s = 60 does
+        journal.append("gateway", {"minute": minute})
+        journal.commit()
+        lines.append(json.dumps(sign(key, journal.head_seq, journal.head, clock.utc_now(), "test", "gw1")))
+        clock.t += 60
+    journal.close()
+    args = ["journal", "verify", "--journal", str(tmp_path / "journal.sqlite"), "--witness", str(witness)]
+    args += ["--witness-key", str(tmp_path / "witness.pub"), "--witness-period", "60"]
+    witness.write_text("\n".join(lines) + "\n")
+    assert cli(args) == 0
+    witness.write_text("\n".join(lines[:2]) + "\n")  # the insider keeps the first two
+    assert cli(args) == 1
+    said = capsys.readouterr().out.strip().splitlines()[-1]  # type: ignore[attr-defined]
+    assert "the journal's head (row 6" in said and "240 s past the last witnessed checkpoint (row 2" in said, said
+    witness.write_text("\n".join(lines[:5]) + "\n")  # one period and a round behind: what a crash leaves
+    assert cli(args) == 0
+
+
+async def test_site_init_sends_the_checkpoints_off_the_host_or_says_it_does_not(
+    site: SecuredSite, collector: socket.socket, tmp_path: Path, capsys: object
+) -> None:
+    # Before, `site init` set up no witness off the host: the checkpoints stayed where the
+    # gateway's administrators could trim or re-sign them (issue 31, point 3).
+    assert site.gateway is not None
+    await heard(site, SimNode(2).fence(peak=3000))
+    datagram, _ = await asyncio.to_thread(collector.recvfrom, 4096)
+    assert datagram.startswith(b"<110>perimeter-witness: ")  # local5.info, RFC 3164
+    checkpoint = json.loads(datagram.split(b": ", 1)[1])
+    assert checkpoint["site"] == "test" and signed_by(checkpoint, read_public(site.folder / "witness.pub"))
+    (start_row,) = [e.data for e in site.gateway.journal.entries() if e.kind == "gateway"]
+    assert start_row["witnesses_off_host"] == ["syslog 127.0.0.1:%d" % collector.getsockname()[1]]
+    # Without a witness named, nothing is written and the installer is told the choices.
+    init = ["site", "init", str(tmp_path / "other"), "--name", "x", "--supervisor", "s.jones", "--password-stdin"]
+    assert cli(init) == 2 and not (tmp_path / "other").exists()
+    said = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "--witness-syslog HOST:PORT" in said and "--no-off-host-witness" in said
