@@ -28,10 +28,20 @@ def _gateway(args: argparse.Namespace) -> int:
         )
     config = load(args.config)
     if args.action == "check-config":
+        warnings = config.warnings()
         print(
-            "%s: ok (site %s, gateway %s, %d transports, %d nodes)"
-            % (args.config, config.site_name, config.gateway_id, len(config.transport_names()), len(config.nodes))
+            "%s: %s (site %s, gateway %s, %d transports, %d nodes)"
+            % (
+                args.config,
+                "ok" if not warnings else "usable, with %d warning(s)" % len(warnings),
+                config.site_name,
+                config.gateway_id,
+                len(config.transport_names()),
+                len(config.nodes),
+            )
         )
+        for warning in warnings:
+            print("  warning: " + warning)
         return 0
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -39,7 +49,9 @@ def _gateway(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     from gateway.daemon import serve  # imported here: the other commands do not need asyncio's daemon
+    from gateway.process_limits import harden_process
 
+    harden_process()  # umask, descriptors, a log no flood fills
     asyncio.run(serve(config))
     return 0
 

@@ -214,6 +214,27 @@ class GatewayConfig:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
         return names + [t.name for t in self.tcp] + [t.name for t in self.semtech_udp]
 
+    def warnings(self) -> list[str]:
+        """What the config allows that an attacker could use, or leaves unsaid (check-config)."""
+        found = [
+            "transport %s takes datagrams from any packet forwarder on the network: name allowed_gateways "
+            "(their EUIs) and allowed_sources (their addresses, with :port where it is fixed)" % t.name
+            for t in self.semtech_udp
+            if not t.allowed_gateways and not t.allowed_sources
+        ]
+        if not self.transport_names():
+            found.append("no transports: the gateway hears no node")
+        if not self.nodes:
+            found.append("no [[node]]: every node's frames are refused as unknown")
+        witnessed = self.witness.syslog or any(w.witness for w in self.webhooks)
+        if self.witness.key_file and not witnessed and self.witness.off_host:
+            found.append(
+                "no witness off this host ([witness] syslog, or a webhook with witness = true): the journal's "
+                "checkpoints stay where the host's administrators can rewrite them; say [witness] off_host = false "
+                "if that is the site's choice"
+            )
+        return found
+
 
 def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> GatewayConfig:
     """A validated config from TOML text; relative paths are resolved against `base`."""
@@ -287,13 +308,25 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
     )
 
 
+def allowed_source(entry: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]:
+    """An allowed_sources entry: an address or network, with a port or without (any port)."""
+    host, port = entry, None
+    if entry.startswith("["):  # [v6]:port
+        host, _, rest = entry[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else None
+    elif entry.count(":") == 1:  # v4:port
+        host, _, number = entry.partition(":")
+        port = int(number)
+    return ipaddress.ip_network(host, strict=False), port
+
+
 def _semtech_udp(r: Reader, i: int, t: dict[str, Any]) -> SemtechUdpConfig:
     where = "transport.semtech_udp[%d].allowed_sources" % i
     for source in t["allowed_sources"]:
         try:
-            ipaddress.ip_network(source, strict=False)
+            allowed_source(source)
         except ValueError:
-            raise r.fail(where, "%r is not an address or network" % source) from None
+            raise r.fail(where, "%r is not an address or network, with or without :port" % source) from None
     lists = {k: tuple(t[k]) for k in ("allowed_gateways", "allowed_sources")}
     return SemtechUdpConfig(**dict(t, **lists))
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -186,6 +186,8 @@ class Dashboard:
             return await handler()
         except Refused as exc:
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        except ClientDisconnect:  # gone mid-body (or closed by the web gate): no answer, no traceback
+            return Response(status_code=400)
 
     # -- pages ------------------------------------------------------------------------------------
 
@@ -212,10 +214,16 @@ class Dashboard:
             if wait:
                 self._refused(name, "locked", request)
                 raise Refused(429, "too many failed logins; try again in %d s" % (int(wait) + 1))
+            if not self.throttle.begin(address, name):
+                self._refused(name, "busy", request)
+                raise Refused(429, "a login for this name from your address is being checked; try again in a moment")
             account = self.accounts.get(name)
             # Checked off the loop (scrypt takes ~50 ms); a made-up name costs as much as a real one.
             hashed = account.hashed if account else _DUMMY_HASH
-            ok = await asyncio.to_thread(check_password, password, hashed)
+            try:
+                ok = await asyncio.to_thread(check_password, password, hashed)
+            finally:
+                self.throttle.end(address, name)
             if account is None or not ok:
                 locked = self.throttle.failed(address, name)
                 self._refused(name, "locked" if locked else "failed", request)

@@ -8,6 +8,13 @@ names (`address_failures`) is locked whole: a password spray. A name that keeps 
 many addresses at once (`name_failures`) is slowed to one attempt per `name_spacing_s`, never
 locked: a distributed guess at one password gets nowhere fast, and the operator still gets in.
 
+Guesses sent at once are checked one at a time: a password is checked for one attempt per
+(address, name), and `max_checking` per address, at a time; the others are turned away before
+their check (before, 60 guesses at once from one address were all checked, against a limit
+of 5). An address locked whole still lets in a name that logged in from it within
+`known_good_s`: behind a local proxy every operator shares one address, and a spray through
+it must not lock the control room out.
+
 Each table holds at most `max_tracked` keys; the oldest goes first, so a flood of invented
 names or addresses costs bounded memory.
 """
@@ -29,6 +36,8 @@ class LoginLimits:
     address_failures: int = 20  # per address, any names, within window_s: the address is locked
     name_failures: int = 20  # per name, any addresses, within window_s: the name is slowed ...
     name_spacing_s: float = 2.0  # ... to one attempt this often
+    max_checking: int = 4  # passwords being checked at once for one address
+    known_good_s: float = 12 * 3600.0  # a name that logged in from an address is not locked out by it
     max_tracked: int = 10_000
 
 
@@ -68,16 +77,39 @@ class LoginThrottle:
         }
         self._locked: Bounded[Hashable, float] = Bounded(size)  # pair or address -> until when
         self._name_next: Bounded[str, float] = Bounded(size)  # a slowed name -> its next attempt
+        self._good: Bounded[tuple[str, str], float] = Bounded(size)  # (address, name) -> last login
+        self._checking: dict[Hashable, int] = {}  # pair or address -> passwords being checked now
 
     def wait(self, address: str, name: str) -> float:
         """Seconds until this address may try this name (0: now)."""
         now = self.clock()
+        good = self._good.get((address, name))
+        known = good is not None and now - good < self.limits.known_good_s
         until = max(
             self._locked.get(("pair", address, name)) or 0.0,
-            self._locked.get(("address", address)) or 0.0,
+            0.0 if known else self._locked.get(("address", address)) or 0.0,
             self._name_next.get(name) or 0.0,
         )
         return max(0.0, until - now)
+
+    def begin(self, address: str, name: str) -> bool:
+        """Take a place to check a password; False: one for this pair (or `max_checking` for
+        this address) is being checked now, so this attempt is turned away unchecked."""
+        pair: Hashable = ("pair", address, name)
+        if self._checking.get(pair) or self._checking.get(address, 0) >= self.limits.max_checking:
+            return False
+        self._checking[pair] = 1
+        self._checking[address] = self._checking.get(address, 0) + 1
+        return True
+
+    def end(self, address: str, name: str) -> None:
+        """The check `begin` let through is done."""
+        self._checking.pop(("pair", address, name), None)
+        left = self._checking.get(address, 0) - 1
+        if left > 0:
+            self._checking[address] = left
+        else:
+            self._checking.pop(address, None)
 
     def failed(self, address: str, name: str) -> bool:
         """Count a failed login; True if it locked the pair or the address."""
@@ -97,6 +129,7 @@ class LoginThrottle:
 
     def succeeded(self, address: str, name: str) -> None:
         self._failures["pair"].pop((address, name))
+        self._good.put((address, name), self.clock())
 
     def _count(self, kind: str, key: Hashable, now: float) -> int:
         table = self._failures[kind]

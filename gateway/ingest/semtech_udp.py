@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.clock import WALL, Clock
-from gateway.config import SemtechUdpConfig
+from gateway.config import SemtechUdpConfig, allowed_source
 from gateway.ingest.pipeline import Reception
 from gateway.ingest.transports import Receiver, Transport
 from protocol import gwmp
@@ -24,7 +24,13 @@ log = logging.getLogger("perimeter.transport")
 
 MAX_FORWARDERS = 64  # concentrators a site has, at the very most: the downlink table's bound
 # What a malformed datagram raises on its way through `_datagram`; anything else is a bug.
-BAD_DATAGRAM = (ValueError, KeyError, TypeError, struct.error)
+# RecursionError: JSON nested thousands deep in a PUSH_DATA (before, a traceback per datagram).
+BAD_DATAGRAM = (ValueError, KeyError, TypeError, struct.error, RecursionError)
+# A forwarder sends PULL_DATA every 10 s (its keepalive): while the address an EUI pulls from
+# was heard this recently, another address claiming that EUI is refused, not believed (before,
+# a spoofer's PULL_DATA from another port took the node's ACKs). A forwarder that restarts on
+# a new port is believed once its old address has gone quiet this long.
+PULL_HELD_S = 30.0
 
 
 def _number(value: Any, name: str) -> float | None:
@@ -47,11 +53,19 @@ class SemtechUdpTransport(Transport):
         self.config = config
         self._udp: asyncio.DatagramTransport | None = None
         self._pull_addr: dict[bytes, Any] = {}  # gateway EUI -> address its PULL_DATA came from
+        self._pulled_at: dict[bytes, float] = {}  # gateway EUI -> when that address last pulled
+        self.conflicting_pulls = 0  # PULL_DATA for an EUI from a second address while the first lives
         self.bad_datagrams = 0
         self.refused_datagrams = 0  # from an EUI or an address the allow-lists do not name
         self.crc_failures = 0  # packets heard whose CRC failed: reported as interference
         self._euis = {bytes.fromhex(e) for e in config.allowed_gateways}
-        self._sources = [ipaddress.ip_network(s, strict=False) for s in config.allowed_sources]
+        # "10.8.0.5" or "10.8.0.0/24" (any port), or "10.8.0.5:1700" / "[fd00::5]:1700" (that port only)
+        self._sources = [allowed_source(s) for s in config.allowed_sources]
+        if not self._euis and not self._sources:
+            log.warning(
+                "transport=%s takes datagrams from any forwarder: name allowed_gateways and allowed_sources",
+                config.name,
+            )
         # The forwarders' last answers to our downlinks, for inspection; bounded, since a
         # forwarder answers every one of them for as long as the gateway runs.
         self.tx_acks: deque[Any] = deque(maxlen=256)
@@ -97,10 +111,10 @@ class SemtechUdpTransport(Transport):
             return False
         if self._sources:
             try:
-                source = ipaddress.ip_address(addr[0])
+                source, port = ipaddress.ip_address(addr[0]), int(addr[1])
             except (ValueError, TypeError, IndexError):
                 return False
-            return any(source in network for network in self._sources)
+            return any(source in network and allowed in (None, port) for network, allowed in self._sources)
         return True
 
     def datagram(self, data: bytes, addr: Any) -> None:
@@ -138,7 +152,21 @@ class SemtechUdpTransport(Transport):
         elif datagram.ident == gwmp.PULL_DATA:
             if datagram.eui not in self._pull_addr and len(self._pull_addr) >= MAX_FORWARDERS:
                 raise ValueError("more than %d forwarders: PULL_DATA from a new one ignored" % MAX_FORWARDERS)
+            now = self.clock.now()
+            known = self._pull_addr.get(datagram.eui)
+            if known is not None and known != addr and now - self._pulled_at[datagram.eui] < PULL_HELD_S:
+                self.conflicting_pulls += 1
+                log.warning(
+                    "transport=%s PULL_DATA for gateway %s from %s while %s pulls for it: refused (a spoofer, "
+                    "or a second forwarder with the same EUI)",
+                    self.name,
+                    datagram.eui.hex(),
+                    addr,
+                    known,
+                )
+                return
             self._pull_addr[datagram.eui] = addr
+            self._pulled_at[datagram.eui] = now
         elif datagram.ident == gwmp.TX_ACK:
             body = datagram.json()
             self.tx_acks.append(body)

@@ -28,6 +28,28 @@ def test_an_address_spraying_names_is_locked_whole() -> None:
     assert throttle.wait("10.0.0.66", "alice") == 300 and throttle.wait("10.0.0.7", "alice") == 0
 
 
+def test_guesses_sent_at_once_are_checked_one_at_a_time() -> None:
+    # Before, 60 guesses at once from one address were all checked: each passed `wait` before
+    # any had failed (issue 31, point 6).
+    throttle = LoginThrottle(LIMITS, FakeClock())
+    admitted = [throttle.begin("10.0.0.66", "alice") for _ in range(60)]
+    assert admitted == [True] + [False] * 59
+    assert [throttle.begin("10.0.0.66", "name-%d" % i) for i in range(6)] == [True] * 3 + [False] * 3
+    throttle.end("10.0.0.66", "alice")
+    assert throttle.begin("10.0.0.66", "alice") and throttle.begin("10.0.0.7", "alice")
+
+
+def test_a_spray_through_a_local_proxy_does_not_lock_out_the_operators_who_use_it() -> None:
+    # Before, 21 failures from 127.0.0.1 locked out everyone behind a local proxy.
+    clock = FakeClock()
+    throttle = LoginThrottle(LIMITS, clock)
+    throttle.succeeded("127.0.0.1", "alice")  # the night shift logged in through the proxy
+    for i in range(21):
+        throttle.failed("127.0.0.1", "name-%d" % i)
+    assert throttle.wait("127.0.0.1", "mallory") == 300  # the spray's address is locked ...
+    assert throttle.wait("127.0.0.1", "alice") == 0  # ... not for a name known to log in from it
+
+
 def test_a_name_guessed_from_many_addresses_is_slowed_never_locked() -> None:
     clock = FakeClock()
     throttle = LoginThrottle(LIMITS, clock)

@@ -122,7 +122,26 @@ def test_check_config_summarises_a_good_file(site: Path) -> None:
         text=True,
         timeout=30,
     )
-    assert result.returncode == 0 and "ok (site site, gateway gw1, 0 transports, 0 nodes)" in result.stdout
+    assert result.returncode == 0
+    # The template is a start, not a site: what it leaves out is said, not passed as "ok".
+    assert "usable, with 2 warning(s) (site site, gateway gw1, 0 transports, 0 nodes)" in result.stdout
+    assert "warning: no transports: the gateway hears no node" in result.stdout
+    assert "warning: no [[node]]: every node's frames are refused as unknown" in result.stdout
+
+
+def test_check_config_warns_of_a_forwarder_allow_list_left_open(site: Path) -> None:
+    # Before, the defaults took datagrams from anyone and check-config said ok (issue 31, point 6).
+    open_udp = TEMPLATE + '\n[[transport.semtech_udp]]\nname = "lora"\nport = 1700\n\n[[node]]\nid = 1\n'
+    (site / "gateway.toml").write_text(open_udp)
+    result = subprocess.run(
+        [PERIMETER, "gateway", "check-config", "--config", str(site / "gateway.toml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usable, with 1 warning(s)" in result.stdout
+    assert "transport lora takes datagrams from any packet forwarder on the network" in result.stdout
 
 
 def test_an_unreadable_mqtt_password_or_ca_file_is_named_at_start(site: Path) -> None:

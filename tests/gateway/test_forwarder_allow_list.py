@@ -63,3 +63,46 @@ def test_without_allow_lists_every_forwarder_is_heard_but_the_downlink_table_is_
         udp.datagram(gwmp.encode(gwmp.PULL_DATA, b"\x00\x04", n.to_bytes(8, "big")), ELSEWHERE)
     assert len(udp._pull_addr) == MAX_FORWARDERS
     assert udp.bad_datagrams == 3000 - MAX_FORWARDERS  # refused and counted, never stored
+
+
+class Turned:
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def test_the_forwarders_address_from_another_port_does_not_take_its_acks() -> None:
+    # Before, the allow-list matched the address alone: a spoofer sending PULL_DATA with our
+    # EUI from the forwarder's address and another port took the node's ACKs (issue 31, point 6).
+    clock = Turned()
+    heard = Heard()
+    udp = SemtechUdpTransport(
+        SemtechUdpConfig(name="conc", allowed_gateways=(OURS.hex(),), allowed_sources=("10.8.0.5:1700",)),
+        heard,
+        clock=clock,  # type: ignore[arg-type]
+    )
+    udp.datagram(gwmp.encode(gwmp.PULL_DATA, b"\x00\x01", OURS), ("10.8.0.5", 40000))  # not its port
+    assert udp.refused_datagrams == 1 and udp._pull_addr == {}
+    udp.datagram(gwmp.encode(gwmp.PULL_DATA, b"\x00\x02", OURS), SITE_NETWORK)
+    assert udp._pull_addr == {OURS: SITE_NETWORK}
+
+
+def test_a_second_address_claiming_a_live_forwarder_is_refused_until_the_first_goes_quiet() -> None:
+    clock = Turned()
+    udp = SemtechUdpTransport(SemtechUdpConfig(name="conc", allowed_sources=("10.8.0.0/24",)), Heard(), clock=clock)  # type: ignore[arg-type]
+    udp.datagram(gwmp.encode(gwmp.PULL_DATA, b"\x00\x01", OURS), SITE_NETWORK)
+    clock.t += 10
+    udp.datagram(gwmp.encode(gwmp.PULL_DATA, b"\x00\x02", OURS), ("10.8.0.66", 1700))  # a spoofer on the LAN
+    assert udp._pull_addr == {OURS: SITE_NETWORK} and udp.conflicting_pulls == 1
+    clock.t += 60  # the forwarder restarted on a new port, its old address quiet since
+    udp.datagram(gwmp.encode(gwmp.PULL_DATA, b"\x00\x03", OURS), ("10.8.0.5", 1701))
+    assert udp._pull_addr == {OURS: ("10.8.0.5", 1701)}
+
+
+def test_json_nested_thousands_deep_is_a_bad_datagram_not_a_traceback() -> None:
+    udp, heard = transport()
+    deep = b'{"rxpk":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    udp.datagram(gwmp.encode(gwmp.PUSH_DATA, b"\x00\x01", OURS) + deep, SITE_NETWORK)
+    assert udp.bad_datagrams == 1 and heard.packets == []
