@@ -2,6 +2,7 @@
 process and event loop; this measures what that costs the nodes.
 
     .venv/bin/python bench/web_flood_bench.py [--seconds 20] [--rate 20] [--clients 64]
+    .venv/bin/python bench/web_flood_bench.py --idle 1100 [--seconds 60]
 
 Real parts: a Mosquitto of its own, a `perimeter gateway` process reading a pseudo-terminal
 as its serial port, with the dashboard on. A node writes a FENCE frame (ack_req) every
@@ -11,6 +12,12 @@ hammer the dashboard as fast as it answers (the login page, a static file, unaut
 API calls that are refused, failed logins: what anyone on the network can send). Printed:
 ACK latency p50 / p99 / max in both phases, the requests the dashboard answered per second,
 and the gateway's CPU time. The flood's clients run on the same 2 cores as the gateway.
+
+`--idle N` (issue 31, point 2): N connections that each send half a login header
+(`POST /api/login HTTP/1.1\r\nHost: x\r\n`) and wait, reopened as soon as the gateway drops
+one, as the attacker held 1,100 of them. Printed: ACK latency quiet and under it (the target:
+p99 within 2x), the gateway's CPU, the log it wrote in the flood's minute, whether a login is
+answered during it, and how long a replugged serial port takes to carry ACKs again.
 """
 
 import argparse
@@ -101,12 +108,145 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks of 10 ms
 
 
+HALF_A_LOGIN = b"POST /api/login HTTP/1.1\r\nHost: x\r\n"
+
+
+ATTACKER = """
+import asyncio, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+port, count = int(sys.argv[1]), int(sys.argv[2])
+HALF = b"POST /api/login HTTP/1.1\\r\\nHost: x\\r\\n"
+held = [0]
+
+async def idler():
+    while True:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(HALF)
+            await writer.drain()
+            held[0] += 1
+            try:
+                await reader.read()
+            finally:
+                held[0] -= 1
+                writer.close()
+        except OSError:
+            pass
+        await asyncio.sleep(0.05)
+
+async def main():
+    tasks = [asyncio.create_task(idler()) for _ in range(count)]
+    while True:
+        await asyncio.sleep(1)
+        print(held[0], flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def login_answer_s(port: int) -> float | None:
+    """Seconds until a (wrong) login gets its answer; None if none in 10 s."""
+    body = b'{"name":"alice","password":"wrong"}'
+    request = (
+        b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\nContent-Type: "
+        b"application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (port, port, len(body))
+    ) + body
+    t0 = time.time()
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+        writer.write(request)
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    except (OSError, TimeoutError):
+        return None
+    return time.time() - t0 if answer.startswith(b"HTTP/1.1 ") else None
+
+
+async def replug_s(pty: Pty, node: SimNode) -> float | None:
+    """Unplug the serial port, plug it again: seconds until a frame is acked again."""
+    pty.unplug()
+    await asyncio.sleep(0.5)
+    pty.plug()
+    t0 = time.time()
+    while time.time() - t0 < 30:
+        pty.write(node.fence(), drop_when_full=True)
+        await asyncio.sleep(0.2)
+        if node.take_acks(pty.read()):
+            return time.time() - t0
+    return None
+
+
+async def idle_flood(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        broker = Broker(work)
+        broker.start()
+        pty = Pty(work / "ttyBENCH")
+        web = free_port()
+        add_account(work / "operators.txt", "alice", "operator", "correct horse battery")
+        dashboard = {"dashboard": {"listen": "127.0.0.1:%d" % web, "accounts_file": "operators.txt"}}
+        config = write_site(work, broker.port, nodes=[1], transports=serial(("bench", pty.link)), extra=dashboard)
+        log_file = work / "gateway.log"
+        with log_file.open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(PERIMETER, "gateway", "--config", str(config), stderr=log)
+            node = SimNode(1)
+            warm_until = time.time() + 20
+            while not node.acked and time.time() < warm_until:
+                pty.write(node.fence())
+                await asyncio.sleep(0.2)
+                node.take_acks(pty.read())
+            quiet = await ack_latencies(pty, node, args.rate, args.seconds)
+            quiet_login = await login_answer_s(web)
+            # The attacker is a process of its own: its 1,100 tasks must not delay this loop,
+            # which writes the node's frames and reads their ACKs.
+            attacker = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", ATTACKER, str(web), str(args.idle), stdout=asyncio.subprocess.PIPE
+            )
+            assert attacker.stdout is not None
+            for _ in range(3):  # the connections made
+                held_now = int(await attacker.stdout.readline())
+            log_before, cpu0, t0 = log_file.stat().st_size, cpu_s(proc.pid), time.time()
+            most_held = held_now
+            loaded = await ack_latencies(pty, node, args.rate, args.seconds)
+            flooded_login = await login_answer_s(web)
+            replugged = await replug_s(pty, node)
+            elapsed = time.time() - t0
+            cpu = (cpu_s(proc.pid) - cpu0) / elapsed
+            logged = log_file.stat().st_size - log_before
+            attacker.kill()
+            await attacker.wait()
+            proc.terminate()
+            await proc.wait()
+        pty.unplug()
+        broker.stop()
+    print("ACK latency, quiet:                              " + figures(quiet))
+    print("ACK latency, under %4d idle web connections:   " % args.idle + figures(loaded))
+    print(
+        json.dumps(
+            {
+                "idle_connections_tried": args.idle,
+                "attacker_connections_open": most_held,
+                "gateway_cpu_cores": round(cpu, 2),
+                "log_bytes_per_minute": round(logged * 60 / elapsed),
+                "login_answer_s_quiet": None if quiet_login is None else round(quiet_login, 3),
+                "login_answer_s_flooded": None if flooded_login is None else round(flooded_login, 3),
+                "serial_replug_to_ack_s": None if replugged is None else round(replugged, 2),
+            }
+        )
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--idle", type=int, default=0, help="hold this many half-sent requests open instead")
     args = parser.parse_args()
+    if args.idle:
+        await idle_flood(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         broker = Broker(work)
