@@ -154,7 +154,9 @@ async def login_answer_s(port: int) -> float | None:
     ) + body
     t0 = time.time()
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+        # From the operator's desk: another address than the attacker's (127.0.0.2 is loopback too).
+        connecting = asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0))
+        reader, writer = await asyncio.wait_for(connecting, 10)
         writer.write(request)
         answer = await asyncio.wait_for(reader.read(), 10)
         writer.close()

@@ -6,8 +6,9 @@ descriptor the process had: logins went unanswered, ACK latency rose tenfold, a 
 serial port could not be opened again, and asyncio logged an `accept()` traceback per attempt
 (507 MB in 20 s). So every connection passes this gate:
 
-- at most `total` open at once, and `per_address` from one address: the rest are closed the
-  moment they are accepted (a reset, no bytes read, no task started);
+- at most `total` open at once, and `per_address` from one address: the rest are turned away
+  as they are accepted (no bytes read, no task started), held unread in a tarpit of
+  `tarpit` connections and reset when newer ones push them out;
 - a request's header must be complete (its blank line) within `header_s` of its first byte,
   and a new connection must start one within `header_s`: a client that trickles or idles is
   closed. A page's live stream, whose request is complete, is never cut by this.
@@ -24,6 +25,9 @@ class GateLimits:
     per_address: int = 32  # a video wall's pages behind one address, not one client's flood
     header_s: float = 10.0
     report_s: float = 60.0
+    # Refused connections held open unread (`embedded_http.GatedListener`), so a flood that
+    # reconnects at once waits instead; well inside the descriptors the daemon raises itself to.
+    tarpit: int = 2048
 
 
 @dataclass
@@ -37,13 +41,21 @@ class ConnectionGate:
     timed_out_total: int = 0
     _reported_at: float | None = None
 
+    def full(self, address: str) -> bool:
+        """Whether a connection from `address` would be refused now (nothing taken)."""
+        return self.open >= self.limits.total or self.by_address.get(address, 0) >= self.limits.per_address
+
+    def turned_away(self) -> None:
+        """A connection refused as it was accepted, before it had a place."""
+        self.refused += 1
+        self.refused_total += 1
+
     def admit(self, address: str) -> bool:
         """Take a place for a new connection from `address`; False: close it now."""
-        held = self.by_address.get(address, 0)
-        if self.open >= self.limits.total or held >= self.limits.per_address:
-            self.refused += 1
-            self.refused_total += 1
+        if self.full(address):
+            self.turned_away()
             return False
+        held = self.by_address.get(address, 0)
         self.open += 1
         self.by_address[address] = held + 1
         return True

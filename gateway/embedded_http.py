@@ -8,7 +8,11 @@ web never takes the descriptors and the time the radio path needs."""
 import asyncio
 import contextlib
 import logging
+import os
+import resource
 import socket
+import struct
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,16 +34,68 @@ def bind(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, reuse_port=False)
 
 
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset, keeps no state
+
+
+class GatedListener(socket.socket):
+    """A listening socket whose accept() turns away what the gate would refuse before asyncio
+    builds a transport and uvicorn a protocol for it.
+
+    A refused connection is not closed at once: it goes into a tarpit, held open and never
+    read (no transport, no task, nothing on the event loop), and is reset only when the tarpit
+    is full and newer ones come. A client that reconnects the moment it is dropped (the
+    flood's way) so waits on a connection that never answers instead of costing the gateway
+    an accept() and a reset thousands of times a second."""
+
+    gate: ConnectionGate
+    tarpit: "deque[socket.socket]"
+    room: int
+
+    @classmethod
+    def wrap(cls, sock: socket.socket, gate: ConnectionGate) -> "GatedListener":
+        listener = cls(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))  # the caller's stays valid
+        listener.gate = gate
+        listener.tarpit = deque()
+        # Never more than a quarter of the descriptors the process may have (1,024 unraised).
+        listener.room = min(gate.limits.tarpit, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4)
+        return listener
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        while True:
+            conn, address = super().accept()  # BlockingIOError when none is waiting: asyncio's to handle
+            peer = str(address[0]) if address else "-"
+            if not self.gate.full(peer):
+                return conn, address
+            self.gate.turned_away()
+            self.tarpit.append(conn)
+            if len(self.tarpit) > self.room:
+                _reset(self.tarpit.popleft())
+
+    def close(self) -> None:
+        while getattr(self, "tarpit", None):
+            _reset(self.tarpit.popleft())
+        super().close()
+
+
+def _reset(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+    conn.close()
+
+
 async def serve(server: EmbeddedServer, sock: socket.socket, log: logging.Logger, what: str) -> None:
     """Serve until stopped; a failure is logged as `what` stopping, never raised into the
     gateway (cancellation still is)."""
+    gate = getattr(server, "gate", None)
+    listener = GatedListener.wrap(sock, gate) if gate is not None else sock
     try:
-        await server.serve(sockets=[sock])
+        await server.serve(sockets=[listener])
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("%s stopped", what)
     finally:
+        listener.close()
         sock.close()
 
 

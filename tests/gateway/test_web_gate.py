@@ -17,7 +17,7 @@ from starlette.routing import Route
 from gateway.connection_gate import ConnectionGate, GateLimits, header_complete
 from gateway.embedded_http import bind, embedded, serve
 
-LIMITS = GateLimits(total=40, per_address=30, header_s=0.5, report_s=60.0)
+LIMITS = GateLimits(total=40, per_address=30, header_s=0.5, report_s=60.0, tarpit=10)
 
 
 async def hello(request: Request) -> Response:
@@ -60,9 +60,12 @@ async def get(port: int, raw: bytes = b"GET / HTTP/1.1\r\nHost: x\r\nConnection:
 
 
 async def closed(reader: asyncio.StreamReader, within: float) -> bool:
+    """Whether the gateway closed (or reset) the connection within `within` seconds."""
     try:
         return await asyncio.wait_for(reader.read(), within) == b""
-    except (ConnectionResetError, TimeoutError):
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
         return False
 
 
@@ -77,6 +80,9 @@ async def test_connections_over_the_caps_are_reset_and_a_request_still_gets_its_
         idle.append((reader, writer))
     await asyncio.sleep(0.1)
     assert gate.open == LIMITS.per_address and gate.refused_total == 60 - LIMITS.per_address
+    # The turned-away ones wait in the tarpit, unread; beyond its 10, the oldest are reset.
+    reset = [await closed(reader, 0.2) for reader, _ in idle[LIMITS.per_address :]]
+    assert reset == [True] * 20 + [False] * 10
     # The dawdlers go at the header deadline; then a request is answered (before: no answer).
     await asyncio.sleep(LIMITS.header_s + 0.3)
     assert gate.open == 0 and gate.timed_out_total == LIMITS.per_address
