@@ -216,6 +216,8 @@ async def idle_flood(args: argparse.Namespace) -> None:
             elapsed = time.time() - t0
             cpu = (cpu_s(proc.pid) - cpu0) / elapsed
             logged = log_file.stat().st_size - log_before
+            if replugged is None:  # what the gateway said about its port
+                print(log_file.read_text()[-3000:])
             attacker.kill()
             await attacker.wait()
             proc.terminate()

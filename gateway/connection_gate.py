@@ -26,8 +26,11 @@ class GateLimits:
     header_s: float = 10.0
     report_s: float = 60.0
     # Refused connections held open unread (`embedded_http.GatedListener`), so a flood that
-    # reconnects at once waits instead; well inside the descriptors the daemon raises itself to.
-    tarpit: int = 2048
+    # reconnects at once waits instead (a quarter of the process's descriptors at most). Web
+    # connections live on descriptors above 1,024: pyserial waits on a port with select(),
+    # which takes no higher one, and a port replugged behind 2,000 held connections would
+    # otherwise get one it cannot read.
+    tarpit: int = 4096
 
 
 @dataclass

@@ -7,6 +7,7 @@ web never takes the descriptors and the time the radio path needs."""
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import resource
@@ -57,12 +58,14 @@ class GatedListener(socket.socket):
         listener.gate = gate
         listener.tarpit = deque()
         # Never more than a quarter of the descriptors the process may have (1,024 unraised).
-        listener.room = min(gate.limits.tarpit, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4)
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        listener.room = min(gate.limits.tarpit, soft // 4 if soft > 2 * SELECT_LIMIT else 128)
         return listener
 
     def accept(self) -> tuple[socket.socket, Any]:
         while True:
             conn, address = super().accept()  # BlockingIOError when none is waiting: asyncio's to handle
+            conn = _above_select(conn)
             peer = str(address[0]) if address else "-"
             if not self.gate.full(peer):
                 return conn, address
@@ -75,6 +78,22 @@ class GatedListener(socket.socket):
         while getattr(self, "tarpit", None):
             _reset(self.tarpit.popleft())
         super().close()
+
+
+SELECT_LIMIT = 1024  # FD_SETSIZE: pyserial waits on its port with select(), which takes no higher descriptor
+
+
+def _above_select(conn: socket.socket) -> socket.socket:
+    """The connection moved to a descriptor above select()'s range when the process has room:
+    the kernel hands out the lowest free descriptor, and a serial port reopened behind a
+    thousand web connections would get one pyserial cannot wait on (asyncio's epoll takes any)."""
+    try:
+        high = fcntl.fcntl(conn.fileno(), fcntl.F_DUPFD_CLOEXEC, SELECT_LIMIT)
+    except OSError:
+        return conn  # no room up there (an unraised limit): keep it where it is
+    moved = socket.socket(conn.family, conn.type, conn.proto, fileno=high)
+    conn.close()
+    return moved
 
 
 def _reset(conn: socket.socket) -> None:
