@@ -33,11 +33,11 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.accounts import add_account  # noqa: E402
 from gateway.alarming.request_guard import fresh  # noqa: E402
 from gateway.config_dump import dump  # noqa: E402
+from gateway.identity.accounts import add_account  # noqa: E402
+from gateway.identity.site_key import write_site_key  # noqa: E402
 from gateway.outputs import topics  # noqa: E402
-from gateway.site_key import write_site_key  # noqa: E402
 from protocol import gwmp  # noqa: E402
 from protocol.messages import DOWN  # noqa: E402
 from protocol.packet import open_packet  # noqa: E402

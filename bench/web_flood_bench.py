@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.accounts import add_account  # noqa: E402
+from gateway.identity.accounts import add_account  # noqa: E402
 from tests.gateway.harness import Broker, Pty, SimNode, serial, write_site  # noqa: E402
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))

@@ -13,9 +13,8 @@ from typing import Any
 
 from gateway.alarming.permissions import ROLES
 from gateway.config import TEMPLATE, ConfigError, load
-from gateway.journal import Journal, JournalError
-from gateway.journal_export import export
-from gateway.tools import frame_tool
+from gateway.evidence.journal import JournalError
+from gateway.tools import frame_tool, journal_tool
 
 
 def _gateway(args: argparse.Namespace) -> int:
@@ -28,7 +27,9 @@ def _gateway(args: argparse.Namespace) -> int:
         )
     config = load(args.config)
     if args.action == "check-config":
-        warnings = config.warnings()
+        from gateway.config_warnings import warnings as config_warnings
+
+        warnings = config_warnings(config)
         print(
             "%s: %s (site %s, gateway %s, %d transports, %d nodes)"
             % (
@@ -54,80 +55,6 @@ def _gateway(args: argparse.Namespace) -> int:
     harden_process()  # umask, descriptors, a log no flood fills
     asyncio.run(serve(config))
     return 0
-
-
-def _journal_path(args: argparse.Namespace) -> Path:
-    if args.journal:
-        path = Path(args.journal)
-    elif args.config:
-        path = load(args.config).journal
-    else:
-        raise frame_tool.UsageError("give --journal FILE or --config FILE")
-    if not path.exists():
-        raise frame_tool.UsageError("no journal at %s" % path)
-    return path
-
-
-def _journal(args: argparse.Namespace) -> int:
-    journal = Journal(_journal_path(args), durable=False)
-    try:
-        if args.action == "verify":
-            result = journal.verify()
-            if not result.ok:
-                print("journal %s: BROKEN at row %d: %s" % (journal.path, result.rows, result.problem))
-                return 1
-            print("journal %s: %d rows, chain intact, head %s" % (journal.path, result.rows, result.head))
-            return _witnessed(journal, args) if args.witness else 0
-        if args.action == "report":
-            return _report(journal, args)
-        if args.format == "text":
-            raise frame_tool.UsageError("export writes jsonl or csv")
-        export(journal, sys.stdout, since=args.since, fmt=args.format or "jsonl")
-        return 0
-    finally:
-        journal.close()
-
-
-def _report(journal: Journal, args: argparse.Namespace) -> int:
-    """The supervisor's report: per account, what it did and the patterns worth a look."""
-    import json
-
-    from gateway import operator_report
-
-    if not args.config:
-        raise frame_tool.UsageError("perimeter journal report needs --config (which node is in which zone)")
-    perimeter = load(args.config).perimeter
-
-    def zone_of(node: int) -> str | None:
-        zone = perimeter.zone_of_node(node)
-        return zone.name if zone is not None else None
-
-    reports = operator_report.report(journal.entries(args.since), zone_of)
-    if args.format == "jsonl":
-        for r in reports:
-            print(json.dumps(r.as_json(), sort_keys=True))
-    else:
-        print(operator_report.text(reports))
-    return 0
-
-
-def _witnessed(journal: Journal, args: argparse.Namespace) -> int:
-    """The journal held against what a witness saw (gateway/witness.py)."""
-    from gateway.witness import WitnessError, check_witnessed, read_checkpoints, read_public
-
-    if not args.witness_key:
-        raise frame_tool.UsageError("--witness needs --witness-key (the witness.pub that perimeter site init wrote)")
-    try:
-        public = read_public(args.witness_key)
-        checkpoints = read_checkpoints(Path(args.witness))
-    except (WitnessError, OSError) as exc:
-        raise frame_tool.UsageError(str(exc)) from None
-    period = args.witness_period
-    if period is None:
-        period = load(args.config).witness.every_s if args.config else 60.0
-    ok, message = check_witnessed(journal, checkpoints, public, period)
-    print("witness %s: %s" % (args.witness, message if ok else "BROKEN: " + message))
-    return 0 if ok else 1
 
 
 def _node(args: argparse.Namespace) -> int:
@@ -186,7 +113,7 @@ def _node(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     from gateway.clock import WALL
-    from gateway.revocations import RevocationError, revoke
+    from gateway.identity.revocations import RevocationError, revoke
 
     if args.node_id is None or not args.config:
         raise frame_tool.UsageError("perimeter node revoke needs --node-id and --config")
@@ -230,8 +157,8 @@ def _node_image(args: argparse.Namespace, node_image: Any) -> int:
 def _operator(args: argparse.Namespace) -> int:
     """Accounts: add (or change the password or role of) one, remove one, list them; the
     broker's password file and ACL beside the accounts follow (`perimeter site init`)."""
-    from gateway.accounts import AccountError, add_account, parse_accounts, remove_account
-    from gateway.broker_accounts import broker_folder, remove_broker_user, write_broker_files
+    from gateway.identity.accounts import AccountError, add_account, parse_accounts, remove_account
+    from gateway.identity.broker_accounts import broker_folder, remove_broker_user, write_broker_files
 
     reload = "; reload the broker (systemctl reload perimeter-mosquitto) for MQTT"
 
@@ -292,7 +219,7 @@ def _site(args: argparse.Namespace) -> int:
 
 
 def _site_init(args: argparse.Namespace) -> int:
-    from gateway.accounts import AccountError
+    from gateway.identity.accounts import AccountError
     from gateway.tools.site_init import OffHostWitness, SiteInitError, init_site
 
     if not args.folder or not args.name or not args.supervisor:
@@ -395,7 +322,7 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
         help="verify: the checkpoint period (default: the config's witness.every_s, else 60); a journal that runs "
         "further past the last checkpoint fails",
     )
-    jr.set_defaults(handler=_journal)
+    jr.set_defaults(handler=journal_tool.run)
     if extra is not None:
         extra(commands)
     return top

@@ -7,7 +7,6 @@ files it names (site key, accounts, TLS and broker credentials), so a broken con
 found at start, with the key and line named, never as a traceback.
 """
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -15,15 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.accounts import AccountError, parse_accounts
 from gateway.alarming import fusion
 from gateway.alarming.desk import Policy
 from gateway.alarming.perimeter import Perimeter, PlacedNode, Zone
 from gateway.config_dump import template
 from gateway.config_schema import REQUIRED, SCHEMA, TABLES, TOP, Table, check, defaults, known
+from gateway.evidence.witness import WitnessConfig, WitnessError
+from gateway.identity.accounts import AccountError, parse_accounts
+from gateway.identity.site_key import KeyFileError, SiteKeys, read_site_key
+from gateway.ingest.forwarder_sources import allowed_source
 from gateway.outputs.integrations import MilestoneConfig, WebhookConfig
-from gateway.site_key import KeyFileError, SiteKeys, read_site_key
-from gateway.witness import WitnessConfig, WitnessError
 
 __all__ = ["ConfigError", "GatewayConfig", "TEMPLATE", "load", "parse"]
 
@@ -214,27 +214,6 @@ class GatewayConfig:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
         return names + [t.name for t in self.tcp] + [t.name for t in self.semtech_udp]
 
-    def warnings(self) -> list[str]:
-        """What the config allows that an attacker could use, or leaves unsaid (check-config)."""
-        found = [
-            "transport %s takes datagrams from any packet forwarder on the network: name allowed_gateways "
-            "(their EUIs) and allowed_sources (their addresses, with :port where it is fixed)" % t.name
-            for t in self.semtech_udp
-            if not t.allowed_gateways and not t.allowed_sources
-        ]
-        if not self.transport_names():
-            found.append("no transports: the gateway hears no node")
-        if not self.nodes:
-            found.append("no [[node]]: every node's frames are refused as unknown")
-        witnessed = self.witness.syslog or any(w.witness for w in self.webhooks)
-        if self.witness.key_file and not witnessed and self.witness.off_host:
-            found.append(
-                "no witness off this host ([witness] syslog, or a webhook with witness = true): the journal's "
-                "checkpoints stay where the host's administrators can rewrite them; say [witness] off_host = false "
-                "if that is the site's choice"
-            )
-        return found
-
 
 def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> GatewayConfig:
     """A validated config from TOML text; relative paths are resolved against `base`."""
@@ -306,18 +285,6 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         policy=Policy(**v["operators"]),
         witness=witness,
     )
-
-
-def allowed_source(entry: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]:
-    """An allowed_sources entry: an address or network, with a port or without (any port)."""
-    host, port = entry, None
-    if entry.startswith("["):  # [v6]:port
-        host, _, rest = entry[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else None
-    elif entry.count(":") == 1:  # v4:port
-        host, _, number = entry.partition(":")
-        port = int(number)
-    return ipaddress.ip_network(host, strict=False), port
 
 
 def _semtech_udp(r: Reader, i: int, t: dict[str, Any]) -> SemtechUdpConfig:

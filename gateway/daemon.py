@@ -18,36 +18,37 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from gateway import chain_state, systemd, witness
-from gateway.accounts import AccountFile, accounts_for
+from gateway import systemd
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import AlarmBook
 from gateway.alarming.desk import OperatorDesk
+from gateway.alarming.operator_requests import OperatorRequests
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import WALL, Clock
 from gateway.config import GatewayConfig
 from gateway.dashboard.gateway_site import GatewaySite
 from gateway.dashboard.server import DashboardServer
 from gateway.dashboard.state import DashboardState
+from gateway.evidence import chain_state, witness
+from gateway.evidence.journal import Journal
+from gateway.evidence.witness import Witnesses
+from gateway.identity.accounts import AccountFile, accounts_for
 from gateway.ingest.downlinks import Downlinks
 from gateway.ingest.links import pipeline_for, transports_for
 from gateway.ingest.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
 from gateway.ingest.recorder import Recorder
 from gateway.ingest.registry import NodeRegistry, SupervisionChange
 from gateway.ingest.transports import UP, Transport
-from gateway.journal import Journal
-from gateway.operator_requests import OperatorRequests
-from gateway.outputs import topics
+from gateway.outputs import status, topics
 from gateway.outputs.homeassistant import discovery
 from gateway.outputs.integrations import DeliverySink, integrations_for
 from gateway.outputs.metrics import Metrics
 from gateway.outputs.mqtt_sink import MqttSink
+from gateway.outputs.status import VERSION
 from gateway.transaction import Transactions
-from gateway.witness import Witnesses
 
 log = logging.getLogger("perimeter.gateway")
 
-VERSION = "0.1.0"
 COUNTERS = ("events", "retransmits", "acks_sent", "acks_unsent", "security_findings", "state_changes")
 
 
@@ -87,6 +88,12 @@ class Gateway:
         self._supervision_wakes_at = 0.0  # when the supervision loop next runs on its own
         self._interference: dict[str, float] = {}  # transport -> when it last heard a bad CRC
         self._accounts: AccountFile | None = None  # who may send requests, in which role
+
+    def info(self) -> dict[str, Any]:
+        return status.info(self)
+
+    def health(self) -> dict[str, Any]:
+        return status.health(self)
 
     def open(self) -> "Gateway":
         """Open the journal and build the parts around what it remembers (what `async with`
@@ -273,40 +280,12 @@ class Gateway:
         """While a dashboard page is open, every journal row goes to its event log too."""
         self.journal.observer = self.live.journalled if watching else None
 
-    # -- reports ---------------------------------------------------------------------------------
-
-    def info(self) -> dict[str, Any]:
-        return {
-            "version": VERSION,
-            "site": self.config.site_name,
-            "gateway": self.config.gateway_id,
-            "transports": {name: t.kind for name, t in self.transports.items()},
-            "nodes": len(self.registry.nodes),
-            "encrypted": self.config.encrypted,
-        }
-
-    def health(self) -> dict[str, Any]:
-        return {
-            "transports": {n: t.state for n, t in self.transports.items()},
-            "frames": {n: dict(c) for n, c in self.pipeline.counters.items()},
-            "outbox_depth": self.journal.outbox_depth(),
-            "supervision": self.registry.supervision_counts(),
-            "mqtt_connected": self.sink.connected,
-            "mqtt_reconnects": self.sink.reconnects,
-            **self.counters,
-        }
-
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> "Gateway":
         if not self._opened:
             self.open()
-        witnesses = self.witnesses.off_host()
-        started: dict[str, Any] = {"action": "start", "version": VERSION, "witnesses_off_host": witnesses}
-        if not witnesses:
-            why = "chosen: witness.off_host = false" if not self.config.witness.off_host else "none configured"
-            started["no_off_host_witness"] = why
-            log.warning("no witness off this host (%s): an insider here can rewrite the journal's evidence", why)
+        started = dict(self.witnesses.start_note(self.config.witness.off_host), action="start", version=VERSION)
         self.durably("the start", lambda: self.journal.append("gateway", started))
         for transport in self.transports.values():
             self._spawn(transport.run())

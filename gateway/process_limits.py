@@ -16,6 +16,7 @@ import os
 import resource
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 UMASK = 0o027
 REPEAT_S = 60.0
@@ -66,3 +67,15 @@ def harden_process() -> None:
     repeats = RepeatFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(repeats)
+
+
+def private_to_group(path: Path) -> None:
+    """The journal and its WAL readable by the gateway's user and group only (a journal made
+    before `umask 027`, or by hand, was 0644)."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode & 0o777
+            if mode & 0o007:
+                file.chmod(mode & ~0o007)
+        except OSError:
+            pass  # not there (no WAL yet), or not ours to change: SQLite's own errors say more

@@ -6,7 +6,7 @@ book and whatever a step asked to have undone, so memory never holds what the jo
 import logging
 from collections.abc import Callable
 
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 
 log = logging.getLogger("perimeter.gateway")
 

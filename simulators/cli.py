@@ -104,7 +104,7 @@ def _run(
 
 def _dashboard_access(listen: str, report_dir: Path) -> tuple[str, Path]:
     """A one-run account for watching a simulation in the browser, shown on the terminal."""
-    from gateway.accounts import add_account
+    from gateway.identity.accounts import add_account
 
     if not listen.rpartition(":")[2].isdigit():
         raise UsageError('--dashboard takes "host:port", e.g. 127.0.0.1:8080')

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from gateway.config_dump import dump
-from gateway.site_key import write_site_key
+from gateway.identity.site_key import write_site_key
 from simulators.broker import Broker
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 from simulators.pty_link import Pty

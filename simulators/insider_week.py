@@ -17,13 +17,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.accounts import add_account
 from gateway.clock import Clock, utc_iso
 from gateway.config import load
 from gateway.config_dump import dump
 from gateway.daemon import Gateway
+from gateway.identity.accounts import add_account
+from gateway.identity.site_key import write_site_key
 from gateway.ingest.pipeline import Reception
-from gateway.site_key import write_site_key
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 
 STAFF = {"a.lee": "operator", "b.khan": "operator", "k.bent": "operator", "s.jones": "supervisor"}

@@ -34,13 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from gateway.accounts import add_account
 from gateway.clock import ScaledClock
 from gateway.config import load as load_config
 from gateway.config_dump import dump as dump_config
 from gateway.daemon import Gateway
-from gateway.journal import Journal
-from gateway.site_key import write_site_key
+from gateway.evidence.journal import Journal
+from gateway.identity.accounts import add_account
+from gateway.identity.site_key import write_site_key
 from protocol.keys import derive_node_key
 from simulators.alarm_watcher import OPERATOR, SUPERVISOR, AlarmWatcher, EvidenceClock
 from simulators.broker import Broker, free_port

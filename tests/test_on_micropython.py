@@ -22,7 +22,7 @@ import pytest
 from tests.micropython_host import compiled_tree, micropython
 
 ROOT = Path(__file__).resolve().parents[1]
-PROTOCOL = ("tests.protocol.test_codec", "tests.protocol.test_vectors")
+PROTOCOL = ("tests.protocol.test_codec", "tests.protocol.test_vectors", "tests.protocol.test_x25519")
 PROTOCOL_HEAP = "256k"  # from source: the compiler needs room too
 DEVICE = (
     "tests.device.test_counter",

@@ -9,7 +9,7 @@ and, through the shared nonce table, shut the desk for every account for two min
   are counted into the account's tally);
 - a read (`alarms`, `pending`) changes nothing, so it is answered without a journal row, and
   counted: one tally row per account and window says how many reads and refusals it had, and
-  the supervisor's report adds them up (`gateway/operator_report.py`);
+  the supervisor's report adds them up (`gateway/evidence/operator_report.py`);
 - the nonces an account has used are its own table (`request_guard.py`), and so is its share
   of the requests waiting for approval (`approvals.py`).
 

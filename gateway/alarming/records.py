@@ -10,7 +10,7 @@ from typing import Any
 from gateway.alarming.alarms import ACKNOWLEDGED, ACTIVE, CLEARED, AlarmBook, Change
 from gateway.alarming.perimeter import Zone
 from gateway.clock import utc_iso
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 from gateway.outputs import topics
 from gateway.outputs.integrations import MilestoneConfig, WebhookConfig, milestone_text, webhook_body
 

@@ -29,20 +29,19 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.accounts import AccountFile, check_password
 from gateway.clock import utc_iso
+from gateway.dashboard.live import live_stream
 from gateway.dashboard.sessions import Session, SessionStore
 from gateway.dashboard.site import Site
 from gateway.dashboard.state import DashboardState
 from gateway.dashboard.throttle import LoginLimits, LoginThrottle, Refusals
 from gateway.dashboard.views import LOG_KINDS, log_entry, snapshot
+from gateway.identity.accounts import AccountFile, check_password
 
 log = logging.getLogger("perimeter.dashboard")
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "perimeter_session"
-TICK_S = 1.0  # the gateway's time goes to the page this often (ages count on the gateway's clock)
-SESSION_CHECK_TICKS = 15
 MAX_BODY = 16 * 1024
 REFUSAL_WINDOW_S = 60.0  # refused logins from one address: one journal row per this
 # The page's own files only: no inline script, no other origin, never inside a frame.
@@ -305,36 +304,14 @@ class Dashboard:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    async def _events(self, session: Session) -> AsyncIterator[str]:
-        feed = self.live.feed
-        subscriber = feed.subscribe()  # before the snapshot: nothing falls between the two
-        ticks = 0
-        try:
-            yield _sse("snapshot", self._snapshot())
-            while True:
-                try:
-                    kind, data = await asyncio.wait_for(subscriber.queue.get(), TICK_S)
-                except TimeoutError:
-                    ticks += 1
-                    kind, data = "time", {}
-                # A removed or demoted account's page hears nothing more: checked before every
-                # message (a stat of the accounts file), not only every SESSION_CHECK_TICKS.
-                if not self._account_holds(session) or (
-                    ticks % SESSION_CHECK_TICKS == 0 and kind == "time" and self.sessions.get(session.token) is None
-                ):
-                    yield _sse("logout", {})
-                    return
-                if kind == "time":
-                    # Also a keepalive: a proxy or NAT between never sees a silent stream.
-                    yield _sse("time", {"server_time": self.site.now()})
-                    continue
-                if kind == "close":
-                    return
-                if kind == "resync":
-                    kind, data = "snapshot", self._snapshot()
-                yield _sse(kind, data)
-        finally:
-            feed.unsubscribe(subscriber)
+    def _events(self, session: Session) -> AsyncIterator[str]:
+        return live_stream(
+            self.live.feed,
+            self._snapshot,
+            lambda: self._account_holds(session),
+            lambda: self.sessions.get(session.token) is not None,
+            self.site.now,
+        )
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -401,10 +378,6 @@ class Dashboard:
         if target:
             data["target"] = target
         self.site.record(data)
-
-
-def _sse(kind: str, data: Any) -> str:
-    return "event: %s\ndata: %s\n\n" % (kind, json.dumps(data, separators=(",", ":")))
 
 
 # A hash nobody's password matches, checked for unknown names so that timing does not tell

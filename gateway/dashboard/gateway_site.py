@@ -7,13 +7,13 @@ from typing import Any
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import Alarm
 from gateway.alarming.fusion import DroneTrack
+from gateway.alarming.operator_requests import OperatorRequests
 from gateway.alarming.perimeter import Perimeter
 from gateway.clock import Clock
 from gateway.config import GatewayConfig
-from gateway.hashchain import Entry
+from gateway.evidence.hashchain import Entry
 from gateway.ingest.registry import NodeRegistry, NodeState
 from gateway.ingest.transports import Transport
-from gateway.operator_requests import OperatorRequests
 from gateway.transaction import Transactions
 
 

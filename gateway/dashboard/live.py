@@ -8,7 +8,8 @@ an ever-growing queue for it.
 """
 
 import asyncio
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 Message = tuple[str, dict[str, Any]]
@@ -72,3 +73,49 @@ class LiveFeed:
             while not subscriber.queue.empty():
                 subscriber.queue.get_nowait()
             subscriber.queue.put_nowait(CLOSE)
+
+
+TICK_S = 1.0  # the gateway's time goes to the page this often (ages count on the gateway's clock)
+SESSION_CHECK_TICKS = 15
+
+
+def sse(kind: str, data: Any) -> str:
+    return "event: %s\ndata: %s\n\n" % (kind, json.dumps(data, separators=(",", ":")))
+
+
+async def live_stream(
+    feed: LiveFeed,
+    snapshot: Callable[[], dict[str, Any]],
+    account_holds: Callable[[], bool],
+    logged_in: Callable[[], bool],
+    now: Callable[[], float],
+) -> AsyncIterator[str]:
+    """One page's stream of server-sent events: a snapshot, then each change, and the
+    gateway's time every TICK_S; a logout, and the end, as soon as the page's account is
+    removed or demoted, or (checked every SESSION_CHECK_TICKS) its session has ended."""
+    subscriber = feed.subscribe()  # before the snapshot: nothing falls between the two
+    ticks = 0
+    try:
+        yield sse("snapshot", snapshot())
+        while True:
+            try:
+                kind, data = await asyncio.wait_for(subscriber.queue.get(), TICK_S)
+            except TimeoutError:
+                ticks += 1
+                kind, data = "time", {}
+            # A removed or demoted account's page hears nothing more: checked before every
+            # message (a stat of the accounts file), not only every SESSION_CHECK_TICKS.
+            if not account_holds() or (ticks % SESSION_CHECK_TICKS == 0 and kind == "time" and not logged_in()):
+                yield sse("logout", {})
+                return
+            if kind == "time":
+                # Also a keepalive: a proxy or NAT between never sees a silent stream.
+                yield sse("time", {"server_time": now()})
+                continue
+            if kind == "close":
+                return
+            if kind == "resync":
+                kind, data = "snapshot", snapshot()
+            yield sse(kind, data)
+    finally:
+        feed.unsubscribe(subscriber)

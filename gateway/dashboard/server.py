@@ -7,13 +7,13 @@ cannot be loaded, leave the gateway running without a dashboard: the alarms must
 
 import logging
 
-from gateway.accounts import AccountError, AccountFile
 from gateway.config import DashboardConfig
 from gateway.dashboard.app import Dashboard
 from gateway.dashboard.sessions import SessionStore
 from gateway.dashboard.site import Site
 from gateway.dashboard.state import DashboardState
 from gateway.embedded_http import EmbeddedServer, bind, embedded, serve
+from gateway.identity.accounts import AccountError, AccountFile
 
 log = logging.getLogger("perimeter.dashboard")
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.accounts import Account
+from gateway.identity.accounts import Account
 
 
 @dataclass

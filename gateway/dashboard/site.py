@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from gateway.alarming.alarms import Alarm
 from gateway.alarming.fusion import DroneTrack
 from gateway.alarming.perimeter import Perimeter
-from gateway.hashchain import Entry
+from gateway.evidence.hashchain import Entry
 from gateway.ingest.registry import NodeState
 
 

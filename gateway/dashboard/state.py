@@ -9,7 +9,7 @@ from gateway.alarming.fusion import DroneTrack
 from gateway.dashboard.live import LiveFeed
 from gateway.dashboard.site import Site
 from gateway.dashboard.views import alarm_view, log_entry, node_view, tracks_view
-from gateway.hashchain import Entry
+from gateway.evidence.hashchain import Entry
 
 TRAIL_POINTS = 100  # a track's trail on the map: its newest positions
 

@@ -12,7 +12,7 @@ from typing import Any
 from gateway.alarming.alarms import DRONE, Alarm
 from gateway.alarming.perimeter import Perimeter
 from gateway.dashboard.site import Site
-from gateway.hashchain import Entry
+from gateway.evidence.hashchain import Entry
 
 EARTH_M_PER_DEG_LAT = 110_540.0
 EARTH_M_PER_DEG_LON = 111_320.0

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol
 
+from gateway.evidence.journal import Journal
 from gateway.ingest.keyring import Keyring
 from gateway.ingest.pipeline import Frame, Reception
-from gateway.journal import Journal
 from protocol.body import encode_body
 from protocol.messages import BY_NAME
 from protocol.packet import seal_packet

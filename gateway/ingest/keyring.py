@@ -3,14 +3,14 @@ expects, from the next epoch's site key too while a rotation is under way, and a
 generation each node must now use (the ones below it revoked). No I/O: the daemon tells it
 what changed (a node heard on the new key, a revocation read from its file)."""
 
-from gateway.site_key import SiteKeys
+from gateway.identity.site_key import SiteKeys
 from protocol.keys import NodeKey, derive_node_key
 
 
 class Keyring:
     """Node keys derived from the site key, for the nodes the site expects. During a key
     rotation also from the next epoch's site key, with what each node was last heard on;
-    and each node's key generation, those below it revoked (`gateway/revocations.py`)."""
+    and each node's key generation, those below it revoked (`gateway/identity/revocations.py`)."""
 
     def __init__(self, site_key: bytes, node_ids: set[int] | None = None, site_keys: SiteKeys | None = None) -> None:
         self._site_key = site_key

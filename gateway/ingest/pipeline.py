@@ -94,7 +94,7 @@ class SecurityFinding:
     tags claiming one node id: someone is trying to pass for it), or "delivery_blocked" (a
     node's heartbeats arrive while the frames they say it holds do not: `delivery_watch.py`),
     "late_frame" (an authentic frame played long after it was sent: `freshness.py`), or
-    "revoked_key" (a frame under a node key that was revoked: `gateway/revocations.py`).
+    "revoked_key" (a frame under a node key that was revoked: `gateway/identity/revocations.py`).
     """
 
     kind: str

@@ -12,14 +12,14 @@ from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.fusion import Detection
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import utc_iso
-from gateway.hashchain import canonical_data
+from gateway.evidence.hashchain import canonical_data
+from gateway.evidence.journal import Journal
+from gateway.identity.revocations import RevocationWatch
 from gateway.ingest.delivery_watch import DeliveryWatch
 from gateway.ingest.downlinks import Downlinks
 from gateway.ingest.pipeline import Frame, FramePipeline, Reception, SecurityFinding
 from gateway.ingest.registry import COMM_FAIL, NodeRegistry, SupervisionChange
-from gateway.journal import Journal
 from gateway.outputs import topics
-from gateway.revocations import RevocationWatch
 from protocol.body import field_labels
 from protocol.keys import key_fields
 from protocol.messages import BY_ID, BY_NAME

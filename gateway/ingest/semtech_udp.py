@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.clock import WALL, Clock
-from gateway.config import SemtechUdpConfig, allowed_source
+from gateway.config import SemtechUdpConfig
+from gateway.ingest.forwarder_sources import allowed_source
 from gateway.ingest.pipeline import Reception
 from gateway.ingest.transports import Receiver, Transport
 from protocol import gwmp

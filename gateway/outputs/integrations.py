@@ -23,7 +23,7 @@ from typing import Any
 
 from gateway.alarming.alarms import Change
 from gateway.backoff import backoff_delay
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 
 log = logging.getLogger("perimeter.integrations")
 
@@ -48,7 +48,7 @@ class WebhookConfig:
     token_file: str | None = None
     timeout_s: float = 10.0
     actions: tuple[str, ...] = ("raised", "updated", "escalated", "acknowledged", "cleared")
-    witness: bool = False  # also POST each signed journal checkpoint (gateway/witness.py)
+    witness: bool = False  # also POST each signed journal checkpoint (gateway/evidence/witness.py)
 
 
 class _Blank(dict[str, Any]):

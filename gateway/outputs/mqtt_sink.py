@@ -25,7 +25,7 @@ import aiomqtt
 
 from gateway.backoff import backoff_delay
 from gateway.config import MqttConfig
-from gateway.journal import Journal, OutboxMessage
+from gateway.evidence.journal import Journal, OutboxMessage
 from gateway.outputs import topics
 
 log = logging.getLogger("perimeter.mqtt")

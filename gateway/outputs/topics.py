@@ -49,7 +49,7 @@ def supervisory_events(p: str) -> str:
 
 
 def witness(p: str) -> str:
-    """The newest signed checkpoint of the journal, retained (gateway/witness.py)."""
+    """The newest signed checkpoint of the journal, retained (gateway/evidence/witness.py)."""
     return p + "/witness/checkpoint"
 
 

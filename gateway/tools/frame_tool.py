@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
-from gateway import site_key
+from gateway.identity import site_key
 from protocol.body import encode_body, field_labels
 from protocol.envelope import ENVELOPE_TYPE, wrap
 from protocol.errors import TAG, EncodeError, FrameRejected

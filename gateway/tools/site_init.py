@@ -4,9 +4,9 @@
 - `operators.txt`: the accounts, with a first supervisor;
 - `broker/`: Mosquitto's config (no anonymous clients), its password file (the supervisor
   and the gateway's own user) and ACL (each account publishes requests under its own name
-  only; `gateway/broker_accounts.py`), and the gateway's broker password (chmod 600);
+  only; `gateway/identity/broker_accounts.py`), and the gateway's broker password (chmod 600);
 - `witness.key` / `witness.pub`: the Ed25519 key that signs the journal's checkpoints
-  (`gateway/witness.py`; the private half chmod 600, the public half for whoever verifies);
+  (`gateway/evidence/witness.py`; the private half chmod 600, the public half for whoever verifies);
 - `gateway.toml`: the gateway's config, pointing at all of it, with the dashboard on
   loopback;
 - `systemd/`: units for the broker and the gateway, with this folder's paths.
@@ -20,12 +20,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.accounts import add_account
-from gateway.broker_accounts import GATEWAY_USER, broker_folder, write_broker_files
 from gateway.config_dump import dump
+from gateway.evidence.witness import new_key
+from gateway.identity.accounts import add_account
+from gateway.identity.broker_accounts import GATEWAY_USER, broker_folder, write_broker_files
+from gateway.identity.site_key import write_site_key
 from gateway.outputs import topics
-from gateway.site_key import write_site_key
-from gateway.witness import new_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def _private(path: Path, text: str) -> Path:
 
 @dataclass(frozen=True)
 class OffHostWitness:
-    """Where the journal's checkpoints go off the gateway host (`gateway/witness.py`): a
+    """Where the journal's checkpoints go off the gateway host (`gateway/evidence/witness.py`): a
     syslog collector, an HTTPS webhook, or, explicitly, nowhere (journalled at every start)."""
 
     syslog: str = ""  # host:port

@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 
 from gateway.config import GatewayConfig
-from gateway.journal import Journal
-from gateway.site_key import write_site_key
+from gateway.evidence.journal import Journal
+from gateway.identity.site_key import write_site_key
 
 
 class SiteToolError(Exception):

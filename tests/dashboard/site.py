@@ -18,8 +18,8 @@ from typing import Any
 
 from playwright.async_api import Browser, Page
 
-from gateway.accounts import add_account
 from gateway.daemon import Gateway
+from gateway.identity.accounts import add_account
 from tests.gateway.harness import Broker, Pty, SimNode, free_port, serial, start, stop, write_site
 
 OPERATOR = ("alice", "correct horse battery")

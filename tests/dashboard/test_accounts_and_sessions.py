@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.accounts import (
+from gateway.config import ConfigError, parse
+from gateway.dashboard.live import LiveFeed
+from gateway.dashboard.sessions import SessionStore
+from gateway.identity.accounts import (
     Account,
     AccountError,
     AccountFile,
@@ -19,9 +22,6 @@ from gateway.accounts import (
     hash_password,
     parse_accounts,
 )
-from gateway.config import ConfigError, parse
-from gateway.dashboard.live import LiveFeed
-from gateway.dashboard.sessions import SessionStore
 from tests.fake_clock import FakeClock
 
 FAST = 2**10  # scrypt's cost in these specs only; the gateway uses 2**14

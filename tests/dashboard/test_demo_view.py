@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Error
 
-from gateway.accounts import add_account
+from gateway.identity.accounts import add_account
 from simulators.runner import run
 from simulators.suite import RUNS, scenario
 from tests.dashboard.site import ARTIFACTS, OPERATOR

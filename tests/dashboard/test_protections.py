@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.accounts import remove_account
+from gateway.identity.accounts import remove_account
 from tests.dashboard.site import OPERATOR, SUPERVISOR, VIEWER, Client, Site
 
 ROUTES = ["/api/session", "/api/snapshot", "/api/log", "/api/stream"]

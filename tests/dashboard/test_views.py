@@ -12,7 +12,7 @@ from gateway.alarming.perimeter import Perimeter, PlacedNode, Zone
 from gateway.dashboard.site import Site
 from gateway.dashboard.state import DashboardState
 from gateway.dashboard.views import alarm_view, log_entry, node_view, perimeter_view, snapshot, tracks_view
-from gateway.hashchain import Entry
+from gateway.evidence.hashchain import Entry
 from gateway.ingest.registry import NodeState
 
 NOW = 1_800_000_000.0

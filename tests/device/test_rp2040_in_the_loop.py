@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 from gateway.tools import node_image, node_tool
 from simulators.emulated_pico import EmulatedPico
 from tests.gateway.harness import PERIMETER, SITE_ID, SITE_KEY, Broker, Pty, serial, start, stop, wait_until, write_site

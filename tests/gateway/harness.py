@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.accounts import add_account, parse_accounts
 from gateway.alarming.request_guard import fresh
 from gateway.config import load
 from gateway.config_dump import dump
 from gateway.daemon import Gateway
-from gateway.site_key import write_site_key
+from gateway.identity.accounts import add_account, parse_accounts
+from gateway.identity.site_key import write_site_key
 from simulators.broker import Broker, free_port
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 from simulators.pty_link import Pty

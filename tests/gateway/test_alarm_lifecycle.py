@@ -16,8 +16,8 @@ import pytest
 
 from gateway.cli import main as cli
 from gateway.daemon import Gateway
-from gateway.journal import Journal
-from gateway.journal_export import export_text
+from gateway.evidence.export import export_text
+from gateway.evidence.journal import Journal
 from protocol.messages import BY_ID, DOWN
 from protocol.packet import open_packet
 from tests.gateway.harness import (

@@ -16,8 +16,8 @@ import pytest
 
 from gateway.config import load
 from gateway.daemon import Gateway
+from gateway.evidence.journal import Journal
 from gateway.ingest.pipeline import Reception
-from gateway.journal import Journal
 from tests.gateway.harness import SimNode, write_site
 
 

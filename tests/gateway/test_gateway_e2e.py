@@ -14,8 +14,8 @@ import pytest
 from gateway.clock import ScaledClock
 from gateway.config import load
 from gateway.daemon import Gateway
+from gateway.evidence.journal import Journal
 from gateway.ingest.pipeline import Reception
-from gateway.journal import Journal
 from tests.gateway.harness import Broker, Collector, Pty, SimNode, serial, start, stop, wait_until, write_site
 
 

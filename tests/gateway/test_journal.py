@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.clock import utc_iso
-from gateway.hashchain import GENESIS, _canonical_stored, canonical, canonical_data, row_hash
-from gateway.journal import Journal
-from gateway.journal_export import export, export_text
+from gateway.evidence.export import export, export_text
+from gateway.evidence.hashchain import GENESIS, _canonical_stored, canonical, canonical_data, row_hash
+from gateway.evidence.journal import Journal
 
 PERIMETER = str(Path(sys.executable).with_name("perimeter"))
 

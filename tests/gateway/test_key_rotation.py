@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway.config import load
 from gateway.daemon import Gateway
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 from protocol.errors import FrameRejected
 from protocol.framing import Deframer
 from protocol.keys import NodeKey, derive_node_key, key_from_fields

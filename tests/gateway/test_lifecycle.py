@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gateway.config import load
 from gateway.daemon import Gateway
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 from tests.gateway.harness import Broker, Pty, serial, wait_until, write_site
 
 

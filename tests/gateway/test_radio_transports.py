@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.daemon import Gateway
+from gateway.evidence.journal import Journal
 from gateway.ingest.semtech_udp import SemtechUdpTransport
-from gateway.journal import Journal
 from protocol import bridge, gwmp
 from protocol.framing import Deframer, encode_frame
 from tests.gateway.harness import Broker, Collector, Pty, SimNode, free_port, start, stop, wait_until, write_site

@@ -15,9 +15,9 @@ import pytest
 
 from gateway.config import load
 from gateway.daemon import Gateway
+from gateway.evidence.journal import Journal
+from gateway.identity.revocations import RevocationError, read_revocations
 from gateway.ingest.pipeline import Reception
-from gateway.journal import Journal
-from gateway.revocations import RevocationError, read_revocations
 from gateway.tools.node_tool import identity_json
 from protocol.keys import NodeKey, derive_node_key
 from tests.gateway.harness import SITE_KEY, SimNode, write_site

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.accounts import add_account
 from gateway.cli import main  # the console script, the simulators plugged in
 from gateway.config import TEMPLATE
+from gateway.identity.accounts import add_account
 
 GOOD = (
     TEMPLATE.replace('# accounts_file = "operators.txt"', 'accounts_file = "operators.txt"').replace(

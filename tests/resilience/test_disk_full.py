@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 from tests.gateway.harness import Broker, Collector, Pty, serial, start, stop, write_site
 from tests.resilience.node import RetryingNode
 

@@ -22,7 +22,7 @@ import pytest
 from gateway.cli import main as cli
 from gateway.config_dump import dump
 from gateway.daemon import Gateway
-from gateway.site_key import write_site_key
+from gateway.identity.site_key import write_site_key
 from tests.gateway.harness import (
     NODES,
     PERIMETER,

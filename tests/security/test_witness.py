@@ -15,9 +15,9 @@ from pathlib import Path
 
 from gateway.cli import main as cli
 from gateway.clock import Clock
-from gateway.hashchain import GENESIS, row_hash
-from gateway.journal import Journal
-from gateway.witness import new_key, read_checkpoints, read_private, read_public, sign, signed_by
+from gateway.evidence.hashchain import GENESIS, row_hash
+from gateway.evidence.journal import Journal
+from gateway.evidence.witness import new_key, read_checkpoints, read_private, read_public, sign, signed_by
 from tests.gateway.harness import (
     NODES,
     PERIMETER,

@@ -30,8 +30,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gateway.hashchain import canonical
-from gateway.journal import Journal
+from gateway.evidence.hashchain import canonical
+from gateway.evidence.journal import Journal
 
 log = logging.getLogger("perimeter.gateway")
 SCHEMA = "perimeter.checkpoint/1"
@@ -134,6 +134,16 @@ class Witnesses:
             return []
         found = ["syslog %s" % self.config.syslog] if self.config.syslog else []
         return found + ["webhook %s" % name for name in self.webhooks]
+
+    def start_note(self, off_host_wanted: bool) -> dict[str, Any]:
+        """What every start journals of the witnesses: those off the host, or that there are
+        none and why (the site's choice, or nothing configured: logged as a warning too)."""
+        found = self.off_host()
+        if found:
+            return {"witnesses_off_host": found}
+        why = "chosen: witness.off_host = false" if not off_host_wanted else "none configured"
+        log.warning("no witness off this host (%s): an insider here can rewrite the journal's evidence", why)
+        return {"witnesses_off_host": [], "no_off_host_witness": why}
 
     def due(self, seq: int, now: float) -> bool:
         return self.key is not None and seq > self.last_seq and now - self.last_at >= self.config.every_s

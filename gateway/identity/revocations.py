@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway import chain_state
+from gateway.evidence import chain_state
 
 if TYPE_CHECKING:
+    from gateway.evidence.journal import Journal
     from gateway.ingest.keyring import Keyring
-    from gateway.journal import Journal
 
 log = logging.getLogger("perimeter.gateway")
 

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from gateway.accounts import Account, AccountError, parse_accounts
+from gateway.identity.accounts import Account, AccountError, parse_accounts
 
 GATEWAY_USER = "perimeter-gateway"
 _PREFIX_LINE = "# prefix: "

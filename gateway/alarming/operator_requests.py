@@ -11,13 +11,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from gateway import chain_state
 from gateway.alarming.desk import CONFIG_BIT, Decision, OperatorDesk
 from gateway.alarming.reach import READS, Reach, ReachLimits
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import Clock
+from gateway.evidence import chain_state
+from gateway.evidence.journal import Journal
 from gateway.ingest.downlinks import Downlinks
-from gateway.journal import Journal
 from gateway.outputs import topics
 from gateway.transaction import Transactions
 

@@ -6,7 +6,7 @@ import io
 import json
 from typing import TextIO
 
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 
 
 def export(journal: Journal, out: TextIO, *, since: str | None = None, fmt: str = "jsonl") -> int:

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.clock import WALL, Clock
-from gateway.hashchain import GENESIS, Entry, _stored_hash, canonical_data, row_hash
+from gateway.evidence.hashchain import GENESIS, Entry, _stored_hash, canonical_data, row_hash
+from gateway.process_limits import private_to_group
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -99,18 +100,6 @@ class OutboxMessage:
     qos: int
 
 
-def _private_to_group(path: Path) -> None:
-    """The journal and its WAL readable by the gateway's user and group only (a journal made
-    before `umask 027`, or by hand, was 0644)."""
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        try:
-            mode = file.stat().st_mode & 0o777
-            if mode & 0o007:
-                file.chmod(mode & ~0o007)
-        except OSError:
-            pass  # not there (no WAL yet), or not ours to change: SQLite's own errors say more
-
-
 class Journal:
     """The gateway's SQLite file. Writes happen between `begin()` and `commit()`."""
 
@@ -126,8 +115,7 @@ class Journal:
             self._db.execute("PRAGMA synchronous=%s" % ("FULL" if durable else "NORMAL"))
             self._db.executescript(SCHEMA)
             head = self._db.execute("SELECT hash, seq FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
-            if durable:  # the gateway's journal: its evidence is not for every local account
-                _private_to_group(self.path)
+            private_to_group(self.path)  # evidence, not for every local account
         except sqlite3.DatabaseError as exc:
             raise JournalError("journal %s cannot be used: %s" % (self.path, exc)) from None
         self.observer: Callable[[Entry], None] | None = None  # told of each row appended
@@ -245,7 +233,7 @@ class Journal:
         return self._seq
 
     def select(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Rows of a read-only query (`gateway/chain_state.py` reads the chain with it)."""
+        """Rows of a read-only query (`gateway/evidence/chain_state.py` reads the chain with it)."""
         return self._db.execute(sql, args).fetchall()
 
     def hash_at(self, seq: int) -> str | None:

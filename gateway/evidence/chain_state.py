@@ -15,7 +15,7 @@ start the daemon trusts them only as far as the chain backs them:
 import json
 from typing import Any
 
-from gateway.journal import Journal
+from gateway.evidence.journal import Journal
 
 
 def journalled_alarms(journal: Journal) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from protocol.keys import SITE_KEY_SIZE
 class SiteKeys:
     """The site's keys over time: the epoch of the key in use; while a rotation is under way,
     the next epoch's key (nodes are sent their key under it, and both are accepted); and the
-    file of revoked node keys (`gateway/revocations.py`)."""
+    file of revoked node keys (`gateway/identity/revocations.py`)."""
 
     epoch: int = 0
     next_key: bytes | None = None

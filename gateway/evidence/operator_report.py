@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.hashchain import Entry
+from gateway.evidence.hashchain import Entry
 
 ATTACK_EVENTS = {("fence", "climb"), ("fence", "cut"), ("impact", None), ("thud", None), ("acoustic", "drone")}
 DISARM_WINDOW_S = 24 * 3600.0  # a disarmed node stays silent until someone re-arms it: look this far

@@ -4,7 +4,7 @@ The file is plain text, one account per line, so that an installer can read it a
 deployment tool can write it: `name role scrypt$n$r$p$salt$hash` (salt and hash in hex).
 Roles: viewer, operator, supervisor, engineer (what each may do: `gateway/alarming/permissions.py`,
 and the README's permissions table); the same accounts act on the dashboard and, through the
-broker's password and ACL files beside it (`gateway/broker_accounts.py`, which `perimeter
+broker's password and ACL files beside it (`gateway/identity/broker_accounts.py`, which `perimeter
 operator add|remove` keep in step), over MQTT. `perimeter operator add` writes lines; the
 gateway re-reads the file when it changes, so an account can be added or removed without a
 restart (the broker needs a reload for its files).

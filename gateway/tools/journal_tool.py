@@ -1,0 +1,85 @@
+"""`perimeter journal verify|export|report`: the journal proved against itself and against a
+witness off the host, exported, and read back as the supervisor's report."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from gateway.config import load
+from gateway.evidence.export import export
+from gateway.evidence.journal import Journal
+from gateway.tools import frame_tool
+
+
+def _journal_path(args: argparse.Namespace) -> Path:
+    if args.journal:
+        path = Path(args.journal)
+    elif args.config:
+        path = load(args.config).journal
+    else:
+        raise frame_tool.UsageError("give --journal FILE or --config FILE")
+    if not path.exists():
+        raise frame_tool.UsageError("no journal at %s" % path)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    journal = Journal(_journal_path(args), durable=False)
+    try:
+        if args.action == "verify":
+            result = journal.verify()
+            if not result.ok:
+                print("journal %s: BROKEN at row %d: %s" % (journal.path, result.rows, result.problem))
+                return 1
+            print("journal %s: %d rows, chain intact, head %s" % (journal.path, result.rows, result.head))
+            return _witnessed(journal, args) if args.witness else 0
+        if args.action == "report":
+            return _report(journal, args)
+        if args.format == "text":
+            raise frame_tool.UsageError("export writes jsonl or csv")
+        export(journal, sys.stdout, since=args.since, fmt=args.format or "jsonl")
+        return 0
+    finally:
+        journal.close()
+
+
+def _report(journal: Journal, args: argparse.Namespace) -> int:
+    """The supervisor's report: per account, what it did and the patterns worth a look."""
+    import json
+
+    from gateway.evidence import operator_report
+
+    if not args.config:
+        raise frame_tool.UsageError("perimeter journal report needs --config (which node is in which zone)")
+    perimeter = load(args.config).perimeter
+
+    def zone_of(node: int) -> str | None:
+        zone = perimeter.zone_of_node(node)
+        return zone.name if zone is not None else None
+
+    reports = operator_report.report(journal.entries(args.since), zone_of)
+    if args.format == "jsonl":
+        for r in reports:
+            print(json.dumps(r.as_json(), sort_keys=True))
+    else:
+        print(operator_report.text(reports))
+    return 0
+
+
+def _witnessed(journal: Journal, args: argparse.Namespace) -> int:
+    """The journal held against what a witness saw (gateway/evidence/witness.py)."""
+    from gateway.evidence.witness import WitnessError, check_witnessed, read_checkpoints, read_public
+
+    if not args.witness_key:
+        raise frame_tool.UsageError("--witness needs --witness-key (the witness.pub that perimeter site init wrote)")
+    try:
+        public = read_public(args.witness_key)
+        checkpoints = read_checkpoints(Path(args.witness))
+    except (WitnessError, OSError) as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+    period = args.witness_period
+    if period is None:
+        period = load(args.config).witness.every_s if args.config else 60.0
+    ok, message = check_witnessed(journal, checkpoints, public, period)
+    print("witness %s: %s" % (args.witness, message if ok else "BROKEN: " + message))
+    return 0 if ok else 1
