@@ -52,6 +52,29 @@ def free_port() -> int:
         return port
 
 
+def bench_site(work: Path) -> tuple[Broker, Pty, int, Path]:
+    """A broker, a pty for the node, the dashboard's port and the site's config, in `work`."""
+    broker = Broker(work)
+    broker.start()
+    pty = Pty(work / "ttyBENCH")
+    web = free_port()
+    add_account(work / "operators.txt", "alice", "operator", "correct horse battery")
+    dashboard = {"dashboard": {"listen": "127.0.0.1:%d" % web, "accounts_file": "operators.txt"}}
+    config = write_site(work, broker.port, nodes=[1], transports=serial(("bench", pty.link)), extra=dashboard)
+    return broker, pty, web, config
+
+
+async def warmed_up(pty: Pty) -> SimNode:
+    """The node, once a frame of its was acked: the port open, the journal ready."""
+    node = SimNode(1)
+    warm_until = time.time() + 20
+    while not node.acked and time.time() < warm_until:
+        pty.write(node.fence())
+        await asyncio.sleep(0.2)
+        node.take_acks(pty.read())
+    return node
+
+
 async def ack_latencies(pty: Pty, node: SimNode, rate: float, seconds: float) -> list[float]:
     """Write a climb every 1/rate s; each one's time to its ACK, in ms."""
     written: dict[int, float] = {}
@@ -182,22 +205,11 @@ async def replug_s(pty: Pty, node: SimNode) -> float | None:
 async def idle_flood(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        broker = Broker(work)
-        broker.start()
-        pty = Pty(work / "ttyBENCH")
-        web = free_port()
-        add_account(work / "operators.txt", "alice", "operator", "correct horse battery")
-        dashboard = {"dashboard": {"listen": "127.0.0.1:%d" % web, "accounts_file": "operators.txt"}}
-        config = write_site(work, broker.port, nodes=[1], transports=serial(("bench", pty.link)), extra=dashboard)
+        broker, pty, web, config = bench_site(work)
         log_file = work / "gateway.log"
         with log_file.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(PERIMETER, "gateway", "--config", str(config), stderr=log)
-            node = SimNode(1)
-            warm_until = time.time() + 20
-            while not node.acked and time.time() < warm_until:
-                pty.write(node.fence())
-                await asyncio.sleep(0.2)
-                node.take_acks(pty.read())
+            node = await warmed_up(pty)
             quiet = await ack_latencies(pty, node, args.rate, args.seconds)
             quiet_login = await login_answer_s(web)
             # The attacker is a process of its own: its 1,100 tasks must not delay this loop,
@@ -253,22 +265,11 @@ async def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        broker = Broker(work)
-        broker.start()
-        pty = Pty(work / "ttyBENCH")
-        web = free_port()
-        add_account(work / "operators.txt", "alice", "operator", "correct horse battery")
-        dashboard = {"dashboard": {"listen": "127.0.0.1:%d" % web, "accounts_file": "operators.txt"}}
-        config = write_site(work, broker.port, nodes=[1], transports=serial(("bench", pty.link)), extra=dashboard)
+        broker, pty, web, config = bench_site(work)
         proc = await asyncio.create_subprocess_exec(
             PERIMETER, "gateway", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
         )
-        node = SimNode(1)
-        warm_until = time.time() + 20
-        while not node.acked and time.time() < warm_until:  # the port open, the journal ready
-            pty.write(node.fence())
-            await asyncio.sleep(0.2)
-            node.take_acks(pty.read())
+        node = await warmed_up(pty)
         quiet = await ack_latencies(pty, node, args.rate, args.seconds)
         stop, served = asyncio.Event(), [0]
         clients = [asyncio.create_task(flood(web, stop, served)) for _ in range(args.clients)]

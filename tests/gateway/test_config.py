@@ -114,14 +114,15 @@ def test_broken_config_file_stops_the_gateway_with_a_message(site: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+def check_config(path: Path) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run(
+        [PERIMETER, "gateway", "check-config", "--config", str(path)], capture_output=True, text=True, timeout=30
+    )
+
+
 def test_check_config_summarises_a_good_file(site: Path) -> None:
     (site / "gateway.toml").write_text(TEMPLATE)
-    result = subprocess.run(
-        [PERIMETER, "gateway", "check-config", "--config", str(site / "gateway.toml")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = check_config(site / "gateway.toml")
     assert result.returncode == 0
     # The template is a start, not a site: what it leaves out is said, not passed as "ok".
     assert "usable, with 2 warning(s) (site site, gateway gw1, 0 transports, 0 nodes)" in result.stdout
@@ -133,12 +134,7 @@ def test_check_config_warns_of_a_forwarder_allow_list_left_open(site: Path) -> N
     # Before, the defaults took datagrams from anyone and check-config said ok (issue 31, point 6).
     open_udp = TEMPLATE + '\n[[transport.semtech_udp]]\nname = "lora"\nport = 1700\n\n[[node]]\nid = 1\n'
     (site / "gateway.toml").write_text(open_udp)
-    result = subprocess.run(
-        [PERIMETER, "gateway", "check-config", "--config", str(site / "gateway.toml")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = check_config(site / "gateway.toml")
     assert result.returncode == 0, result.stderr
     assert "usable, with 1 warning(s)" in result.stdout
     assert "transport lora takes datagrams from any packet forwarder on the network" in result.stdout
