@@ -32,7 +32,7 @@ def test_the_gateway_commands_work_without_numpy(tmp_path: Path) -> None:
     config = write_site(tmp_path, 1883)
     checked = perimeter_without_numpy("gateway", "check-config", "--config", str(config))
     assert checked.returncode == 0, checked.stderr
-    assert "ok (site test" in checked.stdout
+    assert "(site test" in checked.stdout
     assert perimeter_without_numpy("gateway", "config-template").stdout.startswith("#")
     assert perimeter_without_numpy("frame", "check-vectors").returncode == 0
     daemon = subprocess.run(
