@@ -27,7 +27,9 @@ async def test_the_demo_detects_each_attack_and_the_dashboard_shows_it_live(brow
         run(
             scenario("demo"),
             tmp_path / "report",
-            speed=RUNS["demo"].speed,
+            # A little slower than the suite's 4x: Chromium renders the page on the same two
+            # cores, and at 4x the firmware hosts fell 1.5-1.8 s behind on 2026-12-06.
+            speed=min(RUNS["demo"].speed, 3.0),
             show=shown.append,
             dashboard=(url.removeprefix("http://"), accounts),
         )
