@@ -37,6 +37,7 @@ def load_identity(path="identity.json"):
         "site_id": raw["site_id"],
         "key": None,
         "deployed_key": bytes.fromhex(deployed) if deployed else None,
+        "key_epoch": raw.get("key_epoch", 0),  # the node-key epoch the gateway's store has it on
         "role": raw.get("role", "node"),
         "link": raw.get("link", "serial"),
         "encrypted": raw.get("encrypted", True),
@@ -49,7 +50,7 @@ def settle_key(identity, key_blocks, path="identity.json"):
     it (a listing shows no key from then on). Returns whether the node holds a key."""
     deployed = identity.pop("deployed_key", None)
     if deployed is not None:
-        write_key(key_blocks, 0, deployed)  # read back before the file loses it
+        write_key(key_blocks, identity.get("key_epoch", 0), deployed)  # read back before the file loses it
         with open(path) as f:
             raw = json.load(f)
         del raw["node_key"]

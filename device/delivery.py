@@ -15,6 +15,7 @@ resend (a LoRa link moves to another channel for it: a jammer may sit on this on
 
 from protocol.body import encode_body
 from protocol.envelope import ENVELOPE_TYPE, wrap
+from protocol.messages import ENVELOPED
 from protocol.packet import seal_packet
 
 HEARTBEAT = 0  # priorities, lowest first
@@ -127,7 +128,7 @@ class DeliveryQueue:
             fields["age_ds"] = min((now_ms - chosen.created_ms) // 100, _MAX_AGE_DS)
         ctr = self._counter.next()
         type_id, body, ack_req = chosen.type_id, encode_body(chosen.type_id, fields), chosen.ack_req
-        if self.uplinks != "bare":
+        if self.uplinks != "bare" and type_id in ENVELOPED:
             # Sealed now, at each transmission: a retransmission carries a fresh clock.
             body = wrap(type_id, body, ack_req, self.boot, now_ms // 100, self.uplinks == "padded")
             type_id, ack_req = ENVELOPE_TYPE, False
@@ -154,13 +155,29 @@ class DeliveryQueue:
         return wait + self._random_ms(wait // 2 + 1)
 
     def on_ack(self, acked_ctr):
-        """An ACK arrived for `acked_ctr`: the message it acknowledges is delivered. True if
-        it matched one (an ACK for something already delivered is harmless)."""
+        """An ACK arrived for `acked_ctr`: the message it acknowledges is delivered, and
+        returned (its `type_id` and `fields`); None if it matched none (an ACK for something
+        already delivered is harmless)."""
         for pending in self._queue:
             if acked_ctr in pending.ctrs:
                 self._queue.remove(pending)
+                return pending
+        return None
+
+    def holds(self, fields):
+        """Whether the message submitted with `fields` is still queued."""
+        for pending in self._queue:
+            if pending.fields is fields:
                 return True
         return False
+
+    def withdraw(self, fields):
+        """Give up the message submitted with `fields` (a key agreement's answer to an offer
+        the gateway has since replaced)."""
+        for pending in self._queue:
+            if pending.fields is fields:
+                self._queue.remove(pending)
+                return
 
     def wake_ms(self):
         """When `next_frame` will next have something to send, or None if nothing is queued."""

@@ -14,7 +14,7 @@ from protocol.packet import open_packet
 ACK = BY_NAME["ACK"].type_id
 CONFIG = BY_NAME["CONFIG"].type_id
 COMMAND = BY_NAME["COMMAND"].type_id
-REKEY = BY_NAME["REKEY"].type_id
+KEYOFFER = BY_NAME["KEYOFFER"].type_id
 
 
 class DownlinkGuard:
@@ -31,7 +31,7 @@ class DownlinkGuard:
         self.rejected = 0
 
     def rekey(self, key):
-        """From now on only downlinks sealed with `key` (the next epoch's) are opened."""
+        """From now on only downlinks sealed with `key` (the agreed one) are opened."""
         self._key = key
 
     def open(self, packet):

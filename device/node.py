@@ -8,23 +8,26 @@ RP2040 or the unix port with simulated buses, and one process can host several n
 """
 
 import asyncio
+import os
 
 from device.counter import FrameCounter, count_boot
 from device.delivery import ALARM, HEARTBEAT, LOW, DeliveryQueue
 from device.detect import acoustic, fence, impact, thud
 from device.detect.kernels import zeros
-from device.downlink import ACK, COMMAND, CONFIG, REKEY, DownlinkGuard
+from device.downlink import ACK, COMMAND, CONFIG, KEYOFFER, DownlinkGuard
 from device.keyslot import MemoryBlocks, read_key, write_key
 from device.settings import Settings
 from device.supervisor import Supervisor
-from protocol.keys import NodeKey, key_from_fields
+from protocol import x25519
+from protocol.key_agreement import agreed_key, offer_check, public_fields, public_from_fields
+from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, CAPABILITIES, PADDED_BODY
 from protocol.packet import OVERHEAD
 
-FIRMWARE = (0, 6, 0)
+FIRMWARE = (0, 7, 0)
 _T = {
     name: BY_NAME[name].type_id
-    for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "THUD", "TAMPER", "FAULT")
+    for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "THUD", "TAMPER", "FAULT", "KEYX")
 }
 _CAP = {name: bit for bit, name in CAPABILITIES.items()}
 
@@ -49,6 +52,7 @@ _LINK_POLL_MS = 20
 _FIFO_POLL_MS = 25  # the ADXL345 FIFO holds 32 samples = 40 ms at 800 Hz
 _HOUSEKEEPING_MS = 500
 _LARGEST_PACKET = OVERHEAD + PADDED_BODY  # bytes, for the duty-cycle check before a counter is spent
+_LADDER_SLICE = 4  # X25519 steps between yields: about 12 ms on an RP2040, so detectors keep pace
 
 
 class Node:
@@ -61,8 +65,8 @@ class Node:
         counter = FrameCounter(store)
         encrypted = identity.get("encrypted", True)
         self.store = store
-        # The key on flash (device/keyslot.py): the deployed one, or a later epoch's from a
-        # REKEY. A node without a key slot (a simulation) starts on its identity's.
+        # The key on flash (device/keyslot.py): the deployed one, or a later epoch's agreed
+        # with the gateway. A node without a key slot (a simulation) starts on its identity's.
         self.key_blocks = key_blocks if key_blocks is not None else MemoryBlocks()
         stored = read_key(self.key_blocks)
         self.key_epoch = stored[0] if stored else 0
@@ -94,6 +98,10 @@ class Node:
         self.reports = 0  # events handed to the delivery queue
         self.started_ms = self.clock.now_ms()
         self._audio = zeros("h", acoustic.FRAME_SAMPLES)  # also used by the self-test
+        # A key agreement under way: [epoch, gateway public, node public or None, next key or
+        # None, its KEYX's event in the queue or None], and the task computing it.
+        self._agreement = None
+        self._agreeing = None
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -219,27 +227,84 @@ class Node:
         if opened is None:
             return None
         if opened.type_id == ACK:
-            self.queue.on_ack(opened.fields["acked_ctr"])
+            acked = self.queue.on_ack(opened.fields["acked_ctr"])
+            if acked is not None and acked.type_id == _T["KEYX"]:
+                self._key_agreed(acked)
         elif opened.type_id == CONFIG:
             self.settings.apply_config(opened.fields)
             self._apply_settings()
             self.hello()  # tells the gateway the config_id and heartbeat now in force
         elif opened.type_id == COMMAND:
             self._command(opened.fields["command"], opened.fields["arg"])
-        elif opened.type_id == REKEY:
-            self._rekey(opened.fields)
+        elif opened.type_id == KEYOFFER:
+            self._key_offered(opened.fields)
+        # A REKEY (a key handed over, gateways before 0.2) is opened and ignored: whoever
+        # holds the current key would read the next one in it.
         return opened
 
-    def _rekey(self, fields):
-        """The key of the site's next epoch: on flash first, then in use for everything."""
-        if fields["epoch"] == self.key_epoch:
-            return  # sent again before the gateway heard this node on it: nothing to do
-        raw = key_from_fields(fields)
-        key = NodeKey(raw)
-        write_key(self.key_blocks, fields["epoch"], raw)
-        self.key_epoch = fields["epoch"]
+    # -- key changes (protocol/key_agreement.py) ------------------------------------------
+
+    def _key_offered(self, fields):
+        """The gateway offers a key agreement for `epoch`: answer it (once per offer; a
+        repeated offer re-sends the answer if the queue gave it up)."""
+        epoch = fields["epoch"]
+        if epoch == self.key_epoch:
+            return  # offered again before the gateway heard this node on the new key
+        public = public_from_fields("g", fields)
+        agreement = self._agreement
+        if agreement is not None and agreement[0] == epoch and agreement[1] == public:
+            if agreement[2] is not None and not self.queue.holds(agreement[4]):
+                self._answer(agreement)
+            return
+        # A new offer (the gateway lost the last one): what was under way is dropped.
+        if self._agreeing is not None:
+            self._agreeing.cancel()
+        if agreement is not None and agreement[4] is not None:
+            self.queue.withdraw(agreement[4])
+        self._agreement = [epoch, public, None, None, None]
+        self._agreeing = asyncio.create_task(self._agree(self._agreement))
+
+    async def _agree(self, agreement):
+        """Both X25519 multiplications a few steps at a time (about 1.7 s on an RP2040), the
+        detectors running between them; then the KEYX. The secret lives only in this task."""
+        secret = os.urandom(32)  # the RP2040's ring oscillator, the ESP32's hardware RNG
+        results = []
+        for u in (x25519.BASE, agreement[1]):
+            n = 0
+            for out in x25519.steps(secret, u):
+                if out is not None:
+                    results.append(out)
+                n += 1
+                if n % _LADDER_SLICE == 0:
+                    await self.clock.sleep_ms(0)
+        node_public, shared = results
+        secret = None
+        self._agreeing = None
+        if shared == bytes(32):
+            return  # a low-order point: no gateway offers that, so no answer
+        agreement[2] = node_public
+        agreement[3] = agreed_key(shared, self.node_id, agreement[0], agreement[1], node_public)
+        self._answer(agreement)
+
+    def _answer(self, agreement):
+        fields = public_fields("n", agreement[2])
+        fields["epoch"] = agreement[0]
+        fields["offer"] = offer_check(agreement[1])
+        self.queue.submit(_T["KEYX"], fields, LOW, True, self.clock.now_ms())
+        agreement[4] = fields  # the queue knows its message by its fields
+
+    def _key_agreed(self, acked):
+        """The gateway acknowledged the KEYX, so it holds the agreed key: on flash first,
+        then in use for everything."""
+        agreement = self._agreement
+        if agreement is None or acked.fields is not agreement[4]:
+            return  # an answer to an offer since replaced
+        write_key(self.key_blocks, agreement[0], agreement[3])
+        key = NodeKey(agreement[3])
+        self.key_epoch = agreement[0]
         self.queue.rekey(key)
         self.downlinks.rekey(key)
+        self._agreement = None
 
     def _apply_settings(self):
         s = self.settings

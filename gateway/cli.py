@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -72,13 +73,16 @@ def _node(args: argparse.Namespace) -> int:
             return 0
         if args.board == "unix32":
             raise frame_tool.UsageError("unix32 is the node interpreter for simulations and specs: nothing to deploy")
-        if args.node_id is None or not args.site_key_file or not args.port:
-            raise frame_tool.UsageError("perimeter node deploy needs --port, --node-id and --site-key-file")
+        if args.node_id is None or not (args.config or args.site_key_file) or not args.port:
+            raise frame_tool.UsageError(
+                "perimeter node deploy needs --port, --node-id and --config (the gateway's; the node gets a key "
+                "of its own) or, for a site provisioned before, --site-key-file"
+            )
         if args.board == "rp2" and not args.drive and not args.dry_run:
             raise frame_tool.UsageError(
                 "perimeter node deploy --board rp2 needs --drive: the RPI-RP2 drive's mount point"
             )
-        site_key = frame_tool.read_site_key(args.site_key_file)
+        node_key, site_id, key_epoch = _deployed_key(args)
         out = Path(args.out or "build/node-%s" % args.board)
         if args.board == "rp2":
             image = Path(node_image.build("rp2"))
@@ -91,9 +95,7 @@ def _node(args: argparse.Namespace) -> int:
             node_tool.build(args.board, out)
         identity = out.parent / ("identity-%d.json" % args.node_id)
         identity.write_text(
-            node_tool.identity_json(
-                site_key, args.site_id, args.node_id, args.role, args.link, args.uplinks, args.generation
-            )
+            node_tool.identity_json(node_key, site_id, args.node_id, args.role, args.link, args.uplinks, key_epoch)
         )
         identity.chmod(0o600)
         if args.board == "rp2":
@@ -109,6 +111,34 @@ def _node(args: argparse.Namespace) -> int:
         raise frame_tool.UsageError(str(exc)) from None
     except node_image.BuildError as exc:
         raise frame_tool.UsageError("node image: %s" % exc) from None
+
+
+def _deployed_key(args: argparse.Namespace) -> tuple[bytes, int, int]:
+    """The key, site id and key epoch a deploy gives the node: with --config a random key, kept first in
+    the gateway's key store (the gateway reads it at its next round); else the site-derived one."""
+    from gateway.clock import WALL
+    from gateway.identity.node_keys import NodeKeyStore, NodeKeyStoreError
+    from gateway.identity.revocations import read_revocations
+    from gateway.tools import node_tool
+
+    if not args.config:
+        site_key = frame_tool.read_site_key(args.site_key_file)
+        return node_tool.derived_key(site_key, args.node_id, args.generation), args.site_id, 0
+    config = load(args.config)
+    if args.node_id not in {n.id for n in config.nodes}:
+        raise frame_tool.UsageError("node %d is not in %s: add its [[node]] table first" % (args.node_id, args.config))
+    keys = config.site_keys
+    assert keys.node_keys is not None and keys.revocations is not None
+    generation = read_revocations(keys.revocations).get(args.node_id)
+    key = os.urandom(32)
+    try:
+        NodeKeyStore(keys.node_keys).provision(
+            args.node_id, key, keys.epoch, generation.generation if generation else 0, WALL.utc_now()
+        )
+    except (NodeKeyStoreError, OSError) as exc:
+        raise frame_tool.UsageError("cannot keep node %d's key: %s" % (args.node_id, exc)) from None
+    print("%s: node %d's own key kept (the gateway takes it up within a second)" % (keys.node_keys, args.node_id))
+    return key, config.site_id, keys.epoch
 
 
 def _revoke(args: argparse.Namespace) -> int:
@@ -268,7 +298,10 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
     nd.add_argument("--port", help="deploy: the board's serial port, e.g. /dev/ttyUSB0")
     nd.add_argument("--node-id", type=int, help="deploy: the node id to give this board")
     nd.add_argument("--site-id", type=int, default=0, help="deploy: the site id (as in the gateway config)")
-    nd.add_argument("--site-key-file", help="deploy: the site key; only the node's derived key is written")
+    nd.add_argument(
+        "--site-key-file",
+        help="deploy without --config (sites from before): the node gets the key the site key derives",
+    )
     nd.add_argument("--role", default="node", choices=["node", "bridge"])
     nd.add_argument("--link", default="serial", choices=["serial", "lora"])
     nd.add_argument(
@@ -278,7 +311,7 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
         help="padded: every uplink one length on air (constant-length uplinks); bare: for gateways before 0.5",
     )
     nd.add_argument("--generation", type=int, default=0, help="deploy: the key generation (after a revoke)")
-    nd.add_argument("--config", help="revoke: the gateway's TOML config")
+    nd.add_argument("--config", help="deploy, revoke: the gateway's TOML config (deploy: the node gets its own key)")
     nd.add_argument("--reason", default="", help="revoke: why, for the journal")
     nd.add_argument("--dry-run", action="store_true", help="deploy: print the mpremote commands only")
     nd.set_defaults(handler=_node)

@@ -244,9 +244,14 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         if any(node.id == n["id"] for node in nodes):
             raise r.fail("node[%d].id" % i, "node %d is listed twice" % n["id"])
         nodes.append(NodeConfig(**dict(n, name=n["name"] or "node-%d" % n["id"])))
+    if site["next_key_file"]:
+        raise r.fail(
+            "site.next_key_file",
+            "node keys no longer come from a next site key: each node agrees its next key with the gateway. "
+            "Remove next_key_file and set key_change = true (perimeter site rotate-key says so)",
+        )
     try:
         site_key = read_site_key(base / site["key_file"], "site.key_file")
-        next_key = read_site_key(base / site["next_key_file"], "site.next_key_file") if site["next_key_file"] else None
     except KeyFileError as exc:
         raise ConfigError("%s: %s" % (source, exc)) from None
     milestone, webhooks = _integrations(r, v, base)
@@ -268,7 +273,9 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         default_heartbeat_s=sup["default_heartbeat_s"],
         delivery_blocked_heartbeats=sup["delivery_blocked_heartbeats"],
         late_frame_s=sup["late_frame_s"],
-        site_keys=SiteKeys(site["key_epoch"], next_key, base / site["revocations_file"]),
+        site_keys=SiteKeys(
+            site["key_epoch"], site["key_change"], base / site["revocations_file"], base / site["node_keys_file"]
+        ),
         metrics_listen=v["metrics"]["listen"] or None,
         mqtt=mqtt,
         serial=serial,

@@ -25,7 +25,7 @@ from gateway.alarming.desk import OperatorDesk
 from gateway.alarming.operator_requests import OperatorRequests
 from gateway.alarming.records import AlarmRecords
 from gateway.clock import WALL, Clock
-from gateway.config import GatewayConfig
+from gateway.config import ConfigError, GatewayConfig
 from gateway.dashboard.gateway_site import GatewaySite
 from gateway.dashboard.server import DashboardServer
 from gateway.dashboard.state import DashboardState
@@ -33,6 +33,7 @@ from gateway.evidence import chain_state, witness
 from gateway.evidence.journal import Journal
 from gateway.evidence.witness import Witnesses
 from gateway.identity.accounts import AccountFile, accounts_for
+from gateway.identity.node_keys import NodeKeyStore, NodeKeyStoreError
 from gateway.ingest.downlinks import Downlinks
 from gateway.ingest.links import pipeline_for, transports_for
 from gateway.ingest.pipeline import Frame, FramePipeline, Keyring, Reception, Rejected, SecurityFinding
@@ -100,7 +101,11 @@ class Gateway:
         does first; specs that drive the parts without their tasks call it alone)."""
         config = self.config
         self.journal = journal = Journal(config.journal, clock=self.clock)
-        keyring = Keyring(config.site_key, {n.id for n in config.nodes}, config.site_keys)
+        try:
+            store = NodeKeyStore(config.site_keys.node_keys) if config.site_keys.node_keys is not None else None
+        except NodeKeyStoreError as exc:
+            raise ConfigError(str(exc)) from None
+        keyring = Keyring(config.site_key, {n.id for n in config.nodes}, config.site_keys, store)
         self.pipeline = pipeline_for(config, keyring, chain_state.last_counters(journal))
         self.transactions = Transactions(journal)
         self.registry = NodeRegistry(
@@ -243,6 +248,20 @@ class Gateway:
         for reception, packet in acks:
             self.downlinks.send(reception, packet)
 
+    def _reload_node_keys(self) -> None:
+        """The key store again if someone else wrote it; a store made unusable (made readable by
+        others, or broken) is reported and the keys already read kept: the radio goes on."""
+        store = self.pipeline.keyring.store
+        if store is None:
+            return
+        try:
+            if store.reload():
+                log.info("node key store %s read again", store.path)
+        except NodeKeyStoreError as exc:
+            if str(exc) != getattr(self, "_store_error", None):  # once per new trouble, not every round
+                log.error("%s; keeping the node keys read before", exc)
+            self._store_error = str(exc)
+
     def check_supervision(self, now: float | None = None) -> list[SupervisionChange]:
         now = self.clock.now() if now is None else now
         changes = self.registry.check(now)
@@ -252,6 +271,7 @@ class Gateway:
                 self.recorder.supervision(change)
             self.records.write(self.alarms.tick(now))  # fence windows that closed, masks that expired
             self.recorder.revocations.poll()  # `perimeter node revoke` wrote the file since the last round
+            self._reload_node_keys()  # `perimeter node deploy` provisioned a node since
             self.requests.lapse(now)  # silencing requests nobody approved in time (or nobody may still ask for)
             self.requests.tally(now)  # each account's reads and throttled requests, a row per window
 

@@ -160,6 +160,22 @@ _TABLE = (
         ("boot", "u8", None, None),
         ("sent_ds", "u32", None, None),
     )),
+    # A node's half of a key agreement (`protocol/key_agreement.py`): its ephemeral X25519
+    # public key, answering the KEYOFFER whose check it names, sealed under its current key.
+    # Sent bare, never in an envelope: it is longer than any other uplink and would pad every
+    # one of them to its length (it goes once a key change, so its type on air tells little).
+    (10, "KEYX", UP, False, (
+        ("epoch", "u8", None, None),
+        ("offer", "u32", None, None),
+        ("n0", "u32", None, None),
+        ("n1", "u32", None, None),
+        ("n2", "u32", None, None),
+        ("n3", "u32", None, None),
+        ("n4", "u32", None, None),
+        ("n5", "u32", None, None),
+        ("n6", "u32", None, None),
+        ("n7", "u32", None, None),
+    )),
     (16, "ACK", DOWN, False, (
         ("acked_ctr", "u24", None, None),
     )),
@@ -177,8 +193,9 @@ _TABLE = (
         ("command", "u8", COMMAND, None),
         ("arg", "u16", None, None),
     )),
-    # The node's key for the site key of `epoch`, sent under its current key (so encrypted
-    # on an encrypting site, and only ever to a node that still holds the current key).
+    # The node's next key itself, sent under its current key: gateways before 0.2 sent it,
+    # and nodes from firmware 0.7 ignore it (whoever holds the current key reads the next one
+    # in it). Kept so the id is never reused.
     (19, "REKEY", DOWN, False, (
         ("epoch", "u8", None, None),
         ("k0", "u32", None, None),
@@ -189,6 +206,19 @@ _TABLE = (
         ("k5", "u32", None, None),
         ("k6", "u32", None, None),
         ("k7", "u32", None, None),
+    )),
+    # The gateway's half of a key agreement: its ephemeral X25519 public key for the node's
+    # key of `epoch`, sealed under the node's current key.
+    (20, "KEYOFFER", DOWN, False, (
+        ("epoch", "u8", None, None),
+        ("g0", "u32", None, None),
+        ("g1", "u32", None, None),
+        ("g2", "u32", None, None),
+        ("g3", "u32", None, None),
+        ("g4", "u32", None, None),
+        ("g5", "u32", None, None),
+        ("g6", "u32", None, None),
+        ("g7", "u32", None, None),
     )),
 )
 # fmt: on
@@ -227,8 +257,8 @@ BY_NAME = {m.name: m for m in MESSAGES}
 ENVELOPE = BY_NAME["ENVELOPE"]
 # Envelope bodies are longer than their fixed fields: what follows them is the tail.
 TAILED = (ENVELOPE.type_id,)
-# The inner message types an envelope may carry: every other uplink.
-ENVELOPED = tuple(m.type_id for m in MESSAGES if m.direction == UP and m is not ENVELOPE)
+# The inner message types an envelope may carry: every other uplink but KEYX (see its row).
+ENVELOPED = tuple(m.type_id for m in MESSAGES if m.direction == UP and m.name not in ("ENVELOPE", "KEYX"))
 # An envelope's body padded to the largest inner body: every uplink then has one length.
 PADDED_BODY = ENVELOPE.size + max(BY_ID[t].size for t in ENVELOPED)
 

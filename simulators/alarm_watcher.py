@@ -8,7 +8,8 @@ cleared unless it is a drone still in the air) a while later, as the office woul
 import asyncio
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -31,18 +32,30 @@ class EvidenceClock:
     """When each firmware event's frame finished reaching the gateway's receiver, so an
     alarm's latency can also be told from the end of the airtime that carried it."""
 
-    def __init__(self, site_keys: list[bytes], site_id: int, nodes: list[int]) -> None:
+    def __init__(self, site_keys: list[bytes], site_id: int, nodes: list[int], key_store: Path | None = None) -> None:
         self.site_id = site_id
-        # Every epoch's: during a key rotation a node's frames verify under one or the other.
         self.keys = {n: [NodeKey.for_node(k, n) for k in site_keys] for n in nodes}
+        # During a key change a node's frames verify under its agreed key: the simulation may
+        # look into the gateway's key store for it (an observer on a real site could not).
+        self.key_store = key_store
         self.ends: dict[tuple[int, int], float] = {}  # (node, event_no) -> end of airtime
+
+    def _stored_keys(self, node: int) -> list[NodeKey]:
+        if self.key_store is None or not self.key_store.exists():
+            return []
+        data = json.loads(self.key_store.read_text())
+        return [
+            NodeKey(bytes.fromhex(data[part][str(node)]["key"]))
+            for part in ("nodes", "agreed")
+            if str(node) in data.get(part, {})
+        ]
 
     def heard(self, packet: bytes, end_s: float) -> None:
         node = header_node_id(packet)
         if node not in self.keys or (packet[0] >> 1) & 0x1F not in EVENT_TYPES | {ENVELOPE_TYPE}:
             return
         opened = None
-        for key in self.keys[node]:
+        for key in self._keys_of(node):
             try:
                 opened = open_packet(key, self.site_id, packet, UP, None)
                 break
@@ -53,6 +66,10 @@ class EvidenceClock:
         if opened.type_id not in EVENT_TYPES:  # what an envelope carried
             return
         self.ends.setdefault((node, opened.fields["event_no"]), end_s)
+
+    def _keys_of(self, node: int) -> Iterator[NodeKey]:
+        yield from self.keys[node]
+        yield from self._stored_keys(node)  # read only when the site keys opened nothing
 
     def ends_of(self, evidence: list[str]) -> tuple[float, ...]:
         """When the frames of an alarm's evidence (`site:node:boot:event_no`) finished arriving."""

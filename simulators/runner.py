@@ -70,13 +70,12 @@ def gateway_config(
     mqtt: tuple[str, int],
     transport: dict[str, list[dict[str, Any]]],
     dashboard: tuple[str, Path] | None = None,
-    next_key: bytes | None = None,
+    key_change: bool = False,
 ) -> Path:
     write_site_key(folder / "site.key", site_key)
     site: dict[str, Any] = {"id": SITE_ID, "name": "sim", "key_file": "site.key"}
-    if next_key is not None:  # a rotation under way: every node is sent its key under this one
-        write_site_key(folder / "site-epoch1.key", next_key)
-        site.update(key_epoch=0, next_key_file="site-epoch1.key")
+    if key_change:  # a key change under way: every node agrees its next key with the gateway
+        site.update(key_epoch=0, key_change=True)
     zones = [
         {"name": "Z%02d" % (i + 1), "start_m": i * ZONE_M, "end_m": (i + 1) * ZONE_M}
         for i in range(int(np.ceil(scenario.length_m / ZONE_M)))
@@ -185,10 +184,9 @@ async def run(
         broker.start()
         mqtt = ("127.0.0.1", broker.port)
     medium, transport = link_for(scenario, work, chosen)
-    next_key = os.urandom(32) if scenario.rotate_key else None
-    evidence = EvidenceClock([site_key] + ([next_key] if next_key else []), SITE_ID, chosen)
+    evidence = EvidenceClock([site_key], SITE_ID, chosen, work / "node-keys.json")
     medium.on_heard = evidence.heard
-    config = gateway_config(work, scenario, site_key, mqtt, transport, dashboard, next_key)
+    config = gateway_config(work, scenario, site_key, mqtt, transport, dashboard, scenario.rotate_key)
     # The gateway starts first, on a clock that stands still until the scenario begins.
     sim_clock = ScaledClock(speed)
     gateway = Gateway(load_config(config), sim_clock).open()

@@ -13,7 +13,7 @@
     sf = 7                 # LoRa spreading factor of every node (7..12)
     heartbeat_s = 60       # every node's heartbeat interval
     uplinks = "enveloped"  # how firmware nodes send: "padded" (one length on air), or "bare"
-    rotate_key = false     # the gateway starts a site-key rotation: every node is sent its next key
+    rotate_key = false     # the gateway starts a key change: every node agrees its next key (X25519)
     [weather]
     wind_mps = [[0, 4], [300, 14], [600, 6]]   # (time s, speed) breakpoints
     rain_mmph = [[0, 0], [200, 8]]
@@ -120,7 +120,7 @@ class Scenario:
     backgrounds: tuple[Background, ...] = ()
     firmware_ids: tuple[int, ...] = ()  # the nodes (1-based) that run the real firmware
     uplinks: str = "enveloped"  # as device/delivery.py sends them
-    rotate_key: bool = False  # the gateway starts with a key rotation under way
+    rotate_key: bool = False  # the gateway starts with a key change under way
 
     @property
     def node_positions(self) -> list[float]:

@@ -11,17 +11,19 @@ from protocol.keys import SITE_KEY_SIZE
 
 @dataclass(frozen=True)
 class SiteKeys:
-    """The site's keys over time: the epoch of the key in use; while a rotation is under way,
-    the next epoch's key (nodes are sent their key under it, and both are accepted); and the
-    file of revoked node keys (`gateway/identity/revocations.py`)."""
+    """The site's node-key epochs: the epoch nodes are on; whether a key change to the next
+    one is under way (each node agrees its next key with the gateway); the store of each
+    node's own key (`gateway/identity/node_keys.py`) and the file of revoked node keys
+    (`gateway/identity/revocations.py`)."""
 
     epoch: int = 0
-    next_key: bytes | None = None
+    key_change: bool = False
     revocations: Path | None = None
+    node_keys: Path | None = None
 
     @property
     def next_epoch(self) -> int | None:
-        return None if self.next_key is None else (self.epoch + 1) & 0xFF
+        return (self.epoch + 1) & 0xFF if self.key_change else None
 
 
 class KeyFileError(Exception):

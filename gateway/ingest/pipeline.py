@@ -67,8 +67,8 @@ class Frame:
     packet: Packet
     receptions: list[Reception]
     late_s: float | None = None  # played this long after the node sent it (`freshness.py`)
-    epoch: int = 0  # of the site key whose node key its tag verified under
-    rekeyed: bool = False  # the first frame of this node under the next epoch's key
+    epoch: int = 0  # of the node key its tag verified under
+    rekeyed: bool = False  # under the key agreed with the node, not yet its current one
 
     @property
     def first(self) -> Reception:
@@ -221,8 +221,8 @@ class FramePipeline:
         self.last_ctr[node_id] = header.ctr
         counters["frames_ok"] += 1
         frame = Frame(opened, [reception], self.freshness.check(node_id, opened.boot, opened.sent_ds, now), epoch)
-        if epoch == self.keyring.site_keys.next_epoch and node_id not in self.keyring.on_next:
-            self.keyring.on_next.add(node_id)
+        agreed = self.keyring.agreed(node_id)
+        if agreed is not None and key is agreed[1]:  # the first frame under its agreed key
             frame.rekeyed = True
         findings: list[Outcome] = []
         if frame.late_s is not None:

