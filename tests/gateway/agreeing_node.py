@@ -54,12 +54,16 @@ class AgreeingNode(SimNode):
         shared = secret.exchange(X25519PublicKey.from_public_bytes(gateway_public))
         epoch = fields["epoch"]
         self._next = (epoch, agreed_key(shared, self.node_id, epoch, gateway_public, public))
-        answer = dict(public_fields("n", public), epoch=epoch, offer=offer_check(gateway_public))
+        self._answer_fields = dict(public_fields("n", public), epoch=epoch, offer=offer_check(gateway_public))
+        self.answers.append(self.answer_again())
+
+    def answer_again(self) -> bytes:
+        """The KEYX sent again, as the firmware retransmits it: a fresh counter, the same half."""
         self._answer_ctrs.append(self.ctr)
-        # Bare, never in an envelope, as the firmware sends it.
-        boot, self.boot = self.boot, None
-        self.answers.append(encode_frame(self.packet("KEYX", answer, ack_req=True)))
+        boot, self.boot = self.boot, None  # bare, never in an envelope, as the firmware sends it
+        frame = encode_frame(self.packet("KEYX", self._answer_fields, ack_req=True))
         self.boot = boot
+        return frame
 
     @property
     def next_key(self) -> bytes | None:
