@@ -159,10 +159,30 @@ def key_agreement():
         "X25519: public key %8.0f us, shared secret %8.0f us"
         % (time.ticks_diff(middle, start), time.ticks_diff(end, middle))
     )
+    # As the node runs it (device/node.py): a few ladder steps between yields to the
+    # detectors. The longest slice is how long a detector task can be kept waiting.
+    from device.node import _LADDER_SLICE
+    from protocol.x25519 import steps
+
+    longest = 0
+    n = 0
+    slice_start = time.ticks_us()
+    for _ in steps(secret, theirs):
+        n += 1
+        if n % _LADDER_SLICE == 0:
+            now = time.ticks_us()
+            longest = max(longest, time.ticks_diff(now, slice_start))
+            slice_start = now
+    print(
+        "X25519 in slices of %d steps: %d slices, the longest %6.0f us" % (_LADDER_SLICE, n // _LADDER_SLICE, longest)
+    )
     hog = []
     gc.collect()
-    while gc.mem_free() > 3072:  # the rest of the heap taken, as a busy node's might be
-        hog.append(bytearray(512))
+    try:
+        while gc.mem_free() > 3072:  # the rest of the heap taken, as a busy node's might be
+            hog.append(bytearray(512))
+    except MemoryError:  # fragmented: no 512-byte block left although more is free in all
+        pass
     try:
         public_key(secret)
         print("X25519 runs with %d bytes of heap free" % gc.mem_free())

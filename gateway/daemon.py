@@ -100,11 +100,11 @@ class Gateway:
         """Open the journal and build the parts around what it remembers (what `async with`
         does first; specs that drive the parts without their tasks call it alone)."""
         config = self.config
-        self.journal = journal = Journal(config.journal, clock=self.clock)
-        try:
+        try:  # before the journal is opened: nothing to close if the store cannot be used
             store = NodeKeyStore(config.site_keys.node_keys) if config.site_keys.node_keys is not None else None
         except NodeKeyStoreError as exc:
             raise ConfigError(str(exc)) from None
+        self.journal = journal = Journal(config.journal, clock=self.clock)
         keyring = Keyring(config.site_key, {n.id for n in config.nodes}, config.site_keys, store)
         self.pipeline = pipeline_for(config, keyring, chain_state.last_counters(journal))
         self.transactions = Transactions(journal)

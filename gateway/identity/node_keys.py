@@ -32,6 +32,25 @@ class NodeKeyStoreError(Exception):
     """The key store cannot be used; the message says why and what to do."""
 
 
+_HEX_FIELDS = {"nodes": ("key",), "offers": ("secret", "public"), "agreed": ("key", "gateway_public", "node_public")}
+
+
+def _problem(data: dict[str, dict[str, Any]]) -> str | None:
+    """What is wrong with a store read from disk, or None: checked once, when it is read, so a
+    hand-edited entry is refused with its name instead of failing a frame later."""
+    for part, fields in _HEX_FIELDS.items():
+        for node, entry in data[part].items():
+            if not node.isdigit() or not isinstance(entry, dict):
+                return "%s: %r is not a node id with its entry" % (part, node)
+            if not isinstance(entry.get("epoch"), int) or not 0 <= entry["epoch"] <= 0xFF:
+                return "%s: node %s: epoch must be 0..255" % (part, node)
+            for field in fields:
+                value = entry.get(field)
+                if not isinstance(value, str) or len(value) != 64 or not all(c in "0123456789abcdef" for c in value):
+                    return "%s: node %s: %s must be 64 lower-case hex digits" % (part, node, field)
+    return None
+
+
 class NodeKeyStore:
     """The file, read at start and re-read when someone else (`node deploy`) changed it."""
 
@@ -39,6 +58,7 @@ class NodeKeyStore:
         self.path = path
         self._stamp: tuple[int, int] | None = None
         self.data: dict[str, dict[str, dict[str, Any]]] = {"nodes": {}, "offers": {}, "agreed": {}}
+        self._parsed: dict[int, tuple[int, int, bytes] | None] = {}
         self.reload()
 
     def reload(self) -> bool:
@@ -58,11 +78,17 @@ class NodeKeyStore:
             raise NodeKeyStoreError("node key store %s: %s" % (self.path, exc)) from None
         if not isinstance(raw, dict) or not all(isinstance(raw.get(k, {}), dict) for k in self.data):
             raise NodeKeyStoreError("node key store %s: expected an object of nodes, offers and agreed" % self.path)
-        self.data = {k: dict(raw.get(k, {})) for k in self.data}
+        data = {k: dict(raw.get(k, {})) for k in self.data}
+        problem = _problem(data)
+        if problem:
+            raise NodeKeyStoreError("node key store %s: %s" % (self.path, problem))
+        self.data = data
+        self._parsed.clear()
         self._stamp = stamp
         return True
 
     def _save(self) -> None:
+        self._parsed.clear()
         tmp = self.path.with_name(self.path.name + ".new")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -81,11 +107,18 @@ class NodeKeyStore:
     # -- what is kept ----------------------------------------------------------------------
 
     def key(self, node_id: int) -> tuple[int, int, bytes] | None:
-        """(epoch, generation, key) the node is on, or None: its site-derived key."""
+        """(epoch, generation, key) the node is on, or None: its site-derived key. Asked for
+        every frame, so parsed once per change of the file."""
+        if node_id in self._parsed:
+            return self._parsed[node_id]
         entry = self.data["nodes"].get(str(node_id))
-        if entry is None:
-            return None
-        return int(entry["epoch"]), int(entry.get("generation", 0)), bytes.fromhex(entry["key"])
+        found = (
+            None
+            if entry is None
+            else (int(entry["epoch"]), int(entry.get("generation", 0)), bytes.fromhex(entry["key"]))
+        )
+        self._parsed[node_id] = found
+        return found
 
     def offer(self, node_id: int) -> tuple[int, bytes, bytes] | None:
         """(epoch, secret, public) of the agreement the gateway offered the node, or None."""
