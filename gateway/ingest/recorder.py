@@ -8,8 +8,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.fusion import Detection
 from gateway.alarming.records import AlarmRecords
@@ -19,21 +17,18 @@ from gateway.evidence.journal import Journal
 from gateway.identity.revocations import RevocationWatch
 from gateway.ingest.delivery_watch import DeliveryWatch
 from gateway.ingest.downlinks import Downlinks
+from gateway.ingest.key_change import KEY_FINDINGS, KeyChanges
 from gateway.ingest.pipeline import Frame, FramePipeline, Reception, SecurityFinding
 from gateway.ingest.registry import COMM_FAIL, NodeRegistry, SupervisionChange
 from gateway.outputs import topics
 from protocol.body import field_labels
-from protocol.key_agreement import agreed_key, offer_check, public_fields, public_from_fields
-from protocol.messages import BY_ID, BY_NAME
+from protocol.messages import BY_ID
 
 log = logging.getLogger("perimeter.gateway")
 
 EVENT_SCHEMA = "perimeter.event/1"
 STATE_SCHEMA = "perimeter.node-state/1"
 STATE_REFRESH_S = 10.0
-KEYOFFER = BY_NAME["KEYOFFER"].type_id
-OFFER_EVERY_S = 60.0  # a node that has not moved to its next key is offered the agreement again this often
-KEY_FINDINGS = ("key_exchange_unasked", "key_exchange_conflict")
 
 
 class Recorder:
@@ -71,7 +66,7 @@ class Recorder:
         self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
         self.on_node: list[Callable[[int], None]] = []  # a node's state was published
         self._node_published: dict[int, float] = {}
-        self._offered: dict[int, float] = {}  # node -> when it was last offered a key agreement
+        self.key_changes = KeyChanges(journal, registry, downlinks, self.security, undo_on_rollback)
         keyring = downlinks.keyring
         last_ctr = pipeline.last_ctr if pipeline is not None else {}
         self.revocations = RevocationWatch(
@@ -134,113 +129,12 @@ class Recorder:
         # most every STATE_REFRESH_S: not once per event, which would double the MQTT traffic.
         self.publish_node(node_id, force=bool(changes or restored) or not message.is_event)
         if frame.rekeyed:
-            self._moved(frame)
-        if message.name == "KEYX" and not self._key_answer(frame):
+            self.key_changes.moved(frame)
+        if message.name == "KEYX" and not self.key_changes.answer(frame):
             return []  # not acknowledged: the node never takes a key the gateway does not hold
         if packet.ack_req:
             return [self.downlinks.ack(node_id, packet.ctr)]
-        return self._offer(frame, now)
-
-    # -- key changes (protocol/key_agreement.py, gateway/identity/node_keys.py) -------------
-
-    def _moved(self, frame: Frame) -> None:
-        """The node's first frame under its agreed key: that is its key now, and the old one
-        opens nothing from here on."""
-        node_id = frame.packet.node_id
-        keyring = self.downlinks.keyring
-        store = keyring.store
-        agreed = store.agreed(node_id) if store is not None else None
-        if store is None or agreed is None:
-            return  # a second frame under it, held in the same de-duplication window
-        log.warning("node=%d moved to its agreed key of epoch %d", node_id, frame.epoch)
-        data = {
-            "node_id": node_id,
-            "epoch": frame.epoch,
-            "gateway_public": agreed["gateway_public"],
-            "node_public": agreed["node_public"],
-        }
-        self.journal.append("rekey", data, node_id=node_id)
-        store.promote(node_id, keyring.generation.get(node_id, 0), utc_iso(self.clock.now()))
-        keyring.on_next.add(node_id)
-
-    def _key_answer(self, frame: Frame) -> bool:
-        """A node's KEYX: the agreed key kept (durably, never in the journal) before the ACK
-        that makes the node take it. Whether to acknowledge it. A KEYX the gateway did not ask
-        for, or a second different one, is someone else holding the node's key."""
-        packet = frame.packet
-        node_id, fields = packet.node_id, packet.fields
-        keyring = self.downlinks.keyring
-        store = keyring.store
-        transport = frame.first.transport
-        node_public = public_from_fields("n", fields)
-        offer = store.offer(node_id) if store is not None and keyring.site_keys.next_epoch is not None else None
-        if store is None or offer is None or fields["epoch"] != offer[0] or fields["offer"] != offer_check(offer[2]):
-            detail = (
-                "node %d answered a key offer for epoch %d that this gateway did not make: someone holding "
-                "its key is trying to agree the next one with it (not acknowledged)" % (node_id, fields["epoch"])
-            )
-            self.security(SecurityFinding("key_exchange_unasked", node_id, transport, 1, detail))
-            return False
-        epoch, secret, gateway_public = offer
-        agreed = store.agreed(node_id)
-        node = self.registry.nodes[node_id]
-        if agreed is not None and agreed["epoch"] == epoch:
-            if agreed["node_public"] == node_public.hex():
-                return True  # the node sent it again (our ACK was lost): the same key, acked again
-            if agreed.get("boot") == node.boot_count:
-                detail = (
-                    "node %d answered the key offer for epoch %d twice with different keys, without a restart "
-                    "between: someone else holds its current key (the second is not acknowledged)" % (node_id, epoch)
-                )
-                self.security(SecurityFinding("key_exchange_conflict", node_id, transport, 1, detail))
-                return False
-            # The node restarted (a HELLO with a new boot) and lost its half: its new answer stands.
-        try:
-            shared = X25519PrivateKey.from_private_bytes(secret).exchange(
-                X25519PublicKey.from_public_bytes(node_public)
-            )
-        except ValueError:  # a low-order point: no node sends one
-            detail = "node %d answered the key offer with a low-order point (not acknowledged)" % node_id
-            self.security(SecurityFinding("key_exchange_unasked", node_id, transport, 1, detail))
-            return False
-        key = agreed_key(shared, node_id, epoch, gateway_public, node_public)
-        data = {"node_id": node_id, "epoch": epoch, "gateway_public": gateway_public.hex()}
-        data["node_public"] = node_public.hex()
-        self.journal.append("key_agreed", data, node_id=node_id)
-        store.keep_agreed(node_id, epoch, key, gateway_public, node_public, utc_iso(self.clock.now()), node.boot_count)
-        log.warning("node=%d agreed its key of epoch %d", node_id, epoch)
-        return True
-
-    def _offer(self, frame: Frame, now: float) -> list[tuple[Reception, bytes]]:
-        """During a key change: a node not yet on its next key is offered the agreement (at
-        most every OFFER_EVERY_S), only in answer to a frame that wants no ACK (a heartbeat):
-        a concentrator has one downlink slot per uplink, and an ACK and an offer would collide.
-        One offer per node and epoch, kept in the store before it is sent: offered again
-        unchanged, so a node that answered already just answers again."""
-        node_id = frame.packet.node_id
-        keyring = self.downlinks.keyring
-        nxt = keyring.site_keys.next_epoch
-        store = keyring.store
-        if nxt is None or store is None or frame.epoch == nxt:
-            return []
-        if now - self._offered.get(node_id, -1e12) < OFFER_EVERY_S:
-            return []
-        offer = store.offer(node_id)
-        if offer is None or offer[0] != nxt:
-            secret = X25519PrivateKey.generate()
-            public = secret.public_key().public_bytes_raw()
-            store.keep_offer(node_id, nxt, secret.private_bytes_raw(), public)
-            offer = (nxt, b"", public)
-        fields = dict(public_fields("g", offer[2]), epoch=nxt)
-        _ctr, sealed = self.downlinks.seal(node_id, KEYOFFER, fields)
-        sent_before = self._offered.get(node_id, -1e12)
-        self._offered[node_id] = now
-
-        def undo() -> None:  # not sent after all: the next frame may send it again
-            self._offered[node_id] = sent_before
-
-        self.undo_on_rollback(undo)
-        return [(self.downlinks.routes[node_id], sealed)]
+        return self.key_changes.offer(frame, now)
 
     def _keep_node(self, node_id: int) -> None:
         """What the registry knows of the node now, put back if the transaction fails: a

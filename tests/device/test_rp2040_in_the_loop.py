@@ -2,8 +2,10 @@
 UART0 bridged to a pseudo-terminal that the real gateway's serial transport reads, with an
 emulated ADXL345 on I2C0, the impact channel on ADC0 and the tamper switch on GP15.
 Provisioned over its USB REPL as `perimeter node deploy` provisions a board, the node says
-HELLO and beats; a climb on the fence becomes a FENCE event the gateway journals and
-acknowledges through the same UART; opening the lid raises a tamper alarm.
+HELLO and beats; the gateway, in a key change, offers it an X25519 agreement and the board
+answers, takes the agreed key once acked and is heard on it; a climb on the fence becomes a
+FENCE event the gateway journals and acknowledges through the same UART; opening the lid
+raises a tamper alarm.
 
 The emulator counts the Cortex-M0+ cycles at 125 MHz: a busy node runs at about a third of
 real time here, so every wait below is generous. Its speed is printed."""
@@ -57,6 +59,7 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
     config = write_site(
         tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=[node], extra=dict(PERIMETER, **slow_clock)
     )
+    config.write_text(config.read_text().replace("[site]\n", "[site]\nkey_change = true\n", 1))
     gateway, task = await start(config)
     # What each of the node's frames said, as the gateway's delivery watch hears them: a
     # heartbeat's `queued` is what the node still holds unacknowledged.
@@ -88,6 +91,9 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
             await wait_until(lambda: gateway.registry.nodes[NODE].firmware is not None, 120)  # HELLO
             hello = gateway.registry.nodes[NODE].snapshot()
             await wait_until(lambda: gateway.registry.nodes[NODE].battery_mv is not None, 120)  # a HEARTBEAT
+            # Its downlink slot carried the offer: the board's KEYX, acked, then a frame on the agreed key.
+            await wait_until(lambda: bool(_rows(journal, "rekey")), 240)
+            agreed_at = time.monotonic() - started
 
             pico.set(fence="climb")
             # A faint report may come first, as the climb builds up: the climb itself follows.
@@ -120,22 +126,28 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
     events = _rows(journal, "event")
     print(
         "emulated RP2040: HELLO %s; fence event %s; events journalled: %s; %d frames heard; "
-        "%.0f s of wall time; emulator %.2f simulated s per wall s"
+        "%.0f s of wall time (on the agreed key after %.0f s); emulator %.2f simulated s per wall s"
         % (
             hello["firmware"],
             fence["labels"],
             ", ".join("%s %s" % (e["type"], e["labels"]) for e in events),
             len(heard),
             time.monotonic() - started,
+            agreed_at,
             sum(speeds) / len(speeds) if speeds else 0.0,
         )
     )
     assert hello["boot_count"] == 1 and hello["reset_cause"] is not None
     assert fence["node_id"] == NODE and fence["labels"]["class"] == "climb"  # type: ignore[index]
     assert any(e["type"] == "tamper" for e in events)
+    assert [(r["node_id"], r["epoch"]) for r in _rows(journal, "key_agreed")] == [(NODE, 1)]
+    assert [(r["node_id"], r["epoch"]) for r in _rows(journal, "rekey")] == [(NODE, 1)]
+    assert gateway.pipeline.keyring.current(NODE)[0] == 1  # the climb came after the move: on the new key
     key = json.loads(identity)["node_key"]
     print("the board's file system after the run:", files.replace(key, "<NODE KEY>"))
     listing, slot = files.strip().rsplit("\n", 1)
     assert "identity.json" in listing and key not in listing
-    # ... though raw flash still does: a board without secure boot hides it, no more.
-    assert slot.strip() == key
+    # ... though raw flash still does (a board without secure boot hides it, no more): the
+    # agreed key, which nothing the deploy wrote gives.
+    store = json.loads((tmp_path / "node-keys.json").read_text())
+    assert slot.strip() == store["nodes"][str(NODE)]["key"] != key

@@ -126,3 +126,9 @@ async def test_an_insider_offering_the_node_a_key_change_of_their_own_is_seen(si
     assert "ACK" not in node.hear(site.pty.read()) and node.epoch == 0  # so the node keeps its key
     site.gateway.check_supervision()
     assert any(category == "security" for category, _ in site.alarms()), site.alarms()
+    counters = site.gateway.pipeline.counters["fence"]
+    before = counters["frames_ok"]
+    for _ in range(20):  # the same answer again and again: one row a minute, not one a frame
+        site.pty.write(node.answer_again())
+    await wait_until(lambda: counters["frames_ok"] == before + 20, 10)
+    assert _security(site).count("key_exchange_unasked") == 1
