@@ -2,6 +2,7 @@
 warnings (the config is usable; the installer should know)."""
 
 from gateway.config import GatewayConfig
+from gateway.identity.node_keys import NodeKeyStore, NodeKeyStoreError
 
 
 def warnings(config: GatewayConfig) -> list[str]:
@@ -23,4 +24,29 @@ def warnings(config: GatewayConfig) -> list[str]:
             "checkpoints stay where the host's administrators can rewrite them; say [witness] off_host = false "
             "if that is the site's choice"
         )
+    found += _site_derived(config)
     return found
+
+
+def _site_derived(config: GatewayConfig) -> list[str]:
+    """Nodes still on the key the site key derives: whoever reads the site key file holds them."""
+    path = config.site_keys.node_keys
+    if path is None or not config.nodes:
+        return []
+    try:
+        store = NodeKeyStore(path)
+    except NodeKeyStoreError as exc:
+        return ["%s: the gateway will not start on it" % exc]
+    derived = [n.id for n in config.nodes if store.key(n.id) is None]
+    if not derived:
+        return []
+    return [
+        "%d of %d nodes (%s) are on keys the site key derives: whoever reads %s holds them; give each its own "
+        "with perimeter node deploy --config, or a key change ([site] key_change = true)"
+        % (
+            len(derived),
+            len(config.nodes),
+            ", ".join(map(str, derived[:8])) + (", ..." if len(derived) > 8 else ""),
+            "the site key file",
+        )
+    ]

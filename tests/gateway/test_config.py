@@ -136,8 +136,10 @@ def test_check_config_warns_of_a_forwarder_allow_list_left_open(site: Path) -> N
     (site / "gateway.toml").write_text(open_udp)
     result = check_config(site / "gateway.toml")
     assert result.returncode == 0, result.stderr
-    assert "usable, with 1 warning(s)" in result.stdout
+    assert "usable, with 2 warning(s)" in result.stdout
     assert "transport lora takes datagrams from any packet forwarder on the network" in result.stdout
+    # Node 1 has no key of its own in the key store (issue 31, point 1).
+    assert "1 of 1 nodes (1) are on keys the site key derives" in result.stdout
 
 
 def test_an_unreadable_mqtt_password_or_ca_file_is_named_at_start(site: Path) -> None:
