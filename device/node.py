@@ -52,7 +52,7 @@ _LINK_POLL_MS = 20
 _FIFO_POLL_MS = 25  # the ADXL345 FIFO holds 32 samples = 40 ms at 800 Hz
 _HOUSEKEEPING_MS = 500
 _LARGEST_PACKET = OVERHEAD + PADDED_BODY  # bytes, for the duty-cycle check before a counter is spent
-_LADDER_SLICE = 4  # X25519 steps between yields: about 12 ms on an RP2040, so detectors keep pace
+_LADDER_SLICE = 1  # X25519 steps between yields: at most 6 ms on an RP2040 (its heap not crowded)
 
 
 class Node:

@@ -254,6 +254,11 @@ async def run(
     if scenario.rotate_key:
         report["key_rotation"] = rotation_report(gateway, chosen, report.get("firmware_host_per_node", {}))
         (report_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
+    # The journal has everything the gateway heard and decided: kept beside the report (the
+    # rest of the gateway's folder, keys and broker files, goes).
+    for name in ("journal.sqlite", "journal.sqlite-wal"):
+        if (work / name).exists():
+            shutil.copy(work / name, report_dir / name)
     shutil.rmtree(work, ignore_errors=True)
     return report
 

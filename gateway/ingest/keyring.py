@@ -25,7 +25,8 @@ class Keyring:
         self._allowed = node_ids
         self.site_keys = site_keys or SiteKeys()
         self.store = store
-        self._keys: dict[bytes, NodeKey] = {}
+        self._keys: dict[bytes, NodeKey] = {}  # stored keys, set up once each
+        self._site_derived: dict[tuple[int, int], NodeKey] = {}
         self.on_next: set[int] = set()  # nodes heard on their agreed key since this start
         self.generation: dict[int, int] = {}  # node -> the key generation it must use (0 if absent)
 
@@ -45,8 +46,16 @@ class Keyring:
         stored = self.store.key(node_id) if self.store is not None else None
         if stored is not None and stored[1] >= self.generation.get(node_id, 0):
             return stored[0], self._node_key(stored[2])
-        raw = derive_node_key(self._site_key, node_id, self.generation.get(node_id, 0))
-        return self.site_keys.epoch, self._node_key(raw)
+        return self.site_keys.epoch, self._derived(node_id, self.generation.get(node_id, 0))
+
+    def _derived(self, node_id: int, generation: int) -> NodeKey:
+        """The site-derived key, derived once (an HMAC per frame otherwise)."""
+        key = self._site_derived.get((node_id, generation))
+        if key is None:
+            key = self._site_derived[(node_id, generation)] = NodeKey(
+                derive_node_key(self._site_key, node_id, generation)
+            )
+        return key
 
     def agreed(self, node_id: int) -> tuple[int, NodeKey] | None:
         """(epoch, key) agreed with the node and not yet heard on, or None."""
@@ -75,7 +84,7 @@ class Keyring:
         """The node's revoked keys: every site-derived generation below its own, and its own
         stored key if that is of a revoked generation (re-provisioned with `node deploy`)."""
         generation = self.generation.get(node_id, 0)
-        keys = [self._node_key(derive_node_key(self._site_key, node_id, g)) for g in range(generation)]
+        keys = [self._derived(node_id, g) for g in range(generation)]
         stored = self.store.key(node_id) if self.store is not None else None
         if stored is not None and stored[1] < generation:
             keys.append(self._node_key(stored[2]))
