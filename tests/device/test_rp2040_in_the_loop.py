@@ -91,8 +91,9 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
             await wait_until(lambda: gateway.registry.nodes[NODE].firmware is not None, 120)  # HELLO
             hello = gateway.registry.nodes[NODE].snapshot()
             await wait_until(lambda: gateway.registry.nodes[NODE].battery_mv is not None, 120)  # a HEARTBEAT
-            # Its downlink slot carried the offer: the board's KEYX, acked, then a frame on the agreed key.
-            await wait_until(lambda: bool(_rows(journal, "rekey")), 240)
+            # Its downlink slot carried the offer: the board's KEYX, acked (its next frame, below,
+            # comes on the agreed key).
+            await wait_until(lambda: bool(_rows(journal, "key_agreed")), 240)
             agreed_at = time.monotonic() - started
 
             pico.set(fence="climb")
@@ -126,7 +127,7 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
     events = _rows(journal, "event")
     print(
         "emulated RP2040: HELLO %s; fence event %s; events journalled: %s; %d frames heard; "
-        "%.0f s of wall time (on the agreed key after %.0f s); emulator %.2f simulated s per wall s"
+        "%.0f s of wall time (key agreed after %.0f s); emulator %.2f simulated s per wall s"
         % (
             hello["firmware"],
             fence["labels"],
@@ -142,7 +143,7 @@ async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
     assert any(e["type"] == "tamper" for e in events)
     assert [(r["node_id"], r["epoch"]) for r in _rows(journal, "key_agreed")] == [(NODE, 1)]
     assert [(r["node_id"], r["epoch"]) for r in _rows(journal, "rekey")] == [(NODE, 1)]
-    assert gateway.pipeline.keyring.current(NODE)[0] == 1  # the climb came after the move: on the new key
+    assert gateway.pipeline.keyring.current(NODE)[0] == 1  # heard on the agreed key since
     key = json.loads(identity)["node_key"]
     print("the board's file system after the run:", files.replace(key, "<NODE KEY>"))
     listing, slot = files.strip().rsplit("\n", 1)
