@@ -18,8 +18,6 @@ from device.downlink import ACK, COMMAND, CONFIG, KEYOFFER, DownlinkGuard
 from device.keyslot import MemoryBlocks, read_key, write_key
 from device.settings import Settings
 from device.supervisor import Supervisor
-from protocol import x25519
-from protocol.key_agreement import agreed_key, offer_check, public_fields, public_from_fields
 from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, CAPABILITIES, PADDED_BODY
 from protocol.packet import OVERHEAD
@@ -250,6 +248,10 @@ class Node:
         epoch = fields["epoch"]
         if epoch == self.key_epoch:
             return  # offered again before the gateway heard this node on the new key
+        # Imported at a key change only: the full node's heap has no room for modules it
+        # needs once a year (frozen code costs no heap, its module objects do).
+        from protocol.key_agreement import public_from_fields
+
         public = public_from_fields("g", fields)
         agreement = self._agreement
         if agreement is not None and agreement[0] == epoch and agreement[1] == public:
@@ -267,6 +269,9 @@ class Node:
     async def _agree(self, agreement):
         """Both X25519 multiplications a few steps at a time (about 1.7 s on an RP2040), the
         detectors running between them; then the KEYX. The secret lives only in this task."""
+        from protocol import x25519
+        from protocol.key_agreement import agreed_key
+
         secret = os.urandom(32)  # the RP2040's ring oscillator, the ESP32's hardware RNG
         results = []
         for u in (x25519.BASE, agreement[1]):
@@ -278,7 +283,7 @@ class Node:
                 if n % _LADDER_SLICE == 0:
                     await self.clock.sleep_ms(0)
         node_public, shared = results
-        secret = None
+        del secret
         self._agreeing = None
         if shared == bytes(32):
             return  # a low-order point: no gateway offers that, so no answer
@@ -287,6 +292,8 @@ class Node:
         self._answer(agreement)
 
     def _answer(self, agreement):
+        from protocol.key_agreement import offer_check, public_fields
+
         fields = public_fields("n", agreement[2])
         fields["epoch"] = agreement[0]
         fields["offer"] = offer_check(agreement[1])

@@ -32,6 +32,13 @@ TEMPLATE = template()
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
+_KEY_FILES = ("revocations_file", "node_keys_file")  # SiteKeys' paths, relative to the config's folder
+GONE = {  # keys a config from an earlier version may hold, and what to do instead
+    "site.next_key_file": "node keys no longer come from a next site key: each node agrees its next key with "
+    "the gateway. Remove next_key_file and set key_change = true (perimeter site rotate-key says so)",
+}
+
+
 class ConfigError(Exception):
     """The config cannot be used; the message names the key and line."""
 
@@ -93,8 +100,9 @@ class Reader:
 
     def _unknown(self, part: dict[str, Any], path: str, known: set[str]) -> None:
         for name in part:
-            if name not in known:
-                raise self.fail("%s.%s" % (path, name), "unknown key (known: %s)" % ", ".join(sorted(known)))
+            gone = GONE.get("%s.%s" % (path, name))
+            if gone or name not in known:
+                raise self.fail("%s.%s" % (path, name), gone or "unknown key (known: %s)" % ", ".join(sorted(known)))
 
     def _entry(self, table: Table, part: dict[str, Any], path: str) -> dict[str, Any]:
         if table.array:
@@ -244,12 +252,6 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         if any(node.id == n["id"] for node in nodes):
             raise r.fail("node[%d].id" % i, "node %d is listed twice" % n["id"])
         nodes.append(NodeConfig(**dict(n, name=n["name"] or "node-%d" % n["id"])))
-    if site["next_key_file"]:
-        raise r.fail(
-            "site.next_key_file",
-            "node keys no longer come from a next site key: each node agrees its next key with the gateway. "
-            "Remove next_key_file and set key_change = true (perimeter site rotate-key says so)",
-        )
     try:
         site_key = read_site_key(base / site["key_file"], "site.key_file")
     except KeyFileError as exc:
@@ -273,9 +275,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         default_heartbeat_s=sup["default_heartbeat_s"],
         delivery_blocked_heartbeats=sup["delivery_blocked_heartbeats"],
         late_frame_s=sup["late_frame_s"],
-        site_keys=SiteKeys(
-            site["key_epoch"], site["key_change"], base / site["revocations_file"], base / site["node_keys_file"]
-        ),
+        site_keys=SiteKeys(site["key_epoch"], site["key_change"], *(base / site[f] for f in _KEY_FILES)),
         metrics_listen=v["metrics"]["listen"] or None,
         mqtt=mqtt,
         serial=serial,

@@ -63,7 +63,6 @@ SCHEMA = (
             Key("encrypted", bool, True, "bodies AES-128-CTR encrypted (must match the nodes)"),
             Key("key_epoch", int, 0, "the node-key epoch nodes are on (perimeter site rotate-key counts them)", 0, 255),
             Key("key_change", bool, False, "a key change under way: each node agrees its key of key_epoch + 1"),
-            Key("next_key_file", str, "", "gone: key changes are agreed with each node (set key_change = true)"),
             Key("node_keys_file", str, "node-keys.json", "each node's own key (node deploy, key changes); chmod 600"),
             Key("revocations_file", str, "revocations.json", "revoked node keys (perimeter node revoke writes it)"),
         ),

@@ -248,20 +248,6 @@ class Gateway:
         for reception, packet in acks:
             self.downlinks.send(reception, packet)
 
-    def _reload_node_keys(self) -> None:
-        """The key store again if someone else wrote it; a store made unusable (made readable by
-        others, or broken) is reported and the keys already read kept: the radio goes on."""
-        store = self.pipeline.keyring.store
-        if store is None:
-            return
-        try:
-            if store.reload():
-                log.info("node key store %s read again", store.path)
-        except NodeKeyStoreError as exc:
-            if str(exc) != getattr(self, "_store_error", None):  # once per new trouble, not every round
-                log.error("%s; keeping the node keys read before", exc)
-            self._store_error = str(exc)
-
     def check_supervision(self, now: float | None = None) -> list[SupervisionChange]:
         now = self.clock.now() if now is None else now
         changes = self.registry.check(now)
@@ -271,7 +257,8 @@ class Gateway:
                 self.recorder.supervision(change)
             self.records.write(self.alarms.tick(now))  # fence windows that closed, masks that expired
             self.recorder.revocations.poll()  # `perimeter node revoke` wrote the file since the last round
-            self._reload_node_keys()  # `perimeter node deploy` provisioned a node since
+            if self.pipeline.keyring.store is not None:  # `perimeter node deploy` provisioned a node since
+                self.pipeline.keyring.store.poll()
             self.requests.lapse(now)  # silencing requests nobody approved in time (or nobody may still ask for)
             self.requests.tally(now)  # each account's reads and throttled requests, a row per window
 

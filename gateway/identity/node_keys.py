@@ -22,10 +22,13 @@ gateway first hears the node on it, when it moves to `nodes` and the old key ope
 """
 
 import json
+import logging
 import os
 import stat
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("perimeter.gateway")
 
 
 class NodeKeyStoreError(Exception):
@@ -59,6 +62,7 @@ class NodeKeyStore:
         self._stamp: tuple[int, int] | None = None
         self.data: dict[str, dict[str, dict[str, Any]]] = {"nodes": {}, "offers": {}, "agreed": {}}
         self._parsed: dict[int, tuple[int, int, bytes] | None] = {}
+        self._trouble: str | None = None
         self.reload()
 
     def reload(self) -> bool:
@@ -86,6 +90,19 @@ class NodeKeyStore:
         self._parsed.clear()
         self._stamp = stamp
         return True
+
+    def poll(self) -> None:
+        """`reload` for the running gateway: a store since made unusable (readable by others,
+        broken by hand) is logged, once per new trouble, and the keys read before are kept,
+        so the radio goes on."""
+        try:
+            if self.reload():
+                log.info("node key store %s read again", self.path)
+            self._trouble = None
+        except NodeKeyStoreError as exc:
+            if str(exc) != self._trouble:
+                log.error("%s; keeping the node keys read before", exc)
+            self._trouble = str(exc)
 
     def _save(self) -> None:
         self._parsed.clear()
