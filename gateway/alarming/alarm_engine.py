@@ -103,7 +103,10 @@ class AlarmEngine:
         if d.type == "fence":
             heapq.heappush(self._pending, (d.at, self._arrivals, d))
             kind = FENCE_CLASSES.get(d.fields.get("class", 0), "unknown")
-            self.fence.add(Heard(d.at, self._arrivals, d.event_id, d.node_id, kind, float(d.fields.get("peak", 0))))
+            heard = Heard(d.at, self._arrivals, d.event_id, d.node_id, kind, float(d.fields.get("peak", 0)))
+            self.fence.add(heard)
+            if kind == "faint":
+                self.intrusions.heard_faint(heard)
         elif d.type == "impact":
             changes += self._impact(d)
         elif d.type == "thud":

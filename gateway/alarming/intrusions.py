@@ -44,6 +44,13 @@ class Intrusions:
         self.recent: deque[tuple[float, float, str, float]] = deque()  # (at, location, alarm id, level)
         self.held: deque[HeldPair] = deque()  # in the order they are due
         self.environmental = 0  # fence groups judged to be weather
+        self.faints: deque[Heard] = deque()  # the site's faint reports, for the weather check
+
+    def heard_faint(self, heard: Heard) -> None:
+        """Keep a faint report for the weather check, and forget those older than it looks at."""
+        self.faints.append(heard)
+        while self.faints[0].at < heard.at - self.rules.faint_pair.weather_window_s:
+            self.faints.popleft()
 
     def next_deadline(self) -> float | None:
         return self.held[0].decide_at if self.held else None
@@ -126,4 +133,5 @@ class Intrusions:
             return None
         recent = self.fence.near(where, rule.reach_m, until, rule.window_s + (until - d.at))
         carrier = Heard(d.at, 0, d.event_id, d.node_id, "faint", level)
-        return rule.partner(carrier, recent, self.fence.neighbours(d.node_id))
+        faints = [h for h in self.faints if until - rule.weather_window_s <= h.at <= until]
+        return rule.partner(carrier, recent, self.fence.neighbours(d.node_id), faints)

@@ -134,6 +134,33 @@ def test_faint_reports_all_along_a_stretch_are_the_wind_not_a_climber() -> None:
     assert raised(feed(e, wind)) == []
 
 
+def rain(start: float, minutes: int, skip: tuple[int, ...] = ()) -> list[Detection]:
+    """Rain on the fence as the firmware reports it (a run of 12-25 mm/h on 16 nodes): a faint
+    report from some node every 7 s or so, peaks 340-580, scattered along the fence."""
+    reports = []
+    for k in range(int(minutes * 60 / 7)):
+        node = 1 + (k * 7) % 16
+        if node not in skip:
+            reports.append(fence(node, start + 7.0 * k, 340 + (k * 53) % 240, cls=FAINT))
+    return reports
+
+
+def test_neighbours_faint_by_chance_in_rain_are_the_rain_not_a_climber() -> None:
+    # In rain two neighbours do report faint within seconds, the others quiet in that window:
+    # before, that was a climb (5 in 8 minutes on 400 m of fence).
+    e = engine()
+    reports = rain(T0, 3)
+    chance = [fence(8, T0 + 181.0, 560, cls=FAINT), fence(9, T0 + 184.0, 520, cls=FAINT)]
+    assert raised(feed(e, reports + chance)) == []
+
+
+def test_a_climb_in_rain_stands_above_the_rains_faint_reports() -> None:
+    e = engine()
+    climb = [fence(8, T0 + 181.0, 1250, cls=FAINT), fence(9, T0 + 184.0, 1180, cls=FAINT)]
+    alarms = raised(feed(e, rain(T0, 3, skip=(8, 9)) + climb), INTRUSION)
+    assert len(alarms) == 1 and alarms[0].detail["faint_pair"] == [8, 9]
+
+
 def test_a_faint_pair_can_be_switched_off() -> None:
     from gateway.alarming.fusion import FaintPairRule
 

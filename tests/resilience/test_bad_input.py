@@ -130,7 +130,7 @@ def test_files_that_are_not_configs_are_refused(
         (["frame", "decode", "--site-key-file", "{site}/missing.key", "--site-id", "1", "00"], "missing.key"),
         (["frame", "decode", "--site-key-file", "{site}/site.key", "--site-id", "x", "00"], "not an integer"),
         (["frame", "encode", "--site-key-file", "{site}/site.key", "--site-id", "1", "{{not json"], "JSON"),
-        (["node", "deploy", "--board", "esp32"], "needs --port, --node-id and --site-key-file"),
+        (["node", "deploy", "--board", "esp32"], "needs --port, --node-id and --config"),
         (
             ["node", "deploy", "--port", "/dev/null", "--node-id", "7", "--site-key-file", "{site}/x"],
             "cannot read site key file",
