@@ -33,6 +33,8 @@ def test_every_bundled_scenario_loads_and_covers_every_kind_of_event() -> None:
         "selective-jam",
         "key-rotation",
         "demo",
+        "rain",
+        "rain-climbs",
     }
     kinds = {e.kind for s in scenarios for e in s.events}
     assert kinds == {"climb", "cut", "throwover", "drone", "jam", "selective_jam", "silence", "knock"}
