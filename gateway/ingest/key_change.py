@@ -21,7 +21,9 @@ from protocol.messages import BY_NAME
 log = logging.getLogger("perimeter.gateway")
 
 KEYOFFER = BY_NAME["KEYOFFER"].type_id
-OFFER_EVERY_S = 60.0  # a node that has not moved to its next key is offered the agreement again this often
+# A node not yet on its next key is offered it again at most this often: at each heartbeat,
+# so a lost offer or answer costs one interval.
+OFFER_EVERY_S = 20.0
 KEY_FINDINGS = ("key_exchange_unasked", "key_exchange_conflict")
 FINDING_EVERY_S = 60.0
 
