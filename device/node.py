@@ -50,7 +50,7 @@ _LINK_POLL_MS = 20
 _FIFO_POLL_MS = 25  # the ADXL345 FIFO holds 32 samples = 40 ms at 800 Hz
 _HOUSEKEEPING_MS = 500
 _LARGEST_PACKET = OVERHEAD + PADDED_BODY  # bytes, for the duty-cycle check before a counter is spent
-_LADDER_SLICE = 1  # X25519 steps between yields: at most 6 ms on an RP2040 (its heap not crowded)
+_LADDER_SLICE = 1  # X25519 steps between yields: at most 9.6 ms on an RP2040 with the node loaded
 
 
 class Node:
@@ -267,7 +267,7 @@ class Node:
         self._agreeing = asyncio.create_task(self._agree(self._agreement))
 
     async def _agree(self, agreement):
-        """Both X25519 multiplications a few steps at a time (about 1.7 s on an RP2040), the
+        """Both X25519 multiplications a step at a time (about 2.9 s on an RP2040), the
         detectors running between them; then the KEYX. The secret lives only in this task."""
         from protocol import x25519
         from protocol.key_agreement import agreed_key

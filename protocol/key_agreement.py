@@ -17,6 +17,7 @@ import hashlib
 import struct
 
 from .crypto import hmac_sha256
+from .keys import key_fields, key_from_fields
 
 LABEL = b"perimeter-keyx"
 PUBLIC_SIZE = 32
@@ -24,13 +25,12 @@ PUBLIC_SIZE = 32
 
 def public_fields(prefix: str, public: bytes) -> "dict[str, int]":
     """A 32-byte public key as a body's eight u32 fields `<prefix>0`..`<prefix>7`."""
-    words = struct.unpack("<8I", public)
-    return {prefix + str(i): words[i] for i in range(8)}
+    return key_fields(public, prefix)
 
 
 def public_from_fields(prefix: str, fields: "dict[str, int]") -> bytes:
     """The public key a KEYOFFER (`g`) or a KEYX (`n`) carries."""
-    return struct.pack("<8I", *[fields[prefix + str(i)] for i in range(8)])
+    return key_from_fields(fields, prefix)
 
 
 def offer_check(gateway_public: bytes) -> int:

@@ -36,15 +36,16 @@ def derive_node_key(site_key: bytes, node_id: int, generation: int = 0) -> bytes
     return hmac_sha256(site_key, _LABEL, struct.pack("<H", node_id))
 
 
-def key_fields(k_node: bytes) -> "dict[str, int]":
-    """A 32-byte node key as REKEY's fields k0..k7 (u32, little-endian)."""
-    words = struct.unpack("<8I", k_node)
-    return {"k%d" % i: words[i] for i in range(8)}
+def key_fields(raw: bytes, prefix: str = "k") -> "dict[str, int]":
+    """32 bytes (a REKEY's node key, a key agreement's public key) as a body's eight u32
+    fields `<prefix>0`..`<prefix>7`, little-endian."""
+    words = struct.unpack("<8I", raw)
+    return {prefix + str(i): words[i] for i in range(8)}
 
 
-def key_from_fields(fields: "dict[str, int]") -> bytes:
-    """The node key a REKEY carries."""
-    return struct.pack("<8I", *[fields["k%d" % i] for i in range(8)])
+def key_from_fields(fields: "dict[str, int]", prefix: str = "k") -> bytes:
+    """The 32 bytes a body's `<prefix>0`..`<prefix>7` carry."""
+    return struct.pack("<8I", *[fields[prefix + str(i)] for i in range(8)])
 
 
 class NodeKey:
