@@ -118,6 +118,10 @@ def main(board_name):
             from device.bridge import Bridge
 
             asyncio.run(_forever(Bridge(board.uart, board.modem, board.clock)))
+        elif identity["role"] == "ground":
+            from device.ground_node import GroundNode
+
+            asyncio.run(_forever(GroundNode(board, identity, store, key_blocks)))
         else:
             from device.node import Node
 

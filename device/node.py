@@ -54,11 +54,16 @@ _LADDER_SLICE = 1  # X25519 steps between yields: at most 9.6 ms on an RP2040 wi
 
 
 class Node:
+    # What this kind of node senses (HELLO's capabilities) and the impact threshold it
+    # starts with; a ground node (device/ground_node.py) has only the impact channel.
+    SENSORS = ["accelerometer", "microphone", "impact"]
+    IMPACT_THRESHOLD = 0  # 0: settings.py's default
+
     def __init__(self, board, identity, store, key_blocks=None):
         self.board = board
         self.clock = board.clock
         self.node_id = identity["node_id"]
-        self.settings = Settings(store)
+        self.settings = Settings(store, self.IMPACT_THRESHOLD)
         self.boot_count = count_boot(store)
         counter = FrameCounter(store)
         encrypted = identity.get("encrypted", True)
@@ -82,12 +87,7 @@ class Node:
         if hasattr(board.link, "airtime_ms"):  # a radio: spread first transmissions over 4 airtimes
             self.queue.spread_ms = 4 * board.link.airtime_ms(_LARGEST_PACKET)
         self.downlinks = DownlinkGuard(key, identity["site_id"], store, encrypted=encrypted)
-        s = self.settings
-        self.fence = fence.FenceDetector(s.fence_threshold, s.cut_threshold)
-        self.acoustic = acoustic.AcousticDetector(s.acoustic_snr_db)
-        self._mic_fault = acoustic.MIC_OK  # the detector's microphone fault last reported
-        self.thud = thud.ThudDetector()  # a package landing, heard by the microphone
-        self.impact = impact.ImpactDetector(s.impact_threshold)
+        self._detectors(self.settings)
         self.supervisor = Supervisor(board.watchdog)
         self.event_no = 0
         self.status = 0
@@ -95,11 +95,18 @@ class Node:
         self.reboot_requested = False
         self.reports = 0  # events handed to the delivery queue
         self.started_ms = self.clock.now_ms()
-        self._audio = zeros("h", acoustic.FRAME_SAMPLES)  # also used by the self-test
         # A key agreement under way: [epoch, gateway public, node public or None, next key or
         # None, its KEYX's event in the queue or None], and the task computing it.
         self._agreement = None
         self._agreeing = None
+
+    def _detectors(self, s):
+        self.fence = fence.FenceDetector(s.fence_threshold, s.cut_threshold)
+        self.acoustic = acoustic.AcousticDetector(s.acoustic_snr_db)
+        self._mic_fault = acoustic.MIC_OK  # the detector's microphone fault last reported
+        self.thud = thud.ThudDetector()  # a package landing, heard by the microphone
+        self.impact = impact.ImpactDetector(s.impact_threshold)
+        self._audio = zeros("h", acoustic.FRAME_SAMPLES)  # also used by the self-test
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -120,7 +127,7 @@ class Node:
 
     def hello(self):
         caps = 0
-        for name in ("accelerometer", "microphone", "impact", "tamper_switch", "battery"):
+        for name in self.SENSORS + ["tamper_switch", "battery"]:
             caps |= 1 << _CAP[name]
         caps |= 1 << _CAP[self.board.link_kind]
         fields = {
@@ -144,14 +151,19 @@ class Node:
             "temperature_dc": self.board.temperature_dc(),
             "status": status,
             "downlink_rssi_dbm": max(-128, min(127, getattr(self.board.link, "last_rssi", -128))),
-            "fence_floor": min(self.fence.noise_floor, 0xFFFF),
-            "acoustic_floor": self.acoustic.floor,
+            "fence_floor": 0,
+            "acoustic_floor": 0,
             "impact_floor": min(self.impact.noise_floor, 0xFFFF),
             "queued": min(len(self.queue), 255),
             "uptime_s": ((self.clock.now_ms() - self.started_ms) // 1000) & 0xFFFFFFFF,
         }
+        self._floors(fields)
         self.status &= ~_QUEUE_FULL
         self.queue.submit(_T["HEARTBEAT"], fields, HEARTBEAT, False, self.clock.now_ms())
+
+    def _floors(self, fields):
+        fields["fence_floor"] = min(self.fence.noise_floor, 0xFFFF)
+        fields["acoustic_floor"] = self.acoustic.floor
 
     def fault(self, code, active, detail=0):
         bit = _FAULT_STATUS.get(code, 0)
@@ -203,7 +215,10 @@ class Node:
             "noise_floor": min(det.noise_floor, 0xFFFF),
             "duration_ms": det.duration_ms,
         }
-        self._event("IMPACT", fields, ALARM)
+        self._event("IMPACT", fields, ALARM, self._impact_delay_ms())
+
+    def _impact_delay_ms(self):
+        return 0
 
     def _thud_decided(self):
         if not self._reporting():
@@ -315,10 +330,10 @@ class Node:
 
     def _apply_settings(self):
         s = self.settings
+        self.impact.impact_threshold = s.impact_threshold
         self.fence.fence_threshold = s.fence_threshold
         self.fence.cut_threshold = s.cut_threshold
         self.acoustic.set_snr_db(s.acoustic_snr_db)
-        self.impact.impact_threshold = s.impact_threshold
 
     def _command(self, command, arg):
         if command == 1:  # ping
@@ -333,9 +348,9 @@ class Node:
 
     def self_test(self):
         board = self.board
+        self.fault(FAULT_IMPACT, not board.impact.self_test())
         self.fault(FAULT_ACCELEROMETER, not board.accelerometer.self_test())
         self.fault(FAULT_MICROPHONE, not board.microphone.self_test(self._audio))
-        self.fault(FAULT_IMPACT, not board.impact.self_test())
 
     # -- tasks -----------------------------------------------------------------------------
 
@@ -373,6 +388,8 @@ class Node:
             self.supervisor.check_in(bit)
 
     async def _impact_task(self, bit):
+        # A ground node's detector (device/detect/ground.py) takes the same 50-sample blocks
+        # and answers with the same IMPACT.
         samples = zeros("H", impact.BLOCK_SAMPLES)
         channel = self.board.impact
         while True:
@@ -437,15 +454,17 @@ class Node:
             if not self.supervisor.look():
                 self.board.log("watchdog not fed: stalled %s" % ",".join(self.supervisor.stalled_names()))
 
+    def _pipelines(self):
+        """The sensor tasks besides the impact channel's."""
+        return (("fence", self._fence_task), ("acoustic", self._acoustic_task))
+
     def start(self):
         """Create every task; returns them (a simulation cancels them to stop the node)."""
         self.hello()
         if hasattr(self.board.link, "start"):
             self.board.link.start()
         tasks = []
-        for name, task in (
-            ("fence", self._fence_task),
-            ("acoustic", self._acoustic_task),
+        for name, task in self._pipelines() + (
             ("impact", self._impact_task),
             ("link", self._link_task),
             ("heartbeat", self._heartbeat_task),

@@ -15,14 +15,15 @@ MIN_HEARTBEAT_S = 10  # a forged-looking CONFIG cannot make the node flood its o
 
 
 class Settings:
-    def __init__(self, store):
+    def __init__(self, store, impact_default=None):
+        # `impact_default`: a ground node's geophone wants its own (device/node.py).
         self._store = store
         get = store.get
         self.heartbeat_s = get("cfg.heartbeat_s", DEFAULTS[0][1])
         self.fence_threshold = get("cfg.fence_threshold", DEFAULTS[1][1])
         self.cut_threshold = get("cfg.cut_threshold", DEFAULTS[2][1])
         self.acoustic_snr_db = get("cfg.acoustic_snr_db", DEFAULTS[3][1])
-        self.impact_threshold = get("cfg.impact_threshold", DEFAULTS[4][1])
+        self.impact_threshold = get("cfg.impact_threshold", impact_default or DEFAULTS[4][1])
         self.armed = get("cfg.armed", DEFAULTS[5][1])
         self.config_id = get("cfg.config_id", DEFAULTS[6][1])
 

@@ -302,7 +302,12 @@ def parser(extra: "Callable[[Any], None] | None" = None) -> argparse.ArgumentPar
         "--site-key-file",
         help="deploy without --config (sites from before): the node gets the key the site key derives",
     )
-    nd.add_argument("--role", default="node", choices=["node", "bridge"])
+    nd.add_argument(
+        "--role",
+        default="node",
+        choices=["node", "ground", "bridge"],
+        help="ground: a node with only a buried geophone, inside the fence",
+    )
     nd.add_argument("--link", default="serial", choices=["serial", "lora"])
     nd.add_argument(
         "--uplinks",

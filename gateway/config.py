@@ -140,8 +140,7 @@ class SemtechUdpConfig:
     name: str
     host: str = DEFAULT["transport.semtech_udp"]["host"]
     port: int = DEFAULT["transport.semtech_udp"]["port"]
-    # Downlinks (PULL_RESP): the uplink's channel and data rate, this long after it (RX1).
-    downlink_delay_ms: int = DEFAULT["transport.semtech_udp"]["downlink_delay_ms"]
+    downlink_delay_ms: int = DEFAULT["transport.semtech_udp"]["downlink_delay_ms"]  # PULL_RESP after the uplink (RX1)
     downlink_power_dbm: int = DEFAULT["transport.semtech_udp"]["downlink_power_dbm"]
     allowed_gateways: tuple[str, ...] = ()  # concentrator EUIs (16 hex digits); empty: any
     allowed_sources: tuple[str, ...] = ()  # source addresses or networks; empty: any
@@ -169,6 +168,7 @@ class NodeConfig:
     heartbeat_s: int | None
     chainage_m: float | None
     side: str
+    inside_m: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -383,7 +383,7 @@ def _perimeter(r: Reader, v: dict[str, Any], nodes: list[NodeConfig]) -> Perimet
         if z["end_m"] <= z["start_m"]:
             raise r.fail("perimeter.zone[%d].end_m" % i, "must be above start_m (%s)" % z["start_m"])
         zones.append(Zone(z["name"], z["start_m"], z["end_m"], z["priority"]))
-    placed = {n.id: PlacedNode(n.id, n.chainage_m, n.side) for n in nodes if n.chainage_m is not None}
+    placed = {n.id: PlacedNode(n.id, n.chainage_m, n.side, n.inside_m) for n in nodes if n.chainage_m is not None}
     line = [(float(x), float(y)) for x, y in v["perimeter"]["polyline"]]
     return Perimeter(line, zones, placed, v["perimeter"]["geographic"])
 

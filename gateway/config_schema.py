@@ -214,14 +214,7 @@ SCHEMA = (
             Key(
                 "common_mode_min_nodes", int, RULES.common_mode.min_nodes, "so many nodes at once: weather ...", 2, 1000
             ),
-            Key(
-                "common_mode_dominance",
-                float,
-                RULES.common_mode.dominance,
-                "... unless one is this x the median",
-                0,
-                1e3,
-            ),
+            Key("common_mode_dominance", float, RULES.common_mode.dominance, "... unless one is this x median", 0, 1e3),
             Key("faint_pair_enabled", bool, RULES.faint_pair.enabled, "neighbours' faint climbs are a climb ..."),
             Key("faint_pair_window_s", float, RULES.faint_pair.window_s, "... within this of each other ...", 0, 600),
             Key("faint_pair_reach_m", float, RULES.faint_pair.reach_m, "... unless nodes this near ...", 0, 10_000),
@@ -342,6 +335,7 @@ SCHEMA = (
             Key("heartbeat_s", int, None, "the node's HELLO reports its own", 1, 65535, example=30),
             Key("chainage_m", float, None, "where it sits along the perimeter polyline", low=0, example=195.0),
             Key("side", str, OUTER_FENCE, ", ".join(SIDES), choices=SIDES),
+            Key("inside_m", float, 0.0, "how far inside the fence line (a ground node, side = inside)", 0, 500),
         ),
         True,
         "one block per node the site expects; frames from other ids are rejected as unknown",

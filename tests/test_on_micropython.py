@@ -34,6 +34,7 @@ DEVICE = (
     "tests.device.test_drivers",
     "tests.device.test_fence",
     "tests.device.test_impact",
+    "tests.device.test_ground",
     "tests.device.test_acoustic",
     "tests.device.test_acoustic_evidence",
     "tests.device.test_thud",

@@ -27,6 +27,20 @@ class MachineBoard:
         self.clock = BoardClock(identity["node_id"] ^ machine.unique_id()[-1])
         self.reset_cause = self.RESET_CAUSES.get(machine.reset_cause(), 0)
         self.watchdog = machine.WDT(timeout=_WATCHDOG_MS)
+        self.accelerometer = self.microphone = None
+        if identity["role"] != "ground":  # a ground node has only its geophone (device/node.py)
+            self._fence_and_microphone()
+        self.impact = ImpactChannel(self._adc(self.IMPACT_ADC))
+        self._timer = self._impact_timer()
+        self._timer.init(freq=1000, mode=machine.Timer.PERIODIC, callback=self.impact.tick)
+        self.tamper = TamperSwitch(machine.Pin(self.TAMPER, machine.Pin.IN, machine.Pin.PULL_UP))
+        self.battery = BatteryMonitor(self._adc(self.BATTERY_ADC))
+        self.link_kind = identity["link"]
+        self.link = self._link()
+        if identity["role"] == "bridge" and not hasattr(self, "uart"):
+            self.uart = self._uart()
+
+    def _fence_and_microphone(self):
         i2c = machine.I2C(0, scl=machine.Pin(self.I2C_SCL), sda=machine.Pin(self.I2C_SDA), freq=400000)
         self.accelerometer = ADXL345(i2c)
         i2s = machine.I2S(
@@ -41,15 +55,6 @@ class MachineBoard:
             ibuf=16384,
         )
         self.microphone = Microphone(i2s)
-        self.impact = ImpactChannel(self._adc(self.IMPACT_ADC))
-        self._timer = self._impact_timer()
-        self._timer.init(freq=1000, mode=machine.Timer.PERIODIC, callback=self.impact.tick)
-        self.tamper = TamperSwitch(machine.Pin(self.TAMPER, machine.Pin.IN, machine.Pin.PULL_UP))
-        self.battery = BatteryMonitor(self._adc(self.BATTERY_ADC))
-        self.link_kind = identity["link"]
-        self.link = self._link()
-        if identity["role"] == "bridge" and not hasattr(self, "uart"):
-            self.uart = self._uart()
 
     # -- what ports do differently ---------------------------------------------------------------
 

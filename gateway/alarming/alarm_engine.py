@@ -34,8 +34,8 @@ from gateway.alarming.alarms import (
 from gateway.alarming.fence_history import FenceHistory, Heard
 from gateway.alarming.fusion import Detection, DroneTrack, Rules
 from gateway.alarming.intrusions import FENCE_CLASSES, Intrusions
-from gateway.alarming.landings import Landings
-from gateway.alarming.perimeter import Perimeter
+from gateway.alarming.landings import GROUND, POST, Landings
+from gateway.alarming.perimeter import INSIDE, Perimeter
 
 
 class AlarmEngine:
@@ -224,9 +224,24 @@ class AlarmEngine:
     # -- rules ---------------------------------------------------------------------------------
 
     def _impact(self, d: Detection) -> list[Change]:
-        """The ground channel felt a package land: at the node, within its few metres."""
+        """The ground felt a package land: a ground node inside the fence (placed with its
+        neighbours' reports, air and ground), or a fence post's impact channel (at the node,
+        within its few metres)."""
         where = self._node_location(d.node_id)
-        return [] if where is None else self._landing(where, [d.event_id], d.at, {}, placed=False)
+        if where is None:
+            return []
+        inside = self.perimeter.side(d.node_id) == INSIDE
+        channel = GROUND if inside else POST
+        ground = {n: (c, self.perimeter.inside_m(n)) for n, c in self._placed.get(INSIDE, {}).items()}
+        landing = self.landings.felt(d, where, self.perimeter.inside_m(d.node_id), channel, ground)
+        if landing is None or len(landing.reports) == 1 or landing.location_m is None:
+            detail = landing.detail() if landing is not None and inside else {}
+            if landing is not None:
+                landing.reported = True
+            return self._landing(where, [d.event_id], d.at, detail, placed=False)
+        evidence = landing.evidence if not landing.reported else [d.event_id]
+        landing.reported = True
+        return self._landing(landing.location_m, evidence, d.at, landing.detail(), placed=True)
 
     def _thud(self, d: Detection) -> list[Change]:
         """A node heard a landing: a landing once a neighbour heard it too, placed by levels."""

@@ -247,6 +247,15 @@ class LandingRule:
     max_offset_m: float = 30.0
     typical_m: float = 7.0
     mic_height_m: float = 2.0
+    # How levels fall and what a typical package (1 kg from 6 m) makes at 1 m, for placing it
+    # (`landings.py`): a surface wave at 40 Hz in soil of Q 20 and 200 m/s loses 0.27 dB/m
+    # besides spreading (FIELD.md); 80 dB SPL in the air (signals.package_thud); 78 µm/s in
+    # the ground, 4,460 counts at a ground node's 57 counts per µm/s (simulators/ground.py).
+    ground_db_per_m: float = 0.27
+    air_source_db: float = 80.0
+    ground_source_db: float = 73.0
+    source_sigma_db: float = 6.0  # packages of 0.5-2 kg from 3-10 m, on grass or tarmac
+    level_sigma_db: float = 3.0  # one report's level: the sensors' spread, the site's ground
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ class PlacedNode:
     node_id: int
     chainage_m: float
     side: str = OUTER_FENCE
+    inside_m: float = 0.0  # how far inside the fence line it stands (a ground node)
 
 
 @dataclass
@@ -92,6 +93,10 @@ class Perimeter:
     def chainage(self, node_id: int) -> float | None:
         node = self.nodes.get(node_id)
         return node.chainage_m if node else None
+
+    def inside_m(self, node_id: int) -> float:
+        node = self.nodes.get(node_id)
+        return node.inside_m if node else 0.0
 
     def side(self, node_id: int) -> str | None:
         node = self.nodes.get(node_id)

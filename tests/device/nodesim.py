@@ -3,6 +3,7 @@
 import asyncio
 
 from device.boards.sim import Board
+from device.ground_node import GroundNode
 from device.hal import VirtualClock
 from device.node import Node
 from tests.device.peer import identity
@@ -10,7 +11,17 @@ from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal
 
 
 def make_node(
-    store, peer, fence=None, audio=None, impact=None, seed=1, start_ms=0, clock=None, modem=None, key_blocks=None
+    store,
+    peer,
+    fence=None,
+    audio=None,
+    impact=None,
+    seed=1,
+    start_ms=0,
+    clock=None,
+    modem=None,
+    key_blocks=None,
+    role="node",
 ):
     """A node on the simulated board: on a serial line to `peer`, or on LoRa through `modem`
     (whose channel the peer listens to)."""
@@ -24,7 +35,8 @@ def make_node(
         uart=getattr(peer, "node_uart", None),
         modem=modem,
     )
-    return Node(board, identity(peer.node_id), store, key_blocks)
+    kind = GroundNode if role == "ground" else Node
+    return kind(board, dict(identity(peer.node_id), role=role), store, key_blocks)
 
 
 def simulate(node, peer, seconds, actions=None):

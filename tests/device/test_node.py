@@ -10,7 +10,7 @@ from protocol.key_agreement import agreed_key, offer_check, public_fields, publi
 from protocol.keys import NodeKey, derive_node_key, key_fields
 from tests.device.nodesim import make_node, simulate
 from tests.device.peer import GatewayPeer
-from tests.device.signals import AudioSignal, ConstantSignal, FenceSignal, ImpactSignal
+from tests.device.signals import AudioSignal, ConstantSignal, FenceSignal, GeophoneSignal, ImpactSignal
 from tests.device.stores import CountingStore
 
 
@@ -52,6 +52,30 @@ def test_a_package_heard_landing_reaches_the_gateway_as_a_thud_with_its_level():
     thud = peer.of("THUD")
     assert len(thud) == 1 and thud[0][3] is True, peer.received
     assert thud[0][1]["level_db"] >= thud[0][1]["floor_db"] + 10, thud
+
+
+def test_a_ground_node_runs_its_geophone_alone_and_reports_a_landing_as_an_impact():
+    # Its board has no accelerometer nor microphone: a dead one there must not matter.
+    node, peer = booted(
+        role="ground",
+        audio=ConstantSignal(0),
+        impact=GeophoneSignal(3).package(8.0, strength=450).walker(20.0, 10.0, strength=450),
+    )
+
+    def unplug_and_test():
+        node.board.i2c.present = False
+        peer.send("COMMAND", {"command": 3, "arg": 0})
+
+    simulate(node, peer, 65, [(1000, unplug_and_test)])
+    hello = peer.of("HELLO")[0][1]
+    assert hello["capabilities"] & 0b111 == 0b100, hello  # the impact channel only
+    impacts = peer.of("IMPACT")
+    assert len(impacts) == 1 and impacts[0][3] is True, peer.received  # the landing, not the walker
+    assert 1000 <= impacts[0][1]["peak"] <= 2000, impacts
+    assert peer.of("FAULT") == [], peer.received
+    beat = peer.of("HEARTBEAT")[-1][1]
+    assert beat["fence_floor"] == 0 and beat["acoustic_floor"] == 0 and 5 <= beat["impact_floor"] <= 40, beat
+    assert sorted(node.supervisor.names) == ["heartbeat", "housekeeping", "impact", "link"]
 
 
 def test_an_unacked_alarm_is_retransmitted_with_fresh_counters_until_acked():

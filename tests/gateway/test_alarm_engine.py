@@ -224,6 +224,55 @@ def test_a_thud_that_one_node_alone_heard_is_no_alarm() -> None:
     assert raised(feed(e, loud)) == []
 
 
+def ground_site() -> Perimeter:
+    """`site()`'s fence nodes, and ground nodes (ids 201-260) every 20 m, 10 m inside."""
+    perimeter = site()
+    nodes = {n: p for n, p in perimeter.nodes.items() if p.side == OUTER_FENCE}
+    nodes.update({200 + i: PlacedNode(200 + i, 10 + (i - 1) * 20.0, INSIDE, inside_m=10.0) for i in range(1, 61)})
+    return Perimeter(perimeter.polyline, perimeter.zones, nodes)
+
+
+def felt(node: int, at: float, landing: tuple[float, float], mass_kg: float = 1.0) -> Detection:
+    """What a ground node 10 m inside reports of a package landing at (chainage, metres
+    inside): the surface wave's peak (simulators/ground.py: 78 µm/s at 1 m for 1 kg, 57
+    counts per µm/s), decided 1.5 s after the ground fell quiet."""
+    chainage = 10 + (node - 201) * 20.0
+    r = max(1.0, math.hypot(landing[0] - chainage, landing[1] - 10.0))
+    peak = 4460 * math.sqrt(mass_kg) * math.exp(-math.pi * 40 * (r - 1) / 4000) / math.sqrt(r)
+    return event(node, "impact", at + 1.55, peak=round(peak), noise_floor=18, duration_ms=50)
+
+
+@pytest.mark.parametrize("landing", [(352.0, 6.0), (365.0, 14.0), (341.0, 2.0)])
+def test_a_landing_is_placed_from_ground_and_air_together_with_its_error(landing: tuple[float, float]) -> None:
+    e = AlarmEngine(ground_site(), AlarmBook("hmp"))
+    reports = [thud(12, T0 + 0.85, landing), thud(13, T0 + 0.9, landing)]
+    # Every ground node that feels it over its detector's 300 counts, the nearest first.
+    ground = sorted((felt(n, T0, landing) for n in range(201, 261)), key=lambda d: -d.fields["peak"])
+    reports += [d for d in ground if d.fields["peak"] >= 300]
+    changes = feed(e, reports)
+    alarms = raised(changes, THROW_OVER)
+    assert len(alarms) == 1, changes  # one landing, however many reports
+    final = [c.alarm for c in changes if c.alarm.alarm_id == alarms[0].alarm_id][-1]
+    assert abs(final.location_m - landing[0]) <= 3.0, (landing, final.location_m, final.detail)
+    assert abs(final.detail["inside_m"] - landing[1]) <= 3.0, final.detail  # the ground tells inside
+    assert final.detail["error_m"] <= 10.0 and final.detail["channels"].count("ground") >= 3, final.detail
+    assert set(final.evidence) == {r.event_id for r in reports}
+
+
+def test_a_landing_felt_by_one_ground_node_alone_is_a_throw_over_at_it_with_a_wide_error() -> None:
+    e = AlarmEngine(ground_site(), AlarmBook("hmp"))
+    alarms = raised(feed(e, [felt(218, T0, (352.0, 12.0), mass_kg=0.5)]), THROW_OVER)
+    assert len(alarms) == 1 and alarms[0].location_m == 350.0
+    assert 2.0 <= alarms[0].detail["error_m"] <= 15.0, alarms[0].detail
+
+
+def test_two_ground_nodes_far_apart_feeling_their_own_thuds_at_once_are_two_landings() -> None:
+    # Each is loud at its own node: no single place explains both.
+    e = AlarmEngine(ground_site(), AlarmBook("hmp"))
+    alarms = raised(feed(e, [felt(205, T0, (90.0, 10.0)), felt(209, T0 + 0.1, (170.0, 10.0))]), THROW_OVER)
+    assert sorted(a.location_m for a in alarms) == [90.0, 170.0]
+
+
 def test_an_impact_inside_with_no_climb_is_a_throw_over():
     e = engine()
     alarms = raised(feed(e, [event(106, "impact", T0, peak=9000, noise_floor=30, duration_ms=50)]))
