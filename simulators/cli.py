@@ -7,6 +7,7 @@ gateway's command line never imports the simulators (DESIGN.md: rooms). They nee
 
 import argparse
 import asyncio
+import json
 import secrets
 import socket
 import sys
@@ -153,7 +154,9 @@ def _coverage(args: argparse.Namespace) -> int:
     _runner()  # without the [sim] extra, say so before anything else
     from simulators import coverage
 
-    spacings = _numbers(args.spacings, "--spacings")
+    if args.design:
+        return _design(args)
+    spacings = _numbers(args.spacings or "20,30,40", "--spacings")
     winds = _numbers(args.winds, "--winds")
     threats = [t.strip() for t in args.threats.split(",") if t.strip()]
     unknown = [t for t in threats if t not in coverage.THREATS]
@@ -173,6 +176,27 @@ def _coverage(args: argparse.Namespace) -> int:
     coverage.plot(cells, report / "coverage.png")
     print("plot: %s" % (report / "coverage.png"))
     return 0
+
+
+def _design(args: argparse.Namespace) -> int:
+    """The layout that holds Pd 0.95 for every threat at the site's winds, and its bill."""
+    from simulators import planner
+
+    winds = _numbers(args.winds, "--winds")
+    fence = _numbers(args.spacings, "--spacings") if args.spacings else planner.FENCE_SPACINGS
+    ground = _numbers(args.ground_spacings, "--ground-spacings") if args.ground_spacings else planner.GROUND_SPACINGS
+    if args.length <= 0 or any(s <= 0 for s in list(fence) + list(ground)):
+        raise UsageError("--length and the spacings must be positive")
+    design = planner.design(
+        args.length, winds, fence, ground, progress=lambda text: print("...", text, file=sys.stderr)
+    )
+    print(design.text())
+    report = Path(args.report)
+    report.mkdir(parents=True, exist_ok=True)
+    planner.draw(design, report / "design.png")
+    (report / "design.json").write_text(json.dumps(planner.summary(design), indent=2) + "\n")
+    print("plot: %s" % (report / "design.png"))
+    return 0 if design.holds else 1
 
 
 def _local_broker() -> str | None:
@@ -202,7 +226,14 @@ def add_commands(commands: Any) -> None:
     sim.add_argument("--mqtt", help="mqtt://host:port of a broker to use (default: one of its own)")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
     sim.add_argument("--dashboard", metavar="HOST:PORT", help="serve the operators' dashboard there")
-    sim.add_argument("--spacings", default="20,30,40", help="coverage: node spacings in metres (default 20,30,40)")
+    sim.add_argument(
+        "--spacings", help="coverage: fence-node spacings in metres (default 20,30,40; with --design 15,20,25,30,40)"
+    )
+    sim.add_argument("--design", action="store_true", help="coverage: find the layout that holds Pd 0.95 at --winds")
+    sim.add_argument("--length", type=float, default=1000.0, help="coverage --design: the fence's length in metres")
+    sim.add_argument(
+        "--ground-spacings", help="coverage --design: ground-node spacings to try (default 15,20,25,30,40)"
+    )
     sim.add_argument("--winds", default="0,10,20", help="coverage: wind speeds in m/s (default 0,10,20)")
     sim.add_argument("--threats", default="climb,cut,throwover", help="coverage: which threats (default all three)")
     sim.add_argument("--repeats", type=int, default=2, help="coverage: trials per position (default 2)")

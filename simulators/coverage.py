@@ -3,23 +3,27 @@ and where along a span the attack happens, for an installer choosing the spacing
 
 For each threat (climb, cut, throw-over), each spacing and each wind speed asked for,
 attacks are placed across one span between two nodes (at a node, an eighth, a quarter,
-three eighths and midway: the rest mirrors these) and, for throw-overs, 0, 7.5 and 15 m
+three eighths and midway: the rest mirrors these) and, for throw-overs, 2, 8, 15 and 25 m
 inside the fence with packages of 0.5, 1 and 2 kg. Each trial synthesizes what each of
 seven nodes along the fence senses (`signals.py`: the mesh carries a climb or a cut, the
-air a landing's thud, the ground its impact, and every node has its own wind), runs the
+air a landing's thud, the ground its impact, and every node has its own wind), and, with
+ground nodes (`ground_spacing_m`, `ground_inside_m`), what each buried geophone within
+reach feels (`ground.py`: the landing's surface wave over wind through the fence); runs the
 node's own detectors on it (`device/detect`: the firmware's code, here on CPython, where it
 computes the same integers), and feeds their reports, at the moment each was decided, to
-the gateway's own alarm engine (faint pairs, common-mode rejection, landings). A trial is
-detected when the engine raises the right alarm within 30 s: an intrusion that says the
-right kind, or a throw-over. No radio: coverage is about sensing; the scenarios add the
-radio (`perimeter sim run`).
+the gateway's own alarm engine (faint pairs, common-mode rejection, landings placed from
+air and ground). A trial is detected when the engine raises the right alarm within 30 s:
+an intrusion that says the right kind, or a throw-over; a landing's error is the distance
+from where the engine placed it (along the line and inside it) to where it fell. No radio:
+coverage is about sensing; the scenarios add the radio (`perimeter sim run`). The planner
+(`planner.py`) searches layouts with it.
 """
 
 import math
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ import numpy as np
 
 from device.detect.fence import BLOCK_SAMPLES as FENCE_BLOCK
 from device.detect.fence import FenceDetector
+from device.detect.ground import GroundDetector
 from device.detect.impact import BLOCK_SAMPLES as IMPACT_BLOCK
 from device.detect.impact import IMPACT, ImpactDetector
 from device.detect.kernels import log2_q4, low_envelope, zeros
@@ -34,12 +39,13 @@ from device.detect.thud import THUD, ThudDetector
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import INTRUSION, THROW_OVER, AlarmBook
 from gateway.alarming.fusion import Detection
-from gateway.alarming.perimeter import OUTER_FENCE, Perimeter, PlacedNode, Zone
+from gateway.alarming.perimeter import INSIDE, OUTER_FENCE, Perimeter, PlacedNode, Zone
+from simulators.ground import ground_samples
 from simulators.signals import (
     AUDIO_RATE,
     FENCE_RATE,
     IMPACT_RATE,
-    drone_audio,
+    ambient_audio,
     fence_vibration,
     package_impact,
     package_thud,
@@ -49,7 +55,7 @@ from simulators.signals import (
 THREATS = ("climb", "cut", "throwover")
 NODES = 7  # along the fence; the attack is in the span between the middle two
 FRACTIONS = (0.0, 0.125, 0.25, 0.375, 0.5)  # of the span, from a node to midway
-OFFSETS_M = (0.0, 7.5, 15.0)  # how far inside a package lands
+OFFSETS_M = (2.0, 8.0, 15.0, 25.0)  # how far inside a package lands
 MASSES_KG = (0.5, 1.0, 2.0)
 WINDOW_S = 30.0
 TARGET_PD = 0.95
@@ -67,6 +73,10 @@ class Trial:
     offset_m: float = 0.0
     mass_kg: float = 1.0
     seed: int = 1
+    ground_spacing_m: float | None = None  # ground nodes this far apart inside, or none
+    ground_inside_m: float = 10.0  # ... this far inside the fence line
+    ground_phase: float = 0.0  # where the ground nodes stand against the fence nodes (of a spacing)
+    ground_stagger_m: float = 0.0  # every other ground node this much farther in (a zig-zag)
 
     @property
     def where_m(self) -> float:
@@ -76,6 +86,26 @@ class Trial:
 
 def node_chainages(spacing_m: float) -> list[float]:
     return [i * spacing_m for i in range(NODES)]
+
+
+GROUND_REACH_M = 45.0  # farther off, a 2 kg package stays under a ground node's threshold
+GROUND_IDS = 100  # ground nodes are 101, 102, ... in a trial
+
+
+def ground_places(trial: Trial) -> list[tuple[float, float]]:
+    """The ground nodes within reach of the attack (none without ground nodes): chainage and
+    metres inside, every other one `ground_stagger_m` farther in than its neighbours. One
+    straight row cannot tell a landing short of it from one beyond it (it is a mirror, as
+    the fence line is for microphones); a zig-zag can."""
+    spacing = trial.ground_spacing_m
+    if not spacing:
+        return []
+    first = math.floor((trial.where_m - GROUND_REACH_M) / spacing)
+    last = math.ceil((trial.where_m + GROUND_REACH_M) / spacing)
+    low = trial.ground_inside_m - trial.ground_stagger_m / 2
+    return [
+        ((k + trial.ground_phase) * spacing, low + trial.ground_stagger_m * (k % 2)) for k in range(first, last + 1)
+    ]
 
 
 def run_trial(trial: Trial) -> dict[str, Any]:
@@ -88,11 +118,12 @@ def run_trial(trial: Trial) -> dict[str, Any]:
             reports += [(t, node, "fence", f) for t, f in _fence_reports(trial, along, seed)]
         else:
             reports += [(t, node, kind, f) for t, kind, f in _landing_reports(trial, along, seed)]
-    perimeter = Perimeter(
-        [(0.0, 0.0), (NODES * trial.spacing_m, 0.0)],
-        [Zone("Z1", -1000.0, 100000.0)],
-        {n: PlacedNode(n, c, OUTER_FENCE) for n, c in enumerate(node_chainages(trial.spacing_m), start=1)},
-    )
+    placed = {n: PlacedNode(n, c, OUTER_FENCE) for n, c in enumerate(node_chainages(trial.spacing_m), start=1)}
+    if trial.threat == "throwover":
+        for k, (chainage, inside) in enumerate(ground_places(trial), start=GROUND_IDS + 1):
+            placed[k] = PlacedNode(k, chainage, INSIDE, inside)
+            reports += [(t, k, "impact", f) for t, f in _ground_reports(trial, chainage, inside, trial.seed * 1000 + k)]
+    perimeter = Perimeter([(0.0, 0.0), (NODES * trial.spacing_m, 0.0)], [Zone("Z1", -1e4, 1e5)], placed)
     engine = AlarmEngine(perimeter, AlarmBook("cov"))
     changes = []
     for k, (at, node, kind, fields) in enumerate(sorted(reports, key=lambda r: r[0])):
@@ -106,9 +137,39 @@ def run_trial(trial: Trial) -> dict[str, Any]:
             continue
         if wanted == INTRUSION and alarm.detail.get("kind") != trial.threat:
             continue
-        error = abs(alarm.location_m - trial.where_m) if alarm.location_m is not None else None
+        final = _final(changes, alarm.alarm_id)
+        error = abs(final.location_m - trial.where_m) if final.location_m is not None else None
+        if error is not None and wanted == THROW_OVER and "inside_m" in final.detail:
+            error = math.hypot(error, final.detail["inside_m"] - trial.offset_m)  # ground nodes place it inside
         return {"detected": True, "error_m": error, "latency_s": alarm.raised_at - attack_at}
     return {"detected": False, "error_m": None, "latency_s": None}
+
+
+def _final(changes: list[Any], alarm_id: str) -> Any:
+    """An alarm as its last change left it (later reports place a landing better)."""
+    return [c.alarm for c in changes if c.alarm.alarm_id == alarm_id][-1]
+
+
+def _ground_reports(trial: Trial, chainage: float, inside: float, seed: int) -> list[tuple[float, dict[str, int]]]:
+    """What one ground node decides: its geophone under the trial's wind, the landing felt."""
+    at = ATTACK_AT_S["throwover"]
+    distance = math.hypot(trial.where_m - chainage, trial.offset_m - inside)
+    samples = ground_samples(
+        LENGTH_S["throwover"],
+        seed,
+        wind_mps=trial.wind_mps,
+        from_fence_m=inside,
+        landings=((at, distance, trial.mass_kg, trial.seed),),
+    )
+    detector = GroundDetector()
+    block = zeros("H", IMPACT_BLOCK)
+    found = []
+    for b in range(len(samples) // IMPACT_BLOCK):
+        block[:] = _array(samples[b * IMPACT_BLOCK : (b + 1) * IMPACT_BLOCK].astype("<u2"), "H")
+        if detector.process(block) == IMPACT:
+            fields = {"peak": detector.peak, "noise_floor": detector.noise_floor, "duration_ms": detector.duration_ms}
+            found.append(((b + 1) * IMPACT_BLOCK / IMPACT_RATE, fields))
+    return found
 
 
 def _fence_reports(trial: Trial, along_m: float, seed: int) -> list[tuple[float, dict[str, int]]]:
@@ -144,8 +205,7 @@ def _landing_reports(trial: Trial, along_m: float, seed: int) -> list[tuple[floa
     seconds = LENGTH_S["throwover"]
     at = ATTACK_AT_S["throwover"]
     distance = math.hypot(along_m, trial.offset_m)
-    sound = drone_audio(seconds, 1e6, seed=seed)  # a quiet night's ambient (40 dB SPL)
-    sound = sound.astype(np.float64) + wind_noise_audio(seconds, trial.wind_mps, seed + 7)
+    sound = ambient_audio(seconds, seed=seed) + wind_noise_audio(seconds, trial.wind_mps, seed + 7)
     sound += package_thud(seconds, at, trial.mass_kg, distance, seed=trial.seed)  # one landing, one sound
     samples = np.clip(np.round(sound), -32768, 32767).astype("<i2")
     found: list[tuple[float, str, dict[str, int]]] = []
@@ -175,8 +235,14 @@ def _array(values: np.ndarray, typecode: str) -> Any:
     return array(typecode, values.tobytes())
 
 
-def trials(threat: str, spacing_m: float, wind_mps: float, repeats: int = 2) -> list[Trial]:
-    """The trials of one threat at one spacing and wind speed."""
+Ground = tuple[float, float, float]  # ground nodes' spacing, how far inside, stagger; metres
+
+
+def trials(
+    threat: str, spacing_m: float, wind_mps: float, repeats: int = 2, ground: Ground | None = None
+) -> list[Trial]:
+    """The trials of one threat at one spacing and wind speed (throw-overs: with `ground`
+    nodes, standing anywhere against the fence nodes: their phase spreads over the trials)."""
     out = []
     for r in range(repeats):
         for fraction in FRACTIONS:
@@ -184,7 +250,17 @@ def trials(threat: str, spacing_m: float, wind_mps: float, repeats: int = 2) -> 
                 for offset in OFFSETS_M:
                     for mass in MASSES_KG:
                         seed = 1 + r * 7919 + int(fraction * 800) + int(offset * 10) + int(mass * 100)
-                        out.append(Trial(threat, spacing_m, wind_mps, fraction, offset, mass, seed))
+                        trial = Trial(threat, spacing_m, wind_mps, fraction, offset, mass, seed)
+                        if ground is not None:
+                            phase = (seed * 0.6180339887) % 1.0
+                            trial = replace(
+                                trial,
+                                ground_spacing_m=ground[0],
+                                ground_inside_m=ground[1],
+                                ground_stagger_m=ground[2],
+                                ground_phase=phase,
+                            )
+                        out.append(trial)
             else:
                 out.append(Trial(threat, spacing_m, wind_mps, fraction, seed=1 + r * 7919 + int(fraction * 800)))
     return out
@@ -192,7 +268,7 @@ def trials(threat: str, spacing_m: float, wind_mps: float, repeats: int = 2) -> 
 
 @dataclass
 class Cell:
-    """The outcome of one threat at one spacing and wind speed."""
+    """The outcome of one threat at one spacing and wind speed (and ground layout)."""
 
     threat: str
     spacing_m: float
@@ -201,10 +277,18 @@ class Cell:
     detected: int
     errors: list[float]
     missed_at: list[float]  # fractions of the span where a trial was missed
+    ground: Ground | None = None
 
     @property
     def pd(self) -> float:
         return self.detected / self.trials if self.trials else 0.0
+
+    @property
+    def mean_error_m(self) -> float | None:
+        return sum(self.errors) / len(self.errors) if self.errors else None
+
+
+Key = tuple[str, float, float, Ground | None]
 
 
 def sweep(
@@ -214,12 +298,38 @@ def sweep(
     repeats: int = 2,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    grounds: Iterable[Ground | None] = (None,),
 ) -> list[Cell]:
-    """Every trial of every combination, on every core."""
-    plan = [(t, s, w) for t in threats for s in spacings for w in winds]
-    jobs = {key: trials(*key, repeats=repeats) for key in plan}
+    """Every trial of every combination, on every core (ground layouts: throw-overs only)."""
+    return run_cells(plan(threats, spacings, winds, grounds), repeats, workers, progress)
+
+
+def plan(
+    threats: Iterable[str],
+    spacings: Iterable[float],
+    winds: Iterable[float],
+    grounds: Iterable[Ground | None] = (None,),
+) -> list[Key]:
+    keys: list[Key] = []
+    for t in threats:
+        for s in spacings:
+            for w in winds:
+                for g in grounds if t == "throwover" else (None,):
+                    if (t, s, w, g) not in keys:
+                        keys.append((t, s, w, g))
+    return keys
+
+
+def run_cells(
+    keys: list[Key],
+    repeats: int = 2,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Cell]:
+    """The cells of these (threat, spacing, wind, ground) combinations."""
+    jobs = {key: trials(*key[:3], repeats=repeats, ground=key[3]) for key in keys}
     flat = [(key, trial) for key, ts in jobs.items() for trial in ts]
-    results: dict[tuple[str, float, float], list[tuple[Trial, dict[str, Any]]]] = {key: [] for key in plan}
+    results: dict[Key, list[tuple[Trial, dict[str, Any]]]] = {key: [] for key in keys}
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         for done, ((key, trial), outcome) in enumerate(
             zip(flat, pool.map(run_trial, [t for _, t in flat], chunksize=4), strict=True), start=1
@@ -228,19 +338,11 @@ def sweep(
             if progress is not None:
                 progress(done, len(flat))
     cells = []
-    for (threat, spacing, wind), outcomes in results.items():
+    for (threat, spacing, wind, ground), outcomes in results.items():
         errors = [o["error_m"] for _, o in outcomes if o["detected"] and o["error_m"] is not None]
-        cells.append(
-            Cell(
-                threat,
-                spacing,
-                wind,
-                len(outcomes),
-                sum(1 for _, o in outcomes if o["detected"]),
-                errors,
-                sorted({t.fraction for t, o in outcomes if not o["detected"]}),
-            )
-        )
+        detected = sum(1 for _, o in outcomes if o["detected"])
+        missed = sorted({t.fraction for t, o in outcomes if not o["detected"]})
+        cells.append(Cell(threat, spacing, wind, len(outcomes), detected, errors, missed, ground))
     return cells
 
 

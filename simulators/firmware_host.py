@@ -33,6 +33,7 @@ sys.path.append(__file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 from device.boards.sim import Board  # noqa: E402
 from device.boards.sim_files import FileSource, SlotFileSource  # noqa: E402
 from device.boards.sim_radio import RxPacket  # noqa: E402
+from device.ground_node import GroundNode  # noqa: E402
 from device.hal import VirtualClock  # noqa: E402
 from device.node import Node  # noqa: E402
 from protocol.framing import Deframer, encode_frame  # noqa: E402
@@ -200,8 +201,9 @@ def main(plan_path):
             "site_id": plan["site_id"],
             "key": NodeKey(bytes.fromhex(spec["key"])),
             "uplinks": plan.get("uplinks", "enveloped"),
+            "role": spec.get("role", "node"),
         }
-        node = Node(board, identity, RamStore())
+        node = (GroundNode if identity["role"] == "ground" else Node)(board, identity, RamStore())
         node.settings.heartbeat_s = plan.get("heartbeat_s", 60)
         nodes.append((node, spec.get("silent_at_s")))
 

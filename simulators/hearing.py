@@ -83,6 +83,46 @@ def hearing(event: Placed, positions: list[float]) -> list[int]:
     return [i + 1 for i, p in enumerate(positions) if any(abs(p - w) <= reach for w in where)]
 
 
+GROUND_REACH_M = 45.0  # a 2 kg package 45 m from a ground node stays under its threshold (ground.py)
+GROUND_NUISANCE_M = 40.0  # a walker's steps or a vehicle 40 m off are in a ground node's floor
+
+
+class Felt(Placed, Protocol):
+    @property
+    def offset_m(self) -> float: ...
+    @property
+    def drop_t(self) -> float | None: ...
+    def position_at(self, t: float) -> float | None: ...
+
+
+def feeling(event: Felt, ground: list[tuple[float, float]]) -> list[int]:
+    """The ground nodes (1-based, in `ground`'s order: chainage, metres inside) that can feel
+    the event: a landing within `GROUND_REACH_M`, a walker or vehicle passing within
+    `GROUND_NUISANCE_M` (their path runs along the fence)."""
+    if event.kind in ("walker", "vehicle"):
+        start = event.position_m or 0.0
+        span = (start, start + 1.4 * 40) if event.kind == "walker" else (start - 480.0, start + 480.0)
+        return [
+            k + 1
+            for k, (c, inside) in enumerate(ground)
+            if span[0] - GROUND_NUISANCE_M <= c <= span[1] + GROUND_NUISANCE_M
+            and abs(inside - event.offset_m) <= GROUND_NUISANCE_M
+        ]
+    if event.kind == "throwover":
+        where = event.position_m
+    elif event.kind == "drone" and event.drop_t is not None:
+        where = event.position_at(event.drop_t)
+    else:
+        return []
+    if where is None:
+        return []
+    return [
+        k + 1
+        for k, (c, inside) in enumerate(ground)
+        if math.hypot(c - where, inside - event.offset_m) <= GROUND_REACH_M
+    ]
+
+
 def describe(event: Placed, index: int) -> str:
     where = places(event)
     at = ("%.0f m" % where[0]) if len(where) == 1 else "%.0f-%.0f m" % (min(where), max(where)) if where else "?"

@@ -1,6 +1,6 @@
 """What each firmware node's sensors record during a scenario: its fence, audio and impact
-channels synthesized from the scenario (`signals.py`) at the node's distance from every
-event, weather all along, real everyday sound mixed in where the scenario names it
+channels synthesized from the scenario (`signals.py`; a ground node's geophone, `ground.py`)
+at the node's distance from every event, weather all along, real everyday sound mixed in where the scenario names it
 (`[[background]]`), and written as the raw files the firmware host plays back. No node
 ever reads the ground truth, only these recordings.
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulators.ground import ground_samples
 from simulators.real_audio import BackgroundStream
 from simulators.scenario import Scenario
 from simulators.signals import (
@@ -48,9 +49,11 @@ def synthesize(
 ) -> dict[str, str]:
     """Write the node's fence, audio and impact recordings; their paths. With `levels`, also
     append each second's RMS level of the three (rows of fence, audio, impact) for the plot."""
-    where = scenario.node_positions[node_id - 1]
     seed = scenario.seed * 1000 + node_id
     files = {k: folder / ("node%d-%s.raw" % (node_id, k)) for k in ("fence", "audio", "impact")}
+    if scenario.is_ground(node_id):
+        return _ground_node(scenario, node_id, files, seed, levels)
+    where = scenario.node_positions[node_id - 1]
     streams = [BackgroundStream(b.files, b.level_db, seed * 31 + k) for k, b in enumerate(scenario.backgrounds)]
     with (
         open(files["fence"], "wb") as fence,
@@ -116,6 +119,49 @@ def synthesize(
                 impact_level = levels_per_second(ground, IMPACT_RATE, 32768.0)
                 n = min(len(fence_level), len(audio_level), len(impact_level))
                 levels.append(np.stack([fence_level[:n], audio_level[:n], impact_level[:n]], axis=1))
+            t += span
+    return {k: str(v) for k, v in files.items()}
+
+
+def _ground_node(
+    scenario: Scenario, node_id: int, files: dict[str, Path], seed: int, levels: list[np.ndarray] | None
+) -> dict[str, str]:
+    """A ground node's recording: its geophone only (`ground.py`), the fence and microphone
+    files left empty (it has neither)."""
+    chainage, inside = scenario.place(node_id)
+    files["fence"].write_bytes(b"")
+    files["audio"].write_bytes(b"")
+    with open(files["impact"], "wb") as impact:
+        t = 0.0
+        while t < scenario.duration_s:
+            span = min(CHUNK_S, scenario.duration_s - t)
+            landings, walkers, vehicles = [], [], []
+            for i, e in enumerate(scenario.events):
+                landed = e.t if e.kind == "throwover" else e.drop_t if e.kind == "drone" else None
+                where = e.position_at(landed) if landed is not None else None
+                if landed is not None and where is not None and t - 1.0 <= landed < t + span:
+                    distance = float(np.hypot(where - chainage, e.offset_m - inside))
+                    landings.append((landed - t, distance, e.mass_kg, scenario.seed * 7919 + i))
+                across = abs(inside - e.offset_m)
+                start = e.position_m or 0.0
+                if e.kind == "walker" and e.t - 40.0 <= t <= e.t + 40.0:
+                    walkers.append((e.t - t, across, e.t + (chainage - start) / 1.4 - t))
+                if e.kind == "vehicle" and e.t - 60.0 <= t <= e.t + 60.0:
+                    vehicles.append((e.t - 30.0 - t, across, e.t + (chainage - start) / 8.0 - t))
+            samples = ground_samples(
+                span,
+                seed + int(t),
+                wind_mps=scenario.wind_mps.at(t + span / 2),
+                rain_mmph=scenario.rain_mmph.at(t + span / 2),
+                from_fence_m=inside,
+                landings=tuple(landings),
+                walkers=tuple(walkers),
+                vehicles=tuple(vehicles),
+            )
+            impact.write(samples.astype("<u2").tobytes())
+            if levels is not None:
+                rms = levels_per_second(samples, IMPACT_RATE, 32768.0)
+                levels.append(np.stack([np.zeros(len(rms)), np.zeros(len(rms)), rms], axis=1))
             t += span
     return {k: str(v) for k, v in files.items()}
 

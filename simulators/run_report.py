@@ -74,4 +74,4 @@ def write_report(
 
 def zones_watched(scenario: Scenario, firmware: list[int]) -> int:
     """How many zones have a firmware node in them: only those can raise a nuisance alarm."""
-    return len({int(scenario.node_positions[n - 1] // ZONE_M) for n in firmware})
+    return len({int(scenario.place(n)[0] // ZONE_M) for n in firmware})

@@ -84,6 +84,17 @@ def gateway_config(
         {"id": i + 1, "name": "fence-%02d" % (i + 1), "chainage_m": float(p), "heartbeat_s": scenario.heartbeat_s}
         for i, p in enumerate(scenario.node_positions)
     ]
+    for k, g in enumerate(scenario.ground_nodes, start=len(nodes) + 1):
+        nodes.append(
+            {
+                "id": k,
+                "name": "ground-%02d" % (k - len(scenario.node_positions)),
+                "chainage_m": g.chainage_m,
+                "side": "inside",
+                "inside_m": g.inside_m,
+                "heartbeat_s": scenario.heartbeat_s,
+            }
+        )
     doc: dict[str, Any] = {
         "site": site,
         "gateway": {"id": "gw1", "journal": "journal.sqlite"},
@@ -166,7 +177,7 @@ async def run(
         "scenario %s: %d nodes on %s, %d running the real firmware (%s)"
         % (
             scenario.name,
-            len(scenario.node_positions),
+            scenario.node_count,
             scenario.link,
             len(chosen),
             ", ".join(map(str, chosen)) or "none",
@@ -207,7 +218,7 @@ async def run(
 
     behavioural = [
         SimNode(i, site_key=site_key, site_id=SITE_ID)
-        for i in range(1, len(scenario.node_positions) + 1)
+        for i in range(1, scenario.node_count + 1)
         if i not in chosen
     ]
     fleet = BehaviouralFleet(behavioural, scenario)
@@ -309,8 +320,9 @@ def write_plans(
         files = synthesize(scenario, node_id, work, per_second)
         node_levels[node_id] = np.concatenate(per_second) if per_second else np.zeros((0, 3))
         silent = next((e.t for e in scenario.events if e.kind == "silence" and e.node == node_id), None)
+        role = "ground" if scenario.is_ground(node_id) else "node"
         plan_nodes.append(
-            dict(files, node_id=node_id, key=derive_node_key(site_key, node_id).hex(), silent_at_s=silent)
+            dict(files, node_id=node_id, key=derive_node_key(site_key, node_id).hex(), silent_at_s=silent, role=role)
         )
     hosts = host_count(len(plan_nodes))
     plans = []
@@ -347,7 +359,8 @@ def link_for(scenario: Scenario, work: Path, chosen: list[int]) -> tuple[Medium,
     udp_port = free_udp_port()
     jams = [(e.t, e.t + e.duration_s) for e in scenario.events if e.kind == "jam"]
     selective = [(e.t, e.t + e.duration_s, e.node) for e in scenario.events if e.kind == "selective_jam" and e.node]
-    positions = {i + 1: (p, 0.0) for i, p in enumerate(scenario.node_positions)}
+    # Inside the fence is towards the mast (y < 0).
+    positions = {n: (scenario.place(n)[0], -scenario.place(n)[1]) for n in range(1, scenario.node_count + 1)}
     medium = LoraMedium(
         positions,
         (scenario.length_m / 2, -GATEWAY_SETBACK_M),

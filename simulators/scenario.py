@@ -26,11 +26,27 @@
     files = ["recordings:background"]   # WAV files or folders of them; "recordings:" is
     level_db = 55                        # ../shared/data/acoustic; dB SPL at each microphone
 
+    [[node]]
+    role = "ground"        # ground nodes: a buried geophone inside the fence (README: ground nodes)
+    spacing_m = 20         # a row along the whole fence, half a spacing in from each end ...
+    inside_m = 14          # ... this far inside the fence line ...
+    stagger_m = 8          # ... every other one this much farther in (a zig-zag; 0: a straight row)
+    [[node]]
+    role = "ground"
+    chainage_m = 310       # or one ground node here
+    inside_m = 12
+
+The fence nodes are numbered 1, 2, ... along the line; ground nodes follow, in the order
+the [[node]] blocks and their rows give them.
+
 Every `[[background]]` plays real recordings into every node's microphone, clip after clip
 in an order of the node's own, each at `level_db` (its RMS), so that simulated nuisance
 rates mean something; relative paths are from the scenario file's folder.
 
-A drone event takes `path` ([[t, position_m], ...]) and `drop_t`; a throw-over or a drone's
+A `walker` (someone walking along the fence for 40 s, `offset_m` inside it, from
+`position_m`) and a `vehicle` (one passing `position_m` at 8 m/s along a road `offset_m`
+inside) are nuisance for the ground nodes: never alarms. A drone event takes `path`
+([[t, position_m], ...]) and `drop_t`; a throw-over or a drone's
 drop may say the package's `mass_kg` (1 kg unless it says) and how far inside the fence
 line it lands, `offset_m` (5 m unless it says); `silence` takes `node`
 (and optionally `duration_s`); `jam` takes `duration_s`; `selective_jam` (a reactive jammer
@@ -48,7 +64,8 @@ from typing import Any
 
 from simulators import hearing
 
-KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "selective_jam", "silence")
+KINDS = ("climb", "cut", "throwover", "drone", "knock", "jam", "selective_jam", "silence", "walker", "vehicle")
+ROLES = ("ground",)
 LINKS = ("lora", "serial")
 UPLINKS = ("enveloped", "padded", "bare")
 
@@ -95,6 +112,14 @@ class Event:
 
 
 @dataclass(frozen=True)
+class GroundNode:
+    """A ground node: where it stands along the fence and how far inside it."""
+
+    chainage_m: float
+    inside_m: float
+
+
+@dataclass(frozen=True)
 class Background:
     """Real recordings every microphone hears, clip after clip, at `level_db` SPL (RMS)."""
 
@@ -121,12 +146,29 @@ class Scenario:
     firmware_ids: tuple[int, ...] = ()  # the nodes (1-based) that run the real firmware
     uplinks: str = "enveloped"  # as device/delivery.py sends them
     rotate_key: bool = False  # the gateway starts with a key change under way
+    ground_nodes: tuple[GroundNode, ...] = ()  # ids follow the fence nodes'
 
     @property
     def node_positions(self) -> list[float]:
-        """Chainage of each node (id = index + 1), half a spacing in from each end."""
+        """Chainage of each fence node (id = index + 1), half a spacing in from each end."""
         count = max(1, int(self.length_m // self.node_spacing_m))
         return [self.node_spacing_m * (i + 0.5) for i in range(count)]
+
+    @property
+    def node_count(self) -> int:
+        """Fence and ground nodes."""
+        return len(self.node_positions) + len(self.ground_nodes)
+
+    def place(self, node_id: int) -> tuple[float, float]:
+        """A node's chainage and how far inside the fence it stands (0: on the fence)."""
+        fence = self.node_positions
+        if node_id <= len(fence):
+            return fence[node_id - 1], 0.0
+        ground = self.ground_nodes[node_id - len(fence) - 1]
+        return ground.chainage_m, ground.inside_m
+
+    def is_ground(self, node_id: int) -> bool:
+        return node_id > len(self.node_positions)
 
 
 def _get(table: dict[str, Any], path: str, key: str, kinds: tuple[type, ...], default: Any = ...) -> Any:
@@ -170,7 +212,7 @@ def parse(text: str, source: str = "scenario.toml") -> Scenario:
 
 
 def _parse(data: dict[str, Any], source: str) -> Scenario:
-    unknown = set(data) - {"scenario", "perimeter", "weather", "event", "background"}
+    unknown = set(data) - {"scenario", "perimeter", "weather", "event", "background", "node"}
     if unknown:
         raise ScenarioError("unknown table %s" % ", ".join(sorted(unknown)))
     sc = data.get("scenario", {})
@@ -186,7 +228,8 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
     link = _get(pe, "perimeter", "link", (str,), "lora")
     if link not in LINKS:
         raise ScenarioError("perimeter.link: %r is not one of %s" % (link, ", ".join(LINKS)))
-    nodes = max(1, int(length // spacing))
+    ground = _ground_nodes(data.get("node", []), length)
+    nodes = max(1, int(length // spacing)) + len(ground)
     raw_firmware = _get(pe, "perimeter", "firmware_nodes", (int, str), None)
     if raw_firmware is None:
         firmware: int | None = None
@@ -275,8 +318,43 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         heartbeat_s=heartbeat,
         uplinks=uplinks,
         rotate_key=rotate_key,
+        ground_nodes=ground,
     )
     return replace(scenario, firmware_ids=_firmware(scenario))
+
+
+def _ground_nodes(raw: Any, length: float) -> tuple[GroundNode, ...]:
+    if not isinstance(raw, list):
+        raise ScenarioError("node: expected [[node]] blocks")
+    out: list[GroundNode] = []
+    for i, n in enumerate(raw):
+        path = "node[%d]" % i
+        unknown = set(n) - {"role", "spacing_m", "chainage_m", "inside_m", "stagger_m"}
+        if unknown:
+            raise ScenarioError("%s: unknown key %s" % (path, ", ".join(sorted(unknown))))
+        role = _get(n, path, "role", (str,))
+        if role not in ROLES:
+            raise ScenarioError(
+                "%s.role: %r is not one of %s (fence nodes come from [perimeter])" % (path, role, ", ".join(ROLES))
+            )
+        inside = float(_get(n, path, "inside_m", (int, float), 14.0))
+        stagger = float(_get(n, path, "stagger_m", (int, float), 0.0))
+        if not (1.0 <= inside - stagger / 2 and inside + stagger / 2 <= 200.0):
+            raise ScenarioError("%s.inside_m: a ground node stands 1..200 m inside the fence (stagger included)" % path)
+        if ("spacing_m" in n) == ("chainage_m" in n):
+            raise ScenarioError("%s: give spacing_m (a row along the fence) or chainage_m (one node)" % path)
+        if "chainage_m" in n:
+            chainage = float(_get(n, path, "chainage_m", (int, float)))
+            if not 0 <= chainage <= length:
+                raise ScenarioError("%s.chainage_m: %s is off the fence (0..%s m)" % (path, chainage, length))
+            out.append(GroundNode(chainage, inside))
+            continue
+        spacing = float(_get(n, path, "spacing_m", (int, float)))
+        if not 5.0 <= spacing <= length:
+            raise ScenarioError("%s.spacing_m: %s is not 5 m..the fence's length" % (path, spacing))
+        low = inside - stagger / 2
+        out += [GroundNode(spacing * (k + 0.5), low + stagger * (k % 2)) for k in range(max(1, int(length // spacing)))]
+    return tuple(out)
 
 
 def _firmware(scenario: Scenario) -> tuple[int, ...]:
@@ -287,10 +365,14 @@ def _firmware(scenario: Scenario) -> tuple[int, ...]:
         e.node for e in scenario.events if e.kind in ("silence", "selective_jam") and e.node is not None
     ]
     attacks = [e for e in scenario.events if e.kind in hearing.ATTACKS]
+    ground = [scenario.place(n) for n in range(len(positions) + 1, scenario.node_count + 1)]
+    felt = [len(positions) + k for e in scenario.events for k in hearing.feeling(e, ground)]
     if scenario.firmware_nodes is None:
         for e in attacks:
             wanted += hearing.hearing(e, positions)
-        return tuple(sorted(set(wanted)))
+        return tuple(sorted(set(wanted + felt)))
+    if scenario.firmware_nodes >= scenario.node_count:
+        return tuple(range(1, scenario.node_count + 1))
     places = [p for e in scenario.events for p in hearing.places(e)]
     for rank in (0, 1):  # the nearest node to every event first, then the second nearest
         for place in places:
@@ -301,9 +383,10 @@ def _firmware(scenario: Scenario) -> tuple[int, ...]:
     for i in range(0, len(positions), step):  # the rest spread along the fence
         if i + 1 not in wanted:
             wanted.append(i + 1)
-    chosen = sorted(wanted[: scenario.firmware_nodes])
+    chosen = sorted(set(wanted[: scenario.firmware_nodes] + felt))  # ground nodes that feel something: always
     for e in attacks:
-        if not set(hearing.hearing(e, positions)) & set(chosen):
+        heard = hearing.hearing(e, positions) + [len(positions) + k for k in hearing.feeling(e, ground)]
+        if not set(heard) & set(chosen):
             index = scenario.events.index(e)
             far = ""
             if chosen:

@@ -72,7 +72,7 @@ def _same_place(a: Event, b: Event, radius_m: float) -> bool:
 
 def _where(event: Event, scenario: Scenario, at: float) -> float | None:
     if event.kind in ("silence", "selective_jam") and event.node is not None:
-        return scenario.node_positions[event.node - 1]
+        return scenario.place(event.node)[0]
     if event.kind == "jam":
         return None
     return event.position_at(at)

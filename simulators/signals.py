@@ -93,6 +93,14 @@ def drone_audio(
     return np.clip(np.round(signal), -32768, 32767).astype(np.int16)
 
 
+def ambient_audio(seconds: float, ambient_db: float = 40.0, seed: int = 1) -> np.ndarray:
+    """Microphone samples (float) of a quiet night's broadband ambient at `ambient_db` SPL:
+    what `drone_audio` lays under its rotors, without them."""
+    rng = np.random.default_rng(seed)
+    result: np.ndarray = rng.normal(0.0, spl_to_amplitude(ambient_db) / math.sqrt(2), int(seconds * AUDIO_RATE))
+    return result
+
+
 def _smoothed_noise(rng: np.random.Generator, n: int, span: int) -> np.ndarray:
     """Gaussian noise averaged over `span` samples, scaled back to unit deviation."""
     raw = rng.normal(0.0, 1.0, n + span)

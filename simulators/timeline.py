@@ -101,7 +101,7 @@ def draw(scenario: Scenario, alarms: list[ObservedAlarm], levels: dict[int, np.n
             ax.plot([t for t, _ in event.path], [p for _, p in event.path], color=colour, linewidth=0.8, alpha=0.6)
         position = event.position_at(event.t)
         if event.kind == "silence" and event.node is not None:
-            position = scenario.node_positions[event.node - 1]
+            position = scenario.place(event.node)[0]
         if position is None:
             position = scenario.length_m / 2
         ax.scatter([event.t], [position], s=70, marker="s", facecolors="none", edgecolors=colour, linewidths=1.5)

@@ -6,10 +6,10 @@ by the ADC at 1 kHz as the impact channel is (unsigned 16-bit around mid-rail), 
 blocks. What it must tell apart, by shape and by company rather than by loudness alone:
 
 - a landing: one short event (the soil rings for tens of milliseconds; over within
-  `_MAX_BLOCKS`, 300 ms), with nothing a quarter as strong in the 1.5 s before it or
+  `_MAX_BLOCKS`, 300 ms), with nothing half as strong in the 1.5 s before it or
   after it;
 - footsteps: a series of short events, every step about as strong as the last (1.8 a
-  second), so each step has a neighbour within 1.5 s that is more than a quarter of it;
+  second), so each step has a neighbour within 1.5 s that is more than half of it;
 - a vehicle: a rumble lasting seconds, far longer than `_MAX_BLOCKS`: a sustained event is
   background, which the floor learns, never a landing nor anyone's company;
 - rain and wind through the fence: noise that the floor learns (a landing must stand
@@ -35,7 +35,7 @@ IMPACT = 1
 
 _MAX_BLOCKS = 6  # a landing is over within 300 ms
 _AROUND = 30  # blocks (1.5 s) before and after a landing that must hold nothing comparable
-_COMPANY_SHIFT = 2  # "comparable": a quarter of the landing's peak
+_COMPANY_SHIFT = 1  # "comparable": half the landing's peak (a walker's steps are within a factor 2)
 _ACTIVE_RATIO = 6  # a block whose peak is this many floors is part of an event ...
 _FLOOR_RATIO = 12  # ... and a landing's peak this many
 _GAP = 1  # quiet blocks an event may hold

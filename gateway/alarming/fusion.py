@@ -245,7 +245,8 @@ class LandingRule:
     lone_hold_s: float = 2.5  # ... that no neighbour reported within this of it
     min_nodes: int = 2
     max_offset_m: float = 30.0
-    typical_m: float = 7.0
+    typical_m: float = 8.0  # where throws land, metres inside the line ...
+    typical_spread_m: float = 12.0  # ... give or take this (a throw over a 5 m fence: 2-25 m)
     mic_height_m: float = 2.0
     # How levels fall and what a typical package (1 kg from 6 m) makes at 1 m, for placing it
     # (`landings.py`): a surface wave at 40 Hz in soil of Q 20 and 200 m/s loses 0.27 dB/m

@@ -15,7 +15,9 @@ The landing point is the least-squares fit over a grid of 0.5 m along the line a
 inside it, in units of each level's uncertainty (`level_sigma_db`). Each channel's source
 level (L0, G0) drops out in closed form, pulled towards what a typical package makes
 (`air_source_db`, `ground_source_db`, give or take `source_sigma_db`), so that even one
-report per channel says something of distance. The error reported is the RMS distance from
+report per channel says something of distance; and the place is pulled towards where throws
+land (`typical_m` inside, give or take `typical_spread_m`), which decides only what the
+levels cannot. The error reported is the RMS distance from
 the best place of the places that explain the reports, each weighted by how well it does
 (exp(-chi2 / 2)); two microphones alone fix only a curve of places and say so. Air levels
 cannot tell inside from outside (the fence line is a mirror); ground nodes, inside, can.
@@ -206,15 +208,13 @@ class Landings:
         r = max(1.0, math.hypot(x - report.chainage_m, y - report.inside_m))
         return -10 * math.log10(r) - rule.ground_db_per_m * r
 
-    def _prior(self, channel: str) -> float | None:
+    def _prior(self, channel: str) -> float:
         rule = self.rule
-        return {AIR: rule.air_source_db, GROUND: rule.ground_source_db}.get(channel)
+        return rule.air_source_db if channel == AIR else rule.ground_source_db  # a post's geophone: as a ground node's
 
     def _lone_range(self, report: Report) -> float:
         """How far from a ground sensor a typical package gives the level it felt."""
         prior = self._prior(report.channel)
-        if prior is None:
-            return self.rule.reach_m / 3
         sensor = Report(0, 0.0, 0.0, 0.0, GROUND)
         r = 1.0
         while r < self.rule.reach_m and prior + self._predicted(sensor, r, 0.0) > report.level_db:
@@ -232,15 +232,13 @@ class Landings:
         sources = {}
         for channel, residuals in groups.items():
             prior = self._prior(channel)
-            if prior is None:
-                source = sum(residuals) / len(residuals)
-                penalty = 0.0
-            else:
-                source = (sum(residuals) + w * prior) / (len(residuals) + w)
-                penalty = w * (source - prior) ** 2
+            source = (sum(residuals) + w * prior) / (len(residuals) + w)
+            penalty = w * (source - prior) ** 2
             sources[channel] = source
             total += (sum((v - source) ** 2 for v in residuals) + penalty) / rule.level_sigma_db**2
-        total += 1e-4 * (y - rule.typical_m) ** 2  # only breaks the ties of two microphones
+        # Where throws land: a few metres to a few tens inside, most near `typical_m`. It
+        # decides only what the levels cannot (two microphones' curve, two ground nodes' mirror).
+        total += ((y - rule.typical_m) / rule.typical_spread_m) ** 2
         return total, sources
 
     def locate(self, heard: list[Report]) -> tuple[float, float, float, dict[str, float]]:

@@ -67,6 +67,12 @@ def test_a_drone_moves_along_its_path() -> None:
         ("[weather]\nwind_mps = [[10, 4], [5, 6]]\n", "weather.wind_mps: breakpoint times must increase"),
         ("[weather]\nwind_mps = 7\n", "weather.wind_mps: expected [[time s, value]"),
         ("[sky]\n", "unknown table sky"),
+        ('[[node]]\nrole = "camera"\nchainage_m = 10\n', "node[0].role: 'camera' is not one of ground"),
+        ('[[node]]\nrole = "ground"\nchainage_m = 10\nspacing_m = 20\n', "node[0]: give spacing_m"),
+        ('[[node]]\nrole = "ground"\nchainage_m = 10\ninside_m = 0\n', "node[0].inside_m: a ground node stands"),
+        ('[[node]]\nrole = "ground"\nchainage_m = 400\n', "node[0].chainage_m: 400.0 is off the fence"),
+        ('[[node]]\nrole = "ground"\nspacing_m = 1\n', "node[0].spacing_m: 1.0 is not 5 m"),
+        ('[[node]]\nrole = "ground"\nchainage_m = 10\ndepth_m = 0.3\n', "node[0]: unknown key depth_m"),
     ],
 )
 def test_a_mistake_names_its_key(extra: str, message: str) -> None:
@@ -112,3 +118,15 @@ def test_an_attack_no_firmware_node_can_sense_is_an_error_naming_it() -> None:
     message = str(caught.value)
     assert message.startswith("gaps.toml: event[2] (cut at 800 m, t=30 s): no firmware node can sense it"), message
     assert "firmware_nodes" in message
+
+
+def test_ground_nodes_stand_inside_in_rows_or_alone_and_those_that_feel_a_landing_run_the_firmware() -> None:
+    text = LINE + '[[node]]\nrole = "ground"\nspacing_m = 100\ninside_m = 14\nstagger_m = 8\n'
+    text += '[[node]]\nrole = "ground"\nchainage_m = 455\ninside_m = 12\n'
+    text += '[[event]]\nt = 10\nkind = "throwover"\nposition_m = 450\noffset_m = 20\n'
+    s = parse(text)
+    assert s.node_count == 30 + 9 + 1  # fence nodes 1-30, then the row's 9 and the lone one
+    assert [s.place(n) for n in (31, 32, 35, 40)] == [(50.0, 10.0), (150.0, 18.0), (450.0, 10.0), (455.0, 12.0)]
+    assert s.is_ground(40) and not s.is_ground(30)
+    ground = [n for n in s.firmware_ids if s.is_ground(n)]
+    assert ground == [35, 40]  # within 45 m of the landing (450 m, 20 m inside); 350 and 550 m are not
