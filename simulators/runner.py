@@ -217,9 +217,7 @@ async def run(
         return (time.time() - t0) * speed
 
     behavioural = [
-        SimNode(i, site_key=site_key, site_id=SITE_ID)
-        for i in range(1, scenario.node_count + 1)
-        if i not in chosen
+        SimNode(i, site_key=site_key, site_id=SITE_ID) for i in range(1, scenario.node_count + 1) if i not in chosen
     ]
     fleet = BehaviouralFleet(behavioural, scenario)
     watcher = AlarmWatcher(mqtt, gateway.prefix, sim_clock.origin, now, evidence, respond_s, show)

@@ -32,7 +32,7 @@ def landings(samples: np.ndarray) -> list[float]:
 def test_the_physics_is_the_fields() -> None:
     assert COUNTS_PER_UM_S == pytest.approx(57.2, abs=0.1)  # SM-24 x100 into a 3.3 V 16-bit reading
     assert package_peak_um_s(1.0, 10.0) == pytest.approx(18.0, abs=1.0)  # FIELD.md's 1 kg from 6 m
-    assert attenuation(20.0) < attenuation(10.0) / 2 ** 0.5  # spreading and the soil's damping
+    assert attenuation(20.0) < attenuation(10.0) / 2**0.5  # spreading and the soil's damping
     assert fence_wind_um_s(20.0, 10.0) == pytest.approx(4 * fence_wind_um_s(10.0, 10.0))  # drag ~ v^2
     assert fence_wind_um_s(20.0, 18.0) < fence_wind_um_s(20.0, 2.0) / 2  # posts carry the wind
 
