@@ -117,19 +117,21 @@ def design(
     ground_spacings: Iterable[float] = GROUND_SPACINGS,
     workers: int | None = None,
     progress: Progress | None = None,
+    fence_repeats: int = FENCE_REPEATS,
+    throw_repeats: int = THROW_REPEATS,
 ) -> Design:
     """Search the layouts (see the module's docstring)."""
     winds = sorted(set(winds))
     say = progress or (lambda text: None)
     say("climbs and cuts at fence spacings %s" % ", ".join("%g" % s for s in fence_spacings))
-    cells = run_cells(plan(("climb", "cut"), fence_spacings, winds), FENCE_REPEATS, workers)
+    cells = run_cells(plan(("climb", "cut"), fence_spacings, winds), fence_repeats, workers)
     holding = [largest_spacing(cells, t, w) for t in ("climb", "cut") for w in winds]
     fence = None if any(h is None for h in holding) else min(h for h in holding if h is not None)
     result = Design(length_m, winds, fence, None, False, cells)
     if fence is None:
         return result
     say("throw-overs at %g m without ground nodes" % fence)
-    bare = run_cells(plan(("throwover",), [fence], winds), THROW_REPEATS, workers)
+    bare = run_cells(plan(("throwover",), [fence], winds), throw_repeats, workers)
     cells += bare
     if all(c.pd >= TARGET_PD for c in bare):
         result.throwover_held = True
@@ -139,7 +141,7 @@ def design(
         held = True
         for wind in sorted(winds, reverse=True):  # the windiest first: it fails soonest
             say("throw-overs at %g m with ground nodes every %g m, %g m/s" % (fence, spacing, wind))
-            cell = run_cells([("throwover", fence, wind, layout)], THROW_REPEATS, workers)[0]
+            cell = run_cells([("throwover", fence, wind, layout)], throw_repeats, workers)[0]
             cells.append(cell)
             if cell.pd < TARGET_PD:
                 held = False
@@ -218,7 +220,7 @@ def _pd_panel(ax: Any, d: Design, threat: str) -> None:
     ax.axhline(TARGET_PD, color="grey", linestyle=":", linewidth=1, label="Pd %.2f" % TARGET_PD)
     chosen = (d.ground[0] if d.ground else None) if ground else d.fence_spacing_m
     if chosen:
-        ax.axvline(chosen, color="tab:green", linewidth=1, label="recommended")
+        ax.axvline(chosen, color="black", linestyle="--", linewidth=1, label="recommended")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("ground-node spacing (m)" if ground else "fence-node spacing (m)")
     ax.set_ylabel("probability of detection")
