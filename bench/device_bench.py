@@ -4,11 +4,11 @@
     micropython bench/device_bench.py              # this interpreter only (what the first runs)
 
 For each detector: microseconds of processing per second of input signal (8 kHz audio,
-800 Hz 3-axis accelerometer, 1 kHz impact channel) and the real-time factor, then all three
-together (target on the RP2040: >= 10x real time, <= 10 % of the CPU), and the heap the
-detectors and their buffers hold. The signals carry activity (a climb, a drone, a thud) so the
-decision paths run too. Then the time to seal one event frame (HMAC-SHA256 + AES-CTR) and to
-open one ACK.
+800 Hz 3-axis accelerometer, 1 kHz impact channel; a ground node's geophone at 1 kHz) and
+the real-time factor, then a fence node's three together (target on the RP2040: >= 10x
+real time, <= 10 % of the CPU), and the heap the detectors and their buffers hold. The
+signals carry activity (a climb, a drone, a thud) so the decision paths run too. Then the
+time to seal one event frame (HMAC-SHA256 + AES-CTR) and to open one ACK.
 
 Run by CPython, it runs itself on the 32-bit node interpreter and on the RP2040 image booted
 on the rp2040js emulator, whose clock counts the Cortex-M0+ cycles at 125 MHz, so the board's
@@ -31,14 +31,14 @@ if sys.implementation.name != "micropython":
 # After the frozen modules: the interpreter's own frozen node is what is measured.
 sys.path.append(__file__.rsplit("/", 2)[0] if __file__.count("/") >= 2 else ".")
 
-from device.detect import acoustic, acoustic_evidence, fence, impact  # noqa: E402
+from device.detect import acoustic, acoustic_evidence, fence, ground, impact  # noqa: E402
 from device.detect.kernels import zeros  # noqa: E402
 from protocol.body import encode_body  # noqa: E402
 from protocol.envelope import ENVELOPE_TYPE, wrap  # noqa: E402
 from protocol.keys import NodeKey  # noqa: E402
 from protocol.messages import BY_NAME, DOWN  # noqa: E402
 from protocol.packet import open_packet, seal_packet  # noqa: E402
-from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal  # noqa: E402
+from tests.device.signals import AudioSignal, FenceSignal, GeophoneSignal, ImpactSignal  # noqa: E402
 
 SECONDS = 4  # of signal, precomputed so synthesis is not timed
 ROUNDS = 5
@@ -110,6 +110,21 @@ def main():
         % ("all three with it", others + us, 1e6 / (others + us), held)
     )
     evidence = rotors = None
+    gc.collect()
+    # A ground node (device/ground_node.py) runs only its geophone's detector: a landing and
+    # someone walking past in the signal, so every path of it runs.
+    buried = blocks(GeophoneSignal(4).package(0.5, 450).walker(2.0, 2.0, 450), "H", SECONDS * 20, ground.BLOCK_SAMPLES)
+    gc.collect()
+    before = gc.mem_alloc()
+    detector = ground.GroundDetector()
+    gc.collect()
+    held = gc.mem_alloc() - before
+    us = timed(detector.process, buried)
+    print(
+        "%-26s %9.0f us per signal second   %7.0fx real time (target >= 10x; it holds %d bytes of heap)"
+        % ("ground node (1 kHz)", us, 1e6 / us, held)
+    )
+    detector = buried = None
     gc.collect()
     crypto()
 

@@ -294,6 +294,11 @@ class AlarmEngine:
             self._throw_overs.append((at, where, change.alarm.alarm_id, key))
         return changes
 
+    def _gate_m(self, track: DroneTrack, at: float) -> float:
+        """How far from a live track's place a node's detection still joins it."""
+        rule = self.rules.drone
+        return rule.same_track_m + rule.drone_speed_mps * max(0.0, at - track.last_seen)
+
     def _acoustic(self, d: Detection) -> list[Change]:
         if d.fields.get("class") not in (1, 2):
             return []  # an aircraft overhead: journalled and shown, never a drone's track or alarm
@@ -306,7 +311,7 @@ class AlarmEngine:
                 or (
                     where is not None
                     and candidate.position_m is not None
-                    and abs(candidate.position_m - where) <= self.rules.drone.same_track_m
+                    and abs(candidate.position_m - where) <= self._gate_m(candidate, d.at)
                 )
             ):
                 track = candidate

@@ -150,7 +150,11 @@ class DroneRule:
     track_timeout_s: float = 30.0
     drop_window_s: float = 120.0
     drop_radius_m: float = 100.0
-    same_track_m: float = 300.0
+    # A node this near a live track's place hears the same drone (a node hears one 150 m
+    # off), plus as far as a drone flies since the track was last heard: two drones 300 m
+    # apart stay two tracks (with a fixed 300 m, successive drones merged into one).
+    same_track_m: float = 160.0
+    drone_speed_mps: float = 15.0
     confirm_s: float = 2.0
     corroborate_m: float = 60.0
     require_two_nodes: bool = False

@@ -33,3 +33,22 @@ def test_ten_simulated_minutes_of_a_full_node_deliver_every_attack(tmp_path: Pat
     assert report["queued_at_end"] == 0 and report["fifo_samples_lost"] == 0
     assert report["watchdog_feeds"] >= 590
     assert report["peak_heap_bytes"] <= HEAP - SPARE
+
+
+def test_ten_simulated_minutes_of_a_ground_node_report_the_landings_alone_in_the_same_heap(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [micropython(), "-X", "heapsize=%d" % HEAP, "-m", "tests.device.ten_minutes", "600", "ground"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0 and "MemoryError" not in proc.stderr, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    print("ground node, 600 simulated s, 32-bit frozen build, 64 KB heap:", report)
+    received = report["received"]
+    assert received.get("IMPACT", 0) == 3, received  # three landings; not the walker, not the rumble
+    assert "FENCE" not in str(received) and "ACOUSTIC" not in str(received), received
+    assert received.get("HEARTBEAT", 0) >= 9, received
+    assert report["queued_at_end"] == 0 and report["watchdog_feeds"] >= 590
+    assert report["peak_heap_bytes"] <= HEAP - SPARE

@@ -333,6 +333,18 @@ def test_a_drone_heard_by_two_neighbours_for_two_seconds_is_an_alarm_that_says_w
     assert len(alarm[0].evidence) == 2  # both nodes' reports
 
 
+def test_two_drones_300_m_apart_are_two_tracks_each_with_its_own_drop():
+    # Nodes 10 and 20 stand 300 m apart (285 and 585 m): each hears a drone of its own.
+    e = engine()
+    changes = feed(e, [drone(10, T0), drone(20, T0 + 0.4), drone(10, T0 + 3), drone(20, T0 + 3.2)], settle_s=1.0)
+    alarms = raised(changes, DRONE)
+    assert sorted(round(a.location_m) for a in alarms) == [285, 585], alarms
+    assert len(e.tracks) == 2
+    # A drone flies on: a node farther along than a node hears joins its track a while later.
+    changes = feed(e, [drone(12, T0 + 12)], settle_s=1.0)  # 345 m, 60 m on from node 10
+    assert len(e.tracks) == 2 and 12 in e.tracks[0].heard_by
+
+
 def test_a_sound_that_stops_before_two_seconds_is_no_drone():
     e = engine()
     changes = feed(e, [drone(20, T0), drone(21, T0 + 0.3), drone(20, T0 + 1.0, cls=2), drone(21, T0 + 1.2, cls=2)])
