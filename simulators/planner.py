@@ -200,7 +200,8 @@ def draw(d: Design, path: Path) -> None:
 
 def _pd_panel(ax: Any, d: Design, threat: str) -> None:
     ground = threat == "throwover"
-    for wind in d.winds:
+    for k, wind in enumerate(d.winds):
+        colour = "C%d" % k  # the same wind, the same colour, in every panel
         if ground:
             row = [
                 c
@@ -213,10 +214,10 @@ def _pd_panel(ax: Any, d: Design, threat: str) -> None:
             xs = [c.spacing_m for c in row]
         if row:
             order = sorted(range(len(row)), key=lambda i: xs[i])
-            ax.plot([xs[i] for i in order], [row[i].pd for i in order], "o-", label="%g m/s" % wind)
+            ax.plot([xs[i] for i in order], [row[i].pd for i in order], "o-", color=colour, label="%g m/s" % wind)
         bare = [c for c in d.cells if ground and c.threat == threat and c.wind_mps == wind and c.ground is None]
         if bare:
-            ax.plot([], [], " ", label="%g m/s, no ground nodes: Pd %.2f" % (wind, bare[0].pd))
+            ax.plot([], [], "x", color=colour, label="%g m/s, no ground nodes: Pd %.2f" % (wind, bare[0].pd))
     ax.axhline(TARGET_PD, color="grey", linestyle=":", linewidth=1, label="Pd %.2f" % TARGET_PD)
     chosen = (d.ground[0] if d.ground else None) if ground else d.fence_spacing_m
     if chosen:

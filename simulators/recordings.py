@@ -21,6 +21,7 @@ from simulators.signals import (
     AUDIO_RATE,
     FENCE_RATE,
     IMPACT_RATE,
+    ambient_audio,
     drone_audio,
     fence_vibration,
     package_impact,
@@ -29,6 +30,7 @@ from simulators.signals import (
 
 CHUNK_S = 10.0  # synthesized and written this much at a time
 DRONE_ALTITUDE_M = 30.0
+INAUDIBLE_M = 600.0  # a drone's series is some 27 dB under a 40 dB night there (signals.drone_level_db)
 
 
 def firmware_nodes(scenario: Scenario) -> list[int]:
@@ -81,12 +83,14 @@ def synthesize(
             fence_level = levels_per_second(xyz, FENCE_RATE)
             # Ambient, plus every drone in the air during this chunk (two may overlap in time at
             # different places: each node hears each at its own distance).
-            sound = drone_audio(span, 1e6, seed=seed + int(t)).astype(np.int32)
+            sound = np.round(ambient_audio(span, seed=seed + int(t))).astype(np.int32)
             for k, drone in enumerate(scenario.events):
                 if drone.kind != "drone" or drone.path[0][0] > t + span or drone.path[-1][0] < t:
                     continue
                 along = abs((drone.position_at(t + span / 2) or 0.0) - where)
                 distance = float(np.hypot(along, DRONE_ALTITUDE_M))
+                if distance > INAUDIBLE_M:
+                    continue  # far under the night's ambient: synthesizing it changes nothing
                 rotors = drone_audio(span, distance, ambient_db=-200.0, seed=seed + int(t) + k + 1)
                 start = int(max(0.0, drone.path[0][0] - t) * AUDIO_RATE)
                 stop = int(min(span, drone.path[-1][0] - t) * AUDIO_RATE)
