@@ -320,7 +320,7 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         rotate_key=rotate_key,
         ground_nodes=ground,
     )
-    return replace(scenario, firmware_ids=_firmware(scenario))
+    return replace(scenario, firmware_ids=choose_firmware(scenario))
 
 
 def _ground_nodes(raw: Any, length: float) -> tuple[GroundNode, ...]:
@@ -357,7 +357,7 @@ def _ground_nodes(raw: Any, length: float) -> tuple[GroundNode, ...]:
     return tuple(out)
 
 
-def _firmware(scenario: Scenario) -> tuple[int, ...]:
+def choose_firmware(scenario: Scenario) -> tuple[int, ...]:
     """The nodes that run the firmware: by default every node that can sense an event; with
     a count, the nearest to the events first. Every attack must be sensed by one of them."""
     positions = scenario.node_positions

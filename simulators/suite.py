@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.runner import run
-from simulators.scenario import Scenario, load
+from simulators.scenario import Scenario, choose_firmware, load
 
 BUNDLED = Path(__file__).resolve().parent / "scenarios"
 
@@ -26,6 +26,10 @@ class SuiteRun:
     name: str
     speed: float
     duration_s: float | None = None  # None: the whole scenario
+    # Fence nodes on the firmware, nearest the events first (ground nodes within reach of a
+    # landing always are): None, as the scenario says. Two cores keep about 40 nodes'
+    # microphones in step with the clock at 1x; the suite runs at 4x.
+    firmware_nodes: int | None = None
 
 
 RUNS = {
@@ -34,7 +38,7 @@ RUNS = {
         SuiteRun("climb-attack", 4),
         SuiteRun("cut-attack", 4),
         SuiteRun("throw-over", 4),
-        SuiteRun("drone-drop", 4),
+        SuiteRun("drone-drop", 4, firmware_nodes=8),  # and the 15 ground nodes near the drops
         SuiteRun("storm", 4, 420),  # through the 16 m/s gusts
         SuiteRun("quiet-night", 8, 400),  # the first fox included
         SuiteRun("silent-node", 8),
@@ -48,7 +52,11 @@ RUNS = {
 
 def scenario(name: str) -> Scenario:
     loaded = load(BUNDLED / ("%s.toml" % name))
-    cut = RUNS[name].duration_s
+    suite = RUNS[name]
+    if suite.firmware_nodes is not None:
+        fewer = dataclasses.replace(loaded, firmware_nodes=suite.firmware_nodes)
+        loaded = dataclasses.replace(fewer, firmware_ids=choose_firmware(fewer))
+    cut = suite.duration_s
     if cut is None:
         return loaded
     return dataclasses.replace(loaded, duration_s=cut, events=tuple(e for e in loaded.events if e.t < cut))

@@ -260,7 +260,8 @@ class AlarmEngine:
         """A package landed at `where`: a drone's drop, a climber landing, or a throw-over.
         `placed`: located from several nodes' levels (better than a place heard before)."""
         rule = self.rules.throw_over
-        for track in self.tracks:
+        # The latest drone first: an earlier one over the same place has long gone.
+        for track in sorted(self.tracks, key=lambda t: -t.last_seen):
             if (
                 track.position_m is not None
                 and abs(track.position_m - where) <= self.rules.drone.drop_radius_m
@@ -273,6 +274,7 @@ class AlarmEngine:
                     at,
                     key="track-%d" % track.track_id,
                     detail=dict(detail, track=track.track_id),
+                    match_zone=False,  # the drop placed better by a later report may cross a zone's edge
                 )
         for i_at, location, _alarm_id, _level in self.intrusions.recent:
             if at - i_at <= rule.window_s and abs(location - where) <= rule.radius_m:
@@ -294,11 +296,6 @@ class AlarmEngine:
             self._throw_overs.append((at, where, change.alarm.alarm_id, key))
         return changes
 
-    def _gate_m(self, track: DroneTrack, at: float) -> float:
-        """How far from a live track's place a node's detection still joins it."""
-        rule = self.rules.drone
-        return rule.same_track_m + rule.drone_speed_mps * max(0.0, at - track.last_seen)
-
     def _acoustic(self, d: Detection) -> list[Change]:
         if d.fields.get("class") not in (1, 2):
             return []  # an aircraft overhead: journalled and shown, never a drone's track or alarm
@@ -311,7 +308,7 @@ class AlarmEngine:
                 or (
                     where is not None
                     and candidate.position_m is not None
-                    and abs(candidate.position_m - where) <= self._gate_m(candidate, d.at)
+                    and abs(candidate.position_m - where) <= self.rules.drone.same_track_m
                 )
             ):
                 track = candidate

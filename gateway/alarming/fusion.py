@@ -151,10 +151,11 @@ class DroneRule:
     drop_window_s: float = 120.0
     drop_radius_m: float = 100.0
     # A node this near a live track's place hears the same drone (a node hears one 150 m
-    # off), plus as far as a drone flies since the track was last heard: two drones 300 m
-    # apart stay two tracks (with a fixed 300 m, successive drones merged into one).
+    # off; the place is the detecting nodes' SNR-weighted middle, within some 20 m of the
+    # drone). A track lives while a node still hears it, so a drone flying along the fence
+    # is followed node by node; two drones 300 m apart stay two tracks (at 300 m, the next
+    # drone's farthest node joined the last drone's track, and its alarm was never raised).
     same_track_m: float = 160.0
-    drone_speed_mps: float = 15.0
     confirm_s: float = 2.0
     corroborate_m: float = 60.0
     require_two_nodes: bool = False

@@ -345,6 +345,29 @@ def test_two_drones_300_m_apart_are_two_tracks_each_with_its_own_drop():
     assert len(e.tracks) == 2 and 12 in e.tracks[0].heard_by
 
 
+def test_a_drop_belongs_to_the_drone_over_the_place_now_not_one_that_left_a_minute_ago():
+    e = engine()
+    feed(e, [drone(20, T0), drone(21, T0 + 0.5), drone(20, T0 + 15, cls=2), drone(21, T0 + 15.5, cls=2)])
+    changes = feed(e, [drone(20, T0 + 80), drone(21, T0 + 80.5)], settle_s=3.0)
+    second = raised(changes, DRONE)
+    assert len(second) == 1  # a drone again, a new track
+    drops = raised(feed(e, [event(110, "impact", T0 + 90, peak=7000, noise_floor=30, duration_ms=50)]), DRONE_DROP)
+    assert len(drops) == 1 and drops[0].detail["track"] == second[0].detail["track"], drops
+
+
+def test_a_drop_felt_by_two_ground_nodes_is_one_alarm_even_across_a_zones_edge():
+    e = AlarmEngine(ground_site(), AlarmBook("hmp"))
+    feed(e, [drone(20, T0), drone(21, T0 + 0.5)], settle_s=3.0)  # over 585-615 m
+    # The drop, 4 m short of the Z06/Z07 edge: the farther ground node's report first
+    # (alone, it is placed at that node, 610 m, Z07), then the nearer's, which places it in Z06.
+    reports = [felt(231, T0 + 8, (596.0, 10.0)), felt(230, T0 + 8.1, (596.0, 10.0))]
+    changes = feed(e, reports)
+    drops = raised(changes, DRONE_DROP)
+    assert len(drops) == 1, changes
+    final = [c.alarm for c in changes if c.alarm.alarm_id == drops[0].alarm_id][-1]
+    assert abs(final.location_m - 596.0) <= 5.0 and final.zone == "Z06", final
+
+
 def test_a_sound_that_stops_before_two_seconds_is_no_drone():
     e = engine()
     changes = feed(e, [drone(20, T0), drone(21, T0 + 0.3), drone(20, T0 + 1.0, cls=2), drone(21, T0 + 1.2, cls=2)])
