@@ -14,6 +14,7 @@
     heartbeat_s = 60       # every node's heartbeat interval
     uplinks = "enveloped"  # how firmware nodes send: "padded" (one length on air), or "bare"
     rotate_key = false     # the gateway starts a key change: every node agrees its next key (X25519)
+    ground_firmware = "near"   # ground nodes on the firmware: within reach of an event, or "all"
     [weather]
     wind_mps = [[0, 4], [300, 14], [600, 6]]   # (time s, speed) breakpoints
     rain_mmph = [[0, 0], [200, 8]]
@@ -147,6 +148,7 @@ class Scenario:
     uplinks: str = "enveloped"  # as device/delivery.py sends them
     rotate_key: bool = False  # the gateway starts with a key change under way
     ground_nodes: tuple[GroundNode, ...] = ()  # ids follow the fence nodes'
+    ground_firmware: str = "near"  # "near": the ground nodes within reach of an event run the firmware; "all"
 
     @property
     def node_positions(self) -> list[float]:
@@ -251,6 +253,9 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
     if uplinks not in UPLINKS:
         raise ScenarioError("perimeter.uplinks: %r is not one of %s" % (uplinks, ", ".join(UPLINKS)))
     rotate_key = _get(pe, "perimeter", "rotate_key", (bool,), False)
+    ground_firmware = _get(pe, "perimeter", "ground_firmware", (str,), "near")
+    if ground_firmware not in ("near", "all"):
+        raise ScenarioError('perimeter.ground_firmware: %r is not "near" or "all"' % ground_firmware)
     events = []
     raw_events = data.get("event", [])
     if not isinstance(raw_events, list):
@@ -319,6 +324,7 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         uplinks=uplinks,
         rotate_key=rotate_key,
         ground_nodes=ground,
+        ground_firmware=ground_firmware,
     )
     return replace(scenario, firmware_ids=choose_firmware(scenario))
 
@@ -367,6 +373,8 @@ def choose_firmware(scenario: Scenario) -> tuple[int, ...]:
     attacks = [e for e in scenario.events if e.kind in hearing.ATTACKS]
     ground = [scenario.place(n) for n in range(len(positions) + 1, scenario.node_count + 1)]
     felt = [len(positions) + k for e in scenario.events for k in hearing.feeling(e, ground)]
+    if scenario.ground_firmware == "all":  # a storm's nuisance: every ground node on the firmware
+        felt = list(range(len(positions) + 1, scenario.node_count + 1))
     if scenario.firmware_nodes is None:
         for e in attacks:
             wanted += hearing.hearing(e, positions)

@@ -40,6 +40,7 @@ RUNS = {
         SuiteRun("throw-over", 4),
         SuiteRun("drone-drop", 4, firmware_nodes=8),  # and the 15 ground nodes near the drops
         SuiteRun("storm", 4, 420),  # through the 16 m/s gusts
+        SuiteRun("storm-ground", 4, 400),  # the 20 m/s gusts, 30 mm/h, a patrol and a van
         SuiteRun("quiet-night", 8, 400),  # the first fox included
         SuiteRun("silent-node", 8),
         SuiteRun("jamming", 6, 240),

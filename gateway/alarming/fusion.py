@@ -85,9 +85,10 @@ class FaintPairRule:
     # rain on 16 firmware nodes (400 m), 69 faint reports of peak 338-580 made 5 such pairs
     # (climbs in it: 1,181-1,386). When `weather_nodes` other nodes have reported faint in
     # the last `weather_window_s`, the fence is in weather: the weaker of a pair must also
-    # stand `weather_dominance` times above the median peak of those reports.
+    # stand `weather_dominance` times above the median peak of those reports. Two are
+    # enough: as a storm sets in, a pair came 27 s in, after two other nodes' reports only.
     weather_window_s: float = 300.0
-    weather_nodes: int = 4
+    weather_nodes: int = 2
     weather_dominance: float = 2.0
 
     def weather_level(self, faints: "list[Heard]", pair: "set[int]") -> float | None:

@@ -35,9 +35,21 @@ def test_every_bundled_scenario_loads_and_covers_every_kind_of_event() -> None:
         "demo",
         "rain",
         "rain-climbs",
+        "storm-ground",
     }
     kinds = {e.kind for s in scenarios for e in s.events}
-    assert kinds == {"climb", "cut", "throwover", "drone", "jam", "selective_jam", "silence", "knock"}
+    assert kinds == {
+        "climb",
+        "cut",
+        "throwover",
+        "drone",
+        "jam",
+        "selective_jam",
+        "silence",
+        "knock",
+        "walker",
+        "vehicle",
+    }
 
 
 def test_weather_is_linear_between_breakpoints_and_held_outside() -> None:

@@ -85,6 +85,15 @@ def test_a_storm_raises_no_nuisance_alarm(tmp_path: Path) -> None:
     assert report["nuisance"]["per_zone_per_day"] <= 1.0
 
 
+def test_a_storm_on_fence_and_ground_nodes_at_the_design_raises_no_false_landing_or_climb(tmp_path: Path) -> None:
+    # Every node on the firmware, fence and ground: gusts to 20 m/s, 30 mm/h, someone walking
+    # inside and a van on the inner road. Every alarm is a nuisance.
+    report = run_bundled("storm-ground", tmp_path)
+    assert report["nuisance"]["alarms"] == 0, report["nuisance"]
+    ground = [n for n in report["nodes"]["firmware"] if n > 16]
+    assert len(ground) == 16, report["nodes"]  # every ground node listened
+
+
 def test_a_quiet_night_with_a_fox_at_the_fence_raises_nothing(tmp_path: Path) -> None:
     report = run_bundled("quiet-night", tmp_path)
     assert report["nuisance"]["alarms"] == 0, report["nuisance"]
