@@ -38,7 +38,8 @@ from protocol.envelope import ENVELOPE_TYPE, wrap  # noqa: E402
 from protocol.keys import NodeKey  # noqa: E402
 from protocol.messages import BY_NAME, DOWN  # noqa: E402
 from protocol.packet import open_packet, seal_packet  # noqa: E402
-from tests.device.signals import AudioSignal, FenceSignal, GeophoneSignal, ImpactSignal  # noqa: E402
+from tests.device.geophone import GeophoneSignal  # noqa: E402
+from tests.device.signals import AudioSignal, FenceSignal, ImpactSignal  # noqa: E402
 
 SECONDS = 4  # of signal, precomputed so synthesis is not timed
 ROUNDS = 5

@@ -11,7 +11,7 @@ from simulators.emulated_pico import EmulatedPico
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the bench imports that the RP2040 image does not freeze (the signal synthesizers).
-ON_THE_BOARD = ("tests/__init__.py", "tests/device/__init__.py", "tests/device/signals.py")
+ON_THE_BOARD = ("tests/__init__.py", "tests/device/__init__.py", "tests/device/signals.py", "tests/device/geophone.py")
 
 
 def main() -> None:

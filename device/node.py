@@ -56,8 +56,9 @@ _LADDER_SLICE = 1  # X25519 steps between yields: at most 9.6 ms on an RP2040 wi
 class Node:
     # What this kind of node senses (HELLO's capabilities) and the impact threshold it
     # starts with; a ground node (device/ground_node.py) has only the impact channel.
-    SENSORS = ["accelerometer", "microphone", "impact"]
+    SENSORS = ("accelerometer", "microphone", "impact")  # type: tuple[str, ...]  # a constant: no heap
     IMPACT_THRESHOLD = 0  # 0: settings.py's default
+    IMPACT_STEP_MS = 0  # an IMPACT waits this long per halving of its peak under full scale
 
     def __init__(self, board, identity, store, key_blocks=None):
         self.board = board
@@ -127,7 +128,9 @@ class Node:
 
     def hello(self):
         caps = 0
-        for name in self.SENSORS + ["tamper_switch", "battery"]:
+        for name in self.SENSORS:
+            caps |= 1 << _CAP[name]
+        for name in ("tamper_switch", "battery"):
             caps |= 1 << _CAP[name]
         caps |= 1 << _CAP[self.board.link_kind]
         fields = {
@@ -151,19 +154,18 @@ class Node:
             "temperature_dc": self.board.temperature_dc(),
             "status": status,
             "downlink_rssi_dbm": max(-128, min(127, getattr(self.board.link, "last_rssi", -128))),
-            "fence_floor": 0,
+            "fence_floor": 0,  # a ground node has neither (device/ground_node.py)
             "acoustic_floor": 0,
             "impact_floor": min(self.impact.noise_floor, 0xFFFF),
             "queued": min(len(self.queue), 255),
             "uptime_s": ((self.clock.now_ms() - self.started_ms) // 1000) & 0xFFFFFFFF,
         }
-        self._floors(fields)
+        fence, sound = getattr(self, "fence", None), getattr(self, "acoustic", None)
+        if fence is not None and sound is not None:
+            fields["fence_floor"] = min(fence.noise_floor, 0xFFFF)
+            fields["acoustic_floor"] = sound.floor
         self.status &= ~_QUEUE_FULL
         self.queue.submit(_T["HEARTBEAT"], fields, HEARTBEAT, False, self.clock.now_ms())
-
-    def _floors(self, fields):
-        fields["fence_floor"] = min(self.fence.noise_floor, 0xFFFF)
-        fields["acoustic_floor"] = self.acoustic.floor
 
     def fault(self, code, active, detail=0):
         bit = _FAULT_STATUS.get(code, 0)
@@ -215,10 +217,15 @@ class Node:
             "noise_floor": min(det.noise_floor, 0xFFFF),
             "duration_ms": det.duration_ms,
         }
-        self._event("IMPACT", fields, ALARM, self._impact_delay_ms())
-
-    def _impact_delay_ms(self):
-        return 0
+        delay = 0
+        if self.IMPACT_STEP_MS and hasattr(self.board.link, "airtime_ms"):
+            # Every ground node that felt a landing decides it at the same moment: on a radio
+            # they would all key up together. As THUDs do, the nearer (louder) speak first.
+            peak = det.peak if det.peak > 0 else 1
+            while peak < 0x8000:
+                peak <<= 1
+                delay += self.IMPACT_STEP_MS
+        self._event("IMPACT", fields, ALARM, delay)
 
     def _thud_decided(self):
         if not self._reporting():
@@ -424,12 +431,10 @@ class Node:
             self.supervisor.check_in(bit)
 
     async def _heartbeat_task(self, bit):
-        # The first heartbeat at a random moment of the first interval, then each up to a
-        # tenth of the interval longer than the last, at random: nodes that came up together
-        # (after a site power cut) do not beat in step. With only the tenth, 48 ground nodes
-        # booted together lost a third of their heartbeats to collisions for minutes.
-        last = self.clock.now_ms() - self.settings.heartbeat_s * 1000
-        extra = self.clock.random_ms(self.settings.heartbeat_s * 1000 + 1)
+        last = self.clock.now_ms()
+        # Up to a tenth of the interval longer each time, at random: nodes that came up
+        # together (after a site power cut) drift apart instead of beating in step forever.
+        extra = self.clock.random_ms(self.settings.heartbeat_s * 100 + 1)
         while True:
             await self.clock.sleep_ms(1000)
             now = self.clock.now_ms()
@@ -456,17 +461,16 @@ class Node:
             if not self.supervisor.look():
                 self.board.log("watchdog not fed: stalled %s" % ",".join(self.supervisor.stalled_names()))
 
-    def _pipelines(self):
-        """The sensor tasks besides the impact channel's."""
-        return (("fence", self._fence_task), ("acoustic", self._acoustic_task))
-
     def start(self):
         """Create every task; returns them (a simulation cancels them to stop the node)."""
         self.hello()
         if hasattr(self.board.link, "start"):
             self.board.link.start()
         tasks = []
-        for name, task in self._pipelines() + (
+        # The fence's and the microphone's pipelines where the node has them (a ground node
+        # has the impact channel alone; no method of its own for that: each costs heap).
+        pipelines = (("fence", self._fence_task), ("acoustic", self._acoustic_task)) if len(self.SENSORS) > 1 else ()
+        for name, task in pipelines + (
             ("impact", self._impact_task),
             ("link", self._link_task),
             ("heartbeat", self._heartbeat_task),

@@ -21,7 +21,6 @@ from simulators.signals import (
     AUDIO_RATE,
     FENCE_RATE,
     IMPACT_RATE,
-    ambient_audio,
     drone_audio,
     fence_vibration,
     package_impact,
@@ -83,7 +82,7 @@ def synthesize(
             fence_level = levels_per_second(xyz, FENCE_RATE)
             # Ambient, plus every drone in the air during this chunk (two may overlap in time at
             # different places: each node hears each at its own distance).
-            sound = np.round(ambient_audio(span, seed=seed + int(t))).astype(np.int32)
+            sound = drone_audio(span, 1e6, seed=seed + int(t)).astype(np.int32)  # the night's ambient
             for k, drone in enumerate(scenario.events):
                 if drone.kind != "drone" or drone.path[0][0] > t + span or drone.path[-1][0] < t:
                     continue

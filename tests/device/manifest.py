@@ -9,6 +9,7 @@ package(
         "device/ten_minutes.py",
         "device/peer.py",
         "device/signals.py",
+        "device/geophone.py",
         "device/stores.py",
     ],
     base_path="../..",

@@ -6,8 +6,8 @@ test_ground_channel.py`)."""
 
 from device.detect.ground import BLOCK_SAMPLES, IMPACT, GroundDetector
 from device.detect.kernels import zeros
+from tests.device.geophone import GeophoneSignal
 from tests.device.heap import without_allocation
-from tests.device.signals import GeophoneSignal
 
 
 def impacts(signal, seconds, detector=None):
