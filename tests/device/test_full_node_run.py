@@ -13,16 +13,22 @@ HEAP = 64 * 1024
 SPARE = 8 * 1024  # never closer than this to the heap's end: room for fragmentation
 
 
-def test_ten_simulated_minutes_of_a_full_node_deliver_every_attack(tmp_path: Path) -> None:
+def ten_minutes(folder: Path, *role: str) -> dict:
+    """The harness's report of ten simulated minutes (of a ground node with "ground")."""
     proc = subprocess.run(  # in an empty folder: everything it runs is frozen
-        [micropython(), "-X", "heapsize=%d" % HEAP, "-m", "tests.device.ten_minutes", "600"],
-        cwd=tmp_path,
+        [micropython(), "-X", "heapsize=%d" % HEAP, "-m", "tests.device.ten_minutes", "600", *role],
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=900,
     )
     assert proc.returncode == 0 and "MemoryError" not in proc.stderr, proc.stdout + proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report: dict = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_ten_simulated_minutes_of_a_full_node_deliver_every_attack(tmp_path: Path) -> None:
+    report = ten_minutes(tmp_path)
     print("full node, 600 simulated s, 32-bit frozen build, 64 KB heap:", report)
     received = report["received"]
     assert received.get("FENCE:1", 0) >= 1, received  # the climb
@@ -36,15 +42,7 @@ def test_ten_simulated_minutes_of_a_full_node_deliver_every_attack(tmp_path: Pat
 
 
 def test_ten_simulated_minutes_of_a_ground_node_report_the_landings_alone_in_the_same_heap(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [micropython(), "-X", "heapsize=%d" % HEAP, "-m", "tests.device.ten_minutes", "600", "ground"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0 and "MemoryError" not in proc.stderr, proc.stdout + proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = ten_minutes(tmp_path, "ground")
     print("ground node, 600 simulated s, 32-bit frozen build, 64 KB heap:", report)
     received = report["received"]
     assert received.get("IMPACT", 0) == 3, received  # three landings; not the walker, not the rumble
