@@ -66,6 +66,8 @@ class Recorder:
         self.walk_tests: dict[int, float] = {}  # node -> until when its detections are tests
         self.on_node: list[Callable[[int], None]] = []  # a node's state was published
         self._node_published: dict[int, float] = {}
+        self._security_ms = 0
+        self._security_ids: dict[str, int] = {}  # this millisecond's finding ids: id -> uses
         self.key_changes = KeyChanges(journal, registry, downlinks, self.security, undo_on_rollback)
         keyring = downlinks.keyring
         last_ctr = pipeline.last_ctr if pipeline is not None else {}
@@ -241,6 +243,15 @@ class Recorder:
         # in one batch are two rows, never one row and two messages.
         node = "-" if finding.node_id is None else finding.node_id
         event_id = "%s:security:%s:%s:%s:%d" % (self.site_name, finding.kind, node, finding.transport, int(now * 1000))
+        # Two findings of one kind about one node within a millisecond (a heartbeat that
+        # finds delivery blocked, and the next one, read from one batch) are two rows: the
+        # second's id gets a suffix, or the journal would take it for the first again.
+        if int(now * 1000) != self._security_ms:  # only this millisecond's ids can collide
+            self._security_ms, self._security_ids = int(now * 1000), {}
+        seen = self._security_ids.get(event_id, 0)
+        self._security_ids[event_id] = seen + 1
+        if seen:
+            event_id = "%s:%d" % (event_id, seen + 1)
         data = {
             "schema": "perimeter.security/1",
             "event_id": event_id,
