@@ -113,7 +113,7 @@ class Landings:
             landing.lone_at = d.at + self.rule.lone_hold_s
         if len(landing.reports) < self.rule.min_nodes:
             return None
-        return self._placed(landing, report, {AIR: chainages})
+        return self._placed(landing, {AIR: chainages})
 
     def felt(
         self, d: Detection, chainage: float, inside_m: float, channel: str, placed: dict[int, tuple[float, float]]
@@ -127,7 +127,7 @@ class Landings:
         report = Report(d.node_id, chainage, inside_m, peak_db(float(d.fields.get("peak", 0))), channel)
         landing = self._join(d, report)
         if len(landing.reports) > 1:
-            placed_landing = self._placed(landing, report, {GROUND: placed} if channel == GROUND else {})
+            placed_landing = self._placed(landing, {GROUND: placed} if channel == GROUND else {})
             if placed_landing is not None:
                 return placed_landing
             landing = self._alone(landing, report, d)  # not that landing: one of its own
@@ -158,7 +158,7 @@ class Landings:
         self.recent.append(landing)
         return landing
 
-    def _placed(self, landing: Landing, newest: Report, quiet: dict[str, dict[int, Any]]) -> Landing | None:
+    def _placed(self, landing: Landing, quiet: dict[str, dict[int, Any]]) -> Landing | None:
         """The landing placed from its reports, or None when they cannot be one landing.
         `quiet`: per channel, the nodes placed there (chainage, or (chainage, metres inside))."""
         rule = self.rule
@@ -242,8 +242,9 @@ class Landings:
         return total, sources
 
     def locate(self, heard: list[Report]) -> tuple[float, float, float, dict[str, float]]:
-        """The place (chainage, metres inside) that best explains the reports, the radius of
-        the places that explain them nearly as well, and each channel's fitted source level."""
+        """The place (chainage, metres inside) that best explains the reports, its error (the
+        RMS distance of the places that explain them, weighted by how well), and each
+        channel's fitted source level."""
         rule = self.rule
         if len(heard) == 1:
             only = heard[0]
