@@ -27,6 +27,8 @@ slowly still, so a storm that sets in cannot hold the sensor active for ever.
 
 from device.detect.kernels import zeros
 
+from device.detect.kernels import whitened_peak
+
 try:
     from device.detect.kernels_thumb import abs_diff_sums  # only in the RP2040 image
 except ImportError:
@@ -47,6 +49,9 @@ _QUIET_END = 60  # blocks of quiet that end an episode (3 s)
 _MIN_LEVEL_Q4 = 16 * 4  # below 4 LSB per sample (16 mg) nothing is activity
 _ACTIVE = 1  # bits of a block in the sliding window
 _FAINT = 2
+_IMPULSE = 4  # the first block of a run of impulsive ones
+_IMPULSIVE = 8
+_CLIMB_IMPULSES = 8  # impulses in the window that make a climb (below)
 
 
 class FenceDetector:
@@ -78,6 +83,10 @@ class FenceDetector:
         self._quiet = 0
         self._alarmed = False
         self._episode_level = 0
+        self._lms = zeros("h", 5)  # the whitening predictor's state (kernels.whitened_peak)
+        self._lms[4] = 1
+        self.impulse_floor_q4 = 0
+        self.impulses = 0  # runs of impulsive blocks begun in the sliding window
         # What the last event reports:
         self.peak = 0
         self.pulses = 0
@@ -91,11 +100,6 @@ class FenceDetector:
 
     def _measure(self, xyz, count):
         prev = self._prev
-        if not self._primed:  # no difference against the zeros before the first sample
-            prev[0] = xyz[0]
-            prev[1] = xyz[1]
-            prev[2] = xyz[2]
-            self._primed = True
         lf = abs_diff_sums(xyz, count, prev)
         hf = prev[6] + (prev[7] << 15)
         self.level_q4 = lf * 16 // count
@@ -111,11 +115,29 @@ class FenceDetector:
 
     def process(self, xyz, count=BLOCK_SAMPLES):
         """Analyse one block; returns CLIMB, CUT or RATTLE when one is decided, else NONE."""
+        if not self._primed:  # no difference against the zeros before the first sample
+            prev = self._prev
+            prev[0] = xyz[0]
+            prev[1] = xyz[1]
+            prev[2] = xyz[2]
+            self._primed = True
+        spike = whitened_peak(xyz, count, self._prev, self._lms) << 4
         peak = self._measure(xyz, count)
         level = self.level_q4
         self._block += 1
         if self.floor_q4 == 0:
             self.floor_q4 = level if level > 0 else 1
+        if self.impulse_floor_q4 == 0:
+            self.impulse_floor_q4 = spike if spike > 0 else 1
+        ifloor = self.impulse_floor_q4
+        impulsive = spike > _MIN_LEVEL_Q4 and spike > ((ifloor >> 2) * self.fence_threshold >> 2)
+        if not impulsive:
+            if spike < ifloor:
+                self.impulse_floor_q4 -= (ifloor - spike) >> 4
+            else:
+                self.impulse_floor_q4 += ((spike - ifloor) >> 5) + 1
+        else:
+            self.impulse_floor_q4 += (spike - ifloor) >> 10
         faint = level > _MIN_LEVEL_Q4 and level > ((self.floor_q4 >> 2) * (self.fence_threshold * 2 // 3) >> 2)
         active = faint and level > ((self.floor_q4 >> 2) * self.fence_threshold >> 2)
         if not active:
@@ -130,7 +152,13 @@ class FenceDetector:
         gone = window[self._pos]
         self.active_blocks += (1 if active else 0) - (gone & _ACTIVE)
         self.faint_blocks += (1 if faint else 0) - ((gone & _FAINT) >> 1)
-        window[self._pos] = (_ACTIVE if active else 0) | (_FAINT if faint else 0)
+        # A hold rings on for a block or two where the whitening has not learnt the panel's
+        # note (its background is wind at another): one run of impulsive blocks is one hold.
+        onset = impulsive and not window[self._pos - 1] & _IMPULSIVE
+        self.impulses += (1 if onset else 0) - ((gone & _IMPULSE) >> 2)
+        window[self._pos] = (
+            (_ACTIVE if active else 0) | (_FAINT if faint else 0) | (_IMPULSE if onset else 0) | (_IMPULSIVE if impulsive else 0)
+        )
         self._pos = (self._pos + 1) % len(window)
         if faint and peak > self._faint_peak:
             self._faint_peak = peak
@@ -141,7 +169,7 @@ class FenceDetector:
                 self._faint_peak = 0
 
         result = NONE
-        if active:
+        if active or impulsive:
             if self._episode == 0:
                 self._episode = 1
                 self.peak = 0
@@ -149,6 +177,7 @@ class FenceDetector:
                 self._alarmed = False
                 self._episode_level = 0
             self._quiet = 0
+        if active:
             self._burst += 1
             if self.sharpness_q4 > self._burst_sharp:
                 self._burst_sharp = self.sharpness_q4
@@ -169,11 +198,18 @@ class FenceDetector:
             self._episode += 1
             # A climb in a gale: at full strength only between gusts, but faint-active for
             # twice as long as a climb is active (the gale alone stays far below that).
-            climbing = self.active_blocks >= self._climb_blocks or self.faint_blocks >= 2 * self._climb_blocks
+            # In rain the panel rings all the time and a climber's level hardly rises above
+            # it, but each of their holds is a spike in the whitened signal that rain never
+            # makes (kernels.whitened_peak): eight within the window are someone climbing.
+            climbing = (
+                self.active_blocks >= self._climb_blocks
+                or self.faint_blocks + self.active_blocks >= 2 * self._climb_blocks
+                or self.impulses >= _CLIMB_IMPULSES
+            )
             if not self._alarmed and climbing:
                 self._alarmed = True
                 result = CLIMB
-            if not active:
+            if not (active or impulsive):
                 self._quiet += 1
             self.duration_ds = (self._episode - self._quiet) * BLOCK_MS // 100
             if self._quiet >= _QUIET_END:
@@ -188,6 +224,7 @@ class FenceDetector:
                     window[i] = 0
                 self.active_blocks = 0
                 self.faint_blocks = 0
+                self.impulses = 0
                 if rattle and result == NONE:
                     result = RATTLE
         if (

@@ -379,6 +379,81 @@ def abs_diff_sums(xyz: ptr16, n: int, prev: ptr16) -> int:  # type: ignore[valid
 
 
 @micropython.viper
+def whitened_peak(xyz: ptr16, n: int, prev: ptr16, lms: ptr16) -> int:  # type: ignore[valid-type]
+    """The largest |e| over n interleaved x,y,z samples, e being what a two-tap predictor
+    adapted to the background cannot predict of c = dx + dy + dz (the three axes' summed
+    first differences).
+
+    A fence panel rings: rain drops and gusts excite it all the time, a climber's hands and
+    feet a few times a second, but harder. Filtered by the panel, both are the same ringing
+    and only their level tells them apart; undone by the inverse of the ringing, rain is many
+    small spikes and a climber a few large ones. The predictor is that inverse, learnt from
+    whatever the fence does (sign-sign LMS, the adaptation of ADPCM's pole predictor, integers
+    only, so it follows any panel's resonance). lms holds a1, a2 (Q12), the last two c, and
+    the step (0 freezes it), each in 16 bits. prev[0..2] are the samples before this block; they are read, not
+    written (abs_diff_sums carries them)."""
+    a1 = ((int(lms[0]) & 0xFFFF) ^ 0x8000) - 0x8000
+    a2 = ((int(lms[1]) & 0xFFFF) ^ 0x8000) - 0x8000
+    c1 = ((int(lms[2]) & 0xFFFF) ^ 0x8000) - 0x8000
+    c2 = ((int(lms[3]) & 0xFFFF) ^ 0x8000) - 0x8000
+    mu = ((int(lms[4]) & 0xFFFF) ^ 0x8000) - 0x8000
+    px = ((int(prev[0]) & 0xFFFF) ^ 0x8000) - 0x8000
+    py = ((int(prev[1]) & 0xFFFF) ^ 0x8000) - 0x8000
+    pz = ((int(prev[2]) & 0xFFFF) ^ 0x8000) - 0x8000
+    peak = 0
+    for i in range(n):
+        x = ((int(xyz[3 * i]) & 0xFFFF) ^ 0x8000) - 0x8000
+        y = ((int(xyz[3 * i + 1]) & 0xFFFF) ^ 0x8000) - 0x8000
+        z = ((int(xyz[3 * i + 2]) & 0xFFFF) ^ 0x8000) - 0x8000
+        c = x - px + y - py + z - pz
+        px = x
+        py = y
+        pz = z
+        if c > 32767:  # |a| < 8192 and |c| < 32768: no product leaves 30 bits
+            c = 32767
+        if c < -32767:
+            c = -32767
+        e = c - ((a1 * c1 + a2 * c2) >> 12)
+        if e < 0:
+            if 0 - e > peak:
+                peak = 0 - e
+            if c1 > 0:
+                a1 -= mu
+            elif c1 < 0:
+                a1 += mu
+            if c2 > 0:
+                a2 -= mu
+            elif c2 < 0:
+                a2 += mu
+        elif e > 0:
+            if e > peak:
+                peak = e
+            if c1 > 0:
+                a1 += mu
+            elif c1 < 0:
+                a1 -= mu
+            if c2 > 0:
+                a2 += mu
+            elif c2 < 0:
+                a2 -= mu
+        if a1 > 8000:  # within |a1| < 2, |a2| < 1: a ringing, not a runaway
+            a1 = 8000
+        if a1 < -8000:
+            a1 = -8000
+        if a2 > 4000:
+            a2 = 4000
+        if a2 < -4000:
+            a2 = -4000
+        c2 = c1
+        c1 = c
+    lms[0] = a1
+    lms[1] = a2
+    lms[2] = c1
+    lms[3] = c2
+    return peak
+
+
+@micropython.viper
 def deviation_stats(samples: ptr16, n: int, baseline: int, out: ptr16) -> int:  # type: ignore[valid-type]
     """Impact block statistics for n unsigned ADC samples around `baseline`.
 
