@@ -25,9 +25,7 @@ slowly still, so a storm that sets in cannot hold the sensor active for ever.
   which the gateway's common-mode rejection sees.
 """
 
-from device.detect.kernels import zeros
-
-from device.detect.kernels import whitened_peak
+from device.detect.kernels import whitened_peak, zeros
 
 try:
     from device.detect.kernels_thumb import abs_diff_sums  # only in the RP2040 image
@@ -156,9 +154,8 @@ class FenceDetector:
         # note (its background is wind at another): one run of impulsive blocks is one hold.
         onset = impulsive and not window[self._pos - 1] & _IMPULSIVE
         self.impulses += (1 if onset else 0) - ((gone & _IMPULSE) >> 2)
-        window[self._pos] = (
-            (_ACTIVE if active else 0) | (_FAINT if faint else 0) | (_IMPULSE if onset else 0) | (_IMPULSIVE if impulsive else 0)
-        )
+        bits = (_ACTIVE if active else 0) | (_FAINT if faint else 0) | (_IMPULSE if onset else 0)
+        window[self._pos] = bits | (_IMPULSIVE if impulsive else 0)
         self._pos = (self._pos + 1) % len(window)
         if faint and peak > self._faint_peak:
             self._faint_peak = peak

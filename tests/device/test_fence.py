@@ -105,7 +105,8 @@ def test_a_climb_in_heavy_rain_is_still_a_climb_at_the_node_and_midway():
     # still stand out of the whitened signal, and the rain alone makes none.
     for seed, wind, rain in ((70, 3, 25), (71, 12, 25), (72, 6, 35)):
         for strength in (800, 250):
-            found = [e for e in events(FenceSignal(seed, wind_mps=wind, rain_mmph=rain).climb(20.0, strength=strength), 40) if e[0] > 20.0]
+            signal = FenceSignal(seed, wind_mps=wind, rain_mmph=rain).climb(20.0, strength=strength)
+            found = [e for e in events(signal, 40) if e[0] > 20.0]
             assert classes(alarms(found)) == [CLIMB] and found[-1][0] <= 23.0, (rain, wind, strength, found)
         assert alarms(events(FenceSignal(seed, wind_mps=wind, rain_mmph=rain), 60)) == [], (rain, wind)
 
