@@ -174,12 +174,12 @@ class FenceDetector:
                 self._alarmed = False
                 self._episode_level = 0
             self._quiet = 0
+            if peak > self.peak:
+                self.peak = peak
         if active:
             self._burst += 1
             if self.sharpness_q4 > self._burst_sharp:
                 self._burst_sharp = self.sharpness_q4
-            if peak > self.peak:
-                self.peak = peak
             if level > self._episode_level:
                 self._episode_level = level
         elif self._burst:

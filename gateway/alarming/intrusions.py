@@ -19,6 +19,7 @@ from gateway.alarming.perimeter import Perimeter
 from protocol.messages import FENCE_CLASS
 
 FENCE_CLASSES = FENCE_CLASS  # what a FENCE frame's class says, by number
+_GRAVITY = {number: ("rattle", "faint", "climb", "cut").index(name) for number, name in FENCE_CLASS.items()}
 MERGE_S = 30.0  # fence detections this soon after an intrusion, near it, are the same intrusion
 
 Trigger = Callable[..., list[Change]]  # AlarmEngine._trigger
@@ -32,6 +33,10 @@ class HeldPair:
     event: Detection
     level: float
     evidence: tuple[str, ...]
+
+
+def _gravity(d: Detection) -> tuple[int, float]:
+    return _GRAVITY.get(d.fields.get("class", 0), 0), float(d.fields.get("peak", 0))
 
 
 class Intrusions:
@@ -79,8 +84,12 @@ class Intrusions:
         strongest_event: dict[int, Detection] = {}
         for d in group:
             level = float(d.fields.get("peak", 0))
-            if level >= levels.get(d.node_id, -1.0):
-                levels[d.node_id] = level
+            levels[d.node_id] = max(level, levels.get(d.node_id, 0.0))
+            # What a node said about this window is its gravest report: a climb that arrives
+            # before the faint report the node made just ahead of it (LoRa does not keep the
+            # order) is still a climb.
+            held = strongest_event.get(d.node_id)
+            if held is None or _gravity(d) >= _gravity(held):
                 strongest_event[d.node_id] = d
         carrier = self.rules.common_mode.standing_out(levels)
         if carrier is None:

@@ -161,6 +161,15 @@ def test_a_climb_in_rain_stands_above_the_rains_faint_reports() -> None:
     assert len(alarms) == 1 and alarms[0].detail["faint_pair"] == [8, 9]
 
 
+def test_a_nodes_climb_is_a_climb_though_its_faint_report_from_just_before_arrives_after_it() -> None:
+    # In heavy rain a node reports faint, then climb 0.3 s later, both at the rain's level;
+    # on LoRa the faint report's retry arrives last. The node said climb: that is the alarm.
+    e = engine()
+    late = [fence(9, T0 + 181.2, 588, cls=1), fence(8, T0 + 181.2, 470, cls=1), fence(9, T0 + 180.9, 588, cls=FAINT)]
+    alarms = raised(feed(e, rain(T0, 3, skip=(8, 9)) + late), INTRUSION)
+    assert len(alarms) == 1 and alarms[0].detail["kind"] == "climb" and alarms[0].detail["node_id"] == 9
+
+
 def test_a_faint_pair_can_be_switched_off() -> None:
     from gateway.alarming.fusion import FaintPairRule
 
