@@ -25,12 +25,12 @@ slowly still, so a storm that sets in cannot hold the sensor active for ever.
   which the gateway's common-mode rejection sees.
 """
 
-from device.detect.kernels import whitened_peak, zeros
+from device.detect.kernels import zeros
 
 try:
-    from device.detect.kernels_thumb import abs_diff_sums  # only in the RP2040 image
+    from device.detect.kernels_thumb import abs_diff_sums, whitened_peak  # only in the RP2040 image
 except ImportError:
-    from device.detect.kernels import abs_diff_sums  # type: ignore[assignment]  # same contract
+    from device.detect.kernels import abs_diff_sums, whitened_peak  # type: ignore[assignment]  # same contract
 
 SAMPLE_RATE = 800
 BLOCK_SAMPLES = 40

@@ -43,6 +43,23 @@ def fence(trial, limit, n):
     print("fence %d %s" % (trial, "same" if same else "DIFFERENT %d %d %s %s" % (ra, rb, list(a), list(b))))
 
 
+def whitening(trial, limit, n, blocks, mu=1):
+    # Several blocks in a row, so the predictor's state is carried and clamped as on a fence.
+    a, b = zeros("h", 5), zeros("h", 5)
+    a[4] = b[4] = mu
+    prev = zeros("h", 9)
+    results = []
+    for _ in range(blocks):
+        xyz = zeros("h", 120)
+        for i in range(120):
+            xyz[i] = rnd(limit)
+        results.append((kernels.whitened_peak(xyz, n, prev, a), kernels_thumb.whitened_peak(xyz, n, prev, b)))
+        for axis in range(3):
+            prev[axis] = xyz[3 * (n - 1) + axis] if n else prev[axis]
+    same = all(ra == rb for ra, rb in results) and list(a) == list(b)
+    print("whitening %d %s" % (trial, "same" if same else "DIFFERENT %s %s %s" % (results[:3], list(a), list(b))))
+
+
 def audio(trial, limit, constant=None):
     samples = zeros("h", 512)
     for i in range(512):
@@ -92,6 +109,10 @@ for trial, limit in enumerate((1, 300, 2047, 2047)):
     dft(trial, limit)
 for trial, (limit, n) in enumerate(((50, 40), (2000, 40), (32767, 40), (32767, 1), (300, 0), (32767, 37))):
     fence(trial, limit, n)
+for trial, (limit, n, blocks, mu) in enumerate(
+    ((50, 40, 20, 1), (2000, 40, 10, 1), (32767, 40, 5, 1), (300, 40, 10, 3000), (32767, 37, 5, 5000), (300, 0, 2, 1))
+):
+    whitening(trial, limit, n, blocks, mu)
 for trial, (limit, constant) in enumerate(((1, None), (300, None), (32767, None), (0, 0), (0, -1234), (0, 32767))):
     audio(trial, limit, constant)
 for trial, (limit, shift) in enumerate(((300, 0), (32767, 5), (2047, 0), (32767, 0))):
@@ -105,6 +126,9 @@ cost("dft-viper", kernels.dft_magnitudes, x, kernels.dft_table(), mags, 80)
 cost("dft-thumb", kernels_thumb.dft_magnitudes, x, kernels_thumb.dft_table(), mags, 80)
 cost("fence-viper", kernels.abs_diff_sums, xyz, 40, prev)
 cost("fence-thumb", kernels_thumb.abs_diff_sums, xyz, 40, prev)
+lms = zeros("h", 5)
+cost("whiten-viper", kernels.whitened_peak, xyz, 40, prev, lms)
+cost("whiten-thumb", kernels_thumb.whitened_peak, xyz, 40, prev, lms)
 samples, stats = zeros("h", 512), zeros("i", 4)
 cost("audio-viper", kernels.frame_stats, samples, stats)
 cost("audio-thumb", kernels_thumb.frame_stats, samples, stats)
