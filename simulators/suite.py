@@ -36,6 +36,8 @@ RUNS = {
     r.name: r
     for r in (
         SuiteRun("climb-attack", 4),
+        SuiteRun("climb-gusts", 4),  # at the design, 12-20 m/s gusts
+        SuiteRun("rain-climbs", 4),  # 20-25 mm/h for 12 minutes, every node on the firmware
         SuiteRun("cut-attack", 4),
         SuiteRun("throw-over", 4),
         SuiteRun("drone-drop", 4, firmware_nodes=8),  # and the 15 ground nodes near the drops

@@ -10,7 +10,13 @@ steady rain lift the floor instead of raising alarms; during activity it creeps 
 slowly still, so a storm that sets in cannot hold the sensor active for ever.
 
 - climb: activity accumulated to `climb_ms` within a `window_s` sliding window, counted
-  from the start of the episode, or faint activity (below) accumulated to twice that;
+  from the start of the episode, or faint and active blocks together to twice that, or
+  eight holds within the window: a hold is a run of impulsive blocks, whose whitened peak
+  (`kernels.whitened_peak`: the block with the panel's ringing undone by a predictor learnt
+  from the background) stands `fence_threshold`/16 times above its own floor. Rain keeps
+  the panel ringing as loud as a climber several metres away, so in heavy rain the level
+  alone loses climbs; whitened, rain is many small spikes and a climber's holds a few
+  large ones (none of 20 minutes of 25-35 mm/h rain or of 25-30 m/s gusts made one);
 - cut: `cut_count` short sharp bursts (sharpness >= `cut_threshold`/16, at most 150 ms
   long) within `cut_window_s`, without the sustained activity of a climb;
 - rattle: an episode of activity (ended by 3 s of quiet) that raised neither and at its

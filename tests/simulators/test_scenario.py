@@ -36,6 +36,7 @@ def test_every_bundled_scenario_loads_and_covers_every_kind_of_event() -> None:
         "rain",
         "rain-climbs",
         "storm-ground",
+        "climb-gusts",
     }
     kinds = {e.kind for s in scenarios for e in s.events}
     assert kinds == {
