@@ -125,8 +125,14 @@ class Intrusions:
             faint_echo = len(levels) == 1 and level * 2 <= loudest
             near = location is not None and abs(where - location) <= (reach if faint_echo else reach / 2)
             if alarm is not None and alarm.state != CLEARED and near and event.at - at <= MERGE_S:
-                # The same climber, heard again (maybe across a zone boundary): one alarm.
-                change = self.book.trigger(INTRUSION, alarm.zone, location, evidence, now, detail=detail)
+                # The same climber, heard again (maybe across a zone boundary): one alarm. It
+                # moves only to where it was heard louder: a far node that reports the same
+                # climber a moment later, faintly, is an echo, not a better place.
+                louder = level > loudest
+                moved = location if louder else None
+                change = self.book.trigger(INTRUSION, alarm.zone, moved, evidence, now, detail=detail)
+                if louder and location is not None:
+                    self.recent.append((event.at, location, alarm_id, level))
                 return [change] if change is not None else []
         changes = self._trigger(INTRUSION, location, evidence, now, detail=detail)
         for change in changes:

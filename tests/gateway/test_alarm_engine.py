@@ -106,6 +106,17 @@ def test_a_climb_between_two_nodes_is_located_within_half_the_spacing(offset: fl
     assert abs(alarms[0].location_m - truth) <= SPACING / 2, (truth, alarms[0].location_m)
 
 
+def test_a_far_node_hearing_the_same_climber_a_moment_later_does_not_move_the_alarm() -> None:
+    # In calm a node 30 m off hears a climber's holds too, and may decide a second later;
+    # the climber is where they were heard loudest (node 12, 345 m), not at the echo.
+    e = engine()
+    changes = feed(e, [fence(12, T0, level_at(0)), fence(11, T0, level_at(30))])
+    changes += feed(e, [fence(13, T0 + 1.5, level_at(30))])
+    alarms = {c.alarm.alarm_id: c.alarm for c in changes}
+    assert len(alarms) == 1, alarms
+    assert abs(list(alarms.values())[0].location_m - 345) <= 5, alarms
+
+
 FAINT = 4
 
 
