@@ -187,8 +187,15 @@ def _design(args: argparse.Namespace) -> int:
     ground = _numbers(args.ground_spacings, "--ground-spacings") if args.ground_spacings else planner.GROUND_SPACINGS
     if args.length <= 0 or any(s <= 0 for s in list(fence) + list(ground)):
         raise UsageError("--length and the spacings must be positive")
+    if args.rain < 0:
+        raise UsageError("--rain must be 0 (dry only) or more, in mm/h")
     design = planner.design(
-        args.length, winds, fence, ground, progress=lambda text: print("...", text, file=sys.stderr)
+        args.length,
+        winds,
+        fence,
+        ground,
+        progress=lambda text: print("...", text, file=sys.stderr),
+        rain_mmph=args.rain,
     )
     print(design.text())
     report = Path(args.report)
@@ -235,6 +242,12 @@ def add_commands(commands: Any) -> None:
         "--ground-spacings", help="coverage --design: ground-node spacings to try (default 15,20,25,30,40)"
     )
     sim.add_argument("--winds", default="0,10,20", help="coverage: wind speeds in m/s (default 0,10,20)")
+    sim.add_argument(
+        "--rain",
+        type=float,
+        default=25.0,
+        help="coverage --design: the heaviest rain in mm/h climbs and cuts must also hold in (default 25; 0: dry only)",
+    )
     sim.add_argument("--threats", default="climb,cut,throwover", help="coverage: which threats (default all three)")
     sim.add_argument("--repeats", type=int, default=2, help="coverage: trials per position (default 2)")
     sim.add_argument(

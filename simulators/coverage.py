@@ -77,6 +77,7 @@ class Trial:
     ground_inside_m: float = 10.0  # ... this far inside the fence line
     ground_phase: float = 0.0  # where the ground nodes stand against the fence nodes (of a spacing)
     ground_stagger_m: float = 0.0  # every other ground node this much farther in (a zig-zag)
+    rain_mmph: float = 0.0  # on the fence (climbs and cuts)
 
     @property
     def where_m(self) -> float:
@@ -177,7 +178,7 @@ def _fence_reports(trial: Trial, along_m: float, seed: int) -> list[tuple[float,
     xyz = fence_vibration(
         LENGTH_S[trial.threat],
         trial.wind_mps,
-        0.0,
+        trial.rain_mmph,
         climbs=events if trial.threat == "climb" else (),
         cuts=events if trial.threat == "cut" else (),
         seed=seed,
@@ -239,7 +240,12 @@ Ground = tuple[float, float, float]  # ground nodes' spacing, how far inside, st
 
 
 def trials(
-    threat: str, spacing_m: float, wind_mps: float, repeats: int = 2, ground: Ground | None = None
+    threat: str,
+    spacing_m: float,
+    wind_mps: float,
+    repeats: int = 2,
+    ground: Ground | None = None,
+    rain_mmph: float = 0.0,
 ) -> list[Trial]:
     """The trials of one threat at one spacing and wind speed (throw-overs: with `ground`
     nodes, standing anywhere against the fence nodes: their phase spreads over the trials)."""
@@ -262,7 +268,8 @@ def trials(
                             )
                         out.append(trial)
             else:
-                out.append(Trial(threat, spacing_m, wind_mps, fraction, seed=1 + r * 7919 + int(fraction * 800)))
+                seed = 1 + r * 7919 + int(fraction * 800)
+                out.append(Trial(threat, spacing_m, wind_mps, fraction, seed=seed, rain_mmph=rain_mmph))
     return out
 
 
@@ -278,6 +285,7 @@ class Cell:
     errors: list[float]
     missed_at: list[float]  # fractions of the span where a trial was missed
     ground: Ground | None = None
+    rain_mmph: float = 0.0
 
     @property
     def pd(self) -> float:
@@ -288,7 +296,7 @@ class Cell:
         return sum(self.errors) / len(self.errors) if self.errors else None
 
 
-Key = tuple[str, float, float, Ground | None]
+Key = tuple[str, float, float, Ground | None, float]  # threat, spacing, wind, ground nodes, rain
 
 
 def sweep(
@@ -309,14 +317,17 @@ def plan(
     spacings: Iterable[float],
     winds: Iterable[float],
     grounds: Iterable[Ground | None] = (None,),
+    rains: Iterable[float] = (0.0,),
 ) -> list[Key]:
+    """The cells to run: ground layouts for throw-overs, rain on the fence for climbs and cuts."""
     keys: list[Key] = []
     for t in threats:
         for s in spacings:
             for w in winds:
                 for g in grounds if t == "throwover" else (None,):
-                    if (t, s, w, g) not in keys:
-                        keys.append((t, s, w, g))
+                    for r in (0.0,) if t == "throwover" else rains:
+                        if (t, s, w, g, r) not in keys:
+                            keys.append((t, s, w, g, r))
     return keys
 
 
@@ -326,8 +337,8 @@ def run_cells(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Cell]:
-    """The cells of these (threat, spacing, wind, ground) combinations."""
-    jobs = {key: trials(*key[:3], repeats=repeats, ground=key[3]) for key in keys}
+    """The cells of these (threat, spacing, wind, ground, rain) combinations."""
+    jobs = {key: trials(*key[:3], repeats=repeats, ground=key[3], rain_mmph=key[4]) for key in keys}
     flat = [(key, trial) for key, ts in jobs.items() for trial in ts]
     results: dict[Key, list[tuple[Trial, dict[str, Any]]]] = {key: [] for key in keys}
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
@@ -338,18 +349,21 @@ def run_cells(
             if progress is not None:
                 progress(done, len(flat))
     cells = []
-    for (threat, spacing, wind, ground), outcomes in results.items():
+    for (threat, spacing, wind, ground, rain), outcomes in results.items():
         errors = [o["error_m"] for _, o in outcomes if o["detected"] and o["error_m"] is not None]
         detected = sum(1 for _, o in outcomes if o["detected"])
         missed = sorted({t.fraction for t, o in outcomes if not o["detected"]})
-        cells.append(Cell(threat, spacing, wind, len(outcomes), detected, errors, missed, ground))
+        cells.append(Cell(threat, spacing, wind, len(outcomes), detected, errors, missed, ground, rain))
     return cells
 
 
-def largest_spacing(cells: list[Cell], threat: str, wind_mps: float, target: float = TARGET_PD) -> float | None:
+def largest_spacing(
+    cells: list[Cell], threat: str, wind_mps: float, target: float = TARGET_PD, rain_mmph: float = 0.0
+) -> float | None:
     """The largest spacing tried at which Pd holds `target` there and at every smaller one."""
     best = None
-    for cell in sorted((c for c in cells if c.threat == threat and c.wind_mps == wind_mps), key=lambda c: c.spacing_m):
+    here = [c for c in cells if c.threat == threat and c.wind_mps == wind_mps and c.rain_mmph == rain_mmph]
+    for cell in sorted(here, key=lambda c: c.spacing_m):
         if cell.pd < target:
             break
         best = cell.spacing_m

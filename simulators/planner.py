@@ -6,7 +6,9 @@ coverage trials (`coverage.py`: the node's own detectors and the gateway's own e
 two steps, each from the cheapest layout down:
 
 1. the fence-node spacing: the largest candidate at which climbs and cuts hold Pd ≥ 0.95
-   at every wind speed (20 trials a point: five places across a span, four times);
+   at every wind speed, dry and in the heaviest rain the site must stand (`rain_mmph`, 25
+   mm/h unless told: rain keeps every panel ringing, and a climber midway between two
+   nodes far apart drowns in it; 20 trials a point: five places across a span, four times);
 2. ground nodes: none if throw-overs already hold 0.95 at that spacing at every wind (the
    fence nodes' microphones hear the landing); else the largest ground-node spacing that
    does (60 trials a point: five places, four distances inside, three masses), the windiest
@@ -32,6 +34,7 @@ FENCE_SPACINGS = (15.0, 20.0, 25.0, 30.0, 40.0)
 GROUND_SPACINGS = (15.0, 20.0, 25.0, 30.0, 40.0)
 GROUND_INSIDE_M = 14.0
 GROUND_STAGGER_M = 8.0
+RAIN_MMPH = 25.0  # heavy rain (the Met Office's threshold for heavy is 4 mm/h; 25 is a downpour)
 FENCE_REPEATS = 4  # 5 places x 4 = 20 trials a point
 THROW_REPEATS = 1  # 5 places x 4 distances x 3 masses = 60 trials a point
 
@@ -46,6 +49,7 @@ class Design:
     ground: Ground | None  # None: no ground nodes needed, or none that held
     throwover_held: bool
     cells: list[Cell] = field(default_factory=list)
+    rain_mmph: float = 0.0
 
     @property
     def holds(self) -> bool:
@@ -74,8 +78,10 @@ class Design:
 
     def text(self) -> str:
         winds = ", ".join("%g" % w for w in self.winds)
+        rain = ", climbs and cuts also in %g mm/h of rain" % self.rain_mmph if self.rain_mmph else ""
         lines = [
-            "design for %g m of fence, winds %s m/s, Pd >= %.2f for every threat:" % (self.length_m, winds, TARGET_PD)
+            "design for %g m of fence, winds %s m/s%s, Pd >= %.2f for every threat:"
+            % (self.length_m, winds, rain, TARGET_PD)
         ]
         if self.fence_spacing_m is None:
             lines.append("  no fence-node spacing tried holds climbs and cuts: try smaller --spacings")
@@ -103,10 +109,12 @@ class Design:
             )
         )
         lines.append("at that design:")
-        lines.append("%-10s %7s %7s %6s %9s" % ("threat", "wind", "trials", "Pd", "error m"))
-        for c in sorted(self.chosen(), key=lambda c: (c.threat, c.wind_mps)):
+        lines.append("%-10s %7s %9s %7s %6s %9s" % ("threat", "wind", "rain", "trials", "Pd", "error m"))
+        for c in sorted(self.chosen(), key=lambda c: (c.threat, c.rain_mmph, c.wind_mps)):
             error = "%.1f" % c.mean_error_m if c.mean_error_m is not None else "-"
-            lines.append("%-10s %5g m/s %7d %6.2f %9s" % (c.threat, c.wind_mps, c.trials, c.pd, error))
+            lines.append(
+                "%-10s %5g m/s %4g mm/h %7d %6.2f %9s" % (c.threat, c.wind_mps, c.rain_mmph, c.trials, c.pd, error)
+            )
         return "\n".join(lines)
 
 
@@ -119,15 +127,17 @@ def design(
     progress: Progress | None = None,
     fence_repeats: int = FENCE_REPEATS,
     throw_repeats: int = THROW_REPEATS,
+    rain_mmph: float = RAIN_MMPH,
 ) -> Design:
     """Search the layouts (see the module's docstring)."""
     winds = sorted(set(winds))
+    rains = sorted({0.0, rain_mmph})
     say = progress or (lambda text: None)
     say("climbs and cuts at fence spacings %s" % ", ".join("%g" % s for s in fence_spacings))
-    cells = run_cells(plan(("climb", "cut"), fence_spacings, winds), fence_repeats, workers)
-    holding = [largest_spacing(cells, t, w) for t in ("climb", "cut") for w in winds]
+    cells = run_cells(plan(("climb", "cut"), fence_spacings, winds, rains=rains), fence_repeats, workers)
+    holding = [largest_spacing(cells, t, w, rain_mmph=r) for t in ("climb", "cut") for w in winds for r in rains]
     fence = None if any(h is None for h in holding) else min(h for h in holding if h is not None)
-    result = Design(length_m, winds, fence, None, False, cells)
+    result = Design(length_m, winds, fence, None, False, cells, rain_mmph)
     if fence is None:
         return result
     say("throw-overs at %g m without ground nodes" % fence)
@@ -141,7 +151,7 @@ def design(
         held = True
         for wind in sorted(winds, reverse=True):  # the windiest first: it fails soonest
             say("throw-overs at %g m with ground nodes every %g m, %g m/s" % (fence, spacing, wind))
-            cell = run_cells([("throwover", fence, wind, layout)], throw_repeats, workers)[0]
+            cell = run_cells([("throwover", fence, wind, layout, 0.0)], throw_repeats, workers)[0]
             cells.append(cell)
             if cell.pd < TARGET_PD:
                 held = False
@@ -210,8 +220,15 @@ def _pd_panel(ax: Any, d: Design, threat: str) -> None:
             ]
             xs = [c.ground[0] for c in row if c.ground]
         else:
-            row = [c for c in d.cells if c.threat == threat and c.wind_mps == wind]
+            row = [c for c in d.cells if c.threat == threat and c.wind_mps == wind and not c.rain_mmph]
             xs = [c.spacing_m for c in row]
+            wet = sorted(
+                (c for c in d.cells if c.threat == threat and c.wind_mps == wind and c.rain_mmph),
+                key=lambda c: c.spacing_m,
+            )
+            if wet:
+                label = "%g m/s, %g mm/h rain" % (wind, wet[0].rain_mmph)
+                ax.plot([c.spacing_m for c in wet], [c.pd for c in wet], "^--", color=colour, label=label)
         if row:
             order = sorted(range(len(row)), key=lambda i: xs[i])
             ax.plot([xs[i] for i in order], [row[i].pd for i in order], "o-", color=colour, label="%g m/s" % wind)
@@ -235,6 +252,7 @@ def summary(d: Design) -> dict[str, Any]:
     return {
         "length_m": d.length_m,
         "winds_mps": d.winds,
+        "rain_mmph": d.rain_mmph,
         "holds": d.holds,
         "fence_spacing_m": d.fence_spacing_m,
         "ground": None
@@ -246,6 +264,7 @@ def summary(d: Design) -> dict[str, Any]:
                 "threat": c.threat,
                 "spacing_m": c.spacing_m,
                 "wind_mps": c.wind_mps,
+                "rain_mmph": c.rain_mmph,
                 "ground": c.ground,
                 "trials": c.trials,
                 "pd": round(c.pd, 3),

@@ -83,6 +83,19 @@ def test_the_planner_designs_a_site_for_gales_with_ground_nodes_and_its_bill(tmp
     assert planner.summary(design)["ground"] == {"spacing_m": 15.0, "inside_m": 14.0, "stagger_m": 8.0}
 
 
+def test_the_planner_spaces_fence_nodes_for_the_sites_heaviest_rain_as_well_as_its_winds() -> None:
+    # Rain keeps every panel ringing; a climber midway between nodes 40 m apart drowns in a
+    # downpour that a dry night's design never sees.
+    wet = planner.design(600.0, [20.0], fence_spacings=[25.0, 40.0], ground_spacings=[25.0], fence_repeats=2)
+    cell = {(c.threat, c.spacing_m, c.rain_mmph): c for c in wet.cells if c.threat == "climb"}
+    assert cell["climb", 40.0, 0.0].pd >= 0.95 > cell["climb", 40.0, 25.0].pd, wet.text()
+    assert cell["climb", 25.0, 25.0].pd >= 0.95 and wet.fence_spacing_m == 25.0, wet.text()
+    assert {(c.threat, c.spacing_m) for c in wet.cells if c.rain_mmph == 25.0} == {
+        (t, s) for t in ("climb", "cut") for s in (25.0, 40.0)
+    }
+    assert "also in 25 mm/h of rain" in wet.text()
+
+
 def test_design_options_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "coverage", "--design", "--length", "-5", "--report", str(tmp_path)]) == 2
     assert "--length and the spacings must be positive" in capsys.readouterr().err
