@@ -199,9 +199,10 @@ def draw(d: Design, path: Path) -> None:
         ax = fig.add_subplot(grid[1, k])
         _pd_panel(ax, d, threat)
     held = "holds" if d.holds else "does not hold"
+    rain = ", rain %g mm/h" % d.rain_mmph if d.rain_mmph else ""
     fig.suptitle(
-        "Site design for %g m of fence, winds %s m/s: Pd >= %.2f %s"
-        % (d.length_m, ", ".join("%g" % w for w in d.winds), TARGET_PD, held)
+        "Site design for %g m of fence, winds %s m/s%s: Pd >= %.2f %s"
+        % (d.length_m, ", ".join("%g" % w for w in d.winds), rain, TARGET_PD, held)
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
