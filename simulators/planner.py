@@ -131,12 +131,9 @@ def design(
 ) -> Design:
     """Search the layouts (see the module's docstring)."""
     winds = sorted(set(winds))
-    rains = sorted({0.0, rain_mmph})
     say = progress or (lambda text: None)
     say("climbs and cuts at fence spacings %s" % ", ".join("%g" % s for s in fence_spacings))
-    cells = run_cells(plan(("climb", "cut"), fence_spacings, winds, rains=rains), fence_repeats, workers)
-    holding = [largest_spacing(cells, t, w, rain_mmph=r) for t in ("climb", "cut") for w in winds for r in rains]
-    fence = None if any(h is None for h in holding) else min(h for h in holding if h is not None)
+    fence, cells = fence_spacing(winds, fence_spacings, rain_mmph, fence_repeats, workers)
     result = Design(length_m, winds, fence, None, False, cells, rain_mmph)
     if fence is None:
         return result
@@ -160,6 +157,23 @@ def design(
             result.ground, result.throwover_held = layout, True
             return result
     return result
+
+
+def fence_spacing(
+    winds: Iterable[float],
+    spacings: Iterable[float] = FENCE_SPACINGS,
+    rain_mmph: float = RAIN_MMPH,
+    repeats: int = FENCE_REPEATS,
+    workers: int | None = None,
+) -> tuple[float | None, list[Cell]]:
+    """Step 1: the largest spacing at which climbs and cuts hold at every wind, dry and in
+    `rain_mmph` (None if none tried does), and the cells tried."""
+    winds = sorted(set(winds))
+    rains = sorted({0.0, rain_mmph})
+    cells = run_cells(plan(("climb", "cut"), spacings, winds, rains=rains), repeats, workers)
+    holding = [largest_spacing(cells, t, w, rain_mmph=r) for t in ("climb", "cut") for w in winds for r in rains]
+    fence = None if any(h is None for h in holding) else min(h for h in holding if h is not None)
+    return fence, cells
 
 
 def draw(d: Design, path: Path) -> None:

@@ -68,7 +68,9 @@ def test_bad_options_are_a_clear_message(
 
 
 def test_the_planner_designs_a_site_for_gales_with_ground_nodes_and_its_bill(tmp_path: Path) -> None:
-    design = planner.design(600.0, [20.0], fence_spacings=[25.0, 400.0], ground_spacings=[15.0], fence_repeats=1)
+    design = planner.design(
+        600.0, [20.0], fence_spacings=[25.0, 400.0], ground_spacings=[15.0], fence_repeats=1, rain_mmph=0.0
+    )
     assert design.fence_spacing_m == 25.0  # 400 m apart, a climb midway is felt by nobody
     bare = [c for c in design.cells if c.threat == "throwover" and c.ground is None]
     assert bare and bare[0].pd < 0.95  # the fence's microphones alone lose landings in a gale
@@ -86,14 +88,14 @@ def test_the_planner_designs_a_site_for_gales_with_ground_nodes_and_its_bill(tmp
 def test_the_planner_spaces_fence_nodes_for_the_sites_heaviest_rain_as_well_as_its_winds() -> None:
     # Rain keeps every panel ringing; a climber midway between nodes 40 m apart drowns in a
     # downpour that a dry night's design never sees.
-    wet = planner.design(600.0, [20.0], fence_spacings=[25.0, 40.0], ground_spacings=[25.0], fence_repeats=2)
-    cell = {(c.threat, c.spacing_m, c.rain_mmph): c for c in wet.cells if c.threat == "climb"}
-    assert cell["climb", 40.0, 0.0].pd >= 0.95 > cell["climb", 40.0, 25.0].pd, wet.text()
-    assert cell["climb", 25.0, 25.0].pd >= 0.95 and wet.fence_spacing_m == 25.0, wet.text()
-    assert {(c.threat, c.spacing_m) for c in wet.cells if c.rain_mmph == 25.0} == {
-        (t, s) for t in ("climb", "cut") for s in (25.0, 40.0)
-    }
-    assert "also in 25 mm/h of rain" in wet.text()
+    spacing, cells = planner.fence_spacing([20.0], [25.0, 40.0], rain_mmph=25.0, repeats=2)
+    cell = {(c.threat, c.spacing_m, c.rain_mmph): c for c in cells}
+    assert cell["climb", 40.0, 0.0].pd >= 0.95 > cell["climb", 40.0, 25.0].pd, cells
+    assert cell["climb", 25.0, 25.0].pd >= 0.95 and spacing == 25.0, cells
+    assert set(cell) == {(t, s, r) for t in ("climb", "cut") for s in (25.0, 40.0) for r in (0.0, 25.0)}
+    assert planner.fence_spacing([20.0], [25.0, 40.0], rain_mmph=0.0, repeats=2)[0] == 40.0  # dry only
+    wet = planner.Design(600.0, [20.0], spacing, None, True, cells, 25.0)
+    assert "also in 25 mm/h of rain" in wet.text() and "25 mm/h" in wet.text().splitlines()[-1]
 
 
 def test_design_options_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
