@@ -140,7 +140,7 @@ async def gateway_figures(workdir: Path, broker: Broker, frames: int, rate: int,
         workdir, broker.port, nodes=[1], transports=serial(("bench", pty.link)), mqtt={"inflight": INFLIGHT}
     )
     proc = await asyncio.create_subprocess_exec(
-        PERIMETER, "gateway", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
+        PERIMETER, "gateway", "run", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
     )
     sub = Subscriber(broker.port, "perimeter/test/gw/node/+/event/fence")
     sub_task = asyncio.create_task(sub.run())
@@ -267,7 +267,7 @@ async def storm_figures(workdir: Path, broker: Broker, nodes: int, rate: int, cl
     pty = Pty(workdir / "ttySTORM")
     config = storm_site(workdir, broker, pty, nodes)
     proc = await asyncio.create_subprocess_exec(
-        PERIMETER, "gateway", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
+        PERIMETER, "gateway", "run", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
     )
     prefix = topics.prefix("perimeter", "test", "gw")
     events = Subscriber(broker.port, topics.node_events(prefix, "fence"), key=lambda m: m["event_id"])

@@ -242,7 +242,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     udp_port = free_port()
     config = config_text(work, args.nodes, udp_port, broker.port)
     log = open(work / "gateway.log", "w")
-    gateway = await asyncio.create_subprocess_exec(PERIMETER, "gateway", "--config", str(config), stderr=log)
+    gateway = await asyncio.create_subprocess_exec(PERIMETER, "gateway", "run", "--config", str(config), stderr=log)
     await asyncio.sleep(2)
     loop = asyncio.get_running_loop()
     fleet = Fleet(args.nodes, args.seed)

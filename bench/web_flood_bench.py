@@ -208,7 +208,7 @@ async def idle_flood(args: argparse.Namespace) -> None:
         broker, pty, web, config = bench_site(work)
         log_file = work / "gateway.log"
         with log_file.open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(PERIMETER, "gateway", "--config", str(config), stderr=log)
+            proc = await asyncio.create_subprocess_exec(PERIMETER, "gateway", "run", "--config", str(config), stderr=log)
             node = await warmed_up(pty)
             quiet = await ack_latencies(pty, node, args.rate, args.seconds)
             quiet_login = await login_answer_s(web)
@@ -267,7 +267,7 @@ async def main() -> None:
         work = Path(tmp)
         broker, pty, web, config = bench_site(work)
         proc = await asyncio.create_subprocess_exec(
-            PERIMETER, "gateway", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
+            PERIMETER, "gateway", "run", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
         )
         node = await warmed_up(pty)
         quiet = await ack_latencies(pty, node, args.rate, args.seconds)

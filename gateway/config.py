@@ -159,6 +159,7 @@ class MqttConfig:
     keepalive_s: int
     inflight: int
     prefix: str
+    homeassistant_discovery: bool = False
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,12 @@ SCHEMA = (
             Key("keepalive_s", int, 30, low=5, high=3600),
             Key("inflight", int, 10, "QoS 1 messages awaiting PUBACK at once (aiomqtt warns above 10)", 1, 1000),
             Key("prefix", str, "perimeter"),
+            Key(
+                "homeassistant_discovery",
+                bool,
+                False,
+                "announce nodes and zones to Home Assistant (retained under homeassistant/)",
+            ),
         ),
     ),
     Table("transport.serial", (*_SERIAL, _BAUD), True, "a node or an RS-485 bus on a serial port (COBS framing)"),

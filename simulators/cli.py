@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +18,8 @@ from gateway import cli as gateway_cli
 from gateway.tools.frame_tool import UsageError
 from simulators.scenario import UPLINKS, ScenarioError, load
 
-DEMO = Path(__file__).resolve().parent / "scenarios" / "demo.toml"
+BUNDLED = Path(__file__).resolve().parent / "scenarios"  # package data: there in a wheel too
+DEMO = BUNDLED / "demo.toml"
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -117,14 +117,15 @@ def _dashboard_access(listen: str, report_dir: Path) -> tuple[str, Path]:
     return listen, accounts
 
 
-def _sim(args: argparse.Namespace) -> int:
-    if args.action == "train-acoustic":
-        return _train_acoustic(args)
-    if args.action == "coverage":
-        return _coverage(args)
-    if not args.scenario:
-        raise UsageError("perimeter sim run needs a scenario file (see simulators/scenarios/)")
-    return _run(Path(args.scenario), Path(args.report), args.speed, args.mqtt, args.dashboard, args.uplinks)
+def bundled_names() -> list[str]:
+    return sorted(p.stem for p in BUNDLED.glob("*.toml"))
+
+
+def _sim_run(args: argparse.Namespace) -> int:
+    path = Path(args.scenario)
+    if not path.exists() and (BUNDLED / ("%s.toml" % args.scenario)).exists():
+        path = BUNDLED / ("%s.toml" % args.scenario)  # a bundled scenario by name: works from an installed wheel
+    return _run(path, Path(args.report), args.speed, args.mqtt, args.dashboard, args.uplinks)
 
 
 def _train_acoustic(args: argparse.Namespace) -> int:
@@ -206,69 +207,70 @@ def _design(args: argparse.Namespace) -> int:
     return 0 if design.holds else 1
 
 
-def _local_broker() -> str | None:
-    """mqtt://127.0.0.1:1883 if a broker answers there: the demo forwards its alarms to it."""
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=0.5):
-            return "mqtt://127.0.0.1:1883"
-    except OSError:
-        return None
-
-
 def _demo(args: argparse.Namespace) -> int:
     _runner()  # without the [sim] extra, say so before anything else
-    mqtt = args.mqtt or _local_broker()
-    if mqtt:
-        print("forwarding to the broker at %s (perimeter/sim/gw1/#)" % mqtt)
-    return _run(DEMO, Path(args.report), args.speed, mqtt, args.dashboard, args.uplinks)
+    if args.mqtt:
+        print("forwarding to the broker at %s (perimeter/sim/gw1/#)" % args.mqtt)
+    return _run(DEMO, Path(args.report), args.speed, args.mqtt, args.dashboard, args.uplinks)
 
 
 def add_commands(commands: Any) -> None:
-    sim = commands.add_parser("sim", help="run a scenario against the real gateway and score it")
-    sim.add_argument("action", choices=["run", "train-acoustic", "coverage"])
-    sim.add_argument("scenario", nargs="?", help="a scenario TOML file (see simulators/scenarios/), for run")
-    sim.add_argument("--recordings", help="train-acoustic: the real recordings (default ../shared/data/acoustic)")
-    sim.add_argument("--seed", type=int, default=1, help="train-acoustic: the augmentations' seed")
-    sim.add_argument("--report", default="sim-report", help="folder for report.json (default sim-report)")
-    sim.add_argument("--mqtt", help="mqtt://host:port of a broker to use (default: one of its own)")
-    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
-    sim.add_argument("--dashboard", metavar="HOST:PORT", help="serve the operators' dashboard there")
-    sim.add_argument(
-        "--spacings", help="coverage: fence-node spacings in metres (default 20,30,40; with --design 15,20,25,30,40)"
+    sim = commands.add_parser("sim", help="run a scenario against the real gateway, plan coverage, train the detector")
+    actions = sim.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    run = actions.add_parser("run", help="run a scenario against the real gateway and score it")
+    run.add_argument(
+        "scenario", help="a scenario TOML file, or the name of a bundled one (%s)" % ", ".join(bundled_names())
     )
-    sim.add_argument("--design", action="store_true", help="coverage: find the layout that holds Pd 0.95 at --winds")
-    sim.add_argument("--length", type=float, default=1000.0, help="coverage --design: the fence's length in metres")
-    sim.add_argument(
-        "--ground-spacings", help="coverage --design: ground-node spacings to try (default 15,20,25,30,40)"
+    run.add_argument("--report", default="sim-report", help="folder for report.json (default sim-report)")
+    run.add_argument("--mqtt", help="mqtt://host:port of a broker to forward to (default: one of its own)")
+    run.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second (default 1)")
+    _watch_options(run)
+    run.set_defaults(handler=_sim_run)
+
+    cover = actions.add_parser("coverage", help="Pd by node spacing, threat and wind; --design: the site's layout")
+    cover.add_argument(
+        "--spacings", help="fence-node spacings in metres (default 20,30,40; with --design 15,20,25,30,40)"
     )
-    sim.add_argument("--winds", default="0,10,20", help="coverage: wind speeds in m/s (default 0,10,20)")
-    sim.add_argument(
+    cover.add_argument("--winds", default="0,10,20", help="wind speeds in m/s (default 0,10,20)")
+    cover.add_argument("--threats", default="climb,cut,throwover", help="which threats (default all three)")
+    cover.add_argument("--repeats", type=int, default=2, help="trials per position (default 2)")
+    cover.add_argument("--design", action="store_true", help="find the layout that holds Pd 0.95 at --winds")
+    cover.add_argument("--length", type=float, default=1000.0, help="--design: the fence's length in metres")
+    cover.add_argument("--ground-spacings", help="--design: ground-node spacings to try (default 15,20,25,30,40)")
+    cover.add_argument(
         "--rain",
         type=float,
         default=25.0,
-        help="coverage --design: the heaviest rain in mm/h climbs and cuts must also hold in (default 25; 0: dry only)",
+        help="--design: the heaviest rain in mm/h climbs and cuts must also hold in (default 25; 0: dry only)",
     )
-    sim.add_argument("--threats", default="climb,cut,throwover", help="coverage: which threats (default all three)")
-    sim.add_argument("--repeats", type=int, default=2, help="coverage: trials per position (default 2)")
-    sim.add_argument(
-        "--uplinks",
-        choices=UPLINKS,
-        help="how the firmware nodes send (default: the scenario's, else enveloped); padded: one length on air",
-    )
-    sim.set_defaults(handler=_sim)
+    cover.add_argument("--report", default="sim-report", help="folder for the plot (default sim-report)")
+    cover.set_defaults(handler=_coverage)
+
+    train = actions.add_parser("train-acoustic", help="fit the node's acoustic network on the real recordings")
+    train.add_argument("--recordings", help="the real recordings (default ../shared/data/acoustic)")
+    train.add_argument("--seed", type=int, default=1, help="the augmentations' seed (default 1)")
+    train.set_defaults(handler=_train_acoustic)
+
     demo = commands.add_parser("demo", help="the bundled demo scenario, alarms shown as they come")
-    demo.add_argument("--report", default="demo-report")
-    demo.add_argument("--mqtt", help="mqtt://host:port (default: 127.0.0.1:1883 if a broker is there, else its own)")
-    demo.add_argument("--speed", type=float, default=2.0)
+    demo.add_argument("--report", default="demo-report", help="folder for report.json (default demo-report)")
     demo.add_argument(
+        "--mqtt", help="mqtt://host:port of a broker to forward the demo site to (default: only its own broker)"
+    )
+    demo.add_argument("--speed", type=float, default=2.0, help="simulated seconds per wall second (default 2)")
+    _watch_options(demo)
+    demo.set_defaults(handler=_demo)
+
+
+def _watch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--dashboard", metavar="HOST:PORT", help="serve the operators' dashboard there, e.g. 127.0.0.1:8080"
     )
-    demo.add_argument(
+    parser.add_argument(
         "--uplinks",
         choices=UPLINKS,
         help="how the firmware nodes send (default: the scenario's, else enveloped); padded: one length on air",
     )
-    demo.set_defaults(handler=_demo)
 
 
 def main(argv: list[str] | None = None) -> int:

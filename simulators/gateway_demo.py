@@ -107,7 +107,7 @@ async def main() -> int:
         seen: list[str] = []
         watcher = asyncio.create_task(watch(broker.port, seen))
         gateway = await asyncio.create_subprocess_exec(
-            PERIMETER, "gateway", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
+            PERIMETER, "gateway", "run", "--config", str(config), stderr=asyncio.subprocess.DEVNULL
         )
         try:
             nodes = {n: SimNode(n) for n in (11, 12, 13)}

@@ -41,7 +41,7 @@ def test_the_gateway_commands_work_without_numpy(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert daemon.returncode == 0, daemon.stderr  # what `perimeter gateway --config` runs
+    assert daemon.returncode == 0, daemon.stderr  # what `perimeter gateway run --config` runs
 
 
 def test_a_simulation_without_the_sim_extra_names_the_extra_to_install() -> None:

@@ -180,7 +180,8 @@ class MqttSink:
         delivered it as retained (never carried out); and
         Home Assistant's birth message, which makes everything retained go out again (it
         may have restarted and forgotten what it was told)."""
-        await client.subscribe(HA_STATUS, qos=1)
+        if self.config.homeassistant_discovery:
+            await client.subscribe(HA_STATUS, qos=1)
         if self.on_request is not None:
             await client.subscribe(topics.requests(self.prefix), qos=1)
         self.listening = True  # requests published before this moment were not heard

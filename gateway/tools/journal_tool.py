@@ -4,11 +4,41 @@ witness off the host, exported, and read back as the supervisor's report."""
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from gateway.config import load
 from gateway.evidence.export import export
 from gateway.evidence.journal import Journal
 from gateway.tools import frame_tool
+
+
+def add_parser(commands: Any) -> None:
+    """Register `perimeter journal ...`."""
+    journal = commands.add_parser("journal", help="verify, export or report on the hash-chained journal")
+    actions = journal.add_subparsers(dest="action", required=True, metavar="ACTION")
+    verify = actions.add_parser("verify", help="check the hash chain, and against a witness's checkpoints")
+    export_ = actions.add_parser("export", help="the rows as JSON lines or CSV, each with its hash")
+    report = actions.add_parser("report", help="the supervisor's report: per account, what it did")
+    for action in (verify, export_, report):
+        where = action.add_mutually_exclusive_group()
+        where.add_argument("--journal", metavar="FILE", help="the journal's SQLite file")
+        where.add_argument("--config", metavar="FILE", help="take the journal path from this gateway config")
+        action.set_defaults(handler=run, since=None, witness=None, format=None)
+    verify.add_argument("--witness", metavar="FILE", help="checkpoints a witness kept (file, syslog or MQTT lines)")
+    verify.add_argument("--witness-key", metavar="FILE", help="the witness public key (witness.pub)")
+    verify.add_argument(
+        "--witness-period",
+        metavar="S",
+        type=float,
+        default=None,
+        help="the checkpoint period (default: the config's witness.every_s, else 60); a journal that runs "
+        "further past the last checkpoint fails",
+    )
+    for action in (export_, report):
+        action.add_argument("--since", metavar="TIME", help="rows from this UTC time on, e.g. 2026-11-22T00:00")
+    export_.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
+    report.add_argument("--format", choices=("jsonl", "text"), default="text", help="default text")
+    report.add_argument("--by", choices=("operator",), default="operator", help="one section per account")
 
 
 def _journal_path(args: argparse.Namespace) -> Path:
@@ -35,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
             return _witnessed(journal, args) if args.witness else 0
         if args.action == "report":
             return _report(journal, args)
-        if args.format == "text":
-            raise frame_tool.UsageError("export writes jsonl or csv")
-        export(journal, sys.stdout, since=args.since, fmt=args.format or "jsonl")
+        export(journal, sys.stdout, since=args.since, fmt=args.format)
         return 0
     finally:
         journal.close()

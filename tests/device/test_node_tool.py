@@ -90,7 +90,7 @@ def test_deploy_writes_the_nodes_own_key_and_never_the_site_key(
 
 def test_deploy_without_a_key_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["node", "deploy", "--port", "/dev/ttyUSB0", "--node-id", "1", "--site-key-file", str(tmp_path / "nope")]
-    assert main(argv) == 2
+    assert main([*argv, "--site-id", "1"]) == 2
     assert "cannot read site key file" in capsys.readouterr().err
 
 
@@ -111,6 +111,8 @@ def test_an_rp2040_deploy_copies_the_image_to_the_bootsel_drive_then_writes_only
         "5",
         "--site-key-file",
         str(key_file),
+        "--site-id",
+        "1",
     ]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert "needs --drive" in capsys.readouterr().err

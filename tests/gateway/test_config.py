@@ -91,8 +91,9 @@ def test_missing_or_short_site_key_is_named(site: Path) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["gateway", "--config", "/nonexistent/gateway.toml"], "cannot read config /nonexistent/gateway.toml"),
-        (["gateway"], "needs --config FILE"),
+        (["gateway", "run", "--config", "/nonexistent/gateway.toml"], "cannot read config /nonexistent/gateway.toml"),
+        (["gateway", "run"], "needs --config FILE"),
+        (["gateway"], "required: ACTION"),  # sub-commands everywhere: run, check-config, config-template
         (["journal", "verify", "--journal", "/nonexistent.sqlite"], "no journal at /nonexistent.sqlite"),
     ],
 )
@@ -105,7 +106,7 @@ def test_cli_gives_a_one_line_message_and_exit_2_never_a_traceback(args: list[st
 def test_broken_config_file_stops_the_gateway_with_a_message(site: Path) -> None:
     (site / "gateway.toml").write_text(TEMPLATE.replace("port = 1883", "port = 99999"))
     result = subprocess.run(
-        [PERIMETER, "gateway", "--config", str(site / "gateway.toml")], capture_output=True, text=True, timeout=30
+        [PERIMETER, "gateway", "run", "--config", str(site / "gateway.toml")], capture_output=True, text=True, timeout=30
     )
     assert (
         result.returncode == 2

@@ -30,6 +30,7 @@ async def test_every_acked_event_reaches_the_broker_across_repeated_kill_9(tmp_p
         return await asyncio.create_subprocess_exec(
             PERIMETER,
             "gateway",
+            "run",
             "--config",
             str(config),
             stdout=asyncio.subprocess.DEVNULL,

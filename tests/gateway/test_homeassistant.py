@@ -1,6 +1,8 @@
-"""Home Assistant discovery against a real broker: every node and zone is announced
-retained with the keys Home Assistant needs, and announced again when Home Assistant says
-`online` on `homeassistant/status`."""
+"""Home Assistant discovery against a real broker, when the site turns it on
+(`mqtt.homeassistant_discovery`): every node and zone is announced retained with the keys Home
+Assistant needs, and announced again when Home Assistant says `online` on
+`homeassistant/status`. Off by default: a site's broker may serve other things, and retained
+entities left there are litter."""
 
 import asyncio
 import json
@@ -32,7 +34,14 @@ REQUIRED = {"name", "unique_id", "state_topic", "availability", "device"}
 @pytest.fixture
 async def gateway(tmp_path: Path, broker: Broker) -> AsyncIterator[Gateway]:
     pty = Pty(tmp_path / "ttyFENCE")
-    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=NODES, extra=PERIMETER)
+    config = write_site(
+        tmp_path,
+        broker.port,
+        transports=serial(("fence", pty.link)),
+        nodes=NODES,
+        extra=PERIMETER,
+        mqtt={"homeassistant_discovery": True},
+    )
     gw, task = await start(config)
     await wait_until(lambda: gw.sink.connected, 10)
     yield gw
@@ -85,3 +94,16 @@ async def test_discovery_is_published_again_when_home_assistant_comes_online(gat
     again = [json.loads(p) for _, p, _ in seen.messages[before:]]
     assert {c["unique_id"] for c in again} >= {"perimeter_test_node_1_tamper", "perimeter_test_zone_north"}
     assert gateway.sink.republished == 1
+
+
+async def test_a_site_that_did_not_ask_announces_nothing_to_home_assistant(tmp_path: Path, broker: Broker) -> None:
+    pty = Pty(tmp_path / "ttyFENCE")
+    config = write_site(tmp_path, broker.port, transports=serial(("fence", pty.link)), nodes=NODES, extra=PERIMETER)
+    gw, task = await start(config)
+    try:
+        await wait_until(lambda: gw.sink.connected, 10)
+        assert await retained(broker.port, "perimeter/test/gw/zone/#", settle=1.0)  # the gateway published
+        assert await retained(broker.port, "homeassistant/#", settle=0.5) == {}
+    finally:
+        await stop(gw, task)
+        pty.unplug()

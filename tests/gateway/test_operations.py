@@ -39,7 +39,7 @@ async def test_gateway_tells_systemd_it_is_ready_and_stops_cleanly_on_sigterm(tm
     sock.bind(str(notify_path))
     sock.settimeout(15)
     proc = subprocess.Popen(
-        [PERIMETER, "gateway", "--config", str(config)],
+        [PERIMETER, "gateway", "run", "--config", str(config)],
         stderr=subprocess.PIPE,
         env=dict(os.environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="2000000"),
     )
@@ -77,7 +77,7 @@ async def test_broker_with_passwords_accepts_the_gateway_and_its_last_will_says_
     config = with_credentials(tmp_path, broker.port)
     try:
         async with Collector(broker.port, "perimeter/test/gw/bridge/state") as mqtt:
-            proc = subprocess.Popen([PERIMETER, "gateway", "--config", str(config)], stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen([PERIMETER, "gateway", "run", "--config", str(config)], stderr=subprocess.DEVNULL)
             await mqtt.wait_for(lambda: (mqtt.messages or [("", b"", False)])[-1][1] == b"online")
             proc.kill()  # no clean disconnect: the broker publishes the last will
             proc.wait()

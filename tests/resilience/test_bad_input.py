@@ -119,7 +119,7 @@ def test_files_that_are_not_configs_are_refused(
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["gateway", "--config", "{site}"], "cannot read config"),  # a folder
+        (["gateway", "run", "--config", "{site}"], "cannot read config"),  # a folder
         (["gateway", "check-config", "--config", "{site}/missing.toml"], "cannot read config"),
         (["gateway", "run"], "needs --config FILE"),
         (["gateway", "frobnicate"], "invalid choice"),
@@ -132,9 +132,11 @@ def test_files_that_are_not_configs_are_refused(
         (["frame", "encode", "--site-key-file", "{site}/site.key", "--site-id", "1", "{{not json"], "JSON"),
         (["node", "deploy", "--board", "esp32"], "needs --port, --node-id and --config"),
         (
-            ["node", "deploy", "--port", "/dev/null", "--node-id", "7", "--site-key-file", "{site}/x"],
+            ["node", "deploy", "--port", "/dev/null", "--node-id", "7", "--site-key-file", "{site}/x", "--site-id", "1"],
             "cannot read site key file",
         ),
+        # No default site id: a forgotten flag would make a node every frame of which is refused.
+        (["node", "deploy", "--port", "/dev/null", "--node-id", "7", "--site-key-file", "{site}/x"], "needs --site-id"),
         (["node", "build", "--board", "arduino"], "invalid choice"),
         (["operator", "add", "--accounts", "{site}/ops.txt"], "needs a NAME"),
         (["operator", "add", "bad name!", "--accounts", "{site}/ops.txt", "--password-stdin"], "a name is"),
