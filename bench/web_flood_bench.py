@@ -208,7 +208,9 @@ async def idle_flood(args: argparse.Namespace) -> None:
         broker, pty, web, config = bench_site(work)
         log_file = work / "gateway.log"
         with log_file.open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(PERIMETER, "gateway", "run", "--config", str(config), stderr=log)
+            proc = await asyncio.create_subprocess_exec(
+                PERIMETER, "gateway", "run", "--config", str(config), stderr=log
+            )
             node = await warmed_up(pty)
             quiet = await ack_latencies(pty, node, args.rate, args.seconds)
             quiet_login = await login_answer_s(web)

@@ -31,7 +31,6 @@ DEFAULT = {t.name: defaults(t) for t in SCHEMA}
 TEMPLATE = template()
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
-
 _KEY_FILES = ("revocations_file", "node_keys_file")  # SiteKeys' paths, relative to the config's folder
 GONE = {  # keys a config from an earlier version may hold, and what to do instead
     "site.next_key_file": "node keys no longer come from a next site key: each node agrees its next key with "

@@ -24,6 +24,11 @@ def warnings(config: GatewayConfig) -> list[str]:
             "checkpoints stay where the host's administrators can rewrite them; say [witness] off_host = false "
             "if that is the site's choice"
         )
+    elif not witnessed and not config.witness.off_host:  # said on purpose, still worth a line
+        found.append(
+            "no witness off this host, by the site's choice ([witness] off_host = false): whoever administers "
+            "this host can rewrite the journal and its checkpoints together"
+        )
     found += _site_derived(config)
     return found
 

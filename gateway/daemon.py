@@ -169,9 +169,8 @@ class Gateway:
         self.transactions.on_commit += [book.commit, self.downlinks.send_pending, self.sink.wake, self.live.feed.flush]
         self.transactions.on_rollback += [book.rollback, self.downlinks.drop_pending, self.live.feed.discard]
         self.integrations = integrations_for(config.milestone, config.webhooks, journal)
-        if config.mqtt.homeassistant_discovery:  # a setting: a site's broker may have nothing to do with HA
-            for topic, payload in discovery(config, self.prefix):  # retained; rewritten only if changed
-                journal.set_retained(topic, payload)
+        for topic, payload in discovery(config, self.prefix):  # retained; rewritten only if changed
+            journal.set_retained(topic, payload)
         requests.distrust_masks()  # only masks the chain holds are obeyed
         self.records.publish_all(self.clock.now())
         self.recorder.revocations.poll()  # revoked node keys, from the first frame on

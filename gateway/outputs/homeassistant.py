@@ -41,7 +41,9 @@ def _object_id(config: GatewayConfig, *parts: object) -> str:
 
 
 def discovery(config: GatewayConfig, prefix: str) -> list[tuple[str, bytes]]:
-    """Every discovery message: (topic, retained JSON payload)."""
+    """Every discovery message: (topic, retained JSON payload); none unless the site asked for them."""
+    if not config.mqtt.homeassistant_discovery:  # a site's broker may have nothing to do with HA
+        return []
     bridge_device = {
         "identifiers": [_object_id(config, "gateway", config.gateway_id)],
         "name": "Perimeter gateway %s" % config.gateway_id,

@@ -6,11 +6,13 @@
   full-node run, frozen in. The device specs, the full-node run and the simulated nodes run
   on it, so object sizes, small-int limits and the heap are a board's, not a 64-bit desktop's.
 
-The sources come from `../shared/third_party` (MicroPython v1.28.0 with its submodules, and
-picotool, which the pico-sdk needs to write a UF2). They are unpacked once per tarball, and
-each image is cached by everything that goes into it (the tarball, the target's make flags,
-the manifests and every file they freeze), outside the checkout: building the same inputs
-again is a lookup. ESP32 images need ESP-IDF, which is not pinned here: ESP32 nodes get the
+The sources are one pinned tarball (MicroPython v1.28.0 with its submodules, and picotool,
+which the pico-sdk needs to write a UF2), checked against its SHA-256 and looked for in
+`PERIMETER_THIRD_PARTY`, in the cache's own copy, then in `../shared/third_party` beside a
+checkout; the first one found is copied into the cache, so an installed package builds too.
+It is unpacked once, and each image is cached by everything that goes into it (the tarball,
+the target's make flags, the manifests and every file they freeze), outside the checkout:
+building the same inputs again is a lookup. ESP32 images need ESP-IDF, which is not pinned here: ESP32 nodes get the
 mpy-cross folder that `node_tool.build` writes.
 """
 
@@ -29,8 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TARBALL = "micropython-1.28.0-src.tar.xz"
 NODE_MANIFEST = ROOT / "device" / "manifest.py"
-# The full-node run's harness, frozen into the 32-bit interpreter only (never into a board image).
+# The full-node run's harness, frozen into the 32-bit interpreter only (never into a board image),
+# when there is one: a checkout has it, an installed package (which runs no specs) does not.
 HARNESS_MANIFEST = ROOT / "tests" / "device" / "manifest.py"
+TARBALL_SHA256 = "ff84e013c75673af7c173ff95091a42d4aeb531ef4321c48c10b5f0ff3dd5a05"
 # What the RP2040 image takes from the port, with our _boot.py (the node key's flash blocks
 # kept out of the file system) in place of the port's.
 RP2_PORT_MANIFEST = ROOT / "device" / "rp2_image" / "manifest.py"
@@ -90,7 +94,7 @@ TARGETS = {
             "MPY_CROSS_FLAGS=-march=x86",  # viper kernels are frozen as 32-bit x86 machine code
         ),
         port_manifest="$(MPY_DIR)/extmod/asyncio",
-        manifests=(NODE_MANIFEST, HARNESS_MANIFEST),
+        manifests=(NODE_MANIFEST, HARNESS_MANIFEST) if HARNESS_MANIFEST.exists() else (NODE_MANIFEST,),
         artifact="micropython",
         needs=("gcc gcc-multilib",),
     ),
@@ -102,7 +106,12 @@ def cache_root() -> Path:
 
 
 def third_party() -> Path:
-    return Path(os.environ.get("PERIMETER_THIRD_PARTY") or ROOT.parent / "shared" / "third_party")
+    """The folder the pinned tarball is in: PERIMETER_THIRD_PARTY when set, else the first of the
+    cache's copy and the shared folder beside a checkout that has it."""
+    if os.environ.get("PERIMETER_THIRD_PARTY"):
+        return Path(os.environ["PERIMETER_THIRD_PARTY"])
+    places = [cache_root() / "third_party", ROOT.parent / "shared" / "third_party"]
+    return next((p for p in places if (p / TARBALL).exists()), places[0])
 
 
 def _digest(paths: "list[Path]", *words: str) -> str:
@@ -115,13 +124,8 @@ def _digest(paths: "list[Path]", *words: str) -> str:
     return h.hexdigest()[:16]
 
 
-@cache
 def _tarball_digest(tarball: Path) -> str:
-    h = hashlib.sha256()
-    with tarball.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:12]
+    return _tarball_sha256(tarball)[:12]
 
 
 def image_key(board: str, say: Callable[[str], None] = print) -> str:
@@ -139,13 +143,35 @@ def cached_image(board: str, say: Callable[[str], None] = print) -> Path:
 
 
 def _tarball() -> Path:
+    """The pinned tarball, checked, with a copy kept in the cache for the next build."""
     tarball = third_party() / TARBALL
+    kept = cache_root() / "third_party" / TARBALL
     if not tarball.exists():
         raise BuildError(
-            "the pinned MicroPython sources are missing: %s (../shared/third_party beside the checkout, "
-            "or PERIMETER_THIRD_PARTY)" % tarball
+            "the pinned MicroPython sources are missing: put %s (SHA-256 %s; the project's shared/third_party "
+            "folder has it) in %s, or name its folder in PERIMETER_THIRD_PARTY (looked in %s)"
+            % (TARBALL, TARBALL_SHA256, kept.parent, tarball.parent)
         )
+    if _tarball_sha256(tarball) != TARBALL_SHA256:
+        raise BuildError(
+            "%s is not the pinned tarball (its SHA-256 is %s, the pinned one %s): replace it"
+            % (tarball, _tarball_sha256(tarball), TARBALL_SHA256)
+        )
+    if not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(kept.name + ".partial")
+        shutil.copyfile(tarball, partial)
+        partial.rename(kept)
     return tarball
+
+
+@cache
+def _tarball_sha256(tarball: Path) -> str:
+    h = hashlib.sha256()
+    with tarball.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _run(command: "list[str]", log: Path, cwd: "Path | None" = None, env: "dict[str, str] | None" = None) -> None:

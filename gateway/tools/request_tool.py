@@ -118,7 +118,7 @@ async def ask(
             await client.publish(topics.request(prefix, account, command), json.dumps(request), qos=1)
             async with asyncio.timeout(timeout_s):
                 async for message in client.messages:
-                    answer = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    answer = json.loads(bytes(message.payload))
                     if answer.get("nonce") in (None, request["nonce"]):
                         return dict(answer)
     except TimeoutError:

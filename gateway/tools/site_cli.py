@@ -21,6 +21,13 @@ def add_parsers(commands: Any) -> None:
     init.add_argument("--id", type=int, default=1, help="the site's id (u32, default 1); nodes take it from the config")
     init.add_argument("--supervisor", required=True, help="the first supervisor's account name")
     init.add_argument("--mqtt-port", type=int, default=1883, help="the site broker's port (default 1883)")
+    init.add_argument(
+        "--state-dir",
+        default="/var/lib/perimeter",
+        metavar="DIR",
+        help="where the daemons write: journal, node keys, broker persistence (default /var/lib/perimeter)",
+    )
+    init.add_argument("--user", default="perimeter", help="the user the units run as (default perimeter)")
     init.add_argument("--password-stdin", action="store_true", help="the supervisor's password on stdin")
     init.add_argument("--witness-syslog", metavar="HOST:PORT", help="the syslog collector off this host")
     init.add_argument("--witness-webhook", metavar="URL", help="the HTTPS collector off this host")
@@ -114,7 +121,7 @@ def _site(args: argparse.Namespace) -> int:
 
 def _site_init(args: argparse.Namespace) -> int:
     from gateway.identity.accounts import AccountError
-    from gateway.tools.site_init import OffHostWitness, SiteInitError, init_site
+    from gateway.tools.site_init import Layout, OffHostWitness, SiteInitError, give_to_service_user, init_site
 
     witness = OffHostWitness(args.witness_syslog or "", args.witness_webhook or "", args.no_off_host_witness)
     try:
@@ -126,11 +133,25 @@ def _site_init(args: argparse.Namespace) -> int:
         import getpass
 
         password = getpass.getpass("password for %s: " % args.supervisor)
+    layout = Layout(Path(args.folder), Path(args.state_dir), args.user)
     try:
-        written = init_site(Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port, witness)
+        written = init_site(
+            Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port, witness, layout
+        )
     except (SiteInitError, AccountError) as exc:
         raise frame_tool.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise frame_tool.UsageError("cannot write the site: %s (nothing was left behind)" % exc) from None
+    layout = Layout(Path(args.folder).resolve(), Path(args.state_dir).resolve(), args.user)
     print("\n".join(str(p) for p in written))
-    print("next: add the perimeter and the nodes to gateway.toml, install systemd/*.service, start the broker, then")
-    print("      perimeter gateway run --config %s" % (Path(args.folder).resolve() / "gateway.toml"))
+    owned = give_to_service_user(layout)
+    units = layout.config / "systemd"
+    print("next, as root:")
+    if not owned:  # not root, or the user is not made yet
+        print("  install -m 644 %s/perimeter.sysusers /etc/sysusers.d/perimeter.conf && systemd-sysusers" % units)
+        print("  chown -R %s: %s %s" % (layout.user, layout.config, layout.state))
+    print("  add the perimeter and the nodes to %s/gateway.toml, then" % layout.config)
+    print("  perimeter gateway check-config --config %s/gateway.toml" % layout.config)
+    print("  install -m 644 %s/*.service /etc/systemd/system/ && systemctl daemon-reload" % units)
+    print("  systemctl enable --now perimeter-mosquitto perimeter-gateway")
     return 0

@@ -1,23 +1,38 @@
-"""`perimeter site init DIR`: a ready-to-run site in one folder.
+"""`perimeter site init DIR`: a ready-to-run site, written all at once or not at all.
 
-- `site.key`: a new random site key (chmod 600);
+In DIR (the config, e.g. `/etc/perimeter`; the daemon only reads it):
+- `site.key`: a new random site key;
 - `operators.txt`: the accounts, with a first supervisor;
 - `broker/`: Mosquitto's config (no anonymous clients), its password file (the supervisor
   and the gateway's own user) and ACL (each account publishes requests under its own name
-  only; `gateway/identity/broker_accounts.py`), and the gateway's broker password (chmod 600);
+  only; `gateway/identity/broker_accounts.py`), and the gateway's broker password;
 - `witness.key` / `witness.pub`: the Ed25519 key that signs the journal's checkpoints
-  (`gateway/evidence/witness.py`; the private half chmod 600, the public half for whoever verifies);
-- `gateway.toml`: the gateway's config, pointing at all of it, with the dashboard on
-  loopback;
-- `systemd/`: units for the broker and the gateway, with this folder's paths.
+  (`gateway/evidence/witness.py`; the public half for whoever verifies);
+- `gateway.toml`: the gateway's config, pointing at all of it, with the dashboard on loopback;
+- `systemd/`: `perimeter-gateway.service` and `perimeter-mosquitto.service` (names that agree:
+  the gateway waits for its broker) and `perimeter.sysusers`, which makes the service user.
 
-Nothing is overwritten: a folder that already holds a gateway.toml is refused. Nodes, the
-perimeter and its zones are then added to gateway.toml (the template says how).
+In the state directory (`--state-dir`, default `/var/lib/perimeter`; the only place the units
+let the daemons write): the journal, the node keys, the revocations and the broker's
+persistence, all named in gateway.toml and the units.
+
+Every file is mode 600 and every folder 700: the service user reads them and nobody else does.
+Run as root with that user made (`systemd-sysusers`), site init gives them to it; otherwise it
+says what to run. Everything is written into a folder beside DIR and renamed into place at the
+end, so a failed init leaves nothing behind; a DIR that already holds files is refused, with
+what it holds. Nodes, the perimeter and its zones are then added to gateway.toml (the template
+says how).
 """
 
 import os
+import pwd
+import re
 import secrets
-from dataclasses import dataclass
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
 
 from gateway.config_dump import dump
@@ -26,8 +41,6 @@ from gateway.identity.accounts import add_account
 from gateway.identity.broker_accounts import GATEWAY_USER, broker_folder, write_broker_files
 from gateway.identity.site_key import write_site_key
 from gateway.outputs import topics
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class SiteInitError(Exception):
@@ -64,6 +77,34 @@ class OffHostWitness:
             raise SiteInitError("--witness-webhook: expected an https:// URL, got %r" % self.webhook)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a site lives on its server, and who runs it."""
+
+    config: Path  # read only to the daemons
+    state: Path = Path("/var/lib/perimeter")  # all they write
+    user: str = "perimeter"
+    executable: str = ""  # the perimeter command the gateway unit runs (default: this one)
+    mosquitto: str = "/usr/sbin/mosquitto"
+
+    def substitute(self, text: str) -> str:
+        for word, value in (
+            ("@CONFIG@", str(self.config)),
+            ("@STATE@", str(self.state)),
+            ("@USER@", self.user),
+            ("@PERIMETER@", self.executable or _this_perimeter()),
+            ("@MOSQUITTO@", self.mosquitto),
+        ):
+            text = text.replace(word, value)
+        return text
+
+
+def _this_perimeter() -> str:
+    """The `perimeter` of the environment this runs in (the venv the package is installed in)."""
+    beside = Path(sys.executable).with_name("perimeter")
+    return str(beside if beside.exists() else shutil.which("perimeter") or "/usr/local/bin/perimeter")
+
+
 def init_site(
     folder: Path,
     name: str,
@@ -72,31 +113,92 @@ def init_site(
     password: str,
     mqtt_port: int = 1883,
     witness: OffHostWitness | None = None,
+    layout: Layout | None = None,
 ) -> list[Path]:
-    """Write the site; the files written."""
-    folder = folder.resolve()
-    if (folder / "gateway.toml").exists():
-        raise SiteInitError("%s already holds a gateway.toml: nothing was written" % folder)
+    """Write the site; the files written (in their final places)."""
+    layout = replace(layout or Layout(folder), config=folder.resolve())
+    layout = replace(layout, state=layout.state.resolve())
+    folder = layout.config
+    if not USERNAME.fullmatch(layout.user):
+        raise SiteInitError("--user: %r is not a user name" % layout.user)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        held = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        raise SiteInitError(
+            "%s already exists%s: nothing was written (a site is initialised once; choose another folder, or "
+            "remove this one if it is a failed attempt)" % (folder, " and holds " + ", ".join(held[:8]) if held else "")
+        )
+    if (layout.state / "journal.sqlite").exists():
+        raise SiteInitError(
+            "%s already holds a journal (another site's?): nothing was written; --state-dir names a folder of "
+            "this site's own" % layout.state
+        )
     witness = witness or OffHostWitness()
     witness.check()  # before anything is written
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [write_site_key(folder / "site.key", os.urandom(32))]
-    accounts = folder / "operators.txt"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".%s.partial-" % folder.name, dir=folder.parent))
+    try:
+        names = _write(staging, layout, name, site_id, supervisor, password, mqtt_port, witness)
+        for state in (layout.state, layout.state / "mosquitto"):
+            state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        staging.rename(folder)  # an empty DIR is replaced; it is all there, or none of it
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [folder / n for n in names] + [layout.state]
+
+
+def give_to_service_user(layout: Layout) -> bool:
+    """Files 600 and folders 700; as root, with the service user made, owned by it. Whether they
+    are now the service user's."""
+    owner: tuple[int, int] | None = None
+    if os.geteuid() == 0:
+        try:
+            entry = pwd.getpwnam(layout.user)
+            owner = (entry.pw_uid, entry.pw_gid)
+        except KeyError:
+            pass
+    for top in (layout.config, layout.state):
+        for path in [top, *top.rglob("*")]:
+            path.chmod(0o700 if path.is_dir() else 0o600)
+            if owner is not None:
+                os.chown(path, *owner)
+    return owner is not None
+
+
+def _write(
+    staging: Path,
+    layout: Layout,
+    name: str,
+    site_id: int,
+    supervisor: str,
+    password: str,
+    mqtt_port: int,
+    witness: OffHostWitness,
+) -> list[str]:
+    """Every file of the config folder, written into `staging` with the paths of its final place."""
+    os.chmod(staging, 0o700)
+    write_site_key(staging / "site.key", os.urandom(32))
+    accounts = staging / "operators.txt"
     add_account(accounts, supervisor, "supervisor", password)
-    written.append(accounts)
     broker = broker_folder(accounts)
     prefix = topics.prefix("perimeter", name, "gw1")
     write_broker_files(accounts, prefix, GATEWAY_USER, gateway_password := secrets.token_urlsafe(24))
     write_broker_files(accounts, prefix, supervisor, password)
-    written += [broker / "passwords", broker / "acl"]
-    written.append(_private(broker / "gateway.password", gateway_password))
-    written.append(_private(broker / "mosquitto.conf", mosquitto_conf(broker, mqtt_port)))
-    new_key(folder / "witness.key", folder / "witness.pub")  # the public half goes to whoever verifies
-    written += [folder / "witness.key", folder / "witness.pub"]
+    _private(broker / "gateway.password", gateway_password)
+    _private(broker / "mosquitto.conf", mosquitto_conf(layout.config / "broker", mqtt_port, layout.state / "mosquitto"))
+    new_key(staging / "witness.key", staging / "witness.pub")  # the public half goes to whoever verifies
     witness_table: dict[str, object] = {"key_file": "witness.key"}
+    state = layout.state
     doc = {
-        "site": {"id": site_id, "name": name, "key_file": "site.key"},
-        "gateway": {"id": "gw1", "journal": "journal.sqlite"},
+        "site": {
+            "id": site_id,
+            "name": name,
+            "key_file": "site.key",
+            # Written by the gateway at a key change: in the state directory, the one it may write.
+            "node_keys_file": str(state / "node-keys.json"),
+            "revocations_file": str(state / "revocations.json"),
+        },
+        "gateway": {"id": "gw1", "journal": str(state / "journal.sqlite")},
         "mqtt": {"port": mqtt_port, "username": GATEWAY_USER, "password_file": "broker/gateway.password"},
         "dashboard": {"listen": "127.0.0.1:8080", "accounts_file": "operators.txt"},
         # Checkpoints go to the broker as they are, and to the witness off this host that
@@ -109,17 +211,19 @@ def init_site(
         doc["integration"] = {"webhook": [{"name": "witness", "url": witness.webhook, "actions": [], "witness": True}]}
     else:
         witness_table["off_host"] = False  # the explicit choice, journalled at every start
-    written.append(_private(folder / "gateway.toml", dump(doc)))
-    units = folder / "systemd"
-    units.mkdir(exist_ok=True)
-    gateway_unit = (ROOT / "deploy" / "perimeter-gateway.service").read_text(encoding="utf-8")
-    gateway_unit = gateway_unit.replace("/etc/perimeter/gateway.toml", str(folder / "gateway.toml"))
-    written.append(_private(units / "perimeter-gateway.service", gateway_unit))
-    written.append(_private(units / "perimeter-mosquitto.service", mosquitto_unit(broker)))
-    return written
+    _private(staging / "gateway.toml", dump(doc))
+    units = staging / "systemd"
+    units.mkdir(mode=0o700)
+    for unit in UNITS:
+        _private(units / unit, layout.substitute(resources.files("gateway.units").joinpath(unit).read_text()))
+    return sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
 
 
-def mosquitto_conf(broker: Path, port: int, host: str = "127.0.0.1") -> str:
+UNITS = ("perimeter-gateway.service", "perimeter-mosquitto.service", "perimeter.sysusers")
+USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}")
+
+
+def mosquitto_conf(broker: Path, port: int, persistence: Path, host: str = "127.0.0.1") -> str:
     return "\n".join(
         [
             "# Written by perimeter site init. Only accounts in the password file connect;",
@@ -130,29 +234,7 @@ def mosquitto_conf(broker: Path, port: int, host: str = "127.0.0.1") -> str:
             "acl_file %s" % (broker / "acl"),
             "listener %d %s" % (port, host),
             "persistence true",
-            "persistence_location %s/" % broker,
-            "",
-        ]
-    )
-
-
-def mosquitto_unit(broker: Path) -> str:
-    return "\n".join(
-        [
-            "# The site's broker: install -m 644 into /etc/systemd/system/, then",
-            "# systemctl enable --now perimeter-mosquitto (before perimeter-gateway).",
-            "[Unit]",
-            "Description=Mosquitto for the Perimeter gateway and its operators",
-            "After=network-online.target",
-            "",
-            "[Service]",
-            "ExecStart=/usr/sbin/mosquitto -c %s" % (broker / "mosquitto.conf"),
-            "ExecReload=/bin/kill -HUP $MAINPID",
-            "Restart=always",
-            "User=perimeter",
-            "",
-            "[Install]",
-            "WantedBy=multi-user.target",
+            "persistence_location %s/" % persistence,
             "",
         ]
     )

@@ -133,3 +133,21 @@ def test_the_image_goes_only_onto_a_drive_that_is_an_rp2040_in_bootsel(tmp_path:
     bootsel.mkdir()
     (bootsel / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\nModel: Raspberry Pi RP2\nBoard-ID: RPI-RP2\n")
     assert node_tool.install_uf2(image, bootsel).read_bytes() == image.read_bytes()
+
+
+def test_without_the_pinned_sources_a_build_says_what_to_fetch_and_where_to_put_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PERIMETER_CACHE", str(tmp_path / "cache"))  # an empty cache: no kept copy
+    monkeypatch.setenv("PERIMETER_THIRD_PARTY", str(tmp_path / "nothing-here"))
+    assert main(["node", "build", "--board", "unix32", "--out", str(tmp_path / "out")]) == 2
+    said = capsys.readouterr().err.strip()
+    assert "\n" not in said and node_image.TARBALL in said and node_image.TARBALL_SHA256 in said, said
+    assert str(tmp_path / "cache" / "third_party") in said  # where to put it
+
+    impostor = tmp_path / "impostor"
+    impostor.mkdir()
+    (impostor / node_image.TARBALL).write_bytes(b"not micropython")
+    monkeypatch.setenv("PERIMETER_THIRD_PARTY", str(impostor))
+    assert main(["node", "build", "--board", "unix32", "--out", str(tmp_path / "out")]) == 2
+    assert "is not the pinned tarball" in capsys.readouterr().err

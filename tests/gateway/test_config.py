@@ -106,7 +106,10 @@ def test_cli_gives_a_one_line_message_and_exit_2_never_a_traceback(args: list[st
 def test_broken_config_file_stops_the_gateway_with_a_message(site: Path) -> None:
     (site / "gateway.toml").write_text(TEMPLATE.replace("port = 1883", "port = 99999"))
     result = subprocess.run(
-        [PERIMETER, "gateway", "run", "--config", str(site / "gateway.toml")], capture_output=True, text=True, timeout=30
+        [PERIMETER, "gateway", "run", "--config", str(site / "gateway.toml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert (
         result.returncode == 2

@@ -132,7 +132,18 @@ def test_files_that_are_not_configs_are_refused(
         (["frame", "encode", "--site-key-file", "{site}/site.key", "--site-id", "1", "{{not json"], "JSON"),
         (["node", "deploy", "--board", "esp32"], "needs --port, --node-id and --config"),
         (
-            ["node", "deploy", "--port", "/dev/null", "--node-id", "7", "--site-key-file", "{site}/x", "--site-id", "1"],
+            [
+                "node",
+                "deploy",
+                "--port",
+                "/dev/null",
+                "--node-id",
+                "7",
+                "--site-key-file",
+                "{site}/x",
+                "--site-id",
+                "1",
+            ],
             "cannot read site key file",
         ),
         # No default site id: a forgotten flag would make a node every frame of which is refused.

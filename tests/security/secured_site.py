@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from gateway.cli import main as cli
+from gateway.config import load
 from gateway.config_dump import dump
 from gateway.daemon import Gateway
 from gateway.identity.site_key import write_site_key
@@ -51,6 +52,10 @@ class SecuredSite:
     pty: Pty
     gateway: Gateway | None = None
     task: asyncio.Task[None] | None = None
+
+    @property
+    def journal_path(self) -> Path:
+        return load(self.config).journal  # in the state directory site init named
 
     def console(self, account: str) -> Console:
         return Console(self.port, account, PASSWORD, PREFIX)
@@ -87,6 +92,7 @@ def broker_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector: socket
     folder = tmp_path / "site"
     monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
     init = ["site", "init", str(folder), "--name", "test", "--id", str(SITE_ID), "--supervisor", "s.jones"]
+    init += ["--state-dir", str(tmp_path / "state")]
     init += ["--witness-syslog", "127.0.0.1:%d" % collector.getsockname()[1]]
     assert cli([*init, "--mqtt-port", str(port), "--password-stdin"]) == 0
     add_staff(folder / "operators.txt", monkeypatch)

@@ -159,7 +159,7 @@ async def test_a_mask_written_into_the_retained_table_by_hand_is_not_obeyed(site
     assert site.gateway is not None and site.task is not None
     await stop(site.gateway, site.task)
     forged = {"zone": "north", "operator": "governor.smith", "reason": "x", "until": time.time() + 86400}
-    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # as an insider on the gateway host would
+    with sqlite3.connect(site.journal_path) as db:  # as an insider on the gateway host would
         db.execute(
             "INSERT INTO retained (topic, payload, version) VALUES (?, ?, 999999)",
             (PREFIX + "/mask/north", json.dumps(forged).encode()),
@@ -179,11 +179,11 @@ async def test_an_open_alarm_deleted_from_the_retained_table_is_back_at_the_next
     assert site.alarms() == [("intrusion", "north")]
     assert site.gateway is not None and site.task is not None
     await stop(site.gateway, site.task)
-    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # the insider hides the alarm
+    with sqlite3.connect(site.journal_path) as db:  # the insider hides the alarm
         db.execute("DELETE FROM retained WHERE topic LIKE ?", (PREFIX + "/alarm/%",))
     site.gateway, site.task = await start(site.config)
     assert site.alarms() == [("intrusion", "north")]  # rebuilt from the chain ...
-    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # ... and published again
+    with sqlite3.connect(site.journal_path) as db:  # ... and published again
         assert db.execute("SELECT COUNT(*) FROM retained WHERE topic LIKE ?", (PREFIX + "/alarm/%",)).fetchone() == (1,)
 
 
@@ -192,7 +192,7 @@ async def test_a_counter_lowered_or_a_heartbeat_raised_by_hand_changes_nothing(s
     await heard(site, climb)
     assert site.gateway is not None and site.task is not None
     await stop(site.gateway, site.task)
-    with sqlite3.connect(site.folder / "journal.sqlite") as db:  # the insider rewinds node 3's counter ...
+    with sqlite3.connect(site.journal_path) as db:  # the insider rewinds node 3's counter ...
         db.execute("UPDATE counters SET last_up = 0 WHERE node_id = 3")
         saved = json.loads(db.execute("SELECT state FROM nodes WHERE node_id = 3").fetchone()[0])
         saved["heartbeat_s"] = 65535  # ... and makes it unsupervised for 18 h in the saved node state

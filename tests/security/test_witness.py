@@ -177,6 +177,7 @@ async def test_site_init_sends_the_checkpoints_off_the_host_or_says_it_does_not(
     assert start_row["witnesses_off_host"] == ["syslog 127.0.0.1:%d" % collector.getsockname()[1]]
     # Without a witness named, nothing is written and the installer is told the choices.
     init = ["site", "init", str(tmp_path / "other"), "--name", "x", "--supervisor", "s.jones", "--password-stdin"]
+    init += ["--state-dir", str(tmp_path / "other-state")]
     assert cli(init) == 2 and not (tmp_path / "other").exists()
     said = capsys.readouterr().err  # type: ignore[attr-defined]
     assert "--witness-syslog HOST:PORT" in said and "--no-off-host-witness" in said
