@@ -6,6 +6,7 @@ and paste the tables over the old ones.
     .venv/bin/python bench/readme_figures.py --soak     # also the 30-minute soak and the
                                                         # resilience table (about 45 minutes)
     .venv/bin/python bench/readme_figures.py --only gateway storm
+    .venv/bin/python bench/readme_figures.py --write   # also as docs/figures-latest.md
 
 The benches run one after another, never side by side: on this 2-core machine two at once
 would measure each other.
@@ -44,25 +45,44 @@ def stamp() -> str:
     sha = commit.stdout.strip() or "unknown"
     if dirty.stdout.strip():
         sha += " with uncommitted changes"
-    return "measured %s at commit %s, Python %s, %s" % (
+    return "measured %s at commit %s, Python %s, on %s" % (
         datetime.date.today().isoformat(),
         sha,
         platform.python_version(),
-        "%d cores" % len(os.sched_getaffinity(0)),
+        machine(),
     )
 
 
+def machine() -> str:
+    """The machine a figure was measured on: CPU model, cores given to us, OS."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = " ".join(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    return "%s, %d cores, %s %s" % (model, len(os.sched_getaffinity(0)), platform.system(), platform.release())
+
+
+OUTPUT: list[str] = []  # what was printed, for --write
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+    OUTPUT.append(text)
+
+
 def run(title: str, commands: list[list[str]]) -> bool:
-    print("### %s\n\n(%s)\n" % (title, stamp()), flush=True)
+    say("### %s\n\n(%s)\n" % (title, stamp()))
     ok = True
     for command in commands:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        print(done.stdout.rstrip() + "\n", flush=True)
+        say("```\n%s\n```\n" % done.stdout.rstrip())
         if done.returncode != 0:
             ok = False
-            print(
-                "(%s failed with exit %d: %s)\n" % (" ".join(command[1:]), done.returncode, done.stderr.strip()[-500:])
-            )
+            say("(%s failed with exit %d: %s)\n" % (" ".join(command[1:]), done.returncode, done.stderr.strip()[-500:]))
     return ok
 
 
@@ -70,6 +90,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="only these tables")
     parser.add_argument("--soak", action="store_true", help="also the 30-minute soak and the resilience table")
+    parser.add_argument("--write", action="store_true", help="also write docs/figures-latest.md")
     args = parser.parse_args()
     ok = True
     for name in args.only or list(BENCHES):
@@ -87,6 +108,12 @@ def main() -> int:
                 )
                 and ok
             )
+    if args.write:
+        latest = ROOT / "docs" / "figures-latest.md"
+        head = "# Figures, latest run\n\nWritten by `bench/readme_figures.py --write`; each table says when, at which\n"
+        head += "commit and on which machine it was measured. [Figures](figures.md) keeps the history.\n\n"
+        latest.write_text(head + "\n".join(OUTPUT))
+        print("wrote %s" % latest)
     return 0 if ok else 1
 
 
