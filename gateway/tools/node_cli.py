@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.config import load
 from gateway.tools import frame_tool
+from gateway.tools.ownership import keep_owner
 
 BOARDS = ["esp32", "esp32s3", "rp2", "unix32", "sim"]
 
@@ -149,6 +150,7 @@ def _deployed_key(args: argparse.Namespace) -> tuple[bytes, int, int]:
         )
     except (NodeKeyStoreError, OSError) as exc:
         raise frame_tool.UsageError("cannot keep node %d's key: %s" % (args.node_id, exc)) from None
+    keep_owner(keys.node_keys)
     print("%s: node %d's own key kept (the gateway takes it up within a second)" % (keys.node_keys, args.node_id))
     return key, config.site_id, keys.epoch
 
@@ -168,6 +170,7 @@ def _revoke(args: argparse.Namespace) -> int:
         revocation = revoke(path, args.node_id, args.reason, WALL.utc_now())
     except RevocationError as exc:
         raise frame_tool.UsageError(str(exc)) from None
+    keep_owner(path)
     g = revocation.generation
     print("%s: node %d's key generation %d is revoked" % (path, args.node_id, g - 1))
     print("the running gateway refuses frames under it, and raises a revoked_key alarm, from its next round")

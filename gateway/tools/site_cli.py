@@ -9,6 +9,7 @@ from typing import Any
 from gateway.alarming.permissions import ROLES
 from gateway.config import load
 from gateway.tools import frame_tool
+from gateway.tools.ownership import keep_owner
 
 
 def add_parsers(commands: Any) -> None:
@@ -51,9 +52,9 @@ def add_parsers(commands: Any) -> None:
     for action in (add, remove):
         action.add_argument("name", nargs="?", help="the account's name")
     for action in (add, remove, listed):
-        action.add_argument(
-            "--accounts", required=True, metavar="FILE", help="the accounts file (dashboard.accounts_file)"
-        )
+        where = action.add_mutually_exclusive_group(required=True)
+        where.add_argument("--config", metavar="FILE", help="the gateway's TOML config (its dashboard.accounts_file)")
+        where.add_argument("--accounts", metavar="FILE", help="the accounts file itself")
         action.set_defaults(handler=_operator)
     add.add_argument("--role", default="operator", choices=ROLES, help="see the permissions table in the docs")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
@@ -67,7 +68,7 @@ def _operator(args: argparse.Namespace) -> int:
 
     reload = "; reload the broker (systemctl reload perimeter-mosquitto) for MQTT"
 
-    path = Path(args.accounts)
+    path = Path(args.accounts) if args.accounts else _accounts_of(args.config)
     try:
         if args.action == "list":
             if not path.exists():
@@ -82,6 +83,7 @@ def _operator(args: argparse.Namespace) -> int:
             broker = broker_folder(path).exists()
             if broker:
                 remove_broker_user(path, args.name)
+            keep_owner(path, broker_folder(path) / "passwords", broker_folder(path) / "acl")
             print(
                 "%s: removed %s (their open sessions end at their next request)%s"
                 % (path, args.name, reload if broker else "")
@@ -97,11 +99,19 @@ def _operator(args: argparse.Namespace) -> int:
                 raise frame_tool.UsageError("the two passwords differ; nothing written")
         add_account(path, args.name, args.role, password)
         broker = write_broker_files(path, None, args.name, password)
+        keep_owner(path, broker_folder(path) / "passwords", broker_folder(path) / "acl")
         article = "an" if args.role[0] in "aeiou" else "a"
         print("%s: %s is %s %s%s" % (path, args.name, article, args.role, reload if broker else ""))
         return 0
     except AccountError as exc:
         raise frame_tool.UsageError(str(exc)) from None
+
+
+def _accounts_of(config_path: str) -> Path:
+    accounts = load(config_path).accounts_file
+    if accounts is None:
+        raise frame_tool.UsageError("%s names no accounts file ([dashboard] accounts_file)" % config_path)
+    return accounts
 
 
 def _site(args: argparse.Namespace) -> int:
