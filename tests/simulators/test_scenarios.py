@@ -99,7 +99,7 @@ def test_a_storm_on_fence_and_ground_nodes_at_the_design_raises_no_false_landing
 
 
 def test_climbs_in_heavy_rain_are_detected_and_the_rain_raises_nothing(tmp_path: Path) -> None:
-    # 20-25 mm/h for 12 minutes in light then strong wind, every node on the firmware: the
+    # 20-25 mm/h for 6 minutes in light then strong wind, every node on the firmware: the
     # rain keeps every panel ringing as loud as a climber a few metres off (before the
     # fence detector whitened its signal it lost 3 of these 4 climbs, 2026-12-06).
     report = run_bundled("rain-climbs", tmp_path)
