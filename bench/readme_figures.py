@@ -16,6 +16,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-MICROPYTHON = str(Path(sys.executable).with_name("micropython"))
 GATEWAY_RUNS = 3
 
 # name -> (title, command lines); each command's standard output is printed as it is.
@@ -35,7 +35,10 @@ BENCHES: dict[str, tuple[str, list[list[str]]]] = {
     ),
     "storm": ("A climb's alarm while 500 nodes rattle", [[PYTHON, "bench/gateway_bench.py", "--storm"]]),
     "sim": ("The simulator's speed-up over real time", [[PYTHON, "bench/sim_bench.py"]]),
-    "device": ("Detector cost on the MicroPython unix port", [[MICROPYTHON, "bench/device_bench.py"]]),
+    "device": (
+        "Detector cost on the 32-bit node build and on the RP2040 image (rp2040js)",
+        [[PYTHON, "bench/device_bench.py"]],
+    ),
 }
 
 
@@ -86,6 +89,21 @@ def run(title: str, commands: list[list[str]]) -> bool:
     return ok
 
 
+SOAK = "Resilience: 30-minute soak of 1,000 LoRa nodes with a broker outage, fuzzing, faults"
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The tables of a figures page, by their titles (those this script still measures)."""
+    chunks = re.split(r"^### ", text, flags=re.M)[1:]
+    titles = [title for title, _ in BENCHES.values()] + [SOAK]
+    return {c.split("\n", 1)[0]: "### " + c for c in chunks if c.split("\n", 1)[0] in titles}
+
+
+def _ordered(sections: dict[str, str]) -> list[str]:
+    order = [title for title, _ in BENCHES.values()] + [SOAK]
+    return sorted(sections, key=order.index)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="only these tables")
@@ -100,7 +118,7 @@ def main() -> int:
             report = str(Path(tmp) / "soak-report.json")
             ok = (
                 run(
-                    "Resilience: 30-minute soak of 1,000 LoRa nodes with a broker outage, fuzzing, faults",
+                    SOAK,
                     [
                         [PYTHON, "bench/soak_bench.py", "--out", report],
                         [PYTHON, "bench/resilience_table.py", "--soak-report", report],
@@ -112,7 +130,9 @@ def main() -> int:
         latest = ROOT / "docs" / "figures-latest.md"
         head = "# Figures, latest run\n\nWritten by `bench/readme_figures.py --write`; each table says when, at which\n"
         head += "commit and on which machine it was measured. [Figures](figures.md) keeps the history.\n\n"
-        latest.write_text(head + "\n".join(OUTPUT))
+        kept = _sections(latest.read_text()) if latest.exists() else {}
+        kept.update(_sections("\n".join(OUTPUT)))  # a table run now replaces the one kept from before
+        latest.write_text(head + "\n".join(kept[title] for title in _ordered(kept)))
         print("wrote %s" % latest)
     return 0 if ok else 1
 

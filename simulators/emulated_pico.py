@@ -28,7 +28,7 @@ class PicoError(Exception):
 def bootrom() -> Path:
     from gateway.tools.node_image import third_party
 
-    path = third_party() / BOOTROM
+    path = third_party(BOOTROM) / BOOTROM
     if not path.exists():
         raise PicoError("the RP2040 boot ROM is missing: %s" % path)
     return path

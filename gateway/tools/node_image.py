@@ -105,13 +105,14 @@ def cache_root() -> Path:
     return Path(os.environ.get("PERIMETER_CACHE") or Path.home() / ".cache" / "perimeter")
 
 
-def third_party() -> Path:
-    """The folder the pinned tarball is in: PERIMETER_THIRD_PARTY when set, else the first of the
-    cache's copy and the shared folder beside a checkout that has it."""
+def third_party(name: str = TARBALL) -> Path:
+    """The folder a pinned file (the tarball, the RP2040 boot ROM) is in: PERIMETER_THIRD_PARTY
+    when set, else the first of the cache's copies and the shared folder beside a checkout that
+    has it."""
     if os.environ.get("PERIMETER_THIRD_PARTY"):
         return Path(os.environ["PERIMETER_THIRD_PARTY"])
     places = [cache_root() / "third_party", ROOT.parent / "shared" / "third_party"]
-    return next((p for p in places if (p / TARBALL).exists()), places[0])
+    return next((p for p in places if (p / name).exists()), places[0])
 
 
 def _digest(paths: "list[Path]", *words: str) -> str:
