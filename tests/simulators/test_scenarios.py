@@ -22,14 +22,21 @@ import pytest
 from gateway.alarming.fusion import DroneRule
 from simulators.suite import RUNS, run_one
 
+MAX_STALL_S = 0.5  # wall seconds
+
 
 def run_bundled(name: str, tmp_path: Path) -> dict[str, Any]:
     shown: list[str] = []
     report = run_one(name, tmp_path / name, show=shown.append)
     print("\n".join(shown))
     print(report["per_kind"], report["nuisance"], report["frames"])
+    # A host that cannot keep up falls further behind all the time; one that stalls once (the
+    # machine busy for a moment: 0.43 s of wall time once on CI, 2026-12-06) only makes the
+    # firmware's timings late, and latencies worse, never better: the latency checks below
+    # still hold it to the targets. So the bound is half a second of wall time at any speed.
     speed = RUNS[name].speed
-    assert report["firmware_host"]["max_lag_s"] <= 1.0, "the firmware host could not keep up at %s x" % speed
+    lag = report["firmware_host"]["max_lag_s"]
+    assert lag <= MAX_STALL_S * speed, "the firmware host fell %.1f s behind at %s x: it cannot keep up" % (lag, speed)
     return report
 
 
