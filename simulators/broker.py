@@ -9,6 +9,17 @@ import time
 from pathlib import Path
 
 
+def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
+    """Until a broker (or anything) accepts connections on the loopback port."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("mosquitto did not start on port %d" % port)
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -39,13 +50,7 @@ class Broker:
         self.proc = subprocess.Popen(
             [self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start on port %d" % self.port)
+        wait_for_port(self.port)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -13,10 +13,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ import pytest
 
 from gateway.config_dump import dump
 from protocol.keys import NodeKey
-from simulators.broker import free_port
+from simulators.broker import free_port, wait_for_port
 from simulators.frame_node import SimNode
 from simulators.pty_link import Pty
 
@@ -190,13 +188,3 @@ async def climb(pty: Pty, node: SimNode) -> None:
         pty.write(node.heartbeat())
         pty.write(node.fence(peak=3000))
         await asyncio.sleep(1.0)
-
-
-def wait_for_port(port: int) -> None:
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("no broker on %d" % port)

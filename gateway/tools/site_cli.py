@@ -69,6 +69,7 @@ def _operator(args: argparse.Namespace) -> int:
     reload = "; reload the broker (systemctl reload perimeter-mosquitto) for MQTT"
 
     path = Path(args.accounts) if args.accounts else _accounts_of(args.config)
+    broker_files = (broker_folder(path) / "passwords", broker_folder(path) / "acl")  # kept the service user's
     try:
         if args.action == "list":
             if not path.exists():
@@ -83,7 +84,7 @@ def _operator(args: argparse.Namespace) -> int:
             broker = broker_folder(path).exists()
             if broker:
                 remove_broker_user(path, args.name)
-            keep_owner(path, broker_folder(path) / "passwords", broker_folder(path) / "acl")
+            keep_owner(path, *broker_files)
             print(
                 "%s: removed %s (their open sessions end at their next request)%s"
                 % (path, args.name, reload if broker else "")
@@ -99,7 +100,7 @@ def _operator(args: argparse.Namespace) -> int:
                 raise frame_tool.UsageError("the two passwords differ; nothing written")
         add_account(path, args.name, args.role, password)
         broker = write_broker_files(path, None, args.name, password)
-        keep_owner(path, broker_folder(path) / "passwords", broker_folder(path) / "acl")
+        keep_owner(path, *broker_files)
         article = "an" if args.role[0] in "aeiou" else "a"
         print("%s: %s is %s %s%s" % (path, args.name, article, args.role, reload if broker else ""))
         return 0
@@ -143,7 +144,7 @@ def _site_init(args: argparse.Namespace) -> int:
         import getpass
 
         password = getpass.getpass("password for %s: " % args.supervisor)
-    layout = Layout(Path(args.folder), Path(args.state_dir), args.user)
+    layout = Layout(Path(args.folder).resolve(), Path(args.state_dir).resolve(), args.user)
     try:
         written = init_site(
             Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port, witness, layout
@@ -152,7 +153,6 @@ def _site_init(args: argparse.Namespace) -> int:
         raise frame_tool.UsageError(str(exc)) from None
     except OSError as exc:
         raise frame_tool.UsageError("cannot write the site: %s (nothing was left behind)" % exc) from None
-    layout = Layout(Path(args.folder).resolve(), Path(args.state_dir).resolve(), args.user)
     print("\n".join(str(p) for p in written))
     owned = give_to_service_user(layout)
     units = layout.config / "systemd"

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from gateway.config import load
 from gateway.config_dump import dump
 from gateway.daemon import Gateway
 from gateway.identity.site_key import write_site_key
+from simulators.broker import wait_for_port
 from tests.gateway.harness import (
     NODES,
     PERIMETER,
@@ -104,12 +104,7 @@ def broker_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector: socket
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+    wait_for_port(port)
     yield folder, port
     proc.terminate()
     proc.wait(10)
