@@ -212,7 +212,7 @@ async def operator(port: int, stop: asyncio.Event) -> int:
                             if state == "active":
                                 ack = fresh(request, time.time())
                                 await client.publish(topics.request(PREFIX, DESK, "ack"), json.dumps(ack), 1)
-                            clear = fresh(request, time.time())
+                            clear = fresh(dict(request, reason="nuisance_unknown"), time.time())
                             await client.publish(topics.request(PREFIX, DESK, "clear"), json.dumps(clear), 1)
                             handled += 1
         except aiomqtt.MqttError:

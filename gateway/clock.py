@@ -79,3 +79,8 @@ def utc_iso(timestamp: float) -> str:
         _second_text[1] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _second_text[0] = whole
     return "%s.%03dZ" % (_second_text[1], micro // 1000)
+
+
+def parse_utc(text: str) -> float:
+    """The POSIX time of an ISO 8601 UTC time as the journal writes it (`utc_iso`)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

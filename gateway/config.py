@@ -24,6 +24,7 @@ from gateway.identity.accounts import AccountError, parse_accounts
 from gateway.identity.site_key import KeyFileError, SiteKeys, read_site_key
 from gateway.ingest.forwarder_sources import allowed_source
 from gateway.outputs.integrations import MilestoneConfig, WebhookConfig
+from gateway.site_plan import Camera, PlanLine, SitePlan, time_zone
 
 __all__ = ["ConfigError", "GatewayConfig", "TEMPLATE", "load", "parse"]
 
@@ -217,6 +218,8 @@ class GatewayConfig:
     accounts_file: Path | None  # who may act, in which role: on the dashboard and over MQTT
     policy: Policy
     witness: WitnessConfig
+    timezone: str = "UTC"  # the site's (an IANA name): what the dashboard and reports show
+    plan: SitePlan = SitePlan()
 
     def transport_names(self) -> list[str]:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
@@ -291,7 +294,40 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         accounts_file=base / v["dashboard"]["accounts_file"] if v["dashboard"]["accounts_file"] else None,
         policy=Policy(**v["operators"]),
         witness=witness,
+        timezone=_time_zone(r, site["timezone"]),
+        plan=_plan(r, v, base),
     )
+
+
+def _time_zone(r: Reader, name: str) -> str:
+    try:
+        time_zone(name)
+    except ValueError as exc:
+        raise r.fail("site.timezone", str(exc)) from None
+    return name
+
+
+def _plan(r: Reader, v: dict[str, Any], base: Path) -> SitePlan:
+    table = v["plan"]
+    lines = []
+    for i, line in enumerate(v["plan.line"]):
+        if len(line["points"]) < 2 and line["kind"] != "gate":
+            raise r.fail("plan.line[%d].points" % i, "a line needs at least two points")
+        lines.append(PlanLine(line["name"], line["kind"], tuple((float(x), float(y)) for x, y in line["points"])))
+    cameras = tuple(Camera(c["name"], c["x"], c["y"], c["preset"], tuple(c["zones"])) for c in v["plan.camera"])
+    zones = {z["name"] for z in v["perimeter.zone"]}
+    for i, camera in enumerate(cameras):
+        if unknown := [z for z in camera.zones if z not in zones]:
+            raise r.fail("plan.camera[%d].zones" % i, "no zone %s in [[perimeter.zone]]" % ", ".join(unknown))
+    image, bounds = table["image"], table["image_bounds"]
+    if image and (not bounds or len(bounds) != 2):
+        raise r.fail("plan.image_bounds", "an image needs its lower-left and upper-right corners")
+    if image and not os.access(base / image, os.R_OK):
+        raise r.fail("plan.image", "cannot read %s" % (base / image))
+    corners = (
+        ((float(bounds[0][0]), float(bounds[0][1])), (float(bounds[1][0]), float(bounds[1][1]))) if image else None
+    )
+    return SitePlan(tuple(lines), cameras, str(base / image) if image else None, corners)
 
 
 def _semtech_udp(r: Reader, i: int, t: dict[str, Any]) -> SemtechUdpConfig:
@@ -385,7 +421,7 @@ def _perimeter(r: Reader, v: dict[str, Any], nodes: list[NodeConfig]) -> Perimet
         zones.append(Zone(z["name"], z["start_m"], z["end_m"], z["priority"]))
     placed = {n.id: PlacedNode(n.id, n.chainage_m, n.side, n.inside_m) for n in nodes if n.chainage_m is not None}
     line = [(float(x), float(y)) for x, y in v["perimeter"]["polyline"]]
-    return Perimeter(line, zones, placed, v["perimeter"]["geographic"])
+    return Perimeter(line, zones, placed, v["perimeter"]["geographic"], v["perimeter"]["inside"])
 
 
 def load(path: str | os.PathLike[str]) -> GatewayConfig:

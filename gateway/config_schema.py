@@ -23,6 +23,8 @@ ACTIONS = ("raised", "updated", "escalated", "acknowledged", "cleared")
 POINTS = "points"  # a list of [x, y] pairs
 WORDS = "words"  # a list of strings (out of `choices`, or each matching `pattern`)
 RULES = Rules()
+INSIDE_CHOICES = ("auto", "left", "right")
+PLAN_KINDS = ("fence", "wall", "gate", "road", "building")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ SCHEMA = (
             Key("key_change", bool, False, "a key change under way: each node agrees its key of key_epoch + 1"),
             Key("node_keys_file", str, "node-keys.json", "each node's own key (node deploy, key changes); chmod 600"),
             Key("revocations_file", str, "revocations.json", "revoked node keys (perimeter node revoke writes it)"),
+            Key(
+                "timezone",
+                str,
+                "UTC",
+                "the site's time zone (an IANA name): the dashboard and reports show local time, exports UTC",
+                example="Europe/London",
+            ),
         ),
     ),
     Table(
@@ -197,6 +206,13 @@ SCHEMA = (
         (
             Key("polyline", POINTS, [[0, 0]], "x, y in metres (or lon, lat)", example=[[0, 0], [600, 0], [600, 400]]),
             Key("geographic", bool, False, "the polyline is lon, lat"),
+            Key(
+                "inside",
+                str,
+                "auto",
+                "the side of the line the prison is on: a closed line's interior (auto), or left/right of travel",
+                choices=INSIDE_CHOICES,
+            ),
         ),
         doc="the fence line; alarms are placed and zoned along it",
     ),
@@ -210,6 +226,38 @@ SCHEMA = (
         ),
         True,
         "a stretch of the line, by chainage in metres",
+    ),
+    Table(
+        "plan",
+        (
+            Key("image", str, None, "a plan or aerial image (PNG, JPEG) drawn beneath", example="site-plan.png"),
+            Key(
+                "image_bounds", POINTS, None, "its lower-left and upper-right corners", example=[[-20, -20], [520, 420]]
+            ),
+        ),
+        doc="the site plan the dashboard draws, in the perimeter's coordinates",
+    ),
+    Table(
+        "plan.line",
+        (
+            Key("name", str, example="inner fence"),
+            Key("kind", str, "fence", choices=PLAN_KINDS),
+            Key("points", POINTS, example=[[10, 10], [490, 10], [490, 390], [10, 390], [10, 10]]),
+        ),
+        True,
+        "a line on the plan: another fence, a wall, a gate, a road, a building's outline",
+    ),
+    Table(
+        "plan.camera",
+        (
+            Key("name", str, example="cam-4"),
+            Key("x", float, example=250),
+            Key("y", float, example=-15),
+            Key("preset", str, "", "the preset that looks at these zones", example="north-east corner"),
+            Key("zones", WORDS, [], "the zones it covers", pattern=NAME),
+        ),
+        True,
+        "a camera on the plan, and which zones its preset covers (shown with an alarm's evidence)",
     ),
     Table(
         "alarms",

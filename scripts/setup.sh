@@ -43,6 +43,10 @@ fi
 if [ ! -d simulators/rp2040/node_modules/rp2040js ] && command -v npm >/dev/null 2>&1; then
     npm --prefix simulators/rp2040 ci --no-audit --no-fund --silent
 fi
+# The console draws the site plan with Leaflet, pinned in gateway/dashboard (and carried in the wheel).
+if [ ! -f gateway/dashboard/node_modules/leaflet/dist/leaflet.js ] && command -v npm >/dev/null 2>&1; then
+    npm --prefix gateway/dashboard ci --no-audit --no-fund --silent
+fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi

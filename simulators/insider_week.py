@@ -95,7 +95,13 @@ class Office:
             self.at(t + self.rng.uniform(30, 120))
             self.ask(operator, "ack", alarm_id=alarm.alarm_id, note="camera checked")
             self.at(self.clock.t + self.rng.uniform(60, 300))
-            cleared = self.ask(operator, "clear", alarm_id=alarm.alarm_id, note="patrol found nothing further")
+            cleared = self.ask(
+                operator,
+                "clear",
+                alarm_id=alarm.alarm_id,
+                note="patrol found nothing further",
+                reason="nuisance_unknown",
+            )
             if cleared.get("status") == "pending":
                 self.approve(cleared)
 

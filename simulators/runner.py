@@ -73,7 +73,7 @@ def gateway_config(
     key_change: bool = False,
 ) -> Path:
     write_site_key(folder / "site.key", site_key)
-    site: dict[str, Any] = {"id": SITE_ID, "name": "sim", "key_file": "site.key"}
+    site: dict[str, Any] = {"id": SITE_ID, "name": "sim", "key_file": "site.key", "timezone": scenario.timezone}
     if key_change:  # a key change under way: every node agrees its next key with the gateway
         site.update(key_epoch=0, key_change=True)
     zones = [
@@ -102,9 +102,11 @@ def gateway_config(
         "metrics": {"listen": ""},
         "mqtt": {"host": mqtt[0], "port": mqtt[1]},
         "transport": transport,
-        "perimeter": {"polyline": [[0, 0], [float(scenario.length_m), 0]], "zone": zones},
+        "perimeter": {"polyline": _polyline(scenario), "zone": zones},
         "node": nodes,
     }
+    if scenario.plan:
+        doc["plan"] = scenario.plan
     # The simulated office's accounts (alarm_watcher.py), beside the demo's login if any.
     accounts = dashboard[1] if dashboard is not None else folder / "operators.txt"
     for name, role in ((OPERATOR, "operator"), (SUPERVISOR, "supervisor")):
@@ -113,6 +115,13 @@ def gateway_config(
     path = folder / "gateway.toml"
     path.write_text(dump_config(doc))
     return path
+
+
+def _polyline(scenario: Scenario) -> list[list[float]]:
+    """The fence line's shape for the gateway's plan: the scenario's, or a straight line."""
+    if scenario.polyline:
+        return [[x, y] for x, y in scenario.polyline]
+    return [[0.0, 0.0], [float(scenario.length_m), 0.0]]
 
 
 class BehaviouralFleet:

@@ -6,6 +6,9 @@
     seed = 7
     [perimeter]
     length_m = 1200        # a fence line; nodes placed along it
+    polyline = [[0, 0], [400, 0], [400, 200], [0, 200], [0, 0]]   # optional: its shape on the
+                           # plan in metres (closed: the prison inside), length_m long; the
+                           # simulators hear along the chainage, the gateway draws the shape
     node_spacing_m = 30
     link = "lora"          # or "serial"
     firmware_nodes = 4     # how many run the real firmware, or "all"; left out: every
@@ -37,6 +40,13 @@
     chainage_m = 310       # or one ground node here
     inside_m = 12
 
+    [site]
+    timezone = "Europe/London"   # the site's clock on the dashboard and in reports (UTC unless said)
+    [[plan.line]]                # the site plan around the fence, as gateway.toml's [plan]
+    name = "inner fence"
+    kind = "fence"               # fence | wall | gate | road | building
+    points = [[6, 6], [394, 6], [394, 194], [6, 194], [6, 6]]
+
 The fence nodes are numbered 1, 2, ... along the line; ground nodes follow, in the order
 the [[node]] blocks and their rows give them.
 
@@ -57,6 +67,7 @@ is an attack that no firmware node can sense (`hearing.py`), which would otherwi
 silent miss.
 """
 
+import math
 import tomllib
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
@@ -149,6 +160,9 @@ class Scenario:
     rotate_key: bool = False  # the gateway starts with a key change under way
     ground_nodes: tuple[GroundNode, ...] = ()  # ids follow the fence nodes'
     ground_firmware: str = "near"  # "near": the ground nodes within reach of an event run the firmware; "all"
+    polyline: tuple[tuple[float, float], ...] = ()  # the fence line's shape on the plan (metres); () straight
+    timezone: str = "UTC"  # the site's, for the gateway's dashboard and reports
+    plan: dict[str, Any] = field(default_factory=dict, compare=False)  # gateway.toml's [plan], as written
 
     @property
     def node_positions(self) -> list[float]:
@@ -214,7 +228,7 @@ def parse(text: str, source: str = "scenario.toml") -> Scenario:
 
 
 def _parse(data: dict[str, Any], source: str) -> Scenario:
-    unknown = set(data) - {"scenario", "perimeter", "weather", "event", "background", "node"}
+    unknown = set(data) - {"scenario", "perimeter", "weather", "event", "background", "node", "site", "plan"}
     if unknown:
         raise ScenarioError("unknown table %s" % ", ".join(sorted(unknown)))
     sc = data.get("scenario", {})
@@ -223,7 +237,18 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
     duration = float(_get(sc, "scenario", "duration_s", (int, float)))
     if duration <= 0:
         raise ScenarioError("scenario.duration_s must be positive")
-    length = float(_get(pe, "perimeter", "length_m", (int, float)))
+    polyline = _polyline(pe)
+    length = float(_get(pe, "perimeter", "length_m", (int, float), round(_length(polyline), 1) if polyline else ...))
+    if polyline and abs(_length(polyline) - length) > 1.0:
+        raise ScenarioError("perimeter.polyline: %.1f m long, but length_m is %s" % (_length(polyline), length))
+    site = data.get("site", {})
+    timezone = _get(site, "site", "timezone", (str,), "UTC")
+    unknown_site = set(site) - {"timezone"}
+    if unknown_site:
+        raise ScenarioError("site: unknown key %s (known: timezone)" % ", ".join(sorted(unknown_site)))
+    plan = data.get("plan", {})
+    if not isinstance(plan, dict):
+        raise ScenarioError("plan: expected a table (as gateway.toml's [plan], [[plan.line]], [[plan.camera]])")
     spacing = float(_get(pe, "perimeter", "node_spacing_m", (int, float)))
     if length <= 0 or spacing <= 0 or spacing > length:
         raise ScenarioError("perimeter: length_m and node_spacing_m must be positive, spacing within the length")
@@ -325,8 +350,28 @@ def _parse(data: dict[str, Any], source: str) -> Scenario:
         rotate_key=rotate_key,
         ground_nodes=ground,
         ground_firmware=ground_firmware,
+        polyline=polyline,
+        timezone=timezone,
+        plan=plan,
     )
     return replace(scenario, firmware_ids=choose_firmware(scenario))
+
+
+def _polyline(pe: dict[str, Any]) -> tuple[tuple[float, float], ...]:
+    raw = pe.get("polyline")
+    if raw is None:
+        return ()
+    if (
+        not isinstance(raw, list)
+        or len(raw) < 2
+        or not all(isinstance(p, list) and len(p) == 2 and all(type(v) in (int, float) for v in p) for p in raw)
+    ):
+        raise ScenarioError("perimeter.polyline: expected [[x, y], ...] in metres, at least two points")
+    return tuple((float(x), float(y)) for x, y in raw)
+
+
+def _length(polyline: tuple[tuple[float, float], ...]) -> float:
+    return sum(math.dist(a, b) for a, b in zip(polyline, polyline[1:], strict=False))
 
 
 def _ground_nodes(raw: Any, length: float) -> tuple[GroundNode, ...]:

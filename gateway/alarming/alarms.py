@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.alarming import outcomes
 from gateway.outputs import topics
 
 ACTIVE = "active"
@@ -82,6 +83,7 @@ class Alarm:
     cleared_by: str | None = None
     cleared_at: float | None = None
     evidence_count: int = 0  # every id ever added, shown or not
+    reason: str | None = None  # what it turned out to be, said on clearing (`outcomes.py`)
 
     def __post_init__(self) -> None:
         self.evidence_count = max(self.evidence_count, len(self.evidence))
@@ -126,6 +128,7 @@ class Alarm:
             "note": self.note,
             "cleared_by": self.cleared_by,
             "cleared_at": self.cleared_at,
+            "reason": self.reason,
         }
 
 
@@ -346,9 +349,11 @@ class AlarmBook:
         alarm.updated_at = now
         return Change(alarm, "acknowledged", operator)
 
-    def clear(self, alarm_id: str, operator: str, note: str, now: float) -> Change:
+    def clear(self, alarm_id: str, operator: str, note: str, now: float, reason: str | None) -> Change:
         if not operator or not note.strip():
             raise OperatorError("clearing needs the operator's name and a note")
+        if not outcomes.is_reason(reason):
+            raise OperatorError("clearing needs a reason code: one of %s" % ", ".join(outcomes.REASONS))
         alarm = self._get(alarm_id)
         if alarm.state != ACKNOWLEDGED:
             raise OperatorError("alarm %s must be acknowledged before it is cleared" % alarm_id)
@@ -357,6 +362,7 @@ class AlarmBook:
         alarm.cleared_by = operator
         alarm.cleared_at = now
         alarm.note = note
+        alarm.reason = reason
         alarm.updated_at = now
         self._unindex(alarm)  # the journal keeps it; the book holds open alarms only
         return Change(alarm, "cleared", operator)

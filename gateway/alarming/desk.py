@@ -11,7 +11,8 @@ outcome is journalled with the account's name, whether it succeeded or not, so n
 operator does, or tries to do, goes unrecorded.
 
     ack     {"alarm_id", "note"}               acknowledge an alarm (a note is required)
-    clear   {"alarm_id", "note"}               clear an acknowledged alarm
+    clear   {"alarm_id", "note", "reason"}     clear an acknowledged alarm, saying what it was
+                                               (a reason code of `outcomes.py`)
     mask    {"zone", "reason", "minutes"}      mask a zone for maintenance, with an expiry
     unmask  {"zone"}                           lift a mask before it expires
     alarms  {}                                 the open alarms
@@ -42,6 +43,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.alarming import outcomes
 from gateway.alarming.alarms import AlarmBook, Change, OperatorError
 from gateway.alarming.approvals import Approvals, Pending
 from gateway.alarming.permissions import may_ask, needs_approval
@@ -196,6 +198,9 @@ class OperatorDesk:
 
     def _clear(self, decision: Decision, request: dict[str, Any], operator: str, now: float) -> dict[str, Any]:
         alarm_id = self._text(request, "alarm_id")
+        if not outcomes.is_reason(request.get("reason")):
+            # Asked now, refused now: a clearing that cannot be counted is no clearing.
+            raise OperatorError("clearing needs a reason code: one of %s" % ", ".join(outcomes.REASONS))
         alarm = self.book.alarms.get(alarm_id)
         if alarm is not None and alarm.state == "active" and decision.approved_by is None:
             # Asked now, refused now: not after a supervisor has been called to approve it.
@@ -204,7 +209,7 @@ class OperatorDesk:
         waiting = self._waits(decision, "clear", request, operator, now, severity, category)
         if waiting is not None:
             return waiting
-        change = self.book.clear(alarm_id, operator, request.get("note") or "", now)
+        change = self.book.clear(alarm_id, operator, request.get("note") or "", now, request["reason"])
         decision.changes.append(change)
         return change.alarm.as_json()
 

@@ -43,6 +43,7 @@ class Perimeter:
     zones: list[Zone] = field(default_factory=list)
     nodes: dict[int, PlacedNode] = field(default_factory=dict)
     geographic: bool = False
+    inside: str = "auto"  # the prison's side: auto (a closed line's interior, else left), left, right
 
     def __post_init__(self) -> None:
         self._cumulative = [0.0]
@@ -57,6 +58,23 @@ class Perimeter:
         dx = math.radians(x1 - x0) * math.cos(mean_lat) * 6371000
         dy = math.radians(y1 - y0) * 6371000
         return math.hypot(dx, dy)
+
+    @property
+    def closed(self) -> bool:
+        """The line comes back to where it started (within a metre): a whole perimeter."""
+        return len(self.polyline) > 2 and self._distance(*self.polyline[0], *self.polyline[-1]) < 1.0
+
+    def inward(self) -> int:
+        """+1 if the prison is on the left of the line's direction of travel, -1 if on its right."""
+        if self.inside == "left":
+            return 1
+        if self.inside == "right":
+            return -1
+        if not self.closed:
+            return 1
+        # A closed line's interior is on its left when it runs anticlockwise (positive area).
+        area = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(self.polyline, self.polyline[1:], strict=False))
+        return 1 if area >= 0 else -1
 
     @property
     def corner_chainages(self) -> list[float]:

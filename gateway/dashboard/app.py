@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.clock import utc_iso
+from gateway.dashboard import console
 from gateway.dashboard.live import live_stream
 from gateway.dashboard.sessions import Session, SessionStore
 from gateway.dashboard.site import Site
@@ -41,6 +43,9 @@ from gateway.identity.accounts import AccountFile, check_password
 log = logging.getLogger("perimeter.dashboard")
 
 STATIC = Path(__file__).parent / "static"
+# Leaflet, pinned in package.json beside this file and installed by scripts/setup.sh (npm ci):
+# the page draws the site plan with it, served from here (a security office has no internet).
+LEAFLET = Path(__file__).parent / "node_modules" / "leaflet" / "dist"
 COOKIE = "perimeter_session"
 MAX_BODY = 16 * 1024
 REFUSAL_WINDOW_S = 60.0  # refused logins from one address: one journal row per this
@@ -117,10 +122,14 @@ class Dashboard:
             Route("/api/snapshot", self.snapshot),
             Route("/api/log", self.event_log),
             Route("/api/stream", self.stream),
+            Route("/api/alarms/{alarm_id}", partial(console.detail, self)),
             Route("/api/alarms/{alarm_id}/{action:str}", self.alarm_action, methods=["POST"]),
+            Route("/api/console/mute", partial(console.mute, self), methods=["POST"]),
+            Route("/api/plan/image", partial(console.plan_image, self)),
             Route("/api/zones/{zone}/{action:str}", self.zone_action, methods=["POST"]),
             Route("/api/requests/{request_id}/{action:str}", self.request_action, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            Mount("/vendor/leaflet", StaticFiles(directory=LEAFLET, check_dir=False), name="leaflet"),
         ]
         self.app = SecurityHeaders(Starlette(routes=routes), secure)
 
@@ -319,7 +328,7 @@ class Dashboard:
         action = request.path_params["action"]
         if action not in ("ack", "clear"):
             return JSONResponse({"error": "no such action"}, status_code=404)
-        return await self._act(request, action, {"alarm_id": request.path_params["alarm_id"]}, ("note",))
+        return await self._act(request, action, {"alarm_id": request.path_params["alarm_id"]}, ("note", "reason"))
 
     async def zone_action(self, request: Request) -> Response:
         action = request.path_params["action"]

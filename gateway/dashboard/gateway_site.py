@@ -4,16 +4,18 @@ the daemon's parts, never from the daemon itself."""
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gateway.alarming import outcomes
 from gateway.alarming.alarm_engine import AlarmEngine
 from gateway.alarming.alarms import Alarm
 from gateway.alarming.fusion import DroneTrack
 from gateway.alarming.operator_requests import OperatorRequests
 from gateway.alarming.perimeter import Perimeter
-from gateway.clock import Clock
+from gateway.clock import Clock, parse_utc, utc_iso
 from gateway.config import GatewayConfig
 from gateway.evidence.hashchain import Entry
 from gateway.ingest.registry import NodeRegistry, NodeState
 from gateway.ingest.transports import Transport
+from gateway.site_plan import SitePlan
 from gateway.transaction import Transactions
 
 
@@ -51,6 +53,25 @@ class GatewaySite:
     @property
     def nodes(self) -> Mapping[int, NodeState]:
         return self.registry.nodes
+
+    @property
+    def plan(self) -> SitePlan:
+        return self.config.plan
+
+    @property
+    def timezone(self) -> str:
+        return self.config.timezone
+
+    def alarm_rows(self, alarm_id: str) -> list[Entry]:
+        return self.transactions.journal.about_alarm(alarm_id)
+
+    def events(self, event_ids: Sequence[str]) -> list[Entry]:
+        return self.transactions.journal.events(list(event_ids))
+
+    def nuisance_per_zone(self) -> dict[str, int]:
+        now = self.clock.now()
+        cleared = self.transactions.journal.cleared_since(utc_iso(now - outcomes.WINDOW_S))
+        return outcomes.nuisance_per_zone(((parse_utc(ts), z, r) for ts, z, r in cleared), now)
 
     def open_alarms(self) -> Sequence[Alarm]:
         return self.alarms.book.open_alarms()

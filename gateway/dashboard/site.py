@@ -10,6 +10,7 @@ from gateway.alarming.fusion import DroneTrack
 from gateway.alarming.perimeter import Perimeter
 from gateway.evidence.hashchain import Entry
 from gateway.ingest.registry import NodeState
+from gateway.site_plan import SitePlan
 
 
 class Site(Protocol):
@@ -24,6 +25,26 @@ class Site(Protocol):
 
     @property
     def nodes(self) -> Mapping[int, NodeState]: ...
+
+    @property
+    def plan(self) -> SitePlan: ...
+
+    @property
+    def timezone(self) -> str:
+        """The site's time zone (an IANA name): the page shows local time, UTC on hover."""
+        ...
+
+    def alarm_rows(self, alarm_id: str) -> list[Entry]:
+        """The journal rows about one alarm, oldest first: its changes and the requests naming it."""
+        ...
+
+    def events(self, event_ids: Sequence[str]) -> list[Entry]:
+        """The journalled events with these ids, oldest first."""
+        ...
+
+    def nuisance_per_zone(self) -> dict[str, int]:
+        """Nuisance alarms cleared per zone in the last 30 days (by their reason codes)."""
+        ...
 
     def open_alarms(self) -> Sequence[Alarm]: ...
 

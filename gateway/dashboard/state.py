@@ -11,7 +11,7 @@ from gateway.dashboard.site import Site
 from gateway.dashboard.views import alarm_view, log_entry, node_view, tracks_view
 from gateway.evidence.hashchain import Entry
 
-TRAIL_POINTS = 100  # a track's trail on the map: its newest positions
+TRAIL_POINTS = 600  # a track's trail on the map: its newest positions (ten minutes at one a second)
 
 
 class DashboardState:
@@ -19,15 +19,16 @@ class DashboardState:
         self.site = site
         self.feed = feed or LiveFeed()
         self.zone_state: dict[str, str] = {}
-        self.track_trails: dict[int, list[float]] = {}  # drone track -> its positions, for the map
+        # drone track -> where it was heard and when (chainage, time), for the map's time marks
+        self.track_trails: dict[int, list[tuple[float, float]]] = {}
         self._tracks_shown: tuple[tuple[int, float | None], ...] = ()
 
     def alarm_changed(self, change: Change) -> None:
         alarm = change.alarm
         if alarm.category == DRONE and alarm.location_m is not None:
             trail = self.track_trails.setdefault(int(alarm.detail.get("track", 0)), [])
-            if not trail or trail[-1] != alarm.location_m:
-                trail.append(alarm.location_m)
+            if not trail or trail[-1][0] != alarm.location_m:
+                trail.append((alarm.location_m, alarm.updated_at))
                 del trail[:-TRAIL_POINTS]
         if self.feed.subscribers:
             self.feed.stage("alarm", dict(alarm_view(self.site, alarm), action=change.action))

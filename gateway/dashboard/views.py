@@ -1,15 +1,19 @@
 """What the dashboard shows, as JSON, read off the site (the read-only `Site` interface).
 
 The perimeter is drawn to scale: the config's polyline in metres (a geographic one is
-projected around its first point), zones as stretches of it, nodes at their chainage.
-Alarms are ordered as an operator works them: most severe first, then oldest first.
+projected around its first point), zones as stretches of it, nodes at their chainage (a
+ground node as far inside as it stands), the site plan's other lines and cameras around it.
+An alarm is drawn where it was located: a landing inside the fence at its distance in, a
+drone at its track's place, anything else on the line. Alarms are ordered as an operator
+works them: most severe first, then oldest first.
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gateway.alarming.alarms import DRONE, Alarm
+from gateway.alarming.outcomes import REASONS
 from gateway.alarming.perimeter import Perimeter
 from gateway.dashboard.site import Site
 from gateway.evidence.hashchain import Entry
@@ -34,6 +38,19 @@ def _at(perimeter: Perimeter, chainage_m: float) -> list[float]:
     return [round(x, 2), round(y, 2)]
 
 
+def _inside(perimeter: Perimeter, chainage_m: float, inside_m: float) -> list[float]:
+    """The point `inside_m` metres into the prison from the line at a chainage: along the
+    normal of the line there, towards the side the perimeter says the prison is on."""
+    if not inside_m:
+        return _at(perimeter, chainage_m)
+    x0, y0 = _metres(perimeter, perimeter.point_at(chainage_m - 0.5))
+    x1, y1 = _metres(perimeter, perimeter.point_at(chainage_m + 0.5))
+    x, y = _metres(perimeter, perimeter.point_at(chainage_m))
+    run = math.hypot(x1 - x0, y1 - y0) or 1.0
+    left = perimeter.inward() * inside_m / run  # the left normal of (dx, dy) is (-dy, dx)
+    return [round(x - (y1 - y0) * left, 2), round(y + (x1 - x0) * left, 2)]
+
+
 def _stretch(perimeter: Perimeter, start_m: float, end_m: float) -> list[list[float]]:
     """The polyline between two chainages, with its corners."""
     points = [_at(perimeter, start_m)]
@@ -45,12 +62,35 @@ def _stretch(perimeter: Perimeter, start_m: float, end_m: float) -> list[list[fl
     return points
 
 
+def _points(perimeter: Perimeter, points: Iterable[tuple[float, float]]) -> list[list[float]]:
+    return [[round(x, 2), round(y, 2)] for x, y in (_metres(perimeter, p) for p in points)]
+
+
+def plan_view(site: Site) -> dict[str, Any]:
+    """The site plan's other lines, its cameras and the image beneath, in metres."""
+    perimeter, plan = site.perimeter, site.plan
+    image = None
+    if plan.image and plan.image_bounds:
+        image = {"url": "/api/plan/image", "bounds": _points(perimeter, plan.image_bounds)}
+    return {
+        "lines": [
+            {"name": line.name, "kind": line.kind, "points": _points(perimeter, line.points)} for line in plan.lines
+        ],
+        "cameras": [
+            {"name": c.name, "xy": _points(perimeter, [(c.x, c.y)])[0], "preset": c.preset, "zones": list(c.zones)}
+            for c in plan.cameras
+        ],
+        "image": image,
+    }
+
+
 def perimeter_view(site: Site) -> dict[str, Any]:
     perimeter = site.perimeter
-    line = [list(_metres(perimeter, p)) for p in perimeter.polyline]
     return {
         "length_m": round(perimeter.length_m, 1),
-        "line": [[round(x, 2), round(y, 2)] for x, y in line],
+        "line": _points(perimeter, perimeter.polyline),
+        "closed": perimeter.closed,
+        "plan": plan_view(site),
         "zones": [
             {
                 "name": z.name,
@@ -79,7 +119,7 @@ def node_view(site: Site, node_id: int) -> dict[str, Any]:
         "name": node.name,
         "chainage_m": placed.chainage_m if placed else None,
         "side": placed.side if placed else None,
-        "xy": _at(perimeter, placed.chainage_m) if placed else None,
+        "xy": _inside(perimeter, placed.chainage_m, placed.inside_m) if placed else None,
         "zone": zone.name if zone else None,
         "last_seen": node.last_seen,
         "battery_mv": node.battery_mv,
@@ -98,14 +138,23 @@ def severity_order(alarm: Alarm) -> tuple[int, float]:
     return (alarm.severity, alarm.raised_at)
 
 
+def located(perimeter: Perimeter, alarm: Alarm) -> list[float] | None:
+    """Where the alarm was located, in metres: a landing at its distance inside the line."""
+    if alarm.location_m is None:
+        return None
+    inside = alarm.detail.get("inside_m")
+    return _inside(perimeter, alarm.location_m, float(inside) if isinstance(inside, int | float) else 0.0)
+
+
 def alarm_view(site: Site, alarm: Alarm) -> dict[str, Any]:
     data = alarm.as_json()
-    if alarm.location_m is not None:
-        data["xy"] = _at(site.perimeter, alarm.location_m)
+    xy = located(site.perimeter, alarm)
+    if xy is not None:
+        data["xy"] = xy
     return data
 
 
-def tracks_view(site: Site, trails: Mapping[int, list[float]]) -> list[dict[str, Any]]:
+def tracks_view(site: Site, trails: Mapping[int, list[tuple[float, float]]]) -> list[dict[str, Any]]:
     """Drone tracks still in the air, with where they have been heard along the line."""
     tracks = []
     perimeter = site.perimeter
@@ -123,14 +172,15 @@ def tracks_view(site: Site, trails: Mapping[int, list[float]]) -> list[dict[str,
                 "alarm_id": alarm.alarm_id if alarm else None,
                 "position_m": round(track.position_m, 1),
                 "xy": _at(perimeter, track.position_m),
-                "trail": [_at(perimeter, c) for c in trail],
+                "trail": [_at(perimeter, c) for c, _ in trail],
+                "trail_t": [round(t, 1) for _, t in trail],
                 "nodes": sorted(track.detecting),
             }
         )
     return tracks
 
 
-def snapshot(site: Site, zones: Mapping[str, str], trails: Mapping[int, list[float]]) -> dict[str, Any]:
+def snapshot(site: Site, zones: Mapping[str, str], trails: Mapping[int, list[tuple[float, float]]]) -> dict[str, Any]:
     """Everything the page draws, at once: sent first on every live stream."""
     return {
         "site": site.site_name,
@@ -145,6 +195,9 @@ def snapshot(site: Site, zones: Mapping[str, str], trails: Mapping[int, list[flo
         "pending": site.pending(),
         "masks": site.masks(),
         "walk_tests": site.walk_tests(),
+        "timezone": site.timezone,
+        "reasons": dict(REASONS),
+        "nuisance_30d": site.nuisance_per_zone(),
     }
 
 

@@ -36,6 +36,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A control room's kiosk browser is set up to sound alarms without a click first (the
+    # operators' guide says so); without it the page asks for a click ("Sound blocked").
+    "--autoplay-policy=no-user-gesture-required",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

@@ -90,10 +90,10 @@ async def test_clear_mask_and_unmask_go_through_the_operator_desk(site: Site) ->
     alarm_id = await an_alarm(site)
     alice = Client(site.url)
     await alice.login(*OPERATOR)
-    status, body = await alice.post("/api/alarms/%s/clear" % alarm_id, {"note": "done"})
+    status, body = await alice.post("/api/alarms/%s/clear" % alarm_id, {"note": "done", "reason": "test"})
     assert status == 400 and "acknowledged before" in body["error"]
     assert (await alice.post("/api/alarms/%s/ack" % alarm_id, {"note": "looking"}))[0] == 200
-    assert (await alice.post("/api/alarms/%s/clear" % alarm_id, {"note": "fox"}))[0] == 200
+    assert (await alice.post("/api/alarms/%s/clear" % alarm_id, {"note": "fox", "reason": "nuisance_animal"}))[0] == 200
     assert not site.gateway.alarms.book.open_alarms()
 
     status, body = await alice.post("/api/zones/Z002/mask", {"reason": "fence repair", "minutes": 30})

@@ -480,11 +480,11 @@ def test_acknowledging_needs_a_note_and_clearing_needs_an_acknowledgement():
     with pytest.raises(OperatorError):
         e.book.acknowledge(alarm.alarm_id, "officer.jones", "  ", T0 + 5)
     with pytest.raises(OperatorError):
-        e.book.clear(alarm.alarm_id, "officer.jones", "false alarm", T0 + 5)
+        e.book.clear(alarm.alarm_id, "officer.jones", "false alarm", T0 + 5, "nuisance_unknown")
     assert (
         e.book.acknowledge(alarm.alarm_id, "officer.jones", "camera 4 shows a man", T0 + 5).alarm.state == ACKNOWLEDGED
     )
-    cleared = e.book.clear(alarm.alarm_id, "officer.jones", "detained", T0 + 60).alarm
+    cleared = e.book.clear(alarm.alarm_id, "officer.jones", "detained", T0 + 60, "intrusion").alarm
     assert cleared.state == CLEARED and cleared.cleared_by == "officer.jones"
 
 
@@ -566,7 +566,7 @@ def test_a_rolled_back_book_is_as_it_was_at_its_last_commit():
     # A transaction that acknowledges and clears the alarm, raises and updates others,
     # lifts one mask and sets another, and then fails to commit:
     e.book.acknowledge(alarm.alarm_id, "officer.jones", "on camera", T0 + 5)
-    e.book.clear(alarm.alarm_id, "officer.jones", "nothing there", T0 + 6)
+    e.book.clear(alarm.alarm_id, "officer.jones", "nothing there", T0 + 6, "nuisance_unknown")
     feed(e, [fence(20, T0 + 7, 3000)])
     feed(e, [fence(20, T0 + 12, 2900)])
     e.book.unmask("Z03", "officer.smith")

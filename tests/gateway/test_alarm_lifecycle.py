@@ -101,9 +101,11 @@ async def test_the_alarm_lifecycle_is_visible_on_retained_topics_and_in_the_jour
     assert (await desk.request("ack", alarm_id=alarm["alarm_id"], note="response team sent"))["status"] == "ok"
     # Escalated, it is severity 1 now: clearing it takes a second account.
     assert alarm["severity"] == 1
-    assert (await desk.approved(await desk.request("clear", alarm_id=alarm["alarm_id"], note="detained")))[
-        "status"
-    ] == "ok"
+    assert (
+        await desk.approved(
+            await desk.request("clear", alarm_id=alarm["alarm_id"], note="detained", reason="intrusion")
+        )
+    )["status"] == "ok"
     deadline = time.time() + 10
     while await retained(broker.port) and time.time() < deadline:
         pass  # each look takes half a second

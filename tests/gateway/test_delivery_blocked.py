@@ -88,7 +88,9 @@ def test_a_cleared_finding_is_raised_afresh_by_the_next_stretch_of_the_jam(gatew
     (first,) = gateway.alarms.book.open_alarms()
     book = gateway.alarms.book
     book.acknowledge(first.alarm_id, "j.smith", "seen", now + 70)
-    book.clear(first.alarm_id, "j.smith", "radio checked", now + 70)  # as if approved by a second account
+    book.clear(
+        first.alarm_id, "j.smith", "radio checked", now + 70, "nuisance_unknown"
+    )  # as if approved by a second account
     book.commit()
     node.fence()  # the next climb, jammed too
     gateway.on_stream(node.heartbeat(queued=2), Reception("fence", now + 120))

@@ -70,10 +70,28 @@ def test_an_acknowledgement_is_a_change_a_response_and_a_row() -> None:
 def test_clearing_follows_acknowledging() -> None:
     d, book = desk()
     alarm_id = raised(book)
-    assert ask(d, "clear", alarm_id=alarm_id, note="x").response["status"] == "error"
+    assert ask(d, "clear", alarm_id=alarm_id, note="x", reason="test").response["status"] == "error"
     ask(d, "ack", alarm_id=alarm_id, note="seen")
-    decision = ask(d, "clear", alarm_id=alarm_id, note="fox left")
+    decision = ask(d, "clear", alarm_id=alarm_id, note="fox left", reason="nuisance_animal")
     assert decision.changes[0].alarm.state == CLEARED
+
+
+@pytest.mark.parametrize("reason", [None, "", "fox", "NUISANCE_ANIMAL", 3])
+def test_clearing_says_what_the_alarm_was_or_is_refused(reason: object) -> None:
+    # Nuisance alarms per zone per 30 days can only be counted if every clearing says what
+    # the alarm was: intrusion, attempted, nuisance (weather, animal, vegetation, unknown),
+    # maintenance or test.
+    d, book = desk()
+    alarm_id = raised(book)
+    ask(d, "ack", alarm_id=alarm_id, note="seen")
+    fields: dict[str, object] = {"alarm_id": alarm_id, "note": "fox left"}
+    if reason is not None:
+        fields["reason"] = reason
+    refused = ask(d, "clear", **fields)
+    assert refused.response["status"] == "error" and "reason code" in refused.response["error"]
+    assert refused.changes == [] and book.alarms[alarm_id].state == ACKNOWLEDGED
+    cleared = ask(d, "clear", alarm_id=alarm_id, note="fox left", reason="nuisance_animal")
+    assert cleared.changes[0].alarm.as_json()["reason"] == "nuisance_animal"
 
 
 def test_a_request_cannot_act_under_another_name() -> None:
@@ -190,7 +208,7 @@ def test_clearing_a_severity_1_alarm_waits_for_approval() -> None:
     alarm_id = raised(book, DRONE_DROP)
     assert book.alarms[alarm_id].severity == 1
     ask(d, "ack", alarm_id=alarm_id, note="seen")
-    asked = ask(d, "clear", alarm_id=alarm_id, note="package found")
+    asked = ask(d, "clear", alarm_id=alarm_id, note="package found", reason="intrusion")
     assert asked.response["status"] == "pending" and asked.changes == []
     cleared = approve(d, asked)
     assert cleared.changes[0].alarm.state == CLEARED and cleared.changes[0].operator == "j.smith"
@@ -203,10 +221,10 @@ def test_an_alarm_about_the_system_itself_is_never_cleared_by_one_operator(categ
     d, book = desk()
     alarm_id = raised(book, category)
     assert book.alarms[alarm_id].severity == 2
-    unacknowledged = ask(d, "clear", alarm_id=alarm_id, note="x")
+    unacknowledged = ask(d, "clear", alarm_id=alarm_id, note="x", reason="test")
     assert unacknowledged.response["error"] == "alarm %s must be acknowledged before it is cleared" % alarm_id
     ask(d, "ack", alarm_id=alarm_id, note="seen")
-    asked = ask(d, "clear", alarm_id=alarm_id, note="nothing there")
+    asked = ask(d, "clear", alarm_id=alarm_id, note="nothing there", reason="nuisance_unknown")
     assert asked.response["status"] == "pending" and asked.changes == []
     assert asked.asked is not None and asked.asked.why == "clearing a %s alarm" % category
     assert book.alarms[alarm_id].state == ACKNOWLEDGED
@@ -218,7 +236,7 @@ def test_a_climb_is_still_one_operators_to_clear() -> None:
     d, book = desk()
     alarm_id = raised(book, INTRUSION)
     ask(d, "ack", alarm_id=alarm_id, note="seen")
-    assert ask(d, "clear", alarm_id=alarm_id, note="fox").changes[0].alarm.state == CLEARED
+    assert ask(d, "clear", alarm_id=alarm_id, note="fox", reason="nuisance_animal").changes[0].alarm.state == CLEARED
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ async def test_disarming_and_a_walk_test_wait_for_a_supervisor_and_a_tamper_is_n
     assert site.gateway is not None
     for alarm in site.gateway.alarms.book.open_alarms():  # the office deals with both
         site.gateway.alarms.book.acknowledge(alarm.alarm_id, "m.chief", "x", time.time())
-        site.gateway.alarms.book.clear(alarm.alarm_id, "m.chief", "x", time.time())
+        site.gateway.alarms.book.clear(alarm.alarm_id, "m.chief", "x", time.time(), "test")
     site.gateway.alarms.book.commit()
     await heard(site, node.fence(peak=3000))  # the installer climbs to test: a test, no alarm
     assert site.alarms() == []

@@ -35,7 +35,9 @@ async def test_one_operator_cannot_clear_a_jammer_or_an_opened_box_away(site: Se
     async with site.console("j.smith") as smith, site.console("m.chief") as chief:
         for alarm in (blocked, tampered):
             assert (await smith.request("ack", alarm_id=alarm.alarm_id, note="radio checked"))["status"] == "ok"
-            asked = await smith.request("clear", alarm_id=alarm.alarm_id, note="nothing there")
+            asked = await smith.request(
+                "clear", alarm_id=alarm.alarm_id, note="nothing there", reason="nuisance_unknown"
+            )
             assert asked["status"] == "pending" and asked["data"]["requested_by"] == "j.smith"
             assert book.alarms[alarm.alarm_id].state == ACKNOWLEDGED  # before: cleared by him alone
         # The jam goes on: the next climb is jammed too, and the open alarm is back in front of the desk.
@@ -45,7 +47,9 @@ async def test_one_operator_cannot_clear_a_jammer_or_an_opened_box_away(site: Se
 
         # A supervisor agrees, the radio is checked; the jammer waits, then jams the next climb.
         assert (await smith.request("ack", alarm_id=blocked.alarm_id, note="again"))["status"] == "ok"
-        asked = await smith.request("clear", alarm_id=blocked.alarm_id, note="spectrum clear now")
+        asked = await smith.request(
+            "clear", alarm_id=blocked.alarm_id, note="spectrum clear now", reason="nuisance_unknown"
+        )
         approved = await chief.request("approve", request_id=asked["data"]["request_id"])
         assert approved["status"] == "ok" and approved["data"]["result"]["state"] == "cleared"
         assert blocked.alarm_id not in [a.alarm_id for a in book.open_alarms()]

@@ -14,6 +14,12 @@ const state = {
   pending: [],         // requests waiting for a second account's approval
   masks: {},           // zone -> {operator, approved_by, reason, until}
   walkTests: {},       // node id -> until when its detections are tests
+  nuisance: {},        // zone -> nuisance alarms cleared in the last 30 days
+  reasons: {},         // reason code -> what the operator reads
+  timezone: "UTC",     // the site's: every time shown in it, UTC on hover
+  selected: null,      // the alarm the keyboard works on
+  detail: null,        // the alarm whose evidence is open
+  known: new Set(),    // alarms the operator has been told of (sound, notification)
   logOldest: null,
   stats: {firstRender: null, snapshots: 0, updates: 0, lastUpdate: null},
 };
@@ -24,7 +30,21 @@ const $ = (id) => document.getElementById(id);
 // page only leaves out the buttons a role would be refused.
 const DESK = ["operator", "supervisor"];
 const mayAct = () => state.me && DESK.includes(state.me.role);
-const clock = (t) => new Date(t * 1000).toISOString().slice(11, 16) + " UTC";
+// Times in the site's own zone (the config's), as the control room lives by them; UTC on hover.
+let localTime = new Intl.DateTimeFormat("en-GB", {hour: "2-digit", minute: "2-digit", timeZone: "UTC"});
+let localStamp = localTime;
+function setTimeZone(zone) {
+  state.timezone = zone || "UTC";
+  localTime = new Intl.DateTimeFormat("en-GB", {hour: "2-digit", minute: "2-digit", timeZone: state.timezone});
+  localStamp = new Intl.DateTimeFormat("en-GB", {year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: state.timezone, timeZoneName: "short"});
+}
+const utc = (t) => new Date(t * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+const clock = (t) => localTime.format(new Date(t * 1000));
+const stamp = (t) => localStamp.format(new Date(t * 1000));
+function timeCell(t) {   // a table cell with the local time, UTC in its title
+  return el("td", {class: "time", title: utc(t)}, stamp(t));
+}
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs, text) {
@@ -63,50 +83,88 @@ async function post(path, body) {
   return data;
 }
 
-// -- the map ------------------------------------------------------------------------------
+// -- the site plan ------------------------------------------------------------------------
+// Leaflet with a metric CRS: one map unit is one metre of the site (x east, y north), so
+// every point the gateway sends (fence, zones, nodes, located alarms, drone trails) is drawn
+// where it is; the plan's other lines (inner fence, wall, gates, buildings) beneath.
 
-const map = {scale: 1, minX: 0, maxY: 0};
+const map = {leaflet: null, layers: {}, markers: {nodes: new Map(), alarms: new Map()}, fitted: false};
+window.perimeterMap = null;
 
-function xy(point) { return [(point[0] - map.minX).toFixed(2), (map.maxY - point[1]).toFixed(2)]; }
-function points(path) { return path.map((p) => xy(p).join(",")).join(" "); }
+const ll = (p) => L.latLng(p[1], p[0]);   // site [x, y] in metres -> Leaflet's [lat, lng]
+
+function tagged(layer, attrs) {
+  // Leaflet makes the SVG element when the layer is added: tag it then, for CSS and specs.
+  const element = layer.getElement && layer.getElement();
+  if (element) for (const [k, v] of Object.entries(attrs)) element.setAttribute(k, v);
+  return layer;
+}
 
 function drawMap() {
-  const root = $("map");
-  root.replaceChildren();
-  const line = state.perimeter.line;
-  const xs = line.map((p) => p[0]), ys = line.map((p) => p[1]);
-  const pad = Math.max(10, 0.05 * (Math.max(...xs) - Math.min(...xs)), 0.05 * (Math.max(...ys) - Math.min(...ys)));
-  map.minX = Math.min(...xs) - pad;
-  map.maxY = Math.max(...ys) + pad;
-  const width = Math.max(...xs) + pad - map.minX, height = map.maxY - (Math.min(...ys) - pad);
-  map.unit = Math.max(width, height) / 120;   // marker size: the same on any site
-  root.setAttribute("viewBox", "0 0 " + width.toFixed(1) + " " + height.toFixed(1));
-  // As tall as the site is, within reason: a straight fence gets a strip, a compound a square.
-  root.style.height = Math.round(Math.min(420, Math.max(140, root.clientWidth * height / width))) + "px";
-  root.append(svg("polyline", {class: "fence", points: points(line)}));
-  for (const zone of state.perimeter.zones) {
-    const path = svg("polyline", {class: "zone", "data-zone": zone.name, points: points(zone.path)});
-    path.append(svg("title"));
-    path.lastChild.textContent = zone.name;
-    root.append(path);
+  if (!map.leaflet) {
+    map.leaflet = L.map("map", {crs: L.CRS.Simple, minZoom: -6, maxZoom: 6, zoomSnap: 0.25,
+      attributionControl: false, zoomControl: true, keyboard: false});
+    window.perimeterMap = map.leaflet;
+    for (const name of ["image", "plan", "fence", "zones", "cameras", "nodes", "tracks", "alarms"]) {
+      map.layers[name] = L.layerGroup().addTo(map.leaflet);
+    }
   }
-  root.append(svg("g", {id: "map-nodes"}), svg("g", {id: "map-alarms"}), svg("g", {id: "map-tracks"}));
+  for (const group of Object.values(map.layers)) group.clearLayers();
+  map.markers.nodes.clear();
+  map.markers.alarms.clear();
+  const perimeter = state.perimeter, plan = perimeter.plan || {lines: [], cameras: [], image: null};
+  // The view first: Leaflet adds layers (and makes their elements) only once the map has one.
+  const everything = [...perimeter.line, ...plan.lines.flatMap((l) => l.points)];
+  if (!map.fitted && everything.length) {
+    map.leaflet.fitBounds(L.latLngBounds(everything.map(ll)), {padding: [24, 24]});
+    map.fitted = true;
+  }
+  if (plan.image) {
+    L.imageOverlay(plan.image.url, plan.image.bounds.map(ll), {className: "plan-image"}).addTo(map.layers.image);
+  }
+  for (const line of plan.lines) {
+    const shape = line.kind === "building" ? L.polygon : L.polyline;
+    const layer = shape(line.points.map(ll), {className: "plan-line plan-" + line.kind, interactive: true});
+    layer.bindTooltip(line.name, {sticky: true});
+    map.layers.plan.addLayer(layer);
+    tagged(layer, {"data-kind": line.kind, "data-name": line.name});
+  }
+  const fence = L.polyline(perimeter.line.map(ll), {className: "fence", interactive: false});
+  map.layers.fence.addLayer(fence);
+  for (const zone of perimeter.zones) {
+    const layer = L.polyline(zone.path.map(ll), {className: "zone"});
+    layer.bindTooltip(zone.name, {sticky: true});
+    map.layers.zones.addLayer(layer);
+    tagged(layer, {"data-zone": zone.name});
+  }
+  for (const camera of plan.cameras) {
+    const layer = L.circleMarker(ll(camera.xy), {className: "camera", radius: 5});
+    layer.bindTooltip(camera.name + (camera.preset ? ": preset " + camera.preset : ""));
+    map.layers.cameras.addLayer(layer);
+    tagged(layer, {"data-camera": camera.name});
+  }
   paintZones();
   for (const node of state.nodes.values()) paintNodeMarker(node);
   paintAlarmMarkers();
   paintTracks();
 }
 
+function paintZoneLines() {
+  map.layers.zones && map.layers.zones.eachLayer((layer) => {
+    const element = layer.getElement();
+    if (element) element.setAttribute("data-state", state.zones[element.dataset.zone] || "clear");
+  });
+}
+
 function paintZones() {
-  for (const path of document.querySelectorAll("#map .zone")) {
-    path.setAttribute("data-state", state.zones[path.dataset.zone] || "clear");
-  }
+  paintZoneLines();
   const body = $("zones").tBodies[0];
   body.replaceChildren();
   for (const zone of (state.perimeter ? state.perimeter.zones : [])) {
     const zoneState = state.zones[zone.name] || "clear";
     const row = el("tr", {"data-zone": zone.name, "data-state": zoneState});
-    row.append(el("td", {}, zone.name), el("td", {class: "state"}, zoneState));
+    row.append(el("td", {}, zone.name), el("td", {class: "state"}, zoneState),
+      el("td", {class: "nuisance"}, String(state.nuisance[zone.name] || 0)));
     const cell = el("td");
     const mask = state.masks[zone.name];
     const masked = mask && mask.until > now();
@@ -135,48 +193,64 @@ function paintZones() {
 }
 
 function paintNodeMarker(node) {
-  if (!node.xy || !$("map-nodes")) return;
-  let marker = document.querySelector('#map-nodes [data-node="' + node.id + '"]');
+  if (!node.xy || !map.leaflet) return;
+  let marker = map.markers.nodes.get(node.id);
   if (!marker) {
-    marker = svg("circle", {class: "node", "data-node": node.id, r: (map.unit * 0.45).toFixed(2)});
-    marker.append(svg("title"));
-    $("map-nodes").append(marker);
+    marker = L.circleMarker(ll(node.xy), {className: "node", radius: 4});
+    marker.bindTooltip("");
+    map.layers.nodes.addLayer(marker);
+    map.markers.nodes.set(node.id, marker);
+    tagged(marker, {"data-node": node.id});
   }
-  const [x, y] = xy(node.xy);
-  marker.setAttribute("cx", x);
-  marker.setAttribute("cy", y);
-  marker.setAttribute("data-supervision", node.tamper ? "tamper" : node.supervision);
-  marker.firstChild.textContent = node.name + " (" + node.id + "): " + node.supervision;
+  marker.setLatLng(ll(node.xy));
+  marker.setTooltipContent(node.name + " (" + node.id + "): " + node.supervision);
+  tagged(marker, {"data-supervision": node.tamper ? "tamper" : node.supervision});
 }
 
 function paintAlarmMarkers() {
-  const group = $("map-alarms");
-  if (!group) return;
-  group.replaceChildren();
+  if (!map.leaflet) return;
+  const group = map.layers.alarms;
+  group.clearLayers();
+  map.markers.alarms.clear();
   for (const alarm of state.alarms.values()) {
     if (!alarm.xy) continue;
-    const [x, y] = xy(alarm.xy);
-    const marker = svg("circle", {class: "alarm-marker", "data-state": alarm.state, "data-alarm-id": alarm.alarm_id,
-      cx: x, cy: y, r: (map.unit * 1.2).toFixed(2)});
-    marker.append(svg("title"));
-    marker.firstChild.textContent = alarm.category + " " + alarm.alarm_id;
-    group.append(marker);
+    const error = (alarm.detail || {}).error_m;
+    if (error) {   // where it may be: the located point's error, in metres on the plan
+      const area = L.circle(ll(alarm.xy), {radius: error, className: "alarm-error", interactive: false});
+      group.addLayer(area);
+      tagged(area, {"data-state": alarm.state});
+    }
+    const marker = L.circleMarker(ll(alarm.xy), {className: "alarm-marker", radius: 9});
+    marker.bindTooltip(alarm.category.replace("_", " ") + " · " + (alarm.zone || "") + " · " + alarm.alarm_id);
+    marker.on("click", () => openDetail(alarm.alarm_id));
+    group.addLayer(marker);
+    map.markers.alarms.set(alarm.alarm_id, marker);
+    tagged(marker, {"data-alarm-id": alarm.alarm_id, "data-state": alarm.state, "data-category": alarm.category});
   }
 }
 
 function paintTracks() {
-  const group = $("map-tracks");
-  if (!group) return;
-  group.replaceChildren();
+  if (!map.leaflet) return;
+  const group = map.layers.tracks;
+  group.clearLayers();
   for (const track of state.tracks) {
-    if (track.trail.length > 1) group.append(svg("polyline", {class: "track-trail", points: points(track.trail)}));
-    const [x, y] = xy(track.xy);
-    const marker = svg("path", {class: "drone", "data-track": track.track,
-      d: "M" + x + " " + (y - map.unit * 1.6) + " l" + map.unit * 1.4 + " " + map.unit * 2.6 +
-         " h" + (-map.unit * 2.8) + " z"});
-    marker.append(svg("title"));
-    marker.firstChild.textContent = "drone track " + track.track + " at " + track.position_m + " m";
-    group.append(marker);
+    if (track.trail.length > 1) {
+      group.addLayer(tagged(L.polyline(track.trail.map(ll), {className: "track-trail", interactive: false}), {}));
+      // A time mark each minute along the trail: where the drone was, when.
+      const times = track.trail_t || [];
+      let last = -Infinity;
+      times.forEach((t, i) => {
+        if (t - last < 60) return;
+        last = t;
+        const mark = L.circleMarker(ll(track.trail[i]), {className: "track-mark", radius: 2});
+        mark.bindTooltip(clock(t));
+        group.addLayer(mark);
+      });
+    }
+    const marker = L.circleMarker(ll(track.xy), {className: "drone", radius: 7});
+    marker.bindTooltip("drone track " + track.track + " at " + track.position_m + " m");
+    group.addLayer(marker);
+    tagged(marker, {"data-track": track.track});
   }
 }
 
@@ -239,19 +313,30 @@ function alarmRow(alarm) {
   const row = el("tr", {"data-alarm-id": alarm.alarm_id, title: alarm.alarm_id});
   for (const name of ["severity", "age", "category", "zone", "where", "state"]) row.append(el("td", {class: name}));
   const actions = el("td", {class: "actions"});
+  const open = el("button", {type: "button", class: "open", title: "o: the evidence"}, "Evidence");
+  open.addEventListener("click", () => openDetail(alarm.alarm_id));
+  actions.append(open);
   if (mayAct()) {
+    const path = "/api/alarms/" + encodeURIComponent(alarm.alarm_id);
     const note = el("input", {class: "note", placeholder: "note (required)", "aria-label": "note"});
     const ack = el("button", {type: "button", class: "ack"}, "Acknowledge");
+    // What the alarm was: required to clear it (the gateway refuses a clearing without one),
+    // and what the nuisance rate per zone is counted from.
+    const reason = el("select", {class: "reason", "aria-label": "reason code"});
+    reason.append(el("option", {value: ""}, "reason…"));
+    for (const [code, label] of Object.entries(state.reasons)) reason.append(el("option", {value: code}, label));
     const clear = el("button", {type: "button", class: "clear"}, "Clear");
-    ack.addEventListener("click", () => act("/api/alarms/" + encodeURIComponent(alarm.alarm_id) + "/ack",
-      {note: note.value}));
-    clear.addEventListener("click", () => act("/api/alarms/" + encodeURIComponent(alarm.alarm_id) + "/clear",
-      {note: note.value}));
-    actions.append(note, ack, clear);
+    ack.addEventListener("click", () => act(path + "/ack", {note: note.value}));
+    note.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); act(path + "/ack", {note: note.value}); }
+    });
+    clear.addEventListener("click", () => act(path + "/clear", {note: note.value, reason: reason.value}));
+    actions.append(note, ack, reason, clear);
   } else {
-    actions.textContent = "view only";
+    actions.append(el("span", {}, " view only"));
   }
   row.append(actions);
+  row.addEventListener("click", (event) => { if (event.target === row || event.target.tagName === "TD") select(alarm.alarm_id); });
   return row;
 }
 
@@ -280,10 +365,197 @@ function paintAlarms() {
     fillAlarmRow(row, alarm);
     body.append(row);   // moves an existing row into order; its note input keeps its text
   }
-  const active = sorted.filter((a) => a.state === "active").length;
-  $("alarm-count").textContent = "(" + sorted.length + " open, " + active + " unacknowledged)";
-  document.title = (active ? "(" + active + ") " : "") + "Perimeter";
+  const active = sorted.filter((a) => a.state === "active");
+  $("alarm-count").textContent = "(" + sorted.length + " open, " + active.length + " unacknowledged)";
+  // The page's title says it on a tab or a video wall: how many, and the gravest.
+  const top = active[0];
+  document.title = top ? "(" + active.length + ") " + top.category.replace("_", " ").toUpperCase() + " " +
+    (top.zone || "") + " · Perimeter" : "Perimeter";
+  if (state.selected && !state.alarms.has(state.selected)) state.selected = null;
+  for (const row of body.rows) row.toggleAttribute("data-selected", row.dataset.alarmId === state.selected);
   paintAlarmMarkers();
+  tell(active);
+  alert.update(active);
+}
+
+// -- telling the operator -------------------------------------------------------------------
+// A new alarm sounds, by severity, until every alarm is acknowledged; a mute (journalled by
+// the gateway, at most ten minutes) holds it off. A browser notification reaches an operator
+// looking at another window.
+
+const TONES = {1: {freqs: [880, 660], every: 0.8}, 2: {freqs: [740, 740], every: 1.5}, 3: {freqs: [520], every: 3}};
+
+const alert = {
+  context: null, timer: null, mutedUntil: 0, severity: null, blocked: false,
+  update(active) {
+    const want = active.length && now() >= this.mutedUntil;
+    if (!want) { this.stop(); return; }
+    const severity = Math.min(3, ...active.map((a) => a.severity));
+    if (this.timer && severity === this.severity) return;
+    this.start(severity);
+  },
+  start(severity) {
+    this.stop(true);
+    this.severity = severity;
+    try {
+      this.context = this.context || new AudioContext();
+    } catch (e) { return; }
+    this.context.resume().then(() => { this.blocked = false; paintSound(); },
+      () => { this.blocked = true; paintSound(); });
+    const tone = TONES[severity];
+    const beep = () => {
+      const t0 = this.context.currentTime;
+      tone.freqs.forEach((f, i) => {
+        const osc = this.context.createOscillator(), gain = this.context.createGain();
+        osc.frequency.value = f;
+        gain.gain.setValueAtTime(0.0001, t0 + i * 0.22);
+        gain.gain.exponentialRampToValueAtTime(0.3, t0 + i * 0.22 + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t0 + i * 0.22 + 0.2);
+        osc.connect(gain).connect(this.context.destination);
+        osc.start(t0 + i * 0.22);
+        osc.stop(t0 + i * 0.22 + 0.21);
+      });
+    };
+    beep();
+    this.timer = setInterval(beep, tone.every * 1000);
+    paintSound();
+  },
+  stop(restarting) {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.severity = null;
+    if (this.context && !restarting) this.context.suspend();
+    paintSound();
+  },
+  get sounding() { return Boolean(this.timer) && this.context !== null && this.context.state === "running"; },
+};
+window.perimeterAlert = alert;
+
+function paintSound() {
+  const button = $("sound");
+  if (!button) return;
+  const muted = now() < alert.mutedUntil;
+  button.textContent = muted ? "Muted until " + clock(alert.mutedUntil) : alert.blocked ? "Sound blocked: click"
+    : alert.timer ? "Sounding: m mutes" : "Sound on";
+  button.dataset.state = muted ? "muted" : alert.blocked ? "blocked" : alert.timer ? "sounding" : "quiet";
+}
+
+async function mute(minutes) {
+  try {
+    const data = await post("/api/console/mute", {minutes: minutes});
+    alert.mutedUntil = data.until;
+    alert.stop();
+    setTimeout(() => paintAlarms(), (data.until - now()) * 1000 + 200);
+  } catch (e) {
+    $("action-error").textContent = e.message;
+  }
+}
+
+function tell(active) {
+  for (const alarm of active) {
+    if (state.known.has(alarm.alarm_id + ":" + alarm.escalations)) continue;
+    state.known.add(alarm.alarm_id + ":" + alarm.escalations);
+    if (!state.stats.snapshots || !("Notification" in window) || Notification.permission !== "granted") continue;
+    const n = new Notification("Perimeter: " + alarm.category.replace("_", " ") + " in " + (alarm.zone || "?"), {
+      body: "severity " + alarm.severity + (alarm.location_m === null ? "" : " at " + alarm.location_m + " m"),
+      tag: alarm.alarm_id, requireInteraction: alarm.severity <= 2});
+    n.onclick = () => { window.focus(); openDetail(alarm.alarm_id); };
+  }
+}
+
+// -- the keyboard ---------------------------------------------------------------------------
+
+function select(alarmId) {
+  state.selected = alarmId;
+  for (const row of $("alarms").tBodies[0].rows) row.toggleAttribute("data-selected", row.dataset.alarmId === alarmId);
+}
+
+function moveSelection(step) {
+  const rows = [...$("alarms").tBodies[0].rows];
+  if (!rows.length) return;
+  const at = rows.findIndex((r) => r.dataset.alarmId === state.selected);
+  const next = at < 0 ? 0 : Math.max(0, Math.min(rows.length - 1, at + step));
+  select(rows[next].dataset.alarmId);
+  rows[next].scrollIntoView({block: "nearest"});
+}
+
+function selectedRow() {
+  if (!state.selected) moveSelection(0);
+  return $("alarms").querySelector('tbody tr[data-alarm-id="' + CSS.escape(state.selected || "") + '"]');
+}
+
+function onKey(event) {
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+  if (event.key === "Escape") { closeDetail(); if (typing) document.activeElement.blur(); return; }
+  if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === "j" || event.key === "ArrowDown") moveSelection(1);
+  else if (event.key === "k" || event.key === "ArrowUp") moveSelection(-1);
+  else if (event.key === "o" || event.key === "Enter") { const row = selectedRow(); if (row) openDetail(row.dataset.alarmId); }
+  else if (event.key === "a") {   // the note is required: the keyboard takes the operator to it
+    const row = selectedRow();
+    const note = row && row.querySelector("input.note");
+    if (note) note.focus();
+  } else if (event.key === "m") mute(2);
+  else return;
+  event.preventDefault();
+}
+
+// -- an alarm's evidence --------------------------------------------------------------------
+
+async function openDetail(alarmId) {
+  select(alarmId);
+  const response = await fetch("/api/alarms/" + encodeURIComponent(alarmId));
+  if (!response.ok) { $("action-error").textContent = "no evidence for " + alarmId; return; }
+  const data = await response.json();
+  state.detail = alarmId;
+  const a = data.alarm;
+  $("detail").hidden = false;
+  $("detail").dataset.alarmId = alarmId;
+  $("detail-title").textContent = a.category.replace("_", " ") + " · " + (a.zone || "no zone") + " · severity " + a.severity;
+  const where = a.location_m === null ? "" : " at " + a.location_m + " m" +
+    (data.error_m ? " (± " + Math.round(data.error_m) + " m)" : "") +
+    (a.detail && a.detail.inside_m ? ", " + Math.round(a.detail.inside_m) + " m inside" : "");
+  const raised = $("detail-summary");
+  raised.textContent = a.state + " · raised " + stamp(a.raised_at) + where +
+    (a.detail && a.detail.fundamental_hz ? " · fundamental " + a.detail.fundamental_hz + " Hz" : "");
+  raised.title = "raised " + utc(a.raised_at) + " · " + a.alarm_id;
+  const t = data.trust;
+  $("detail-trust").textContent = "Heard for " + t.heard_s + " s by " + t.nodes + " node" + (t.nodes === 1 ? "" : "s") +
+    " (" + t.node_ids.join(", ") + "), " + t.reports + " report" + (t.reports === 1 ? "" : "s") +
+    (data.reports_total > data.reports.length ? ", the first " + data.reports.length + " listed" : "");
+  $("detail-cameras").textContent = data.cameras.length
+    ? "Cameras: " + data.cameras.map((c) => c.name + (c.preset ? " (preset " + c.preset + ")" : "")).join(", ")
+    : "No camera covers this zone on the plan.";
+  const evidence = $("evidence").tBodies[0];
+  evidence.replaceChildren();
+  for (const r of data.reports) {
+    const row = el("tr", {"data-event-id": r.event_id || "", "data-node": r.node_id});
+    const labels = Object.entries(r.labels).map(([k, v]) => k === "class" ? v : k + " " + v).join(" ");
+    const fields = Object.entries(r.fields).map(([k, v]) => k + " " + v).join(", ");
+    row.append(timeCell(r.at), el("td", {}, (r.node || "node") + " (" + r.node_id + ")"),
+      el("td", {}, r.type + (labels ? " " + labels : "")), el("td", {}, fields), el("td", {}, r.transport || ""));
+    evidence.append(row);
+  }
+  const history = $("history").tBodies[0];
+  history.replaceChildren();
+  for (const h of data.history) {
+    const row = el("tr", {"data-seq": h.seq});
+    const said = [h.note, h.reason ? "reason: " + (data.reasons[h.reason] || h.reason) : null,
+      h.approved_by ? "approved by " + h.approved_by : null].filter(Boolean).join(" · ");
+    row.append(timeCell(Date.parse(h.ts) / 1000), el("td", {}, h.action), el("td", {}, h.operator || "gateway"),
+      el("td", {}, said));
+    history.append(row);
+  }
+  if (data.xy && map.leaflet) {   // the place on the plan
+    map.leaflet.panTo(ll(data.xy));
+    const marker = map.markers.alarms.get(alarmId);
+    if (marker) marker.openTooltip();
+  }
+}
+
+function closeDetail() {
+  state.detail = null;
+  $("detail").hidden = true;
 }
 
 // -- nodes --------------------------------------------------------------------------------
@@ -361,7 +633,7 @@ function logMatches(entry) {
 
 function logRow(entry) {
   const row = el("tr", {"data-kind": entry.kind, "data-seq": entry.seq});
-  row.append(el("td", {}, entry.seq), el("td", {}, entry.ts.replace("T", " ").replace("Z", "")),
+  row.append(el("td", {}, entry.seq), timeCell(Date.parse(entry.ts) / 1000),
     el("td", {}, entry.kind), el("td", {}, entry.node_id === null ? "" : entry.node_id), el("td", {}, entry.text));
   return row;
 }
@@ -399,6 +671,9 @@ function onSnapshot(data) {
   state.pending = data.pending;
   state.masks = data.masks;
   state.walkTests = data.walk_tests;
+  state.nuisance = data.nuisance_30d || {};
+  state.reasons = data.reasons || {};
+  setTimeZone(data.timezone);
   $("site").textContent = data.site + " · " + data.gateway;
   $("alarms").tBodies[0].replaceChildren();
   drawMap();
@@ -419,9 +694,15 @@ function updated() {
 const handlers = {
   snapshot: onSnapshot,
   alarm(alarm) {
-    if (alarm.state === "cleared") state.alarms.delete(alarm.alarm_id);
-    else state.alarms.set(alarm.alarm_id, alarm);
+    if (alarm.state === "cleared") {
+      state.alarms.delete(alarm.alarm_id);
+      if (alarm.reason && alarm.reason.startsWith("nuisance_") && alarm.zone) {
+        state.nuisance[alarm.zone] = (state.nuisance[alarm.zone] || 0) + 1;
+        paintZones();
+      }
+    } else state.alarms.set(alarm.alarm_id, alarm);
     paintAlarms();
+    if (state.detail === alarm.alarm_id) openDetail(alarm.alarm_id);
     updated();
   },
   node(node) { updateNode(node); updated(); },
@@ -476,9 +757,21 @@ async function start() {
   $("log-kind").addEventListener("change", () => loadLog(false));
   $("log-node").addEventListener("change", () => loadLog(false));
   $("log-older").addEventListener("click", () => loadLog(true));
+  $("detail-close").addEventListener("click", closeDetail);
+  document.addEventListener("keydown", onKey);
+  $("sound").addEventListener("click", () => {
+    // A click is the gesture a browser asks before it plays sound; it also asks for notifications.
+    if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
+    if (now() < alert.mutedUntil) return;
+    alert.blocked = false;
+    alert.severity = null;
+    paintAlarms();
+  });
   connect();
   loadLog(false);
   setInterval(() => {   // ages tick on their own between updates
+    $("clock").textContent = stamp(now());
+    $("clock").title = utc(now());
     for (const cell of document.querySelectorAll("[data-since]")) {
       cell.textContent = cell.dataset.since === "" ? "never" : age(Number(cell.dataset.since));
     }

@@ -1,0 +1,56 @@
+"""The console's own routes beside the live page: an alarm's evidence, the sound's mute, the
+plan's image. Each answers only within a live session (the app's guard), and a mute is a
+dashboard happening the journal keeps: an operator who silences the alarm sound at 3 a.m.
+is on record, with until when."""
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from gateway.clock import utc_iso
+from gateway.dashboard.alarm_detail import alarm_detail
+
+if TYPE_CHECKING:
+    from gateway.dashboard.app import Dashboard
+
+MAX_MUTE_MINUTES = 10  # the sound comes back by itself: a mute is a moment, not a setting
+
+
+async def detail(app: "Dashboard", request: Request) -> Response:
+    async def handle() -> Response:
+        app._session(request)
+        shown = alarm_detail(app.site, request.path_params["alarm_id"])
+        if shown is None:
+            return JSONResponse({"error": "no such alarm"}, status_code=404)
+        return JSONResponse(shown)
+
+    return await app._guard(request, handle)
+
+
+async def mute(app: "Dashboard", request: Request) -> Response:
+    async def handle() -> Response:
+        session = app._session(request)
+        app._csrf(request, session)
+        body = await app._body(request)
+        minutes = body.get("minutes")
+        if not isinstance(minutes, int | float) or isinstance(minutes, bool) or not 0 < minutes <= MAX_MUTE_MINUTES:
+            return JSONResponse({"error": "minutes: 1 to %d" % MAX_MUTE_MINUTES}, status_code=400)
+        until = app.site.now() + 60 * minutes
+        row: dict[str, Any] = {"operator": session.account.name, "action": "mute", "outcome": "sound muted"}
+        row.update({"minutes": minutes, "until": utc_iso(until), "open_alarms": len(app.site.open_alarms())})
+        if not app.site.record(row):
+            return JSONResponse({"error": "the journal could not take it; the sound stays on"}, status_code=503)
+        return JSONResponse({"until": until})
+
+    return await app._guard(request, handle)
+
+
+async def plan_image(app: "Dashboard", request: Request) -> Response:
+    async def handle() -> Response:
+        app._session(request)
+        if not app.site.plan.image:
+            return JSONResponse({"error": "no plan image"}, status_code=404)
+        return FileResponse(app.site.plan.image, headers={"Cache-Control": "private, max-age=3600"})
+
+    return await app._guard(request, handle)
