@@ -7,6 +7,7 @@ perimeter's coordinates (metres, or lon/lat when the perimeter is geographic).
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -49,3 +50,15 @@ def time_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError("unknown time zone %r (an IANA name such as Europe/London, or UTC)" % name) from None
+
+
+def site_time(text: str, zone: str) -> float:
+    """A time as people give it at the site (`2026-11-25T20:00`): the site's local time unless
+    it says its own offset (`Z`, `+01:00`). ValueError naming the text otherwise."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("%r is not a time (e.g. 2026-11-25T20:00)" % text) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=time_zone(zone))
+    return when.timestamp()

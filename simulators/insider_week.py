@@ -31,6 +31,7 @@ INSIDER = "k.bent"
 ZONES = ("north", "east", "south")
 WEEK_START = datetime(2026, 11, 23, tzinfo=UTC).timestamp()
 HOUR = 3600.0
+OUTCOMES = ("nuisance_animal", "nuisance_weather", "attempted", "nuisance_animal", "nuisance_unknown", "test")
 
 
 class TurnedClock(Clock):
@@ -52,7 +53,7 @@ def write_site(folder: Path) -> Path:
     for name, role in STAFF.items():
         add_account(folder / "operators.txt", name, role, "a week of night shifts", n=2**10)
     doc = {
-        "site": {"id": SITE_ID, "name": "week", "key_file": "site.key"},
+        "site": {"id": SITE_ID, "name": "week", "key_file": "site.key", "timezone": "Europe/London"},
         "gateway": {"id": "gw", "journal": "journal.sqlite"},
         # Nodes that are never heard from between events must not fall into comm-fail.
         "supervision": {"missed_heartbeats": 100, "default_heartbeat_s": 86_400},
@@ -74,6 +75,7 @@ class Office:
     def __init__(self, gateway: Gateway, clock: TurnedClock, rng: random.Random) -> None:
         self.gateway, self.clock, self.rng = gateway, clock, rng
         self.nodes = {n: SimNode(n) for n in range(1, 10)}
+        self.cleared = 0
 
     def at(self, t: float) -> None:
         self.clock.t = t
@@ -95,13 +97,12 @@ class Office:
             self.at(t + self.rng.uniform(30, 120))
             self.ask(operator, "ack", alarm_id=alarm.alarm_id, note="camera checked")
             self.at(self.clock.t + self.rng.uniform(60, 300))
-            cleared = self.ask(
-                operator,
-                "clear",
-                alarm_id=alarm.alarm_id,
-                note="patrol found nothing further",
-                reason="nuisance_unknown",
-            )
+            # What the patrol found, in turn (not drawn from the week's random numbers, which
+            # place its climbs): mostly animals and weather, now and then someone who tried.
+            reason = OUTCOMES[self.cleared % len(OUTCOMES)] if alarm.category == "intrusion" else "maintenance"
+            self.cleared += 1
+            note = "patrol found nothing further" if reason.startswith("nuisance") else "patrol report filed"
+            cleared = self.ask(operator, "clear", alarm_id=alarm.alarm_id, note=note, reason=reason)
             if cleared.get("status") == "pending":
                 self.approve(cleared)
 

@@ -126,6 +126,8 @@ class Dashboard:
             Route("/api/alarms/{alarm_id}/{action:str}", self.alarm_action, methods=["POST"]),
             Route("/api/console/mute", partial(console.mute, self), methods=["POST"]),
             Route("/api/plan/image", partial(console.plan_image, self)),
+            Route("/handover", partial(console.handover_page, self)),
+            Route("/api/handover", partial(console.handover, self)),
             Route("/api/zones/{zone}/{action:str}", self.zone_action, methods=["POST"]),
             Route("/api/requests/{request_id}/{action:str}", self.request_action, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -1,19 +1,24 @@
 """The console's own routes beside the live page: an alarm's evidence, the sound's mute, the
-plan's image. Each answers only within a live session (the app's guard), and a mute is a
+plan's image, the shift handover. Each answers only within a live session (the app's guard), and a mute is a
 dashboard happening the journal keeps: an operator who silences the alarm sound at 3 a.m.
 is on record, with until when."""
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from gateway.clock import utc_iso
 from gateway.dashboard.alarm_detail import alarm_detail
+from gateway.site_plan import site_time
 
 if TYPE_CHECKING:
     from gateway.dashboard.app import Dashboard
 
+COOKIE = "perimeter_session"  # as the app sets it
+SHIFT_S = 12 * 3600.0  # the handover page's shift unless told
+STATIC = Path(__file__).parent / "static"
 MAX_MUTE_MINUTES = 10  # the sound comes back by itself: a mute is a moment, not a setting
 
 
@@ -52,5 +57,31 @@ async def plan_image(app: "Dashboard", request: Request) -> Response:
         if not app.site.plan.image:
             return JSONResponse({"error": "no plan image"}, status_code=404)
         return FileResponse(app.site.plan.image, headers={"Cache-Control": "private, max-age=3600"})
+
+    return await app._guard(request, handle)
+
+
+async def handover_page(app: "Dashboard", request: Request) -> Response:
+    if app.sessions.get(request.cookies.get(COOKIE)) is None:
+        return RedirectResponse("/login", status_code=303)
+    return FileResponse(STATIC / "handover.html", headers={"Cache-Control": "no-store"})
+
+
+async def handover(app: "Dashboard", request: Request) -> Response:
+    """The handover for ?start=&end= (the site's local time, as `perimeter journal report
+    --shift` takes them); the last twelve hours unless told."""
+
+    async def handle() -> Response:
+        app._session(request)
+        now = app.site.now()
+        try:
+            start_text, end_text = request.query_params.get("start"), request.query_params.get("end")
+            end = site_time(end_text, app.site.timezone) if end_text else now
+            start = site_time(start_text, app.site.timezone) if start_text else end - SHIFT_S
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if end <= start:
+            return JSONResponse({"error": "the shift must end after it starts"}, status_code=400)
+        return JSONResponse(app.site.shift(start, end))
 
     return await app._guard(request, handle)

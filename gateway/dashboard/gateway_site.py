@@ -12,6 +12,7 @@ from gateway.alarming.operator_requests import OperatorRequests
 from gateway.alarming.perimeter import Perimeter
 from gateway.clock import Clock, parse_utc, utc_iso
 from gateway.config import GatewayConfig
+from gateway.evidence import shift_report
 from gateway.evidence.hashchain import Entry
 from gateway.ingest.registry import NodeRegistry, NodeState
 from gateway.ingest.transports import Transport
@@ -67,6 +68,10 @@ class GatewaySite:
 
     def events(self, event_ids: Sequence[str]) -> list[Entry]:
         return self.transactions.journal.events(list(event_ids))
+
+    def shift(self, start: float, end: float) -> dict[str, Any]:
+        names = {n.id: n.name for n in self.config.nodes}
+        return shift_report.handover(self.transactions.journal, start, end, names, self.timezone)
 
     def nuisance_per_zone(self) -> dict[str, int]:
         now = self.clock.now()

@@ -42,6 +42,10 @@ class Site(Protocol):
         """The journalled events with these ids, oldest first."""
         ...
 
+    def shift(self, start: float, end: float) -> dict[str, Any]:
+        """The handover for a shift (`gateway/evidence/shift_report.py`), from the journal."""
+        ...
+
     def nuisance_per_zone(self) -> dict[str, int]:
         """Nuisance alarms cleared per zone in the last 30 days (by their reason codes)."""
         ...

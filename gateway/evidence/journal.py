@@ -272,12 +272,15 @@ class Journal:
         row = self._db.execute("SELECT hash FROM journal WHERE seq = ?", (seq,)).fetchone()
         return str(row[0]) if row else None
 
-    def entries(self, since: str | None = None) -> Iterator[Entry]:
-        query = "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal"
+    def entries(self, since: str | None = None, kinds: tuple[str, ...] = ()) -> Iterator[Entry]:
+        query = "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal WHERE 1=1"
         args: tuple[Any, ...] = ()
         if since:
-            query += " WHERE ts >= ?"
+            query += " AND ts >= ?"
             args = (since,)
+        if kinds:  # e.g. a handover reads alarms and silences, not a month of node events
+            query += " AND kind IN (%s)" % ",".join("?" * len(kinds))
+            args += kinds
         for seq, ts, kind, node_id, event_id, data, digest in self._db.execute(query + " ORDER BY seq", args):
             yield Entry(seq, ts, kind, node_id, event_id, json.loads(data), digest)
 

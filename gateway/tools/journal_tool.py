@@ -3,12 +3,16 @@ witness off the host, exported, and read back as the supervisor's report."""
 
 import argparse
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.config import load
+from gateway.clock import parse_utc, utc_iso
+from gateway.config import GatewayConfig, load
 from gateway.evidence.export import export
 from gateway.evidence.journal import Journal
+from gateway.site_plan import site_time, time_zone
 from gateway.tools import frame_tool
 
 
@@ -18,7 +22,9 @@ def add_parser(commands: Any) -> None:
     actions = journal.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = actions.add_parser("verify", help="check the hash chain, and against a witness's checkpoints")
     export_ = actions.add_parser("export", help="the rows as JSON lines or CSV, each with its hash")
-    report = actions.add_parser("report", help="the supervisor's report: per account, what it did")
+    report = actions.add_parser(
+        "report", help="the supervisor's report: per account, per zone (nuisance rate), or a shift's handover"
+    )
     for action in (verify, export_, report):
         where = action.add_mutually_exclusive_group()
         where.add_argument("--journal", metavar="FILE", help="the journal's SQLite file")
@@ -37,8 +43,20 @@ def add_parser(commands: Any) -> None:
     for action in (export_, report):
         action.add_argument("--since", metavar="TIME", help="rows from this UTC time on, e.g. 2026-11-22T00:00")
     export_.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
-    report.add_argument("--format", choices=("jsonl", "text"), default="text", help="default text")
-    report.add_argument("--by", choices=("operator",), default="operator", help="one section per account")
+    report.add_argument("--format", choices=("jsonl", "json", "text"), default="text", help="default text")
+    report.add_argument(
+        "--by",
+        choices=("operator", "zone"),
+        default="operator",
+        help="operator: what each account did; zone: alarms by outcome and nuisance per 30 days",
+    )
+    report.add_argument(
+        "--shift",
+        nargs=2,
+        metavar=("START", "END"),
+        help="the handover for a shift, e.g. 2026-11-25T20:00 2026-11-26T08:00 (the site's local time "
+        "unless it ends in Z or an offset)",
+    )
 
 
 def _journal_path(args: argparse.Namespace) -> Path:
@@ -79,18 +97,87 @@ def _report(journal: Journal, args: argparse.Namespace) -> int:
 
     if not args.config:
         raise frame_tool.UsageError("perimeter journal report needs --config (which node is in which zone)")
-    perimeter = load(args.config).perimeter
+    config = load(args.config)
+    perimeter = config.perimeter
 
     def zone_of(node: int) -> str | None:
         zone = perimeter.zone_of_node(node)
         return zone.name if zone is not None else None
 
+    if args.shift:
+        return _shift(journal, config, args)
+    if args.by == "zone":
+        return _zones(journal, config, args)
     reports = operator_report.report(journal.entries(args.since), zone_of)
-    if args.format == "jsonl":
+    if args.format in ("jsonl", "json"):
         for r in reports:
             print(json.dumps(r.as_json(), sort_keys=True))
     else:
         print(operator_report.text(reports))
+    return 0
+
+
+def _local(timezone: str) -> Callable[[str], str]:
+    zone = time_zone(timezone)
+    return lambda utc: datetime.fromtimestamp(parse_utc(utc), zone).strftime("%a %d %b %H:%M")
+
+
+def _shift(journal: Journal, config: GatewayConfig, args: argparse.Namespace) -> int:
+    """The handover (gateway/evidence/shift_report.py), as the dashboard's handover page shows it."""
+    import json
+
+    from gateway.evidence.shift_report import handover, text
+
+    try:
+        start, end = (site_time(t, config.timezone) for t in args.shift)
+    except ValueError as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+    if end <= start:
+        raise frame_tool.UsageError("the shift must end after it starts")
+    report = handover(journal, start, end, {n.id: n.name for n in config.nodes}, config.timezone)
+    if args.format in ("json", "jsonl"):
+        print(json.dumps(report, indent=None if args.format == "jsonl" else 2, sort_keys=True))
+    else:
+        print(text(report, _local(config.timezone)))
+    return 0
+
+
+def _zones(journal: Journal, config: GatewayConfig, args: argparse.Namespace) -> int:
+    """Per zone: alarms by outcome since --since (30 days unless told), and nuisance per 30 days."""
+    import json
+
+    from gateway.alarming.outcomes import NUISANCE, WINDOW_S, outcome
+
+    now = journal.clock.now()
+    since = parse_utc(args.since + ("" if args.since.endswith("Z") else "Z")) if args.since else now - WINDOW_S
+    rows: dict[str, dict[str, Any]] = {z.name: {"zone": z.name} for z in config.perimeter.zones}
+    for _ts, zone, reason in journal.cleared_since(utc_iso(since)):
+        row = rows.setdefault(zone or "-", {"zone": zone or "-"})
+        group = "nuisance" if reason in NUISANCE else outcome(reason)
+        row[group] = row.get(group, 0) + 1
+        if reason in NUISANCE:
+            row[reason] = row.get(reason, 0) + 1
+    days = max(1e-9, (now - since) / 86400.0)
+    for row in rows.values():
+        row["nuisance_per_30_days"] = round(row.get("nuisance", 0) * 30.0 / days, 1)
+    if args.format in ("json", "jsonl"):
+        for row in rows.values():
+            print(json.dumps(row, sort_keys=True))
+        return 0
+    print("cleared since %s, %.1f days" % (utc_iso(since), days))
+    print("%-12s %6s %9s %12s %6s %10s" % ("zone", "real", "nuisance", "maintenance", "test", "per 30 d"))
+    for row in rows.values():
+        print(
+            "%-12s %6d %9d %12d %6d %10.1f"
+            % (
+                row["zone"],
+                row.get("real", 0),
+                row.get("nuisance", 0),
+                row.get("maintenance", 0),
+                row.get("test", 0),
+                row["nuisance_per_30_days"],
+            )
+        )
     return 0
 
 
