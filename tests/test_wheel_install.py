@@ -63,6 +63,7 @@ def site(installed: Path, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     assert not desk.resolve().is_relative_to(CHECKOUT)
     init = ["site", "init", "etc", "--name", "hmp-test", "--id", str(SITE_ID), "--supervisor", "s.jones"]
     init += ["--state-dir", "state", "--no-off-host-witness", "--mqtt-port", str(free_port()), "--password-stdin"]
+    init += ["--timezone", "Europe/London"]  # the dashboard's and the reports' clock
     result = perimeter(installed, desk, *init, stdin=PASSWORD + "\n")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     yield desk / "etc", desk / "state"
@@ -77,6 +78,7 @@ def test_the_units_site_init_writes_verify_and_agree_with_each_other_and_the_con
         ["systemd-analyze", "verify", *map(str, sorted(units.glob("*.service")))], capture_output=True, text=True
     )
     assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr
+    assert 'timezone = "Europe/London"' in (etc / "gateway.toml").read_text()
     gateway = (units / "perimeter-gateway.service").read_text()
     broker = (units / "perimeter-mosquitto.service").read_text()
     config = tomllib.loads((etc / "gateway.toml").read_text())

@@ -32,6 +32,8 @@ class DashboardState:
                 del trail[:-TRAIL_POINTS]
         if self.feed.subscribers:
             self.feed.stage("alarm", dict(alarm_view(self.site, alarm), action=change.action))
+            if alarm.category == DRONE:  # the plan moves the drone now, not at the next supervision round
+                self.tracks(self.site.drone_tracks())
 
     def zone(self, zone: str, state: str) -> None:
         if self.zone_state.get(zone) != state:

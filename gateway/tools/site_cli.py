@@ -3,6 +3,7 @@ site written ready to run, the site key's life cycle, and the accounts of the pe
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,12 @@ def add_parsers(commands: Any) -> None:
         help="where the daemons write: journal, node keys, broker persistence (default /var/lib/perimeter)",
     )
     init.add_argument("--user", default="perimeter", help="the user the units run as (default perimeter)")
+    init.add_argument(
+        "--timezone",
+        default=None,
+        metavar="ZONE",
+        help="the site's time zone, e.g. Europe/London (default: this machine's, else UTC)",
+    )
     init.add_argument("--password-stdin", action="store_true", help="the supervisor's password on stdin")
     init.add_argument("--witness-syslog", metavar="HOST:PORT", help="the syslog collector off this host")
     init.add_argument("--witness-webhook", metavar="URL", help="the HTTPS collector off this host")
@@ -130,6 +137,15 @@ def _site(args: argparse.Namespace) -> int:
         raise frame_tool.UsageError(str(exc)) from None
 
 
+def machine_time_zone() -> str:
+    """This machine's time zone by name (Debian keeps it in /etc/timezone), else UTC."""
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+    except OSError:
+        return "UTC"
+    return name or "UTC"
+
+
 def _site_init(args: argparse.Namespace) -> int:
     from gateway.identity.accounts import AccountError
     from gateway.tools.site_init import Layout, OffHostWitness, SiteInitError, give_to_service_user, init_site
@@ -145,6 +161,7 @@ def _site_init(args: argparse.Namespace) -> int:
 
         password = getpass.getpass("password for %s: " % args.supervisor)
     layout = Layout(Path(args.folder).resolve(), Path(args.state_dir).resolve(), args.user)
+    layout = replace(layout, timezone=args.timezone or machine_time_zone())
     try:
         written = init_site(
             Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port, witness, layout

@@ -41,6 +41,7 @@ from gateway.identity.accounts import add_account
 from gateway.identity.broker_accounts import GATEWAY_USER, broker_folder, write_broker_files
 from gateway.identity.site_key import write_site_key
 from gateway.outputs import topics
+from gateway.site_plan import time_zone
 
 
 class SiteInitError(Exception):
@@ -86,6 +87,7 @@ class Layout:
     user: str = "perimeter"
     executable: str = ""  # the perimeter command the gateway unit runs (default: this one)
     mosquitto: str = "/usr/sbin/mosquitto"
+    timezone: str = "UTC"  # the site's clock: what the dashboard and the reports show
 
     def substitute(self, text: str) -> str:
         for word, value in (
@@ -121,6 +123,10 @@ def init_site(
     folder = layout.config
     if not USERNAME.fullmatch(layout.user):
         raise SiteInitError("--user: %r is not a user name" % layout.user)
+    try:
+        time_zone(layout.timezone)
+    except ValueError as exc:
+        raise SiteInitError("--timezone: %s" % exc) from None
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         held = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
         raise SiteInitError(
@@ -197,6 +203,7 @@ def _write(
             # Written by the gateway at a key change: in the state directory, the one it may write.
             "node_keys_file": str(state / "node-keys.json"),
             "revocations_file": str(state / "revocations.json"),
+            "timezone": layout.timezone,
         },
         "gateway": {"id": "gw1", "journal": str(state / "journal.sqlite")},
         "mqtt": {"port": mqtt_port, "username": GATEWAY_USER, "password_file": "broker/gateway.password"},

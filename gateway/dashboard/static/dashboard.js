@@ -21,7 +21,7 @@ const state = {
   detail: null,        // the alarm whose evidence is open
   known: new Set(),    // alarms the operator has been told of (sound, notification)
   logOldest: null,
-  stats: {firstRender: null, snapshots: 0, updates: 0, lastUpdate: null},
+  stats: {firstRender: null, snapshots: 0, updates: 0, lastUpdate: null, tracksShown: 0},
 };
 window.perimeterStats = state.stats;
 
@@ -716,7 +716,7 @@ const handlers = {
     paintNodes();
     updated();
   },
-  tracks(data) { state.tracks = data.tracks; paintTracks(); updated(); },
+  tracks(data) { state.tracks = data.tracks; paintTracks(); state.stats.tracksShown++; updated(); },
   log(entry) { addLog(entry); },
   time(data) { state.offset = data.server_time - Date.now() / 1000; },
   logout() { window.location.assign("/login"); },
