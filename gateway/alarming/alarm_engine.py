@@ -238,6 +238,10 @@ class AlarmEngine:
             detail = landing.detail() if landing is not None and inside else {}
             if landing is not None:
                 landing.reported = True
+                if not inside:  # a post alone: at the post, how far in only as near as it feels
+                    only = next(iter(landing.reports.values()))
+                    landing.inside_m, landing.error_m = self.landings.lone_place(only)
+                    detail = landing.detail()
             return self._landing(where, [d.event_id], d.at, detail, placed=False)
         evidence = landing.evidence if not landing.reported else [d.event_id]
         landing.reported = True

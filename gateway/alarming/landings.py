@@ -194,9 +194,20 @@ class Landings:
             if landing.lone_at is not None and landing.lone_at <= now and not landing.reported:
                 landing.lone_at = None
                 if len(landing.reports) == 1:
-                    landing.location_m = next(iter(landing.reports.values())).chainage_m
+                    only = next(iter(landing.reports.values()))
+                    landing.location_m = only.chainage_m
+                    landing.inside_m, landing.error_m = self.lone_place(only)
                     found.append(landing)
         return found
+
+    def lone_place(self, report: Report) -> tuple[float, float]:
+        """How far inside one sensor alone puts a landing, and the error of that. A ground node
+        felt it around itself; a fence sensor cannot tell how far in: where throws land
+        (`typical_m`), no farther than the range a typical package is sensed at."""
+        reach = self._lone_range(report)
+        if report.channel == GROUND:
+            return report.inside_m, reach
+        return min(self.rule.typical_m, reach), reach
 
     # -- the physics -----------------------------------------------------------------------
 

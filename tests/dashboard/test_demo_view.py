@@ -134,4 +134,4 @@ async def test_the_demo_detects_each_attack_and_the_dashboard_shows_it_live(brow
         expected = (view["w"] / 2 + (x - view["cx"]) * scale, view["h"] / 2 - (y - view["cy"]) * scale)
         assert math.dist(marker["px"], expected) < 1.5, (category, marker["px"], expected)
         if category == "throw_over":  # a landing is drawn inside the prison, off the fence line
-            assert inside > 0 and 0 < x < 100 and 0 < y < 50
+            assert inside > 0 and 0 < x < 100 and 0 < y < 50, alarm["detail"]

@@ -222,6 +222,8 @@ def test_where_the_site_trusts_one_node_a_loud_lone_thud_is_a_landing_near_it() 
     assert e.next_deadline() == T0 + 2.5
     alarms = raised(e.tick(T0 + 2.5), THROW_OVER)
     assert len(alarms) == 1 and alarms[0].location_m == 375.0 and alarms[0].evidence == [report.event_id]
+    # How far in one microphone cannot tell: drawn where throws land, with the range it is heard at.
+    assert alarms[0].detail["inside_m"] == Rules().landing.typical_m and alarms[0].detail["error_m"] > 5
 
 
 def test_a_thud_that_one_node_alone_heard_is_no_alarm() -> None:
@@ -298,6 +300,16 @@ def test_an_impact_inside_with_no_climb_is_a_throw_over():
     alarms = raised(feed(e, [event(106, "impact", T0, peak=9000, noise_floor=30, duration_ms=50)]))
     assert [a.category for a in alarms] == [THROW_OVER]
     assert alarms[0].location_m == 330.0 and alarms[0].zone == "Z04"
+
+
+def test_a_fence_posts_impact_alone_is_drawn_a_few_metres_inside_with_its_error():
+    # A post's ground channel felt a package land near it: at the post along the line; how far
+    # in it cannot tell, so the plan draws it where throws land, within the range it feels.
+    e = engine()
+    alarms = raised(feed(e, [event(11, "impact", T0, peak=9000, noise_floor=30, duration_ms=50)]))
+    assert [a.category for a in alarms] == [THROW_OVER] and alarms[0].location_m == 315.0
+    detail = alarms[0].detail
+    assert 0 < detail["inside_m"] <= Rules().landing.typical_m and detail["error_m"] >= detail["inside_m"]
 
 
 def test_fence_activity_then_an_impact_inside_is_a_throw_over_with_both_as_evidence():

@@ -125,7 +125,9 @@ function drawMap() {
   for (const line of plan.lines) {
     const shape = line.kind === "building" ? L.polygon : L.polyline;
     const layer = shape(line.points.map(ll), {className: "plan-line plan-" + line.kind, interactive: true});
-    layer.bindTooltip(line.name, {sticky: true});
+    // Buildings and gates carry their names on the plan: what an operator finds their way by.
+    const named = line.kind === "building" || line.kind === "gate";
+    layer.bindTooltip(line.name, named ? {permanent: true, direction: "center", className: "plan-label"} : {sticky: true});
     map.layers.plan.addLayer(layer);
     tagged(layer, {"data-kind": line.kind, "data-name": line.name});
   }
@@ -133,7 +135,7 @@ function drawMap() {
   map.layers.fence.addLayer(fence);
   for (const zone of perimeter.zones) {
     const layer = L.polyline(zone.path.map(ll), {className: "zone"});
-    layer.bindTooltip(zone.name, {sticky: true});
+    layer.bindTooltip(zone.name, {permanent: true, direction: "center", className: "zone-label"});
     map.layers.zones.addLayer(layer);
     tagged(layer, {"data-zone": zone.name});
   }
@@ -350,7 +352,10 @@ function fillAlarmRow(row, alarm) {
   cells[2].textContent = alarm.category.replace("_", " ");
   cells[3].textContent = alarm.zone || "—";
   cells[4].textContent = alarm.location_m === null ? "—" : alarm.location_m + " m";
-  cells[5].textContent = alarm.state + (alarm.acknowledged_by ? " by " + alarm.acknowledged_by : "");
+  // An acknowledged alarm that triggered again is active once more: say so, and who had it.
+  cells[5].textContent = alarm.state === "active" && alarm.acknowledged_by
+    ? "escalated (was acknowledged by " + alarm.acknowledged_by + ")"
+    : alarm.state + (alarm.acknowledged_by ? " by " + alarm.acknowledged_by : "");
   cells[5].title = alarm.note || "";
 }
 
