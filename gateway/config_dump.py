@@ -5,7 +5,8 @@ checked key by key, so what is written is what the parser reads
 import json
 from typing import Any
 
-from gateway.config_schema import REQUIRED, SCHEMA, TOP, check, known
+from gateway.config_keys import REQUIRED, check
+from gateway.config_schema import SCHEMA, TOP, known
 
 
 def toml_value(value: Any) -> str:

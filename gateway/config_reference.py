@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.config_schema import POINTS, REQUIRED, SCHEMA, WORDS, Key, Table
+from gateway.config_keys import POINTS, REQUIRED, WORDS, Key, Table
+from gateway.config_schema import SCHEMA
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGE = DOCS / "configuration.md"

@@ -205,11 +205,8 @@ class AlarmBook:
 
         self._undo.append(undo)
 
-    def find(self, category: str, zone: str | None, key: str) -> Alarm | None:
-        """The open alarm of this category, zone and key, if there is one."""
-        return self._open(category, zone, key)
-
-    def _open(self, category: str, zone: str | None, key: str, match_zone: bool = True) -> Alarm | None:
+    def find(self, category: str, zone: str | None, key: str, match_zone: bool = True) -> Alarm | None:
+        """The open alarm of this category, zone and key (any zone's unless `match_zone`)."""
         by_zone = self._by_key.get((category, key))
         if not by_zone:
             return None
@@ -292,7 +289,7 @@ class AlarmBook:
         events are journalled by the caller all the same (`NEVER_SILENCED` raise regardless)."""
         if category not in NEVER_SILENCED and self.masked(zone, now):
             return None
-        existing = self._open(category, zone, key, match_zone)
+        existing = self.find(category, zone, key, match_zone)
         if existing is not None:
             self._keep(existing)
             added = existing.add_evidence(evidence)
@@ -350,10 +347,9 @@ class AlarmBook:
         return Change(alarm, "acknowledged", operator)
 
     def clear(self, alarm_id: str, operator: str, note: str, now: float, reason: str | None) -> Change:
-        if not operator or not note.strip():
-            raise OperatorError("clearing needs the operator's name and a note")
-        if not outcomes.is_reason(reason):
-            raise OperatorError("clearing needs a reason code: one of %s" % ", ".join(outcomes.REASONS))
+        if not operator or not note.strip() or not outcomes.is_reason(reason):
+            why = "clearing needs the operator's name, a note and a reason code: one of %s"
+            raise OperatorError(why % ", ".join(outcomes.REASONS))
         alarm = self._get(alarm_id)
         if alarm.state != ACKNOWLEDGED:
             raise OperatorError("alarm %s must be acknowledged before it is cleared" % alarm_id)

@@ -3,26 +3,43 @@ plan's image, the shift handover. Each answers only within a live session (the a
 dashboard happening the journal keeps: an operator who silences the alarm sound at 3 a.m.
 is on record, with until when."""
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from gateway.clock import utc_iso
 from gateway.dashboard.alarm_detail import alarm_detail
+from gateway.dashboard.sessions import Session, SessionStore
+from gateway.dashboard.site import Site
 from gateway.site_plan import site_time
 
-if TYPE_CHECKING:
-    from gateway.dashboard.app import Dashboard
-
 COOKIE = "perimeter_session"  # as the app sets it
+
+
+class Dashboard(Protocol):
+    """What these routes use of the app (`app.py`): the site, sessions, and its guards."""
+
+    site: Site
+    sessions: SessionStore
+
+    def _session(self, request: Request) -> Session: ...
+
+    def _csrf(self, request: Request, session: Session) -> None: ...
+
+    async def _body(self, request: Request) -> dict[str, Any]: ...
+
+    async def _guard(self, request: Request, handler: Callable[[], Awaitable[Response]]) -> Response: ...
+
+
 SHIFT_S = 12 * 3600.0  # the handover page's shift unless told
 STATIC = Path(__file__).parent / "static"
 MAX_MUTE_MINUTES = 10  # the sound comes back by itself: a mute is a moment, not a setting
 
 
-async def detail(app: "Dashboard", request: Request) -> Response:
+async def detail(app: Dashboard, request: Request) -> Response:
     async def handle() -> Response:
         app._session(request)
         shown = alarm_detail(app.site, request.path_params["alarm_id"])
@@ -33,7 +50,7 @@ async def detail(app: "Dashboard", request: Request) -> Response:
     return await app._guard(request, handle)
 
 
-async def mute(app: "Dashboard", request: Request) -> Response:
+async def mute(app: Dashboard, request: Request) -> Response:
     async def handle() -> Response:
         session = app._session(request)
         app._csrf(request, session)
@@ -51,7 +68,7 @@ async def mute(app: "Dashboard", request: Request) -> Response:
     return await app._guard(request, handle)
 
 
-async def plan_image(app: "Dashboard", request: Request) -> Response:
+async def plan_image(app: Dashboard, request: Request) -> Response:
     async def handle() -> Response:
         app._session(request)
         if not app.site.plan.image:
@@ -61,13 +78,13 @@ async def plan_image(app: "Dashboard", request: Request) -> Response:
     return await app._guard(request, handle)
 
 
-async def handover_page(app: "Dashboard", request: Request) -> Response:
+async def handover_page(app: Dashboard, request: Request) -> Response:
     if app.sessions.get(request.cookies.get(COOKIE)) is None:
         return RedirectResponse("/login", status_code=303)
     return FileResponse(STATIC / "handover.html", headers={"Cache-Control": "no-store"})
 
 
-async def handover(app: "Dashboard", request: Request) -> Response:
+async def handover(app: Dashboard, request: Request) -> Response:
     """The handover for ?start=&end= (the site's local time, as `perimeter journal report
     --shift` takes them); the last twelve hours unless told."""
 

@@ -12,7 +12,7 @@ from gateway.alarming.operator_requests import OperatorRequests
 from gateway.alarming.perimeter import Perimeter
 from gateway.clock import Clock, parse_utc, utc_iso
 from gateway.config import GatewayConfig
-from gateway.evidence import shift_report
+from gateway.evidence import journal_queries, shift_report
 from gateway.evidence.hashchain import Entry
 from gateway.ingest.registry import NodeRegistry, NodeState
 from gateway.ingest.transports import Transport
@@ -64,10 +64,10 @@ class GatewaySite:
         return self.config.timezone
 
     def alarm_rows(self, alarm_id: str) -> list[Entry]:
-        return self.transactions.journal.about_alarm(alarm_id)
+        return journal_queries.about_alarm(self.transactions.journal, alarm_id)
 
     def events(self, event_ids: Sequence[str]) -> list[Entry]:
-        return self.transactions.journal.events(list(event_ids))
+        return journal_queries.events(self.transactions.journal, list(event_ids))
 
     def shift(self, start: float, end: float) -> dict[str, Any]:
         names = {n.id: n.name for n in self.config.nodes}
@@ -75,7 +75,7 @@ class GatewaySite:
 
     def nuisance_per_zone(self) -> dict[str, int]:
         now = self.clock.now()
-        cleared = self.transactions.journal.cleared_since(utc_iso(now - outcomes.WINDOW_S))
+        cleared = journal_queries.cleared_since(self.transactions.journal, utc_iso(now - outcomes.WINDOW_S))
         return outcomes.nuisance_per_zone(((parse_utc(ts), z, r) for ts, z, r in cleared), now)
 
     def open_alarms(self) -> Sequence[Alarm]:

@@ -216,37 +216,6 @@ class Journal:
             for seq, ts, kind, nid, eid, data, digest in self._db.execute(query, args)
         ]
 
-    def about_alarm(self, alarm_id: str, limit: int = 2000) -> list[Entry]:
-        """One alarm's rows, oldest first: each change of it, and each request that named it
-        (acknowledgements refused, clearings waiting for approval)."""
-        query = (
-            "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal WHERE "
-            "(kind = 'alarm' AND json_extract(data, '$.alarm.alarm_id') = ?) OR "
-            "(kind = 'operator' AND instr(data, ?) > 0) ORDER BY seq LIMIT ?"
-        )
-        rows = self._db.execute(query, (alarm_id, json.dumps(alarm_id)[1:-1], limit))
-        return [
-            Entry(seq, ts, kind, nid, eid, json.loads(data), digest) for seq, ts, kind, nid, eid, data, digest in rows
-        ]
-
-    def events(self, event_ids: list[str]) -> list[Entry]:
-        """The rows journalled under these event ids, oldest first."""
-        found: list[Entry] = []
-        for start in range(0, len(event_ids), 500):  # SQLite's limit on parameters
-            chunk = event_ids[start : start + 500]
-            query = "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal WHERE event_id IN (%s)"
-            rows = self._db.execute(query % ",".join("?" * len(chunk)), chunk)
-            found += [Entry(q, ts, k, n, e, json.loads(d), h) for q, ts, k, n, e, d, h in rows]
-        return sorted(found, key=lambda e: e.seq)
-
-    def cleared_since(self, since_ts: str) -> list[tuple[str, str | None, str | None]]:
-        """(when, zone, reason code) of every alarm cleared since a UTC time."""
-        query = (
-            "SELECT ts, json_extract(data, '$.alarm.zone'), json_extract(data, '$.alarm.reason') FROM journal "
-            "WHERE kind = 'alarm' AND ts >= ? AND json_extract(data, '$.action') = 'cleared'"
-        )
-        return [(ts, zone, reason) for ts, zone, reason in self._db.execute(query, (since_ts,))]
-
     def has_event(self, event_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM journal WHERE event_id = ?", (event_id,)).fetchone() is not None
 
@@ -273,15 +242,12 @@ class Journal:
         return str(row[0]) if row else None
 
     def entries(self, since: str | None = None, kinds: tuple[str, ...] = ()) -> Iterator[Entry]:
-        query = "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal WHERE 1=1"
-        args: tuple[Any, ...] = ()
-        if since:
-            query += " AND ts >= ?"
-            args = (since,)
-        if kinds:  # e.g. a handover reads alarms and silences, not a month of node events
-            query += " AND kind IN (%s)" % ",".join("?" * len(kinds))
-            args += kinds
-        for seq, ts, kind, node_id, event_id, data, digest in self._db.execute(query + " ORDER BY seq", args):
+        # `kinds`: e.g. a handover reads alarms and silences, not a month of node events.
+        where = ["ts >= ?"] * bool(since) + ["kind IN (%s)" % ",".join("?" * len(kinds))] * bool(kinds)
+        query = "SELECT seq, ts, kind, node_id, event_id, data, hash FROM journal" + " WHERE " * bool(where)
+        args: tuple[Any, ...] = ((since,) if since else ()) + kinds
+        rows = self._db.execute(query + " AND ".join(where) + " ORDER BY seq", args)
+        for seq, ts, kind, node_id, event_id, data, digest in rows:
             yield Entry(seq, ts, kind, node_id, event_id, json.loads(data), digest)
 
     def verify(self) -> Verification:

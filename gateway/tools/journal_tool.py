@@ -147,11 +147,12 @@ def _zones(journal: Journal, config: GatewayConfig, args: argparse.Namespace) ->
     import json
 
     from gateway.alarming.outcomes import NUISANCE, WINDOW_S, outcome
+    from gateway.evidence import journal_queries
 
     now = journal.clock.now()
     since = parse_utc(args.since + ("" if args.since.endswith("Z") else "Z")) if args.since else now - WINDOW_S
     rows: dict[str, dict[str, Any]] = {z.name: {"zone": z.name} for z in config.perimeter.zones}
-    for _ts, zone, reason in journal.cleared_since(utc_iso(since)):
+    for _ts, zone, reason in journal_queries.cleared_since(journal, utc_iso(since)):
         row = rows.setdefault(zone or "-", {"zone": zone or "-"})
         group = "nuisance" if reason in NUISANCE else outcome(reason)
         row[group] = row.get(group, 0) + 1

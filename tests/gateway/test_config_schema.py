@@ -10,7 +10,8 @@ import pytest
 from gateway.alarming.alarm_engine import Rules
 from gateway.config import DEFAULT, TEMPLATE, GatewayConfig, SemtechUdpConfig, SerialTransportConfig, parse
 from gateway.config_dump import dump
-from gateway.config_schema import REQUIRED, SCHEMA, Table, defaults
+from gateway.config_keys import REQUIRED, Table
+from gateway.config_schema import SCHEMA, defaults
 
 SITE = {"id": 7, "name": "north", "key_file": "site.key"}
 
