@@ -3,6 +3,7 @@ own live state read the site only through its read-only `Site` interface, so no 
 broker or browser is needed to say what a page shows."""
 
 import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -300,3 +301,17 @@ def test_an_alarms_evidence_lists_every_report_its_trust_its_camera_and_its_hist
     assert [h["action"] for h in shown["history"]] == ["raised", "updated", "asked to clear: error", "acknowledged"]
     assert shown["history"][-1]["note"] == "camera 2 shows a ladder" and shown["alarm"]["state"] == "acknowledged"
     assert alarm_detail(site, "no-such") is None
+
+
+def test_a_georeferenced_site_is_drawn_in_metres_around_its_first_point_with_its_image_beneath() -> None:
+    # A site surveyed in longitude and latitude: the page's plan is in metres, east and north
+    # of the first corner, and an aerial image lies between its two corners.
+    lon0, lat0 = -1.5, 52.0
+    corner = (lon0 + 0.001, lat0 + 0.001)
+    line = Perimeter([(lon0, lat0), (corner[0], lat0), corner], [Zone("north", 0.0, 500.0)], {}, geographic=True)
+    site = PlainSite(line, {})
+    site.plan = SitePlan(image="/srv/aerial.png", image_bounds=((lon0, lat0), corner))
+    view = perimeter_view(site)
+    east = 0.001 * 111_320.0 * math.cos(math.radians(lat0))
+    assert view["line"][1] == [round(east, 2), 0.0] and view["line"][2][1] == round(0.001 * 110_540.0, 2)
+    assert view["plan"]["image"] == {"url": "/api/plan/image", "bounds": [[0.0, 0.0], view["line"][2]]}

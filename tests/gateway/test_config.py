@@ -73,6 +73,24 @@ def test_transport_and_node_blocks_are_checked_too(site: Path) -> None:
         parse(text, "gateway.toml", site)
 
 
+def test_the_site_plan_and_time_zone_are_checked_with_the_rest(site: Path) -> None:
+    zone = '\n[[perimeter.zone]]\nname = "north"\nstart_m = 0\nend_m = 100\n'
+    camera = '\n[[plan.camera]]\nname = "cam-1"\nx = 0\ny = -5\npreset = "gate"\nzones = ["%s"]\n'
+    config = parse(TEMPLATE + zone + camera % "north", "gateway.toml", site)
+    assert config.plan.cameras_for("north")[0].preset == "gate" and config.timezone == "UTC"
+    with pytest.raises(ConfigError, match=r"plan.camera\[0\].zones .*no zone south"):
+        parse(TEMPLATE + zone + camera % "south", "gateway.toml", site)
+    line = '\n[[plan.line]]\nname = "inner"\nkind = "moat"\npoints = [[0, 0], [5, 5]]\n'
+    with pytest.raises(ConfigError, match=r"plan.line\[0\].kind .*'moat' is not one of fence, wall, gate"):
+        parse(TEMPLATE + line, "gateway.toml", site)
+    text = TEMPLATE.replace('timezone = "UTC"', 'timezone = "Mars/Olympus"', 1)
+    with pytest.raises(ConfigError, match=r"site.timezone \(line \d+\): unknown time zone 'Mars/Olympus'"):
+        parse(text, "gateway.toml", site)
+    image = TEMPLATE.replace('# image = "site-plan.png"', 'image = "aerial.png"', 1)
+    with pytest.raises(ConfigError, match="an image needs its lower-left and upper-right corners"):
+        parse(image, "gateway.toml", site)
+
+
 def test_site_key_readable_by_others_is_refused(site: Path) -> None:
     (site / "site.key").chmod(0o644)
     with pytest.raises(ConfigError, match="readable by group or others; chmod 600"):
