@@ -22,7 +22,7 @@ from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, CAPABILITIES, PADDED_BODY
 from protocol.packet import OVERHEAD
 
-FIRMWARE = (0, 7, 0)
+FIRMWARE = (0, 7, 1)
 _T = {
     name: BY_NAME[name].type_id
     for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "THUD", "TAMPER", "FAULT", "KEYX")
