@@ -6,6 +6,7 @@ cleared unless it is a drone still in the air) a while later, as the office woul
 """
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from protocol.errors import FrameRejected
 from protocol.keys import NodeKey
 from protocol.messages import BY_NAME, UP
 from protocol.packet import header_node_id, open_packet
-from simulators.scorer import ObservedAlarm
+from simulators.scorer import SETTLE_S, ObservedAlarm
 
 ANSWERED = ("intrusion", "throw_over", "drone", "drone_drop")
 OPERATOR, SUPERVISOR = "sim-operator", "sim-supervisor"  # the runner writes both accounts
@@ -122,8 +123,13 @@ class AlarmWatcher:
                 operator.cancel()
 
     def observe(self, alarm: dict[str, Any]) -> None:
-        if alarm["alarm_id"] in self.seen or alarm.get("raised_at", self.origin) < self.origin - 1:
-            return  # seen already, or retained on a shared broker from an earlier run
+        seen = self.seen.get(alarm["alarm_id"])
+        if seen is not None:  # moved by later reports: where it stands once they are in
+            if self.now() - seen.at_s <= SETTLE_S and alarm.get("location_m") is not None:
+                self.seen[seen.alarm_id] = dataclasses.replace(seen, settled_m=alarm["location_m"])
+            return
+        if alarm.get("raised_at", self.origin) < self.origin - 1:
+            return  # retained on a shared broker from an earlier run
         at = self.now()
         self.seen[alarm["alarm_id"]] = ObservedAlarm(
             alarm["alarm_id"],

@@ -25,15 +25,16 @@ DEMO = BUNDLED / "demo.toml"
 def _summary(report: dict[str, Any]) -> str:
     lines = [
         "",
-        "%-10s %6s %8s %6s %10s %10s %12s %10s"
-        % ("kind", "trials", "detected", "Pd", "latency s", "p95 s", "after air s", "error m"),
+        "%-10s %6s %8s %6s %10s %10s %12s %10s %10s"
+        % ("kind", "trials", "detected", "Pd", "latency s", "p95 s", "after air s", "error m", "settled m"),
     ]
     for kind, k in sorted(report["per_kind"].items()):
         lat = k.get("latency_s", {})
         air = k.get("latency_after_airtime_s", {})
         err = k.get("location_error_m", {})
+        settled = k.get("settled_error_m", {})
         lines.append(
-            "%-10s %6d %8d %6.2f %10s %10s %12s %10s"
+            "%-10s %6d %8d %6.2f %10s %10s %12s %10s %10s"
             % (
                 kind,
                 k["trials"],
@@ -43,6 +44,7 @@ def _summary(report: dict[str, Any]) -> str:
                 lat.get("p95", "-"),
                 air.get("mean", "-"),
                 err.get("mean", "-"),
+                settled.get("mean", "-"),
             )
         )
     n = report["nuisance"]

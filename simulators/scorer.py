@@ -49,6 +49,12 @@ class ObservedAlarm:
     zone: str | None = None
     evidence_ends: tuple[float, ...] = ()  # when each frame of its evidence finished arriving
     kind: str = ""  # what the alarm says it was (an intrusion's climb or cut), if it says
+    # Where the alarm stood SETTLE_S after it was raised: raised at the first report (a drop at
+    # the node that felt it first), it moves as the other nodes' reports arrive.
+    settled_m: float | None = None
+
+
+SETTLE_S = 5.0
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -97,7 +103,7 @@ def score(
         if event.kind not in EXPECTED:
             continue
         stats = per_kind.setdefault(
-            event.kind, {"trials": 0, "detected": 0, "latencies": [], "errors": [], "after_airtime": []}
+            event.kind, {"trials": 0, "detected": 0, "latencies": [], "errors": [], "settled": [], "after_airtime": []}
         )
         stats["trials"] += 1
         limit = WINDOW_S.get(event.kind, window_s)
@@ -126,6 +132,9 @@ def score(
                 stats["after_airtime"].append(alarm.at_s - carried[0])
             if error is not None:
                 stats["errors"].append(error)
+                settled = alarm.settled_m if alarm.settled_m is not None else alarm.location_m
+                assert where is not None and settled is not None
+                stats["settled"].append(abs(settled - where))
             unused.remove(alarm)
             break
     report_kinds = {}
@@ -142,6 +151,8 @@ def score(
         if s["errors"]:
             err = s["errors"]
             entry["location_error_m"] = {"mean": round(sum(err) / len(err), 1), "max": round(max(err), 1)}
+            settled = s["settled"]
+            entry["settled_error_m"] = {"mean": round(sum(settled) / len(settled), 1), "max": round(max(settled), 1)}
         report_kinds[kind] = entry
     nuisance = [a for a in unused if a.category not in NOT_NUISANCE]
     zones = monitored_zones or max(1, math.ceil(scenario.length_m / zone_length_m))

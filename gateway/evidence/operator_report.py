@@ -78,7 +78,8 @@ class Silence:
     approved_by: str | None
 
 
-def _request(data: dict[str, Any]) -> dict[str, Any]:
+def request_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The request an operator row carries (its JSON text), as a dict; {} if it is not one."""
     try:
         parsed = json.loads(data.get("request") or "{}")
     except ValueError:
@@ -148,7 +149,7 @@ def _operator_row(
         who.refused += 1
     elif status == "pending":
         who.asked[str(command)] = who.asked.get(str(command), 0) + 1
-        asked[data.get("request_id", "")] = (str(command), _request(data))
+        asked[data.get("request_id", "")] = (str(command), request_of(data))
     elif command == "approve" and status == "ok":
         who.approvals += 1
         what, request = asked.get(data.get("request_id", ""), ("", {}))

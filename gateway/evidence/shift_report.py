@@ -12,7 +12,6 @@ it: both call `shift_report`, so they cannot disagree.
 Sans-I/O over journal entries in order; `node_name` names a node (from the config).
 """
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.alarming.outcomes import NUISANCE, WINDOW_S, outcome
 from gateway.clock import parse_utc, utc_iso
 from gateway.evidence.hashchain import Entry
+from gateway.evidence.operator_report import request_of
 
 if TYPE_CHECKING:
     from gateway.evidence.journal import Journal
@@ -117,13 +117,13 @@ class _Site:
     def _operator(self, data: dict[str, Any], at: float) -> None:
         command = data.get("command")
         if data.get("status") == "pending":
-            self.asked[str(data.get("request_id"))] = (str(command), _request(data))
+            self.asked[str(data.get("request_id"))] = (str(command), request_of(data))
             return
         if command == "approve":
             command, request = self.asked.pop(str(data.get("request_id")), ("", {}))
             who, approved = data.get("requested_by"), data.get("operator")
         else:
-            request, who, approved = _request(data), data.get("operator"), None
+            request, who, approved = request_of(data), data.get("operator"), None
         node = request.get("node_id")
         if not isinstance(node, int):
             return
@@ -137,14 +137,6 @@ class _Site:
             self.disarmed[node] = {"asked_by": who, "approved_by": approved, "since": at}
         elif command == "node_config" and request.get("armed") is True:
             self.disarmed.pop(node, None)
-
-
-def _request(data: dict[str, Any]) -> dict[str, Any]:
-    try:
-        parsed = json.loads(data.get("request") or "{}")
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def shift_report(

@@ -146,3 +146,12 @@ drop_t = 50.0
     report = score(s, [track, drop])
     assert report["per_kind"]["drone"]["latency_after_airtime_s"]["mean"] == 0.5
     assert report["per_kind"]["drone_drop"]["latency_after_airtime_s"]["mean"] == 0.6
+
+
+def test_an_alarm_is_scored_where_it_was_raised_and_where_it_stood_once_the_reports_were_in() -> None:
+    # A climb raised at the first node's report, 12 m off, moved 2 s later by the second
+    # node's report to 3 m off: both are reported, the first place and the settled one.
+    s = parse(SCENARIO)
+    report = score(s, [ObservedAlarm("a1", "intrusion", 101.0, 222.0, "Z03", settled_m=213.0)], zone_length_m=100.0)
+    climb = report["per_kind"]["climb"]
+    assert climb["location_error_m"]["mean"] == 12.0 and climb["settled_error_m"]["mean"] == 3.0

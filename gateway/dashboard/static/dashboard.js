@@ -93,6 +93,10 @@ window.perimeterMap = null;
 
 const ll = (p) => L.latLng(p[1], p[0]);   // site [x, y] in metres -> Leaflet's [lat, lng]
 
+// Leaflet writes a string tooltip as HTML: every tooltip gets an element with its text instead,
+// so a name from the config or the wire is never markup.
+function plain(text) { return el("span", {}, text); }
+
 function tagged(layer, attrs) {
   // Leaflet makes the SVG element when the layer is added: tag it then, for CSS and specs.
   const element = layer.getElement && layer.getElement();
@@ -127,7 +131,7 @@ function drawMap() {
     const layer = shape(line.points.map(ll), {className: "plan-line plan-" + line.kind, interactive: true});
     // Buildings and gates carry their names on the plan: what an operator finds their way by.
     const named = line.kind === "building" || line.kind === "gate";
-    layer.bindTooltip(line.name, named ? {permanent: true, direction: "center", className: "plan-label"} : {sticky: true});
+    layer.bindTooltip(plain(line.name), named ? {permanent: true, direction: "center", className: "plan-label"} : {sticky: true});
     map.layers.plan.addLayer(layer);
     tagged(layer, {"data-kind": line.kind, "data-name": line.name});
   }
@@ -135,13 +139,13 @@ function drawMap() {
   map.layers.fence.addLayer(fence);
   for (const zone of perimeter.zones) {
     const layer = L.polyline(zone.path.map(ll), {className: "zone"});
-    layer.bindTooltip(zone.name, {permanent: true, direction: "center", className: "zone-label"});
+    layer.bindTooltip(plain(zone.name), {permanent: true, direction: "center", className: "zone-label"});
     map.layers.zones.addLayer(layer);
     tagged(layer, {"data-zone": zone.name});
   }
   for (const camera of plan.cameras) {
     const layer = L.circleMarker(ll(camera.xy), {className: "camera", radius: 5});
-    layer.bindTooltip(camera.name + (camera.preset ? ": preset " + camera.preset : ""));
+    layer.bindTooltip(plain(camera.name + (camera.preset ? ": preset " + camera.preset : "")));
     map.layers.cameras.addLayer(layer);
     tagged(layer, {"data-camera": camera.name});
   }
@@ -205,7 +209,7 @@ function paintNodeMarker(node) {
     tagged(marker, {"data-node": node.id});
   }
   marker.setLatLng(ll(node.xy));
-  marker.setTooltipContent(node.name + " (" + node.id + "): " + node.supervision);
+  marker.setTooltipContent(plain(node.name + " (" + node.id + "): " + node.supervision));
   tagged(marker, {"data-supervision": node.tamper ? "tamper" : node.supervision});
 }
 
@@ -223,7 +227,7 @@ function paintAlarmMarkers() {
       tagged(area, {"data-state": alarm.state});
     }
     const marker = L.circleMarker(ll(alarm.xy), {className: "alarm-marker", radius: 9});
-    marker.bindTooltip(alarm.category.replace("_", " ") + " · " + (alarm.zone || "") + " · " + alarm.alarm_id);
+    marker.bindTooltip(plain(alarm.category.replace("_", " ") + " · " + (alarm.zone || "") + " · " + alarm.alarm_id));
     marker.on("click", () => openDetail(alarm.alarm_id));
     group.addLayer(marker);
     map.markers.alarms.set(alarm.alarm_id, marker);
@@ -245,12 +249,12 @@ function paintTracks() {
         if (t - last < 60) return;
         last = t;
         const mark = L.circleMarker(ll(track.trail[i]), {className: "track-mark", radius: 2});
-        mark.bindTooltip(clock(t));
+        mark.bindTooltip(plain(clock(t)));
         group.addLayer(mark);
       });
     }
     const marker = L.circleMarker(ll(track.xy), {className: "drone", radius: 7});
-    marker.bindTooltip("drone track " + track.track + " at " + track.position_m + " m");
+    marker.bindTooltip(plain("drone track " + track.track + " at " + track.position_m + " m"));
     group.addLayer(marker);
     tagged(marker, {"data-track": track.track});
   }
