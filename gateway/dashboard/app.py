@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.clock import utc_iso
 from gateway.dashboard import console
 from gateway.dashboard.live import live_stream
-from gateway.dashboard.sessions import Session, SessionStore
+from gateway.dashboard.sessions import COOKIE, Session, SessionStore
 from gateway.dashboard.site import Site
 from gateway.dashboard.state import DashboardState
 from gateway.dashboard.throttle import LoginLimits, LoginThrottle, Refusals
@@ -46,7 +46,6 @@ STATIC = Path(__file__).parent / "static"
 # Leaflet, pinned in package.json beside this file and installed by scripts/setup.sh (npm ci):
 # the page draws the site plan with it, served from here (a security office has no internet).
 LEAFLET = Path(__file__).parent / "node_modules" / "leaflet" / "dist"
-COOKIE = "perimeter_session"
 MAX_BODY = 16 * 1024
 REFUSAL_WINDOW_S = 60.0  # refused logins from one address: one journal row per this
 # The page's own files only: no inline script, no other origin, never inside a frame.

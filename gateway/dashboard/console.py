@@ -1,7 +1,7 @@
 """The console's own routes beside the live page: an alarm's evidence, the sound's mute, the
-plan's image, the shift handover. Each answers only within a live session (the app's guard), and a mute is a
-dashboard happening the journal keeps: an operator who silences the alarm sound at 3 a.m.
-is on record, with until when."""
+plan's image, the shift handover. Each answers only within a live session (the app's guard);
+a mute is a dashboard happening the journal keeps: an operator who silences the alarm sound
+at 3 a.m. is on record, with until when."""
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,11 +12,9 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 
 from gateway.clock import utc_iso
 from gateway.dashboard.alarm_detail import alarm_detail
-from gateway.dashboard.sessions import Session, SessionStore
+from gateway.dashboard.sessions import COOKIE, Session, SessionStore
 from gateway.dashboard.site import Site
 from gateway.site_plan import site_time
-
-COOKIE = "perimeter_session"  # as the app sets it
 
 
 class Dashboard(Protocol):

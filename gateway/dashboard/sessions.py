@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from gateway.identity.accounts import Account
 
+COOKIE = "perimeter_session"  # the session token's cookie
+
 
 @dataclass
 class Session:
