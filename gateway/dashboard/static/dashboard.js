@@ -88,7 +88,8 @@ async function post(path, body) {
 // every point the gateway sends (fence, zones, nodes, located alarms, drone trails) is drawn
 // where it is; the plan's other lines (inner fence, wall, gates, buildings) beneath.
 
-const map = {leaflet: null, layers: {}, markers: {nodes: new Map(), alarms: new Map()}, fitted: false};
+const map = {leaflet: null, layers: {}, markers: {nodes: new Map(), alarms: new Map()}, fitted: false, bounds: null,
+  moved: false};
 window.perimeterMap = null;
 
 const ll = (p) => L.latLng(p[1], p[0]);   // site [x, y] in metres -> Leaflet's [lat, lng]
@@ -109,6 +110,14 @@ function drawMap() {
     map.leaflet = L.map("map", {crs: L.CRS.Simple, minZoom: -6, maxZoom: 6, zoomSnap: 0.25,
       attributionControl: false, zoomControl: true, keyboard: false});
     window.perimeterMap = map.leaflet;
+    // The whole site stays in view as the window changes (a laptop, a video wall), until the
+    // operator zooms or drags: from then on the view is theirs.
+    map.leaflet.on("resize", () => {
+      if (!map.moved && map.bounds) map.leaflet.fitBounds(map.bounds, {padding: [24, 24]});
+    });
+    map.leaflet.on("dragstart", () => { map.moved = true; });
+    map.leaflet.getContainer().addEventListener("wheel", () => { map.moved = true; }, {passive: true});
+    map.leaflet.zoomControl.getContainer().addEventListener("click", () => { map.moved = true; });
     for (const name of ["image", "plan", "fence", "zones", "cameras", "nodes", "tracks", "alarms"]) {
       map.layers[name] = L.layerGroup().addTo(map.leaflet);
     }
@@ -120,7 +129,8 @@ function drawMap() {
   // The view first: Leaflet adds layers (and makes their elements) only once the map has one.
   const everything = [...perimeter.line, ...plan.lines.flatMap((l) => l.points)];
   if (!map.fitted && everything.length) {
-    map.leaflet.fitBounds(L.latLngBounds(everything.map(ll)), {padding: [24, 24]});
+    map.bounds = L.latLngBounds(everything.map(ll));
+    map.leaflet.fitBounds(map.bounds, {padding: [24, 24]});
     map.fitted = true;
   }
   if (plan.image) {
@@ -357,10 +367,10 @@ function fillAlarmRow(row, alarm) {
   cells[3].textContent = alarm.zone || "—";
   cells[4].textContent = alarm.location_m === null ? "—" : alarm.location_m + " m";
   // An acknowledged alarm that triggered again is active once more: say so, and who had it.
-  cells[5].textContent = alarm.state === "active" && alarm.acknowledged_by
-    ? "escalated (was acknowledged by " + alarm.acknowledged_by + ")"
-    : alarm.state + (alarm.acknowledged_by ? " by " + alarm.acknowledged_by : "");
-  cells[5].title = alarm.note || "";
+  const escalated = alarm.state === "active" && alarm.acknowledged_by;
+  cells[5].textContent = escalated ? "escalated" : alarm.state + (alarm.acknowledged_by ? " by " + alarm.acknowledged_by : "");
+  cells[5].title = (escalated ? "acknowledged by " + alarm.acknowledged_by + ", then it triggered again. " : "") +
+    (alarm.note || "");
 }
 
 function paintAlarms() {
