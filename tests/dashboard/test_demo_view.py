@@ -92,7 +92,7 @@ async def test_the_demo_detects_each_attack_and_the_dashboard_shows_it_live(brow
     # Each alarm on the plan as it comes (the simulated office clears them after a while).
     # The drop comes last (t = 185 s of 240): by then the drone's track is on the map.
     seen: dict[str, Any] = {}
-    drop = page.locator("#alarms tbody tr", has_text="drone drop")
+    drop = page.locator('#alarms tbody tr[data-category="drone_drop"]')
     deadline = time.time() + 150
     while not await drop.count():
         assert time.time() < deadline and not demo.done(), "no drone drop on the page"

@@ -360,6 +360,7 @@ function fillAlarmRow(row, alarm) {
   const cells = row.cells;
   row.setAttribute("data-state", alarm.state);
   row.setAttribute("data-severity", alarm.severity);
+  row.setAttribute("data-category", alarm.category);
   cells[0].textContent = alarm.severity;
   cells[1].dataset.since = alarm.raised_at;
   cells[1].textContent = age(alarm.raised_at);
