@@ -22,6 +22,7 @@ from gateway.evidence.witness import WitnessConfig, WitnessError
 from gateway.identity.accounts import AccountError, parse_accounts
 from gateway.identity.site_key import KeyFileError, SiteKeys, read_site_key
 from gateway.ingest.forwarder_sources import allowed_source
+from gateway.outputs.incidents import RegionConfig
 from gateway.outputs.integrations import MilestoneConfig, WebhookConfig
 from gateway.site_plan import Camera, PlanLine, SitePlan, time_zone
 
@@ -133,6 +134,7 @@ class GatewayConfig:
     witness: WitnessConfig
     timezone: str = "UTC"  # the site's (an IANA name): what the dashboard and reports show
     plan: SitePlan = SitePlan()
+    region: RegionConfig = RegionConfig()
 
     def transport_names(self) -> list[str]:
         names = [t.name for t in (*self.serial, *self.lora_bridge)]
@@ -209,6 +211,7 @@ def parse(text: str, source: str = "gateway.toml", base: Path | None = None) -> 
         witness=witness,
         timezone=_time_zone(r, site["timezone"]),
         plan=_plan(r, v, base),
+        region=RegionConfig(**v["region"]),
     )
 
 

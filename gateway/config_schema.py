@@ -125,6 +125,16 @@ SCHEMA = (
         doc="signed checkpoints of the journal, kept where the gateway's host cannot rewrite them",
     ),
     Table(
+        "region",
+        (
+            Key("incidents", bool, False, "publish incidents for the region on P/incidents (site init --region)"),
+            Key("origin_lon", float, None, "longitude of a metric plan's (0, 0)", -180, 180, example=-2.2),
+            Key("origin_lat", float, None, "latitude of the plan's (0, 0)", -90, 90, example=53.4),
+            Key("share_staff_names", bool, False, "incidents name who acknowledged and cleared them"),
+        ),
+        doc="what the region sees of this site (see docs/region.md)",
+    ),
+    Table(
         "mqtt",
         (
             Key("host", str, "127.0.0.1"),

@@ -40,7 +40,7 @@ from gateway.ingest.pipeline import Frame, FramePipeline, Keyring, Reception, Re
 from gateway.ingest.recorder import Recorder
 from gateway.ingest.registry import NodeRegistry, SupervisionChange
 from gateway.ingest.transports import UP, Transport
-from gateway.outputs import status, topics
+from gateway.outputs import incidents, status, topics
 from gateway.outputs.homeassistant import discovery
 from gateway.outputs.integrations import DeliverySink, integrations_for
 from gateway.outputs.metrics import Metrics
@@ -153,6 +153,7 @@ class Gateway:
         )
         self.live.feed.on_watching = self._watched
         self.records.on_change.append(self.live.alarm_changed)
+        self.incidents = incidents.attach(self.records, self.prefix, config)  # for the region, if it has one
         self.records.on_zone.append(self.live.zone)
         self.recorder.on_node.append(self.live.node)
         self.requests.on_change.append(self.live.desk_changed)
@@ -288,7 +289,6 @@ class Gateway:
         self.journal.observer = self.live.journalled if watching else None
 
     # -- lifecycle -------------------------------------------------------------------------------
-
     async def __aenter__(self) -> "Gateway":
         if not self._opened:
             self.open()

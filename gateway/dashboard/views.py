@@ -8,47 +8,20 @@ drone at its track's place, anything else on the line. Alarms are ordered as an 
 works them: most severe first, then oldest first.
 """
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from gateway import site_geometry
 from gateway.alarming.alarms import DRONE, Alarm
 from gateway.alarming.outcomes import REASONS
 from gateway.alarming.perimeter import Perimeter
 from gateway.dashboard.site import Site
 from gateway.evidence.hashchain import Entry
 
-EARTH_M_PER_DEG_LAT = 110_540.0
-EARTH_M_PER_DEG_LON = 111_320.0
-
-
-def _metres(perimeter: Perimeter, point: tuple[float, float]) -> tuple[float, float]:
-    if not perimeter.geographic:
-        return point
-    lon0, lat0 = perimeter.polyline[0]
-    lon, lat = point
-    return (
-        (lon - lon0) * EARTH_M_PER_DEG_LON * math.cos(math.radians(lat0)),
-        (lat - lat0) * EARTH_M_PER_DEG_LAT,
-    )
-
-
-def _at(perimeter: Perimeter, chainage_m: float) -> list[float]:
-    x, y = _metres(perimeter, perimeter.point_at(chainage_m))
-    return [round(x, 2), round(y, 2)]
-
-
-def _inside(perimeter: Perimeter, chainage_m: float, inside_m: float) -> list[float]:
-    """The point `inside_m` metres into the prison from the line at a chainage: along the
-    normal of the line there, towards the side the perimeter says the prison is on."""
-    if not inside_m:
-        return _at(perimeter, chainage_m)
-    x0, y0 = _metres(perimeter, perimeter.point_at(chainage_m - 0.5))
-    x1, y1 = _metres(perimeter, perimeter.point_at(chainage_m + 0.5))
-    x, y = _metres(perimeter, perimeter.point_at(chainage_m))
-    run = math.hypot(x1 - x0, y1 - y0) or 1.0
-    left = perimeter.inward() * inside_m / run  # the left normal of (dx, dy) is (-dy, dx)
-    return [round(x - (y1 - y0) * left, 2), round(y + (x1 - x0) * left, 2)]
+_metres = site_geometry.metres
+_at = site_geometry.at
+_inside = site_geometry.inside
+_points = site_geometry.points
 
 
 def _stretch(perimeter: Perimeter, start_m: float, end_m: float) -> list[list[float]]:
@@ -60,10 +33,6 @@ def _stretch(perimeter: Perimeter, start_m: float, end_m: float) -> list[list[fl
             points.append([round(x, 2), round(y, 2)])
     points.append(_at(perimeter, end_m))
     return points
-
-
-def _points(perimeter: Perimeter, points: Iterable[tuple[float, float]]) -> list[list[float]]:
-    return [[round(x, 2), round(y, 2)] for x, y in (_metres(perimeter, p) for p in points)]
 
 
 def plan_view(site: Site) -> dict[str, Any]:
@@ -140,10 +109,7 @@ def severity_order(alarm: Alarm) -> tuple[int, float]:
 
 def located(perimeter: Perimeter, alarm: Alarm) -> list[float] | None:
     """Where the alarm was located, in metres: a landing at its distance inside the line."""
-    if alarm.location_m is None:
-        return None
-    inside = alarm.detail.get("inside_m")
-    return _inside(perimeter, alarm.location_m, float(inside) if isinstance(inside, int | float) else 0.0)
+    return site_geometry.located(perimeter, alarm.location_m, alarm.detail)
 
 
 def alarm_view(site: Site, alarm: Alarm) -> dict[str, Any]:

@@ -53,6 +53,11 @@ def witness(p: str) -> str:
     return p + "/witness/checkpoint"
 
 
+def incidents(p: str) -> str:
+    """The site's incidents for the region (gateway/outputs/incidents.py); bridged over the WAN."""
+    return p + "/incidents"
+
+
 def pending(p: str) -> str:
     """The requests waiting for a second account's approval, retained (a JSON list)."""
     return p + "/bridge/pending"
