@@ -39,6 +39,18 @@ if [ ${#need[@]} -gt 0 ]; then
         echo "setup: the node images need Debian's ${need[*]}; install them" >&2
     fi
 fi
+# The region's specs start a RabbitMQ cluster (MQTT plugin) and PostgreSQL with PostGIS of their own.
+region=()
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || region+=(rabbitmq-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || region+=(postgresql)
+ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || region+=(postgresql-15-postgis-3)
+if [ ${#region[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${region[@]}" >/dev/null
+    else
+        echo "setup: the region's specs need Debian's ${region[*]}; install them" >&2
+    fi
+fi
 # The RP2040 image runs on the rp2040js emulator (Node.js), pinned in simulators/rp2040.
 if [ ! -d simulators/rp2040/node_modules/rp2040js ] && command -v npm >/dev/null 2>&1; then
     npm --prefix simulators/rp2040 ci --no-audit --no-fund --silent
@@ -50,7 +62,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e '.[sim]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e '.[sim,region]'
 # The MicroPython stubs of each port go in a folder of their own: the packages for two
 # ports overwrite each other in one environment (device/mypy-stubs.ini says how they are used).
 for port in esp32 rp2; do

@@ -30,7 +30,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 class Broker:
     """A Mosquitto broker on a port of its own, which a test can stop and start again."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra: str = "") -> None:
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
         # Persistence on, so a subscriber's session and its queued QoS 1 messages survive a
@@ -40,7 +40,7 @@ class Broker:
         user = "user %s\n" % getpass.getuser() if os.getuid() == 0 else ""
         self.conf.write_text(
             "%slistener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"
-            "max_queued_messages 100000\nset_tcp_nodelay true\n" % (user, self.port, workdir)
+            "max_queued_messages 100000\nset_tcp_nodelay true\n%s" % (user, self.port, workdir, extra)
         )
         self.proc: subprocess.Popen[bytes] | None = None
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -32,6 +32,8 @@ def add_parser(commands: Any) -> None:
         action.set_defaults(handler=run, since=None, witness=None, format=None)
     verify.add_argument("--witness", metavar="FILE", help="checkpoints a witness kept (file, syslog or MQTT lines)")
     verify.add_argument("--witness-key", metavar="FILE", help="the witness public key (witness.pub)")
+    verify.add_argument("--incident", metavar="FILE", help="a regional export (GeoJSON, CSV): its incidents held "
+                        "against this journal (needs --config)")  # fmt: skip
     verify.add_argument(
         "--witness-period",
         metavar="S",
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
                 print("journal %s: BROKEN at row %d: %s" % (journal.path, result.rows, result.problem))
                 return 1
             print("journal %s: %d rows, chain intact, head %s" % (journal.path, result.rows, result.head))
-            return _witnessed(journal, args) if args.witness else 0
+            witnessed = _witnessed(journal, args) if args.witness else 0
+            return max(witnessed, _incidents(journal, args) if args.incident else 0)
         if args.action == "report":
             return _report(journal, args)
         export(journal, sys.stdout, since=args.since, fmt=args.format)
@@ -180,6 +183,32 @@ def _zones(journal: Journal, config: GatewayConfig, args: argparse.Namespace) ->
             )
         )
     return 0
+
+
+def _incidents(journal: Journal, args: argparse.Namespace) -> int:
+    """Each of this site's incidents in a regional export, held against the journal."""
+    from gateway.evidence.incident_check import check, read_exported
+    from gateway.evidence.witness import WitnessError, read_public
+    from gateway.outputs.incidents import IncidentSource
+
+    if not args.config:
+        raise frame_tool.UsageError("--incident needs --config (the site's plan places each incident)")
+    config = load(args.config)
+    try:
+        exported = read_exported(Path(args.incident).read_text(encoding="utf-8"))
+        public = read_public(args.witness_key) if args.witness_key else None
+    except (OSError, ValueError, WitnessError) as exc:
+        raise frame_tool.UsageError("--incident %s: %s" % (args.incident, exc)) from None
+    source = IncidentSource(config.site_name, config.gateway_id, config.perimeter, config.region)
+    ours = [d for d in exported if d.get("site") == config.site_name]
+    failed = 0
+    for incident in ours:
+        finding = check(journal, source, incident, public)
+        failed += not finding.ok
+        print("incident %s: %s" % (finding.incident_id, finding.message if finding.ok else "FAILS: " + finding.message))
+    print("%d of %d incidents of %s in %s verified (%d of other sites not checked here)"
+          % (len(ours) - failed, len(ours), config.site_name, args.incident, len(exported) - len(ours)))  # fmt: skip
+    return 1 if failed or not ours else 0
 
 
 def _witnessed(journal: Journal, args: argparse.Namespace) -> int:

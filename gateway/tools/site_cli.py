@@ -5,12 +5,15 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.alarming.permissions import ROLES
 from gateway.config import load
 from gateway.tools import frame_tool
 from gateway.tools.ownership import keep_owner
+
+if TYPE_CHECKING:
+    from gateway.tools.region_bridge import RegionLink
 
 
 def add_parsers(commands: Any) -> None:
@@ -42,6 +45,15 @@ def add_parsers(commands: Any) -> None:
     init.add_argument(
         "--no-off-host-witness", action="store_true", help="run without a witness off this host (journalled)"
     )
+    region = init.add_argument_group("the region (its incidents bridged to the regional broker; docs/region.md)")
+    region.add_argument("--region-broker", action="append", metavar="HOST:PORT", help="a regional node's MQTT TLS "
+                        "listener (repeat for each node; tried in turn)")  # fmt: skip
+    region.add_argument("--region-ca", metavar="FILE", help="the region's CA certificate")
+    region.add_argument("--region-cert", metavar="FILE", help="this site's certificate from the region (CN: --name)")
+    region.add_argument("--region-key", metavar="FILE", help="its private key")
+    region.add_argument("--region-origin", metavar="LON,LAT", help="where the site plan's (0, 0) lies on the map")
+    region.add_argument("--region-staff-names", action="store_true", help="incidents name who acknowledged and "
+                        "cleared them (off: no staff name leaves the site)")  # fmt: skip
     init.set_defaults(handler=_site_init)
     for name, text in (
         ("rotate-key", "start a site-key rotation: every node is sent the next epoch's key"),
@@ -146,6 +158,32 @@ def machine_time_zone() -> str:
     return name or "UTC"
 
 
+def _region_link(args: argparse.Namespace) -> "RegionLink | None":
+    from gateway.tools.region_bridge import RegionLink
+
+    given = [args.region_broker, args.region_ca, args.region_cert, args.region_key]
+    if not any(given) and not args.region_origin:
+        return None
+    if not all(given):
+        raise frame_tool.UsageError("--region-broker, --region-ca, --region-cert and --region-key go together")
+    origin = None
+    if args.region_origin:
+        try:
+            lon, lat = (float(v) for v in args.region_origin.split(","))
+        except ValueError:
+            raise frame_tool.UsageError("--region-origin: expected LON,LAT, got %r" % args.region_origin) from None
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise frame_tool.UsageError("--region-origin: %r is off the Earth (LON,LAT)" % args.region_origin)
+        origin = (lon, lat)
+    link = RegionLink(tuple(args.region_broker), Path(args.region_ca), Path(args.region_cert), Path(args.region_key),
+                      origin, args.region_staff_names)  # fmt: skip
+    try:
+        link.check()
+    except ValueError as exc:
+        raise frame_tool.UsageError(str(exc)) from None
+    return link
+
+
 def _site_init(args: argparse.Namespace) -> int:
     from gateway.identity.accounts import AccountError
     from gateway.tools.site_init import Layout, OffHostWitness, SiteInitError, give_to_service_user, init_site
@@ -155,6 +193,7 @@ def _site_init(args: argparse.Namespace) -> int:
         witness.check()  # before the password is asked for
     except SiteInitError as exc:
         raise frame_tool.UsageError(str(exc)) from None
+    region = _region_link(args)
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
     if password is None:
         import getpass
@@ -164,7 +203,7 @@ def _site_init(args: argparse.Namespace) -> int:
     layout = replace(layout, timezone=args.timezone or machine_time_zone())
     try:
         written = init_site(
-            Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port, witness, layout
+            Path(args.folder), args.name, args.id, args.supervisor, password, args.mqtt_port, witness, layout, region
         )
     except (SiteInitError, AccountError) as exc:
         raise frame_tool.UsageError(str(exc)) from None

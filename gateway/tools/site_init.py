@@ -35,6 +35,9 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from gateway.config_dump import dump
 from gateway.evidence.witness import new_key
 from gateway.identity.accounts import add_account
@@ -42,6 +45,7 @@ from gateway.identity.broker_accounts import GATEWAY_USER, broker_folder, write_
 from gateway.identity.site_key import write_site_key
 from gateway.outputs import topics
 from gateway.site_plan import time_zone
+from gateway.tools.region_bridge import RegionLink, bridge_conf, broker_settings
 
 
 class SiteInitError(Exception):
@@ -116,6 +120,7 @@ def init_site(
     mqtt_port: int = 1883,
     witness: OffHostWitness | None = None,
     layout: Layout | None = None,
+    region: RegionLink | None = None,
 ) -> list[Path]:
     """Write the site; the files written (in their final places)."""
     layout = replace(layout or Layout(folder), config=folder.resolve())
@@ -140,10 +145,12 @@ def init_site(
         )
     witness = witness or OffHostWitness()
     witness.check()  # before anything is written
+    if region is not None:
+        _check_region(region, name)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".%s.partial-" % folder.name, dir=folder.parent))
     try:
-        names = _write(staging, layout, name, site_id, supervisor, password, mqtt_port, witness)
+        names = _write(staging, layout, name, site_id, supervisor, password, mqtt_port, witness, region)
         for state in (layout.state, layout.state / "mosquitto"):
             state.mkdir(mode=0o700, parents=True, exist_ok=True)
         staging.rename(folder)  # an empty DIR is replaced; it is all there, or none of it
@@ -180,6 +187,7 @@ def _write(
     password: str,
     mqtt_port: int,
     witness: OffHostWitness,
+    region: RegionLink | None = None,
 ) -> list[str]:
     """Every file of the config folder, written into `staging` with the paths of its final place."""
     os.chmod(staging, 0o700)
@@ -191,7 +199,8 @@ def _write(
     write_broker_files(accounts, prefix, GATEWAY_USER, gateway_password := secrets.token_urlsafe(24))
     write_broker_files(accounts, prefix, supervisor, password)
     _private(broker / "gateway.password", gateway_password)
-    _private(broker / "mosquitto.conf", mosquitto_conf(layout.config / "broker", mqtt_port, layout.state / "mosquitto"))
+    conf = mosquitto_conf(layout.config / "broker", mqtt_port, layout.state / "mosquitto", bridged=region is not None)
+    _private(broker / "mosquitto.conf", conf)
     new_key(staging / "witness.key", staging / "witness.pub")  # the public half goes to whoever verifies
     witness_table: dict[str, object] = {"key_file": "witness.key"}
     state = layout.state
@@ -218,6 +227,8 @@ def _write(
         doc["integration"] = {"webhook": [{"name": "witness", "url": witness.webhook, "actions": [], "witness": True}]}
     else:
         witness_table["off_host"] = False  # the explicit choice, journalled at every start
+    if region is not None:
+        doc["region"] = _write_region(staging, layout, name, region)
     _private(staging / "gateway.toml", dump(doc))
     units = staging / "systemd"
     units.mkdir(mode=0o700)
@@ -230,7 +241,36 @@ UNITS = ("perimeter-gateway.service", "perimeter-mosquitto.service", "perimeter.
 USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}")
 
 
-def mosquitto_conf(broker: Path, port: int, persistence: Path, host: str = "127.0.0.1") -> str:
+def _check_region(region: RegionLink, name: str) -> None:
+    try:
+        region.check()
+        cert = x509.load_pem_x509_certificate(region.cert_file.read_bytes())
+    except ValueError as exc:
+        raise SiteInitError(str(exc)) from None
+    names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [name]:
+        raise SiteInitError(
+            "--region-cert: the certificate is for %s, not this site (%s): the region logs a site in by its "
+            "certificate's name; ask the region for this site's" % (", ".join(names) or "no name", name)
+        )
+
+
+def _write_region(staging: Path, layout: Layout, name: str, region: RegionLink) -> dict[str, object]:
+    """The region's files and the bridge to it; the gateway's [region] table."""
+    files = staging / "region"
+    files.mkdir(mode=0o700)
+    for source, target in ((region.ca_file, "ca.pem"), (region.cert_file, "site.pem"), (region.key_file, "site.key")):
+        _private(files / target, source.read_text())
+    included = staging / "broker" / "conf.d"
+    included.mkdir(mode=0o700)
+    _private(included / "region.conf", broker_settings() + bridge_conf(name, region, layout.config / "region"))
+    table: dict[str, object] = {"incidents": True, "share_staff_names": region.share_staff_names}
+    if region.origin is not None:
+        table.update(origin_lon=region.origin[0], origin_lat=region.origin[1])
+    return table
+
+
+def mosquitto_conf(broker: Path, port: int, persistence: Path, host: str = "127.0.0.1", bridged: bool = False) -> str:
     return "\n".join(
         [
             "# Written by perimeter site init. Only accounts in the password file connect;",
@@ -242,6 +282,7 @@ def mosquitto_conf(broker: Path, port: int, persistence: Path, host: str = "127.
             "listener %d %s" % (port, host),
             "persistence true",
             "persistence_location %s/" % persistence,
+            *(["include_dir %s" % (broker / "conf.d")] if bridged else []),  # the bridge to the region
             "",
         ]
     )

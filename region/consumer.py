@@ -1,0 +1,148 @@
+"""`perimeter region consume`: the region's incidents from the cluster's quorum queue into
+the store. Run two or more, anywhere: they share the queue, and each message is acknowledged
+only after its row is committed, so a consumer killed mid-message leaves it to another (the
+store's upsert makes the second delivery a no-op). A broker node lost: the consumer moves on
+to the next node in its list; the queue is on all of them.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import asyncpg
+
+from region import rabbit
+from region.store import SCHEMA_SQL, UPSERT_SQL, BadIncident, row_args
+
+log = logging.getLogger("perimeter.region")
+
+
+@dataclass
+class ConsumerStats:
+    stored: int = 0  # new incidents
+    updated: int = 0  # newer revisions of known ones
+    unchanged: int = 0  # a revision already held (a redelivery, or an older one late)
+    rejected: int = 0
+    lags_s: list[float] = field(default_factory=list)  # stored minus the site's updated_at
+    broker: str = ""  # the node consumed from now
+
+
+async def prepare(dsn: str, amqp_urls: list[str], replicas: int) -> None:
+    """The store's tables and the cluster's quorum queue bound to every site's incidents
+    (both idempotent: every consumer runs it at start)."""
+    db = await asyncpg.connect(dsn)
+    try:
+        await db.execute("SELECT pg_advisory_lock(3434)")  # two consumers starting at once
+        await db.execute(SCHEMA_SQL)
+        await db.execute("SELECT pg_advisory_unlock(3434)")
+    finally:
+        await db.close()
+    last: Exception | None = None
+    for url in amqp_urls:
+        try:
+            connection = await aio_pika.connect(url, timeout=10)
+        except Exception as exc:  # a node down: the next one
+            last = exc
+            continue
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(
+                rabbit.QUEUE, durable=True,
+                arguments={"x-queue-type": "quorum", "x-quorum-initial-group-size": replicas},
+            )  # fmt: skip
+            await queue.bind(rabbit.EXCHANGE, rabbit.BINDING)
+        return
+    raise ConnectionError("no regional broker node answered: %s" % last)
+
+
+class Consumer:
+    def __init__(self, dsn: str, amqp_urls: list[str], prefetch: int = 200) -> None:
+        self.dsn = dsn
+        self.urls = amqp_urls
+        self.prefetch = prefetch
+        self.stats = ConsumerStats()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=2)
+        try:
+            turn = 0
+            while not self._stop.is_set():
+                url = self.urls[turn % len(self.urls)]
+                turn += 1
+                try:
+                    await self._consume(url, pool)
+                except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError, OSError) as exc:
+                    log.warning("regional broker %s: %s; trying the next node", _where(url), exc)
+                    await asyncio.sleep(0.5)
+        finally:
+            await pool.close()
+
+    async def _consume(self, url: str, pool: asyncpg.Pool) -> None:
+        connection = await aio_pika.connect(url, timeout=10)
+        async with connection:
+            self.stats.broker = _where(url)
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=self.prefetch)
+            queue = await channel.get_queue(rabbit.QUEUE, ensure=True)
+            closed = asyncio.ensure_future(_closed(connection))
+            stopped = asyncio.ensure_future(self._stop.wait())
+            async with queue.iterator() as messages:
+                iterator = messages.__aiter__()
+                while True:
+                    nxt = asyncio.ensure_future(iterator.__anext__())
+                    done, _ = await asyncio.wait({nxt, closed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                    if nxt not in done:
+                        nxt.cancel()
+                        closed.cancel()
+                        stopped.cancel()
+                        if self._stop.is_set():
+                            return
+                        raise ConnectionError("connection closed")
+                    message = nxt.result()
+                    await self.handle(message.body, message.routing_key or "", pool)
+                    await message.ack()  # only once the row is committed
+
+    async def handle(self, body: bytes, routing_key: str, pool: asyncpg.Pool) -> None:
+        try:
+            doc: Any = json.loads(body)
+            args = row_args(doc)
+            site = routing_key.split(".")[1] if routing_key.count(".") >= 3 else None
+            if site is not None and site != doc["site"]:  # the broker's ACL already forbids it
+                raise BadIncident("site %r published on %r" % (doc["site"][:64], routing_key[:128]))
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.stats.rejected += 1
+            log.warning("incident refused (%s): kept in the rejected table", exc)
+            async with pool.acquire() as db:
+                await db.execute(
+                    "INSERT INTO rejected (routing_key, reason, body) VALUES ($1, $2, $3)",
+                    routing_key[:256], str(exc)[:500], body[:65536].decode("utf-8", "replace"),
+                )  # fmt: skip
+            return
+        async with pool.acquire() as db:
+            result = await db.fetchrow(UPSERT_SQL, *args)
+        if result is None:
+            self.stats.unchanged += 1
+            return
+        if result["inserted"]:
+            self.stats.stored += 1
+        else:
+            self.stats.updated += 1
+        if args[8] is not None:
+            self.stats.lags_s.append(time.time() - args[8].timestamp())
+
+
+async def _closed(connection: Any) -> None:
+    while not connection.is_closed:
+        await asyncio.sleep(0.2)
+
+
+def _where(url: str) -> str:
+    return url.rpartition("@")[2].rstrip("/")

@@ -1,0 +1,189 @@
+"""Real parts for the region's specs: the region's CA and certificates, a three-node RabbitMQ
+cluster with MQTT over TLS, PostgreSQL with PostGIS, consumers, and sites written by
+`perimeter site init --region` whose Mosquitto bridges their incidents to the cluster."""
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from gateway.config import load
+from gateway.config_dump import dump
+from gateway.daemon import Gateway
+from gateway.evidence.witness import new_key
+from gateway.identity.site_key import write_site_key
+from gateway.tools.region_bridge import RegionLink
+from gateway.tools.site_init import Layout, OffHostWitness, init_site
+from region import pki, rabbit
+from region.consumer import Consumer, prepare
+from simulators.broker import Broker
+from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
+from simulators.pty_link import Pty
+from simulators.region_services import REGION_PASSWORD, Postgis, RabbitCluster
+
+SITES = {"hmp-north": (-2.2, 53.4), "hmp-south": (-1.5, 52.5)}
+
+
+@dataclass
+class Region:
+    folder: Path
+    cluster: RabbitCluster
+    db: Postgis
+    consumers: list[Consumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, folder: Path, sites: list[str]) -> "Region":
+        ca, _ = pki.new_ca(folder / "ca")
+        server = pki.issue(folder / "ca", folder / "broker" / "server", "region-broker", ["127.0.0.1", "localhost"])
+        for site in sites:
+            pki.issue(folder / "ca", folder / "sites" / site, site)
+        definitions = folder / "definitions.json"
+        definitions.write_text(json.dumps(rabbit.definitions(sites, REGION_PASSWORD)))
+        cluster = RabbitCluster(folder / "cluster", 3, (ca, *server), definitions)
+        db = Postgis.start()
+        try:
+            cluster.start()
+        except BaseException:
+            cluster.stop()
+            db.stop()
+            raise
+        return cls(folder, cluster, db)
+
+    @property
+    def dsn(self) -> str:
+        return self.db.dsn()
+
+    async def consume(self, instances: int = 2) -> None:
+        await prepare(self.dsn, self.cluster.amqp_urls, len(self.cluster.nodes))
+        for i in range(instances):
+            # Each instance lists the nodes from a different one: they spread over the cluster.
+            urls = self.cluster.amqp_urls[i:] + self.cluster.amqp_urls[:i]
+            consumer = Consumer(self.dsn, urls)
+            self.consumers.append(consumer)
+            self.tasks.append(asyncio.create_task(consumer.run()))
+
+    async def stop_consumers(self) -> None:
+        for consumer in self.consumers:
+            consumer.stop()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.consumers.clear()
+        self.tasks.clear()
+
+    async def rows(self) -> list[dict[str, Any]]:
+        db = await asyncpg.connect(self.dsn)
+        try:
+            found = await db.fetch(
+                "SELECT id, site, kind, revision, state, outcome, ST_X(geom) AS lon, ST_Y(geom) AS lat, "
+                "ST_NPoints(track) AS track_points, doc FROM incidents ORDER BY id"
+            )
+        finally:
+            await db.close()
+        return [dict(r, doc=json.loads(r["doc"])) for r in found]
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        self.db.stop()
+
+
+PERIMETER = {
+    "polyline": [[0, 0], [300, 0]],
+    "zone": [{"name": "north", "start_m": 0, "end_m": 100}, {"name": "east", "start_m": 100, "end_m": 300}],
+}
+NODES = [{"id": n, "name": "n%d" % n, "chainage_m": 15.0 + 30 * (n - 1)} for n in (1, 2, 3, 4)]
+
+
+@dataclass
+class Site:
+    """A site as `perimeter site init --region` writes it (its bridge, its region table), with
+    a gateway on a pseudo-terminal and nodes that build real frames."""
+
+    name: str
+    folder: Path
+    broker: Broker
+    pty: Pty
+    config: Path
+    gateway: Gateway | None = None
+    task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def write(cls, folder: Path, name: str, region: Region, brokers: list[str] | None = None) -> "Site":
+        certs = region.folder / "sites" / name
+        link = RegionLink(
+            tuple(brokers or ["127.0.0.1:%d" % n.mqtts_port for n in region.cluster.nodes]),
+            region.folder / "ca" / "ca.pem", certs.with_suffix(".pem"), certs.with_suffix(".key"), SITES[name],
+            keepalive_s=5,  # a spec's WAN cut is noticed in seconds
+        )  # fmt: skip
+        installed = folder / "etc"
+        init_site(installed, name, SITE_ID, "alice", "a long test password", 1883, OffHostWitness(none=True),
+                  Layout(installed, folder / "state", "perimeter", timezone="UTC"), link)  # fmt: skip
+        written = json.loads(json.dumps(load(installed / "gateway.toml").region.__dict__))
+        broker = Broker(folder, extra="include_dir %s\n" % (installed / "broker" / "conf.d"))
+        pty = Pty(folder / "ttyFENCE")
+        write_site_key(folder / "site.key", SITE_KEY)
+        new_key(folder / "witness.key", folder / "witness.pub")
+        doc = {
+            "site": {"id": SITE_ID, "name": name, "key_file": "site.key"},
+            "gateway": {"id": "gw1", "journal": "journal.sqlite"},
+            "supervision": {"missed_heartbeats": 3, "default_heartbeat_s": 30},
+            "metrics": {"listen": ""},
+            "mqtt": {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5},
+            "transport": {"serial": [{"name": "fence", "port": str(pty.link), "baudrate": 115200}]},
+            "node": NODES,
+            "perimeter": PERIMETER,
+            "alarms": {"fence_window_s": 0.2},
+            "witness": {"key_file": "witness.key", "every_s": 1.0, "off_host": False},
+            "region": written,
+        }
+        config = folder / "gateway.toml"
+        config.write_text(dump(doc))
+        return cls(name, folder, broker, pty, config)
+
+    async def start(self) -> None:
+        self.broker.start()
+        self.gateway = Gateway(load(self.config)).open()
+        self.task = asyncio.create_task(self.gateway.run())
+        deadline = time.time() + 10
+        while not self.gateway.sink.listening and time.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self.gateway is not None and self.task is not None:
+            self.gateway.stop()
+            await asyncio.gather(self.task, return_exceptions=True)
+        self.broker.stop()
+        self.pty.unplug()
+
+    def send(self, node: SimNode, kind: str, fields: dict[str, int]) -> None:
+        node.event_no += 1
+        self.pty.write(node.frame(kind, dict(fields, event_no=node.event_no, age_ds=1), True))
+
+    async def night(self, climbs: int = 2) -> None:
+        """What a bad night brings: climbs, a drone heard by two nodes, a tamper."""
+        nodes = {n: SimNode(n) for n in (1, 2, 3, 4)}
+        self.pty.write(b"".join(n.hello() for n in nodes.values()))
+        for i in range(climbs):
+            climb = {"class": 1, "peak": 3000, "noise_floor": 30, "pulses": 12, "duration_ds": 25}
+            self.send(nodes[1 + (i * 3) % 4], "FENCE", climb)
+            await asyncio.sleep(0.4)
+        drone = {"class": 1, "fundamental_hz": 180, "harmonics": 5, "snr_db": 20, "confidence": 200, "duration_ds": 5}
+        for _ in range(8):
+            self.send(nodes[2], "ACOUSTIC", drone)
+            self.send(nodes[3], "ACOUSTIC", drone)
+            await asyncio.sleep(0.5)
+        self.send(nodes[4], "TAMPER", {"kind": 1, "state": 1})
+        await asyncio.sleep(0.5)
+
+    def published(self) -> dict[str, int]:
+        """Each incident the site published, with its newest revision, from its journal."""
+        assert self.gateway is not None
+        rows = self.gateway.journal.select(
+            "SELECT json_extract(data, '$.alarm.alarm_id'), MAX(seq) FROM journal WHERE kind = 'alarm' AND "
+            "json_extract(data, '$.alarm.category') IN ('intrusion','throw_over','drone','drone_drop','tamper',"
+            "'jamming','security') GROUP BY 1"
+        )
+        return {"%s:%s" % (self.name, alarm_id): seq for alarm_id, seq in rows}
