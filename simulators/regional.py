@@ -1,6 +1,7 @@
-"""Real parts for the region's specs: the region's CA and certificates, a three-node RabbitMQ
-cluster with MQTT over TLS, PostgreSQL with PostGIS, consumers, and sites written by
-`perimeter site init --region` whose Mosquitto bridges their incidents to the cluster."""
+"""The region on one machine, for specs, drills and benches: the region's CA and certificates,
+a three-node RabbitMQ cluster with MQTT over TLS, PostgreSQL with PostGIS, consumers, and
+sites written by `perimeter site init --region` whose Mosquitto bridges their incidents to
+the cluster, each over a WAN link a drill can cut (`simulators/wan_link.py`)."""
 
 import asyncio
 import json
@@ -24,6 +25,7 @@ from simulators.broker import Broker
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 from simulators.pty_link import Pty
 from simulators.region_services import REGION_PASSWORD, Postgis, RabbitCluster
+from simulators.wan_link import WanLink
 
 SITES = {"hmp-north": (-2.2, 53.4), "hmp-south": (-1.5, 52.5)}
 
@@ -110,6 +112,17 @@ class Site:
     gateway: Gateway | None = None
     task: asyncio.Task[None] | None = None
 
+    wan: WanLink | None = None
+
+    @classmethod
+    async def over_wan(cls, folder: Path, name: str, region: Region) -> "Site":
+        """A site whose bridge reaches the cluster through a WAN link of its own."""
+        wan = WanLink([n.mqtts_port for n in region.cluster.nodes])
+        await wan.start()
+        site = cls.write(folder, name, region, ["127.0.0.1:%d" % p for p in wan.ports])
+        site.wan = wan
+        return site
+
     @classmethod
     def write(cls, folder: Path, name: str, region: Region, brokers: list[str] | None = None) -> "Site":
         certs = region.folder / "sites" / name
@@ -157,6 +170,8 @@ class Site:
             await asyncio.gather(self.task, return_exceptions=True)
         self.broker.stop()
         self.pty.unplug()
+        if self.wan is not None:
+            await self.wan.stop()
 
     def send(self, node: SimNode, kind: str, fields: dict[str, int]) -> None:
         node.event_no += 1
@@ -187,3 +202,77 @@ class Site:
             "'jamming','security') GROUP BY 1"
         )
         return {"%s:%s" % (self.name, alarm_id): seq for alarm_id, seq in rows}
+
+
+async def until_stored(region: Region, expected: dict[str, int], timeout_s: float) -> float:
+    """Seconds until the store holds every expected incident at its newest revision."""
+    start = time.time()
+    while True:
+        held = {r["id"]: r["revision"] for r in await region.rows()}
+        if all(held.get(i) == rev for i, rev in expected.items()):
+            return time.time() - start
+        if time.time() - start > timeout_s:
+            missing = {i: (rev, held.get(i)) for i, rev in expected.items() if held.get(i) != rev}
+            raise AssertionError("after %.0f s the store lacks (published, held) %s" % (timeout_s, missing))
+        await asyncio.sleep(0.25)
+
+
+async def outage_drill(workdir: Path, cut_s: float, kill_node: bool = True, show: Any = print) -> dict[str, Any]:
+    """Two sites through a bad night: their WAN links cut for `cut_s` while they keep raising
+    incidents, and (with `kill_node`) the regional node every bridge and one consumer use killed
+    during the cut. What was published, what the store holds, and how long it took to catch up."""
+    region = Region.start(workdir / "region", list(SITES))
+    sites: list[Site] = []
+    try:
+        await region.consume(2)
+        sites = [await Site.over_wan(workdir / name, name, region) for name in SITES]
+        for site in sites:
+            await site.start()
+        await asyncio.gather(*(site.night(climbs=1) for site in sites))
+        before = {k: v for site in sites for k, v in site.published().items()}
+        await until_stored(region, before, 60)
+        show("before the cut: %d incidents stored" % len(before))
+        for site in sites:
+            assert site.wan is not None
+            site.wan.cut()
+        cut_at = time.time()
+        killed = None
+        if kill_node:
+            killed = region.cluster.nodes[0]  # every bridge's first choice, and consumer 1's
+            region.cluster.kill(killed)
+            show("WAN cut at both sites; regional node %s killed" % killed.name)
+        # The night goes on while the region cannot hear: new incidents, and more revisions.
+        rounds = 0
+        while time.time() - cut_at < cut_s:
+            await asyncio.gather(*(site.night(climbs=2) for site in sites))
+            rounds += 1
+            await asyncio.sleep(min(20.0, max(0.0, cut_s - (time.time() - cut_at))))
+        expected = {k: v for site in sites for k, v in site.published().items()}
+        for site in sites:
+            assert site.wan is not None
+            site.wan.restore()
+        restored_at = time.time()
+        catch_up_s = await until_stored(region, expected, 180)
+        rows = await region.rows()
+        absorbed = sum(c.stats.unchanged for c in region.consumers)
+        lags = sorted(lag for c in region.consumers for lag in c.stats.lags_s)
+    finally:
+        for site in sites:
+            await site.stop()
+        await region.stop_consumers()
+        region.stop()
+    ids = [r["id"] for r in rows]
+    report = {
+        "cut_s": round(restored_at - cut_at, 1),
+        "node_killed": killed.name if killed else None,
+        "incidents_published": len(expected),
+        "changed_during_cut": sum(1 for k, v in expected.items() if before.get(k) != v),
+        "incidents_stored": len(rows),
+        "lost": sorted(set(expected) - set(ids)),
+        "duplicated": len(ids) - len(set(ids)),
+        "catch_up_s": round(catch_up_s, 2),
+        "night_rounds_during_cut": rounds,
+        "redeliveries_absorbed": absorbed,
+        "max_lag_s": round(lags[-1], 2) if lags else None,
+    }
+    return report
