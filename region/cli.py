@@ -54,8 +54,20 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--bbox", metavar="W,S,E,N", help="only inside this lon/lat box")
     export.add_argument("--out", metavar="FILE", help="default: standard output")
     actions.choices["pattern"].add_argument("--timezone", default="UTC", help="hours in this zone (default UTC)")
-    cert.set_defaults(handler=run)
-    defs.set_defaults(handler=run)
+    serve = actions.add_parser("serve", help="the regional picture for analysts (read-only web page)")
+    serve.add_argument("--db", required=True, metavar="DSN", help="postgresql://user@host:port/database")
+    serve.add_argument("--analysts", required=True, metavar="FILE", help="accounts from perimeter region analyst add")
+    serve.add_argument("--listen", default="127.0.0.1:8090", metavar="HOST:PORT", help="default 127.0.0.1:8090")
+    serve.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (and --tls-key)")
+    serve.add_argument("--tls-key", metavar="FILE")
+    serve.add_argument("--tiles", default="", metavar="URL", help="a tile server ({z}/{x}/{y}) beneath the map")
+    analyst = actions.add_parser("analyst", help="add a prison-service or police analyst")
+    analyst.add_argument("name")
+    analyst.add_argument("--file", required=True, metavar="FILE", help="the analysts' accounts file")
+    analyst.add_argument("--role", required=True, choices=("prison_analyst", "police_analyst"))
+    analyst.add_argument("--password-stdin", action="store_true", help="the password on the first line of stdin")
+    for action in (cert, defs, serve, analyst):
+        action.set_defaults(handler=run)
 
 
 def _time(text: str, option: str) -> datetime:
@@ -79,6 +91,24 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.action == "certificate":
         return _certificate(args)
+    if args.action == "serve":
+        return _serve(args)
+    if args.action == "analyst":
+        from gateway.identity.accounts import AccountError
+        from region import analysts
+
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            import getpass
+
+            password = getpass.getpass("password for %s: " % args.name)
+        try:
+            analysts.add(Path(args.file), args.name, args.role, password)
+        except (AccountError, OSError) as exc:
+            raise RegionUsageError(str(exc)) from None
+        print("%s added as %s" % (args.name, args.role))
+        return 0
     if args.action == "definitions":
         from region import rabbit
 
@@ -89,6 +119,24 @@ def _run(args: argparse.Namespace) -> int:
             raise RegionUsageError(str(exc)) from None
         return 0
     return asyncio.run(_with_db(args))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.identity.accounts import AccountError
+    from region import analysts, web
+
+    try:
+        analysts.read(Path(args.analysts))
+    except (AccountError, OSError) as exc:
+        raise RegionUsageError("--analysts: %s" % exc) from None
+    host, _, port = args.listen.rpartition(":")
+    if not port.isdigit():
+        raise RegionUsageError("--listen: expected HOST:PORT, got %r" % args.listen)
+    uvicorn.run(web.app(args.db, Path(args.analysts), args.tiles), host=host or "127.0.0.1", port=int(port),
+                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, log_level="warning")  # fmt: skip
+    return 0
 
 
 def _certificate(args: argparse.Namespace) -> int:
