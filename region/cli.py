@@ -50,7 +50,7 @@ def add_commands(commands: Any) -> None:
         action.add_argument("--site", action="append", metavar="NAME", help="only these prisons (repeat)")
         action.add_argument("--kind", action="append", metavar="KIND", help="only these kinds (drone, drone_drop, ...)")
     export = actions.choices["export"]
-    export.add_argument("--format", choices=("geojson", "csv"), default="geojson")
+    export.add_argument("--format", choices=("geojson", "csv"), default="geojson", help="default geojson")
     export.add_argument("--bbox", metavar="W,S,E,N", help="only inside this lon/lat box")
     export.add_argument("--out", metavar="FILE", help="default: standard output")
     actions.choices["pattern"].add_argument("--timezone", default="UTC", help="hours in this zone (default UTC)")
@@ -59,12 +59,13 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--analysts", required=True, metavar="FILE", help="accounts from perimeter region analyst add")
     serve.add_argument("--listen", default="127.0.0.1:8090", metavar="HOST:PORT", help="default 127.0.0.1:8090")
     serve.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (and --tls-key)")
-    serve.add_argument("--tls-key", metavar="FILE")
+    serve.add_argument("--tls-key", metavar="FILE", help="the certificate's private key")
     serve.add_argument("--tiles", default="", metavar="URL", help="a tile server ({z}/{x}/{y}) beneath the map")
     analyst = actions.add_parser("analyst", help="add a prison-service or police analyst")
-    analyst.add_argument("name")
+    analyst.add_argument("name", help="the analyst's account name")
     analyst.add_argument("--file", required=True, metavar="FILE", help="the analysts' accounts file")
-    analyst.add_argument("--role", required=True, choices=("prison_analyst", "police_analyst"))
+    analyst.add_argument("--role", required=True, choices=("prison_analyst", "police_analyst"),
+                         help="both see and export the region's incidents; neither can act on a site")  # fmt: skip
     analyst.add_argument("--password-stdin", action="store_true", help="the password on the first line of stdin")
     for action in (cert, defs, serve, analyst):
         action.set_defaults(handler=run)
