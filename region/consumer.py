@@ -16,7 +16,7 @@ import aio_pika
 import asyncpg
 
 from region import rabbit
-from region.store import SCHEMA_SQL, UPSERT_SQL, BadIncident, row_args
+from region.store import PLAN_SCHEMA, PLAN_SQL, SCHEMA_SQL, UPSERT_SQL, BadIncident, plan_args, row_args
 
 log = logging.getLogger("perimeter.region")
 
@@ -27,6 +27,7 @@ class ConsumerStats:
     updated: int = 0  # newer revisions of known ones
     unchanged: int = 0  # a revision already held (a redelivery, or an older one late)
     rejected: int = 0
+    plans: int = 0  # sites' plans kept
     lags_s: list[float] = field(default_factory=list)  # stored minus the site's updated_at
     broker: str = ""  # the node consumed from now
 
@@ -54,7 +55,8 @@ async def prepare(dsn: str, amqp_urls: list[str], replicas: int) -> None:
                 rabbit.QUEUE, durable=True,
                 arguments={"x-queue-type": "quorum", "x-quorum-initial-group-size": replicas},
             )  # fmt: skip
-            await queue.bind(rabbit.EXCHANGE, rabbit.BINDING)
+            for binding in rabbit.BINDINGS:
+                await queue.bind(rabbit.EXCHANGE, binding)
         return
     raise ConnectionError("no regional broker node answered: %s" % last)
 
@@ -79,8 +81,14 @@ class Consumer:
                 turn += 1
                 try:
                     await self._consume(url, pool)
-                except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError, OSError) as exc:
-                    log.warning("regional broker %s: %s; trying the next node", _where(url), exc)
+                except asyncio.CancelledError:
+                    raise
+                except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # the store: the same node again
+                    log.warning("the store: %s; the message stays in the queue", exc)
+                    turn -= 1
+                    await asyncio.sleep(1.0)
+                except Exception as exc:  # a node lost, a channel closed: never the consumer's end
+                    log.warning("regional broker %s: %r; trying the next node", _where(url), exc)
                     await asyncio.sleep(0.5)
         finally:
             await pool.close()
@@ -113,6 +121,14 @@ class Consumer:
     async def handle(self, body: bytes, routing_key: str, pool: asyncpg.Pool) -> None:
         try:
             doc: Any = json.loads(body)
+            if isinstance(doc, dict) and doc.get("schema") == PLAN_SCHEMA:
+                plan = plan_args(doc)
+                if routing_key.count(".") >= 3 and routing_key.split(".")[1] != doc["site"]:
+                    raise BadIncident("site %r published on %r" % (doc["site"][:64], routing_key[:128]))
+                async with pool.acquire() as db:
+                    await db.execute(PLAN_SQL, *plan)
+                self.stats.plans += 1
+                return
             args = row_args(doc)
             site = routing_key.split(".")[1] if routing_key.count(".") >= 3 else None
             if site is not None and site != doc["site"]:  # the broker's ACL already forbids it

@@ -20,7 +20,7 @@ from typing import Any
 
 QUEUE = "region.incidents"
 EXCHANGE = "amq.topic"  # where the MQTT plugin publishes (MQTT `/` becomes `.`)
-BINDING = "perimeter.*.*.incidents"  # perimeter/<site>/<gateway>/incidents
+BINDINGS = ("perimeter.*.*.incidents", "perimeter.*.*.plan")  # perimeter/<site>/<gateway>/incidents, .../plan
 CONSUMER_USER = "region"
 SITE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

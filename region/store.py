@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS incidents (
 CREATE INDEX IF NOT EXISTS incidents_raised ON incidents (raised_at);
 CREATE INDEX IF NOT EXISTS incidents_site_raised ON incidents (site, raised_at);
 CREATE INDEX IF NOT EXISTS incidents_geom ON incidents USING gist (geom);
+CREATE TABLE IF NOT EXISTS sites (
+    site text PRIMARY KEY,
+    perimeter geometry(LineString, 4326) NOT NULL,
+    plan jsonb NOT NULL,
+    published_at timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejected (
     received_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     routing_key text,
@@ -48,8 +54,8 @@ DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'police_analyst') THEN CREATE ROLE police_analyst; END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'region_writer') THEN CREATE ROLE region_writer; END IF;
 END $$;
-GRANT SELECT ON incidents TO prison_analyst, police_analyst;
-GRANT SELECT, INSERT, UPDATE ON incidents TO region_writer;
+GRANT SELECT ON incidents, sites TO prison_analyst, police_analyst;
+GRANT SELECT, INSERT, UPDATE ON incidents, sites TO region_writer;
 GRANT INSERT ON rejected TO region_writer;
 """
 
@@ -68,6 +74,17 @@ ON CONFLICT (id) DO UPDATE SET
     geom = EXCLUDED.geom, track = EXCLUDED.track, doc = EXCLUDED.doc, stored_at = clock_timestamp()
 WHERE incidents.revision < EXCLUDED.revision
 RETURNING (xmax = 0) AS inserted
+"""
+
+
+PLAN_SCHEMA = "perimeter.site-plan/1"
+# A site's plan: the newest it published wins (a later start, a changed plan).
+PLAN_SQL = """
+INSERT INTO sites (site, perimeter, plan, published_at)
+VALUES ($1, ST_SetSRID(ST_GeomFromGeoJSON($2), 4326), $3::jsonb, $4)
+ON CONFLICT (site) DO UPDATE SET perimeter = EXCLUDED.perimeter, plan = EXCLUDED.plan,
+    published_at = EXCLUDED.published_at
+WHERE sites.published_at <= EXCLUDED.published_at
 """
 
 
@@ -114,6 +131,31 @@ def row_args(doc: Any) -> tuple[Any, ...]:
         int(fundamental) if isinstance(fundamental, int | float) and fundamental else None,
         lon, lat, track, json.dumps(doc, sort_keys=True),
     )  # fmt: skip
+
+
+def _lonlats(points: Any, what: str) -> list[list[float]]:
+    if not isinstance(points, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) for v in p)
+        and -180 <= p[0] <= 180 and -90 <= p[1] <= 90 for p in points
+    ):  # fmt: skip
+        raise BadIncident("%s is not a list of [lon, lat]" % what)
+    return [[float(p[0]), float(p[1])] for p in points]
+
+
+def plan_args(doc: dict[str, Any]) -> tuple[Any, ...]:
+    """The plan upsert's arguments for a site's published plan; BadIncident if it is not one."""
+    if not isinstance(doc.get("site"), str) or not doc["site"]:
+        raise BadIncident("a plan names its site")
+    line = _lonlats(doc.get("perimeter"), "perimeter")
+    if len(line) < 2:
+        raise BadIncident("a perimeter needs two points")
+    for item in doc.get("lines") or []:
+        _lonlats(item.get("points") if isinstance(item, dict) else None, "a plan line")
+    published = _time(doc.get("published_at"), "published_at")
+    if published is None:
+        raise BadIncident("published_at missing")
+    geometry = json.dumps({"type": "LineString", "coordinates": line})
+    return (doc["site"], geometry, json.dumps(doc, sort_keys=True), published)
 
 
 # The pattern an analyst asks for first: incidents of a kind by hour of the week, per prison.

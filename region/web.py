@@ -9,6 +9,7 @@ site, and the sites' bridges carry nothing back to them anyway.
 
 import contextlib
 import hashlib
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -130,8 +131,6 @@ def app(dsn: str, accounts_file: Path, tiles: str = "") -> Starlette:
         if fmt == "csv":
             body, media = export.csv_text(found), "text/csv"
         else:
-            import json
-
             body, media = json.dumps(export.geojson(found)), "application/geo+json"
         disposition = 'attachment; filename="incidents-%s.%s"' % (stamp, fmt)
         return Response(body, media_type=media, headers={"Content-Disposition": disposition})
@@ -148,8 +147,11 @@ def app(dsn: str, accounts_file: Path, tiles: str = "") -> Starlette:
             except asyncpg.PostgresError:
                 return PlainTextResponse("unknown time zone %r" % zone, 400)
             prisons = await conn.fetch(
-                "SELECT site, count(*) AS n, avg(ST_X(geom)) AS lon, avg(ST_Y(geom)) AS lat FROM incidents "
-                "WHERE geom IS NOT NULL GROUP BY site ORDER BY site"
+                "SELECT coalesce(i.site, s.site) AS site, coalesce(i.n, 0) AS n, "
+                "coalesce(ST_X(ST_Centroid(s.perimeter)), i.lon) AS lon, "
+                "coalesce(ST_Y(ST_Centroid(s.perimeter)), i.lat) AS lat, s.plan AS plan FROM "
+                "(SELECT site, count(*) AS n, avg(ST_X(geom)) AS lon, avg(ST_Y(geom)) AS lat FROM incidents "
+                "WHERE geom IS NOT NULL GROUP BY site) i FULL JOIN sites s ON s.site = i.site ORDER BY 1"
             )
         keep = [r for r in rows if (not f["sites"] or r["site"] in f["sites"]) and
                 (not f["kinds"] or r["kind"] in f["kinds"])]  # fmt: skip
@@ -162,7 +164,11 @@ def app(dsn: str, accounts_file: Path, tiles: str = "") -> Starlette:
         return JSONResponse({
             "hour_of_week": grid,
             "by_prison": by_prison,
-            "prisons": [{"site": p["site"], "lon": p["lon"], "lat": p["lat"], "incidents": p["n"]} for p in prisons],
+            "prisons": [
+                {"site": p["site"], "lon": p["lon"], "lat": p["lat"], "incidents": p["n"],
+                 "plan": json.loads(p["plan"]) if p["plan"] else None}
+                for p in prisons
+            ],
         })  # fmt: skip
 
     @contextlib.asynccontextmanager

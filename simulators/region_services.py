@@ -145,6 +145,9 @@ class RabbitCluster:
             if time.time() > deadline:
                 raise RuntimeError("the RabbitMQ cluster did not form: %s" % self.running())
             time.sleep(0.5)
+        for node in self.nodes:  # each port answered by its own node, not by something else
+            if node.proc is None or node.proc.poll() is not None:
+                raise RuntimeError("RabbitMQ node %s exited: see %s" % (node.name, node.folder / "console.log"))
 
     def ctl(self, *args: str, node: RabbitNode | None = None) -> str:
         node = node or next(n for n in self.nodes if n.proc is not None)

@@ -87,6 +87,14 @@ class Region:
             await db.close()
         return [dict(r, doc=json.loads(r["doc"])) for r in found]
 
+    async def plans(self) -> dict[str, dict[str, Any]]:
+        db = await asyncpg.connect(self.dsn)
+        try:
+            found = await db.fetch("SELECT site, plan FROM sites")
+        finally:
+            await db.close()
+        return {r["site"]: json.loads(r["plan"]) for r in found}
+
     def stop(self) -> None:
         self.cluster.stop()
         self.db.stop()
@@ -113,6 +121,7 @@ class Site:
     task: asyncio.Task[None] | None = None
 
     wan: WanLink | None = None
+    nodes: dict[int, SimNode] = field(default_factory=dict)
 
     @classmethod
     async def over_wan(cls, folder: Path, name: str, region: Region) -> "Site":
@@ -179,8 +188,10 @@ class Site:
 
     async def night(self, climbs: int = 2) -> None:
         """What a bad night brings: climbs, a drone heard by two nodes, a tamper."""
-        nodes = {n: SimNode(n) for n in (1, 2, 3, 4)}
-        self.pty.write(b"".join(n.hello() for n in nodes.values()))
+        if not self.nodes:  # the same boards all night: their counters go on
+            self.nodes.update({n: SimNode(n) for n in (1, 2, 3, 4)})
+            self.pty.write(b"".join(n.hello() for n in self.nodes.values()))
+        nodes = self.nodes
         for i in range(climbs):
             climb = {"class": 1, "peak": 3000, "noise_floor": 30, "pulses": 12, "duration_ds": 25}
             self.send(nodes[1 + (i * 3) % 4], "FENCE", climb)

@@ -8,13 +8,13 @@ line's state is gone) and new ones go through."""
 import asyncio
 import contextlib
 
-from simulators.broker import free_port
+from simulators.broker import free_ports
 
 
 class WanLink:
     def __init__(self, targets: list[int]) -> None:
         self.targets = targets  # the regional nodes' ports on loopback
-        self.ports = [free_port() for _ in targets]  # what the site dials instead
+        self.ports = free_ports(len(targets))  # what the site dials instead
         self.up = True
         self._servers: list[asyncio.Server] = []
         self._held: set[asyncio.StreamWriter] = set()

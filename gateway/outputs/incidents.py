@@ -31,8 +31,10 @@ from gateway.alarming.records import AlarmRecords
 from gateway.clock import utc_iso
 from gateway.evidence.journal import Journal
 from gateway.outputs import topics
+from gateway.site_plan import SitePlan
 
 SCHEMA = "perimeter.incident/1"
+PLAN_SCHEMA = "perimeter.site-plan/1"
 KINDS = (DRONE, DRONE_DROP, THROW_OVER, INTRUSION, TAMPER, JAMMING, SECURITY)
 MAX_TRACK_POINTS = 600  # a drone heard for ten minutes, a point a second
 _NODE_EVENT = re.compile(r":(\d+):\d+:\d+(?::c\d+)?$")  # a node event's id: <site>:<node>:<boot>:<no>
@@ -188,6 +190,8 @@ class Site(Protocol):
     def perimeter(self) -> Perimeter: ...
     @property
     def region(self) -> RegionConfig: ...
+    @property
+    def plan(self) -> SitePlan: ...
 
 
 def attach(records: AlarmRecords, prefix: str, site: Site) -> IncidentStream | None:
@@ -203,4 +207,30 @@ def attach(records: AlarmRecords, prefix: str, site: Site) -> IncidentStream | N
 
     stream = IncidentStream(journal, topics.incidents(prefix), source, newest_checkpoint)
     records.on_change.append(lambda change: stream.record(change.action, change.alarm.as_json()))
+    plan = plan_document(source, site.plan, journal.clock.utc_now())
+    if plan is not None:  # at every start: the region draws the site's incidents over it
+        journal.enqueue(topics.site_plan(prefix), json.dumps(plan, sort_keys=True).encode(), qos=1)  # the start commits
     return stream
+
+
+def plan_document(source: IncidentSource, plan: SitePlan, now: str) -> dict[str, Any] | None:
+    """The site's plan on the map (lon/lat): its perimeter and the plan's lines and cameras'
+    places, for the region to draw incidents over; None when the site is not on the map."""
+    perimeter, origin = source.perimeter, source.region.origin
+
+    def on_map(points: Any) -> list[list[float]]:
+        found = [site_geometry.lonlat(perimeter, xy, origin) for xy in site_geometry.points(perimeter, points)]
+        return [p for p in found if p is not None]
+
+    line = on_map(perimeter.polyline)
+    if not line:
+        return None
+    return {
+        "schema": PLAN_SCHEMA,
+        "site": source.site,
+        "gateway": source.gateway_id,
+        "published_at": now,
+        "perimeter": line,
+        "closed": perimeter.closed,
+        "lines": [{"name": x.name, "kind": x.kind, "points": on_map(x.points)} for x in plan.lines],
+    }

@@ -58,6 +58,11 @@ def incidents(p: str) -> str:
     return p + "/incidents"
 
 
+def site_plan(p: str) -> str:
+    """The site's plan on the map, at every start, for the region (with `P/incidents`)."""
+    return p + "/plan"
+
+
 def pending(p: str) -> str:
     """The requests waiting for a second account's approval, retained (a JSON list)."""
     return p + "/bridge/pending"

@@ -1,9 +1,10 @@
 """The site's Mosquitto bridge to the region (written by `perimeter site init --region`).
 
-One way only: the site's incidents (`perimeter/<site>/+/incidents`) go out at QoS 1; nothing
-comes back, so nobody at the region can act on the site. Over TLS with the site's own client
-certificate (the region logs the site in by its common name, and lets it publish under its
-own name only). A clean-session-off bridge whose queue Mosquitto keeps on disk: while the WAN
+One way only: the site's incidents (`perimeter/<site>/+/incidents`) and its plan on the map
+(`perimeter/<site>/+/plan`, at every start) go out at QoS 1; nothing comes back, so nobody at
+the region can act on the site. Over TLS with the site's own client certificate (the region
+logs the site in by its common name, and lets it publish under its own name only).
+A clean-session-off bridge whose queue Mosquitto keeps on disk: while the WAN
 is down the incidents wait (up to `QUEUE_LIMIT`), and are sent in order when it is back; the
 regional broker acknowledges each only once its quorum queue holds it. The addresses are the
 regional cluster's nodes, tried in turn.
@@ -59,6 +60,7 @@ def bridge_conf(site: str, link: RegionLink, folder: Path) -> str:
             "restart_timeout 2 30",
             "keepalive_interval %d" % link.keepalive_s,
             "topic perimeter/%s/+/incidents out 1" % site,
+            "topic perimeter/%s/+/plan out 1" % site,
             "bridge_cafile %s" % (folder / "ca.pem"),
             "bridge_certfile %s" % (folder / "site.pem"),
             "bridge_keyfile %s" % (folder / "site.key"),

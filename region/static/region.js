@@ -12,7 +12,7 @@ const map = L.map("map", { preferCanvas: false }).setView([52.5, -1.5], 7);
 const layer = L.layerGroup().addTo(map);
 const labels = L.layerGroup().addTo(map);
 window.regionMap = map;
-window.regionStats = { incidents: 0, tracks: 0, prisons: 0, hourTotal: 0 };
+window.regionStats = { incidents: 0, tracks: 0, prisons: 0, hourTotal: 0, plans: 0 };
 
 function text(tag, value) { const e = document.createElement(tag); e.textContent = value == null ? "" : String(value); return e; }
 
@@ -98,12 +98,23 @@ function drawPattern(pattern) {
   });
   window.regionStats.hourTotal = total;
   labels.clearLayers();
+  let plans = 0;
   for (const p of pattern.prisons) {
+    if (p.plan) {  // the prison's own plan, as its site published it: the perimeter and its lines
+      const latlngs = (points) => points.map(([lon, lat]) => [lat, lon]);
+      L.polyline(latlngs(p.plan.perimeter), { color: "#34495e", weight: 2, className: "site-plan" }).addTo(labels);
+      for (const line of p.plan.lines || []) {
+        L.polyline(latlngs(line.points), { color: "#95a5a6", weight: 1, className: "site-plan-line" })
+          .bindTooltip(line.name || line.kind).addTo(labels);
+      }
+      plans++;
+    }
     if (p.lat == null) continue;
     L.marker([p.lat, p.lon], { opacity: 0 }).bindTooltip(p.site, { permanent: true, className: "prison-label",
       direction: "top" }).addTo(labels);
   }
   window.regionStats.prisons = pattern.prisons.length;
+  window.regionStats.plans = plans;
   const select = document.getElementById("site");
   if (!select.options.length) for (const p of pattern.prisons) select.append(new Option(p.site, p.site));
 }

@@ -21,7 +21,7 @@ import pytest
 from playwright.async_api import Browser
 
 from region import analysts
-from region.store import SCHEMA_SQL, UPSERT_SQL, row_args
+from region.store import PLAN_SQL, SCHEMA_SQL, UPSERT_SQL, plan_args, row_args
 from simulators.broker import free_port, wait_for_port
 from simulators.region_services import Postgis, missing
 
@@ -57,6 +57,15 @@ INCIDENTS = [
 ]
 
 
+# hmp-north's plan as its gateway publishes it: a closed wall and a houseblock inside.
+PLAN = {
+    "schema": "perimeter.site-plan/1", "site": "hmp-north", "gateway": "gw1", "published_at": NOW.isoformat(),
+    "perimeter": [[-2.2, 53.4], [-2.196, 53.4], [-2.196, 53.4025], [-2.2, 53.4025], [-2.2, 53.4]], "closed": True,
+    "lines": [{"name": "houseblock A", "kind": "building",
+               "points": [[-2.199, 53.401], [-2.198, 53.401], [-2.198, 53.4015]]}],
+}  # fmt: skip
+
+
 @pytest.fixture
 def store() -> Iterator[Postgis]:
     db = Postgis.start()
@@ -65,6 +74,7 @@ def store() -> Iterator[Postgis]:
         conn = await asyncpg.connect(db.dsn())
         await conn.execute(SCHEMA_SQL)
         await conn.executemany(UPSERT_SQL, [row_args(d) for d in INCIDENTS])
+        await conn.execute(PLAN_SQL, *plan_args(PLAN))
         await conn.close()
 
     try:
@@ -115,7 +125,8 @@ async def test_an_analyst_sees_the_regions_prisons_incidents_and_pattern_and_exp
     await page.wait_for_function("document.body.dataset.ready === '1'", timeout=15000)
     stats = await page.evaluate("window.regionStats")
     # The last 30 days: six incidents (the hostile one is older), two drones' tracks, three prisons.
-    assert stats == {"incidents": 6, "tracks": 3, "prisons": 3, "hourTotal": 6}, stats
+    assert stats == {"incidents": 6, "tracks": 3, "prisons": 3, "hourTotal": 6, "plans": 1}, stats
+    assert await page.locator("path.site-plan").count() == 1 and await page.locator("path.site-plan-line").count() == 1
     assert await page.locator("path.incident-drone").count() == 3
     assert await page.locator("path.drone-track").count() == 3
     assert await page.locator("#prisons tbody tr").count() == 3

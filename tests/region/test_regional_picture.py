@@ -53,6 +53,8 @@ async def test_two_sites_incidents_reach_the_regional_store_once_each_with_their
         assert row["doc"]["proof"]["hash"] and row["doc"]["proof"]["seq"] == row["revision"]
     drones = [r for r in rows if r["kind"] == "drone"]
     assert len(drones) == 2 and all(r["doc"]["fundamental_hz"] == 180 for r in drones)
+    plans = await region.plans()
+    assert sorted(plans) == sorted(SITES) and all(len(p["perimeter"]) == 2 for p in plans.values()), plans
     stats = [c.stats for c in region.consumers]
     assert sum(s.stored for s in stats) == len(expected) and sum(s.rejected for s in stats) == 0
     # An analyst exports the night for the police; each site verifies its incidents against

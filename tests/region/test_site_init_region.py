@@ -25,10 +25,10 @@ def init(tmp_path: Path, files: Path, *extra: str, name: str = "hmp-north") -> i
     sys.stdin = io.StringIO(PASSWORD)
     try:
         return main(["site", "init", str(tmp_path / "etc"), "--name", name, "--supervisor", "alice", "--password-stdin",
-                     "--state-dir", str(tmp_path / "state"), "--no-off-host-witness", "--region-broker", "region-a.example:8883",
-                     "--region-broker", "10.20.0.2:8883", "--region-ca", str(files / "ca" / "ca.pem"),
-                     "--region-cert", str(files / "hmp-north.pem"), "--region-key", str(files / "hmp-north.key"),
-                     *extra])  # fmt: skip
+                     "--state-dir", str(tmp_path / "state"), "--no-off-host-witness",
+                     "--region-broker", "region-a.example:8883", "--region-broker", "10.20.0.2:8883",
+                     "--region-ca", str(files / "ca" / "ca.pem"), "--region-cert", str(files / "hmp-north.pem"),
+                     "--region-key", str(files / "hmp-north.key"), *extra])  # fmt: skip
     finally:
         sys.stdin = sys.__stdin__
 
@@ -41,7 +41,10 @@ def test_site_init_writes_a_one_way_tls_bridge_of_the_sites_incidents_and_turns_
     bridge = (etc / "broker" / "conf.d" / "region.conf").read_text().splitlines()
     assert "address region-a.example:8883 10.20.0.2:8883" in bridge
     assert "topic perimeter/hmp-north/+/incidents out 1" in bridge  # out only: nothing comes back
-    assert [line for line in bridge if line.startswith("topic")] == ["topic perimeter/hmp-north/+/incidents out 1"]
+    assert [line for line in bridge if line.startswith("topic")] == [
+        "topic perimeter/hmp-north/+/incidents out 1",
+        "topic perimeter/hmp-north/+/plan out 1",  # the site on the region's map
+    ]
     assert "cleansession false" in bridge and "bridge_certfile %s" % (etc / "region" / "site.pem") in bridge
     assert "include_dir %s" % (etc / "broker" / "conf.d") in (etc / "broker" / "mosquitto.conf").read_text()
     assert (etc / "region" / "site.key").stat().st_mode & 0o777 == 0o600
