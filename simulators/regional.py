@@ -17,6 +17,7 @@ from gateway.config_dump import dump
 from gateway.daemon import Gateway
 from gateway.evidence.witness import new_key
 from gateway.identity.site_key import write_site_key
+from gateway.outputs.incidents import KINDS
 from gateway.tools.region_bridge import RegionLink
 from gateway.tools.site_init import Layout, OffHostWitness, init_site
 from region import pki, rabbit
@@ -25,6 +26,8 @@ from simulators.broker import Broker
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 from simulators.pty_link import Pty
 from simulators.region_services import REGION_PASSWORD, Postgis, RabbitCluster
+from simulators.scenario import Scenario
+from simulators.scenario import parse as scenario_parse
 from simulators.wan_link import WanLink
 
 SITES = {"hmp-north": (-2.2, 53.4), "hmp-south": (-1.5, 52.5)}
@@ -133,7 +136,15 @@ class Site:
         return site
 
     @classmethod
-    def write(cls, folder: Path, name: str, region: Region, brokers: list[str] | None = None) -> "Site":
+    def write(
+        cls,
+        folder: Path,
+        name: str,
+        region: Region,
+        brokers: list[str] | None = None,
+        polyline: list[list[float]] | None = None,
+        journal: Path | None = None,
+    ) -> "Site":
         certs = region.folder / "sites" / name
         link = RegionLink(
             tuple(brokers or ["127.0.0.1:%d" % n.mqtts_port for n in region.cluster.nodes]),
@@ -150,13 +161,13 @@ class Site:
         new_key(folder / "witness.key", folder / "witness.pub")
         doc = {
             "site": {"id": SITE_ID, "name": name, "key_file": "site.key"},
-            "gateway": {"id": "gw1", "journal": "journal.sqlite"},
+            "gateway": {"id": "gw1", "journal": str(journal or "journal.sqlite")},
             "supervision": {"missed_heartbeats": 3, "default_heartbeat_s": 30},
             "metrics": {"listen": ""},
             "mqtt": {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5},
             "transport": {"serial": [{"name": "fence", "port": str(pty.link), "baudrate": 115200}]},
             "node": NODES,
-            "perimeter": PERIMETER,
+            "perimeter": dict(PERIMETER, polyline=polyline) if polyline else PERIMETER,
             "alarms": {"fence_window_s": 0.2},
             "witness": {"key_file": "witness.key", "every_s": 1.0, "off_host": False},
             "region": written,
@@ -203,6 +214,17 @@ class Site:
             await asyncio.sleep(0.5)
         self.send(nodes[4], "TAMPER", {"kind": 1, "state": 1})
         await asyncio.sleep(0.5)
+
+    def revisions(self, after: int) -> int:
+        """Incident messages the site published after journal row `after`."""
+        assert self.gateway is not None
+        kinds = ",".join("'%s'" % k for k in KINDS)
+        rows = self.gateway.journal.select(
+            "SELECT COUNT(*) FROM journal WHERE kind = 'alarm' AND seq > ? AND "
+            "json_extract(data, '$.alarm.category') IN (%s)" % kinds,
+            after,
+        )
+        return int(rows[0][0])
 
     def published(self) -> dict[str, int]:
         """Each incident the site published, with its newest revision, from its journal."""
@@ -259,6 +281,8 @@ async def outage_drill(workdir: Path, cut_s: float, kill_node: bool = True, show
             rounds += 1
             await asyncio.sleep(min(20.0, max(0.0, cut_s - (time.time() - cut_at))))
         expected = {k: v for site in sites for k, v in site.published().items()}
+        revisions = sum(site.revisions(after=max(v for k, v in before.items() if k.startswith(site.name + ":")))
+                        for site in sites)  # fmt: skip
         for site in sites:
             assert site.wan is not None
             site.wan.restore()
@@ -278,6 +302,7 @@ async def outage_drill(workdir: Path, cut_s: float, kill_node: bool = True, show
         "node_killed": killed.name if killed else None,
         "incidents_published": len(expected),
         "changed_during_cut": sum(1 for k, v in expected.items() if before.get(k) != v),
+        "messages_during_cut": revisions,
         "incidents_stored": len(rows),
         "lost": sorted(set(expected) - set(ids)),
         "duplicated": len(ids) - len(set(ids)),
@@ -287,3 +312,84 @@ async def outage_drill(workdir: Path, cut_s: float, kill_node: bool = True, show
         "max_lag_s": round(lags[-1], 2) if lags else None,
     }
     return report
+
+
+# A prison's bad night, short: a climb, a package thrown over, and a drone that drops one; the
+# simulated office acknowledges and clears each alarm with its reason code.
+NIGHT = """
+[scenario]
+name = "region-night"
+duration_s = 110
+seed = %(seed)d
+
+[perimeter]
+length_m = 300
+polyline = [[0, 0], [100, 0], [100, 50], [0, 50], [0, 0]]
+node_spacing_m = 30
+link = "serial"
+firmware_nodes = 4
+
+[[plan.line]]
+name = "houseblock A"
+kind = "building"
+points = [[16, 16], [40, 16], [40, 34], [16, 34]]
+
+[weather]
+wind_mps = [[0, 3]]
+rain_mmph = [[0, 0]]
+
+[[event]]
+t = 15.0
+kind = "climb"
+position_m = 45.0
+
+[[event]]
+t = 35.0
+kind = "throwover"
+position_m = 135.0
+
+[[event]]
+t = 55.0
+kind = "drone"
+path = [[55, 190], [75, 225], [95, 290]]
+drop_t = 75.0
+"""
+
+
+def site_scenario(name: str, seed: int) -> Scenario:
+    return scenario_parse(NIGHT % {"seed": seed}, "%s night" % name)
+
+
+def scenario_site(
+    folder: Path, name: str, region: Region, night: Scenario, report: Path
+) -> tuple[Site, dict[str, Any]]:
+    """A site as `perimeter site init --region` writes it, for a scenario's gateway: its broker
+    (with the bridge site init wrote) and the tables its gateway.toml gains (the site's name,
+    its [region], its witness). The site's config names the journal the scenario keeps in
+    `report`, so the site's supervisor can verify exports against it afterwards."""
+    site = Site.write(
+        folder, name, region, polyline=[list(p) for p in night.polyline], journal=report / "journal.sqlite"
+    )
+    site.pty.unplug()  # the scenario's nodes have a link of their own
+    config = load(site.config)
+    extra = {
+        "site": {"name": name},
+        "region": json.loads(json.dumps(config.region.__dict__)),
+        "witness": {"key_file": str(folder / "witness.key"), "every_s": 5.0, "off_host": False},
+    }
+    return site, extra
+
+
+def journalled_incidents(journal_file: Path, site: str) -> dict[str, int]:
+    """Each incident a site's journal holds, with its newest revision (the row of its last change)."""
+    from gateway.evidence.journal import Journal
+
+    journal = Journal(journal_file)
+    try:
+        rows = journal.select(
+            "SELECT json_extract(data, '$.alarm.alarm_id'), MAX(seq) FROM journal WHERE kind = 'alarm' AND "
+            "json_extract(data, '$.alarm.category') IN (%s) GROUP BY 1" % ",".join("'%s'" % k for k in KINDS)
+        )
+    finally:
+        journal.close()
+    return {"%s:%s" % (site, alarm_id): seq for alarm_id, seq in rows}

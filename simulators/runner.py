@@ -71,6 +71,7 @@ def gateway_config(
     transport: dict[str, list[dict[str, Any]]],
     dashboard: tuple[str, Path] | None = None,
     key_change: bool = False,
+    extra: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     write_site_key(folder / "site.key", site_key)
     site: dict[str, Any] = {"id": SITE_ID, "name": "sim", "key_file": "site.key", "timezone": scenario.timezone}
@@ -113,6 +114,8 @@ def gateway_config(
         add_account(accounts, name, role, secrets.token_urlsafe(12), n=2**10)  # nobody logs in as these
     doc["dashboard"] = {"listen": dashboard[0] if dashboard else "", "accounts_file": str(accounts)}
     path = folder / "gateway.toml"
+    for table, values in (extra or {}).items():  # the caller's tables: a site's name, its region
+        doc[table] = dict(doc.get(table) or {}, **values)
     path.write_text(dump_config(doc))
     return path
 
@@ -173,9 +176,11 @@ async def run(
     show: Callable[[str], None] = print,
     respond_s: float = RESPOND_S,
     dashboard: tuple[str, Path] | None = None,
+    extra_config: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run a scenario; `dashboard` = (listen address, accounts file) serves the operators'
-    dashboard from the scenario's gateway."""
+    dashboard from the scenario's gateway; `extra_config` adds to the gateway's config tables
+    (e.g. a site's name and its `[region]`)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="perimeter-sim-"))
     # The gateway's own log would drown the alarms shown here; its journal has everything.
@@ -206,7 +211,7 @@ async def run(
     medium, transport = link_for(scenario, work, chosen)
     evidence = EvidenceClock([site_key], SITE_ID, chosen, work / "node-keys.json")
     medium.on_heard = evidence.heard
-    config = gateway_config(work, scenario, site_key, mqtt, transport, dashboard, scenario.rotate_key)
+    config = gateway_config(work, scenario, site_key, mqtt, transport, dashboard, scenario.rotate_key, extra_config)
     # The gateway starts first, on a clock that stands still until the scenario begins.
     sim_clock = ScaledClock(speed)
     gateway = Gateway(load_config(config), sim_clock).open()

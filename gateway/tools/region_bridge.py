@@ -57,7 +57,7 @@ def bridge_conf(site: str, link: RegionLink, folder: Path) -> str:
             "local_clientid perimeter-region-bridge",
             "remote_clientid perimeter-%s-bridge" % site,
             "start_type automatic",
-            "restart_timeout 2 30",
+            "restart_timeout 2 10",  # back off to 10 s at most: a link back is used within seconds
             "keepalive_interval %d" % link.keepalive_s,
             "topic perimeter/%s/+/incidents out 1" % site,
             "topic perimeter/%s/+/plan out 1" % site,
