@@ -22,6 +22,7 @@ from gateway.tools.region_bridge import RegionLink
 from gateway.tools.site_init import Layout, OffHostWitness, init_site
 from region import pki, rabbit
 from region.consumer import Consumer, prepare
+from region.store import SCHEMA_SQL
 from simulators.broker import Broker
 from simulators.frame_node import SITE_ID, SITE_KEY, SimNode
 from simulators.pty_link import Pty
@@ -78,6 +79,15 @@ class Region:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.consumers.clear()
         self.tasks.clear()
+
+    async def clear(self) -> None:
+        """An empty store (between specs sharing one cluster)."""
+        db = await asyncpg.connect(self.dsn)
+        try:
+            await db.execute(SCHEMA_SQL)
+            await db.execute("TRUNCATE incidents, sites, rejected")
+        finally:
+            await db.close()
 
     async def rows(self) -> list[dict[str, Any]]:
         db = await asyncpg.connect(self.dsn)
@@ -250,14 +260,19 @@ async def until_stored(region: Region, expected: dict[str, int], timeout_s: floa
         await asyncio.sleep(0.25)
 
 
-async def outage_drill(workdir: Path, cut_s: float, kill_node: bool = True, show: Any = print) -> dict[str, Any]:
+async def outage_drill(
+    workdir: Path, cut_s: float, kill_node: bool = True, show: Any = print, region: Region | None = None
+) -> dict[str, Any]:
     """Two sites through a bad night: their WAN links cut for `cut_s` while they keep raising
     incidents, and (with `kill_node`) the regional node every bridge and one consumer use killed
-    during the cut. What was published, what the store holds, and how long it took to catch up."""
-    region = Region.start(workdir / "region", list(SITES))
+    during the cut. What was published, what the store holds, and how long it took to catch up.
+    On `region` (its consumers running), or on a region of its own."""
+    own = region is None
+    region = region or Region.start(workdir / "region", list(SITES))
     sites: list[Site] = []
     try:
-        await region.consume(2)
+        if own:
+            await region.consume(2)
         sites = [await Site.over_wan(workdir / name, name, region) for name in SITES]
         for site in sites:
             await site.start()
@@ -294,16 +309,17 @@ async def outage_drill(workdir: Path, cut_s: float, kill_node: bool = True, show
     finally:
         for site in sites:
             await site.stop()
-        await region.stop_consumers()
-        region.stop()
-    ids = [r["id"] for r in rows]
+        if own:
+            await region.stop_consumers()
+            region.stop()
+    ids = [r["id"] for r in rows if r["id"] in expected]
     report = {
         "cut_s": round(restored_at - cut_at, 1),
         "node_killed": killed.name if killed else None,
         "incidents_published": len(expected),
         "changed_during_cut": sum(1 for k, v in expected.items() if before.get(k) != v),
         "messages_during_cut": revisions,
-        "incidents_stored": len(rows),
+        "incidents_stored": len(ids),
         "lost": sorted(set(expected) - set(ids)),
         "duplicated": len(ids) - len(set(ids)),
         "catch_up_s": round(catch_up_s, 2),
