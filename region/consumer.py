@@ -102,21 +102,23 @@ class Consumer:
             queue = await channel.get_queue(rabbit.QUEUE, ensure=True)
             closed = asyncio.ensure_future(_closed(connection))
             stopped = asyncio.ensure_future(self._stop.wait())
-            async with queue.iterator() as messages:
-                iterator = messages.__aiter__()
-                while True:
-                    nxt = asyncio.ensure_future(iterator.__anext__())
-                    done, _ = await asyncio.wait({nxt, closed, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                    if nxt not in done:
-                        nxt.cancel()
-                        closed.cancel()
-                        stopped.cancel()
-                        if self._stop.is_set():
-                            return
-                        raise ConnectionError("connection closed")
-                    message = nxt.result()
-                    await self.handle(message.body, message.routing_key or "", pool)
-                    await message.ack()  # only once the row is committed
+            try:
+                async with queue.iterator() as messages:
+                    iterator = messages.__aiter__()
+                    while True:
+                        nxt = asyncio.ensure_future(iterator.__anext__())
+                        done, _ = await asyncio.wait({nxt, closed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                        if nxt not in done:
+                            nxt.cancel()
+                            if self._stop.is_set():
+                                return
+                            raise ConnectionError("connection closed")
+                        message = nxt.result()
+                        await self.handle(message.body, message.routing_key or "", pool)
+                        await message.ack()  # only once the row is committed
+            finally:
+                closed.cancel()
+                stopped.cancel()
 
     async def handle(self, body: bytes, routing_key: str, pool: asyncpg.Pool) -> None:
         try:
@@ -134,16 +136,16 @@ class Consumer:
             if site is not None and site != doc["site"]:  # the broker's ACL already forbids it
                 raise BadIncident("site %r published on %r" % (doc["site"][:64], routing_key[:128]))
         except (ValueError, UnicodeDecodeError) as exc:
-            self.stats.rejected += 1
-            log.warning("incident refused (%s): kept in the rejected table", exc)
-            async with pool.acquire() as db:
-                await db.execute(
-                    "INSERT INTO rejected (routing_key, reason, body) VALUES ($1, $2, $3)",
-                    routing_key[:256], str(exc)[:500], body[:65536].decode("utf-8", "replace"),
-                )  # fmt: skip
+            await self._reject(pool, routing_key, str(exc), body)
             return
-        async with pool.acquire() as db:
-            result = await db.fetchrow(UPSERT_SQL, *args)
+        try:
+            async with pool.acquire() as db:
+                result = await db.fetchrow(UPSERT_SQL, *args)
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+            raise  # the store is down: the message stays in the queue
+        except asyncpg.PostgresError as exc:  # this message's data (a track PostGIS refuses): not the next one's
+            await self._reject(pool, routing_key, "the store refused it: %s" % exc, body)
+            return
         if result is None:
             self.stats.unchanged += 1
             return
@@ -153,6 +155,16 @@ class Consumer:
             self.stats.updated += 1
         if args[8] is not None:
             self.stats.lags_s.append(time.time() - args[8].timestamp())
+
+    async def _reject(self, pool: asyncpg.Pool, routing_key: str, reason: str, body: bytes) -> None:
+        """Kept, with why, in the store's rejected table; never retried (it would block the queue)."""
+        self.stats.rejected += 1
+        log.warning("incident refused (%s): kept in the rejected table", reason)
+        async with pool.acquire() as db:
+            await db.execute(
+                "INSERT INTO rejected (routing_key, reason, body) VALUES ($1, $2, $3)",
+                routing_key[:256], reason[:500], body[:65536].decode("utf-8", "replace"),
+            )  # fmt: skip
 
 
 async def _closed(connection: Any) -> None:

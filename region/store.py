@@ -118,7 +118,12 @@ def row_args(doc: Any) -> tuple[Any, ...]:
         lon, lat = float(lonlat[0]), float(lonlat[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise BadIncident("lonlat %r is off the Earth" % lonlat)
-    points = [p[3:5] for p in doc.get("track") or [] if isinstance(p, list) and len(p) >= 5 and None not in p[3:5]]
+    points = []
+    for p in doc.get("track") or []:
+        if not isinstance(p, list) or len(p) < 5:
+            raise BadIncident("a track point is [time, x, y, lon, lat]")
+        if p[3] is not None or p[4] is not None:  # off the map: a site with no origin
+            points += _lonlats([p[3:5]], "a track point")
     track = json.dumps({"type": "LineString", "coordinates": points}) if len(points) >= 2 else None
     fundamental = doc.get("fundamental_hz")
     return (
