@@ -40,7 +40,7 @@ import asyncpg  # noqa: E402
 
 from region import pki, rabbit  # noqa: E402
 from region.consumer import Consumer, prepare  # noqa: E402
-from region.store import HOUR_OF_WEEK_SQL, UPSERT_SQL, row_args  # noqa: E402
+from region.store import HOUR_OF_WEEK_SQL, SESSION, UPSERT_SQL, row_args  # noqa: E402
 from simulators.region_services import REGION_PASSWORD, Postgis, RabbitCluster  # noqa: E402
 from simulators.regional import outage_drill  # noqa: E402
 
@@ -71,7 +71,7 @@ def incident(site: str, number: int, revision: int, kind: str, at: datetime, lon
 
 
 async def preload_month(dsn: str, prisons: int, per_day: int, end: datetime) -> int:
-    db = await asyncpg.connect(dsn)
+    db = await asyncpg.connect(dsn, server_settings=SESSION)
     rows = []
     rng = random.Random(1)
     for p in range(prisons):
@@ -87,7 +87,7 @@ async def preload_month(dsn: str, prisons: int, per_day: int, end: datetime) -> 
 
 
 async def query_times(dsn: str, end: datetime) -> tuple[float, float]:
-    db = await asyncpg.connect(dsn)
+    db = await asyncpg.connect(dsn, server_settings=SESSION)
     start = end - timedelta(days=30)
     pattern, drones = [], []
     for _ in range(5):

@@ -159,6 +159,8 @@ def _certificate(args: argparse.Namespace) -> int:
 async def _with_db(args: argparse.Namespace) -> int:
     import asyncpg
 
+    from region.store import SESSION
+
     if args.action == "consume":
         from region.consumer import Consumer, prepare
 
@@ -175,7 +177,7 @@ async def _with_db(args: argparse.Namespace) -> int:
         return 0
     start, end = _time(args.start, "--from"), _time(args.end, "--to")
     try:
-        db = await asyncpg.connect(args.db)
+        db = await asyncpg.connect(args.db, server_settings=SESSION)
     except (OSError, asyncpg.PostgresError) as exc:
         raise RegionUsageError("cannot reach the store %s: %s" % (args.db.rpartition("@")[2], exc)) from None
     try:

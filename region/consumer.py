@@ -16,9 +16,13 @@ import aio_pika
 import asyncpg
 
 from region import rabbit
-from region.store import PLAN_SCHEMA, PLAN_SQL, SCHEMA_SQL, UPSERT_SQL, BadIncident, plan_args, row_args
+from region.store import PLAN_SCHEMA, PLAN_SQL, SCHEMA_SQL, SESSION, UPSERT_SQL, BadIncident, plan_args, row_args
 
 log = logging.getLogger("perimeter.region")
+# Messages stored at once, each on its own connection and acknowledged when its row is
+# committed: one at a time, a consumer waits on the store's round trip for every message.
+# Two revisions of one incident stored at once are safe: the newer one wins.
+IN_FLIGHT = 8
 
 
 @dataclass
@@ -35,7 +39,7 @@ class ConsumerStats:
 async def prepare(dsn: str, amqp_urls: list[str], replicas: int) -> None:
     """The store's tables and the cluster's quorum queue bound to every site's incidents
     (both idempotent: every consumer runs it at start)."""
-    db = await asyncpg.connect(dsn)
+    db = await asyncpg.connect(dsn, server_settings=SESSION)
     try:
         await db.execute("SELECT pg_advisory_lock(3434)")  # two consumers starting at once
         await db.execute(SCHEMA_SQL)
@@ -73,7 +77,7 @@ class Consumer:
         self._stop.set()
 
     async def run(self) -> None:
-        pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=2)
+        pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=IN_FLIGHT, server_settings=SESSION)
         try:
             turn = 0
             while not self._stop.is_set():
@@ -102,6 +106,19 @@ class Consumer:
             queue = await channel.get_queue(rabbit.QUEUE, ensure=True)
             closed = asyncio.ensure_future(_closed(connection))
             stopped = asyncio.ensure_future(self._stop.wait())
+            slots = asyncio.Semaphore(IN_FLIGHT)
+            working: set[asyncio.Future[None]] = set()
+            failed: list[BaseException] = []
+
+            async def store(message: Any) -> None:
+                try:
+                    await self.handle(message.body, message.routing_key or "", pool)
+                    await message.ack()  # only once the row is committed
+                except Exception as exc:  # the store or the channel: this connection ends
+                    failed.append(exc)
+                finally:
+                    slots.release()
+
             try:
                 async with queue.iterator() as messages:
                     iterator = messages.__aiter__()
@@ -110,15 +127,22 @@ class Consumer:
                         done, _ = await asyncio.wait({nxt, closed, stopped}, return_when=asyncio.FIRST_COMPLETED)
                         if nxt not in done:
                             nxt.cancel()
-                            if self._stop.is_set():
+                            if self._stop.is_set():  # a clean stop: what is being stored is finished
+                                await asyncio.gather(*working, return_exceptions=True)
                                 return
                             raise ConnectionError("connection closed")
                         message = nxt.result()
-                        await self.handle(message.body, message.routing_key or "", pool)
-                        await message.ack()  # only once the row is committed
+                        await slots.acquire()
+                        if failed:
+                            raise failed[0]
+                        task = asyncio.ensure_future(store(message))
+                        working.add(task)
+                        task.add_done_callback(working.discard)
             finally:
                 closed.cancel()
                 stopped.cancel()
+                for unfinished in working:
+                    unfinished.cancel()  # not acknowledged: the queue gives it again
 
     async def handle(self, body: bytes, routing_key: str, pool: asyncpg.Pool) -> None:
         try:

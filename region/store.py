@@ -88,6 +88,11 @@ WHERE sites.published_at <= EXCLUDED.published_at
 """
 
 
+# The store's queries are short: PostgreSQL's JIT compiler spends half a second compiling the
+# month's pattern that runs in tens of milliseconds without it.
+SESSION = {"jit": "off"}
+
+
 class BadIncident(ValueError):
     """A message that is not an incident this store can keep; the message says why."""
 

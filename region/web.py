@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway import dashboard
 from region import analysts, export
-from region.store import HOUR_OF_WEEK_SQL
+from region.store import HOUR_OF_WEEK_SQL, SESSION
 
 STATIC = Path(__file__).parent / "static"
 LEAFLET = Path(dashboard.__file__).parent / "node_modules" / "leaflet" / "dist"  # the console's, pinned
@@ -98,7 +98,7 @@ def app(dsn: str, accounts_file: Path, tiles: str = "") -> Starlette:
 
     async def db() -> Any:
         if "pool" not in pool:
-            pool["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+            pool["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=4, server_settings=SESSION)
         return pool["pool"]
 
     async def page(request: Request) -> Response:

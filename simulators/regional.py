@@ -4,6 +4,7 @@ sites written by `perimeter site init --region` whose Mosquitto bridges their in
 the cluster, each over a WAN link a drill can cut (`simulators/wan_link.py`)."""
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -109,8 +110,10 @@ class Region:
         return {r["site"]: json.loads(r["plan"]) for r in found}
 
     def stop(self) -> None:
-        self.cluster.stop()
-        self.db.stop()
+        try:
+            self.cluster.stop()
+        finally:
+            self.db.stop()
 
 
 PERIMETER = {
@@ -195,10 +198,12 @@ class Site:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        if self.gateway is not None and self.task is not None:
-            self.gateway.stop()
-            await asyncio.gather(self.task, return_exceptions=True)
-        self.broker.stop()
+        try:
+            if self.gateway is not None and self.task is not None:
+                self.gateway.stop()
+                await asyncio.gather(self.task, return_exceptions=True)
+        finally:
+            self.broker.stop()
         self.pty.unplug()
         if self.wan is not None:
             await self.wan.stop()
@@ -282,7 +287,7 @@ async def outage_drill(
         show("before the cut: %d incidents stored" % len(before))
         for site in sites:
             assert site.wan is not None
-            site.wan.cut()
+            await site.wan.cut()
         cut_at = time.time()
         killed = None
         if kill_node:
@@ -300,17 +305,20 @@ async def outage_drill(
                         for site in sites)  # fmt: skip
         for site in sites:
             assert site.wan is not None
-            site.wan.restore()
+            await site.wan.restore()
         restored_at = time.time()
         catch_up_s = await until_stored(region, expected, 180)
         rows = await region.rows()
         absorbed = sum(c.stats.unchanged for c in region.consumers)
         lags = sorted(lag for c in region.consumers for lag in c.stats.lags_s)
     finally:
+        # Every part stopped even if one fails to (a broker stuck, a consumer gone): nothing left running.
         for site in sites:
-            await site.stop()
+            with contextlib.suppress(Exception):
+                await site.stop()
         if own:
-            await region.stop_consumers()
+            with contextlib.suppress(Exception):
+                await region.stop_consumers()
             region.stop()
     ids = [r["id"] for r in rows if r["id"] in expected]
     report = {

@@ -1,9 +1,13 @@
 """A site's WAN link to the region, which a drill can cut: a TCP relay per regional node.
 
-Cut, it forwards nothing in either direction and answers nothing, as a dead line does: no
-reset, no refusal; the site's bridge finds out only when its keepalive goes unanswered, and
-its new connections hang. Restored, the connections held through the cut are dropped (the
-line's state is gone) and new ones go through."""
+Cut, the connections through it forward nothing in either direction and answer nothing, as a
+dead line does: no reset; the site's bridge finds out only when its keepalive goes
+unanswered. New connections are refused while it is cut. (A dead line would leave them
+unanswered instead; a relay cannot: the kernel completes a TCP handshake on a listening
+socket by itself, and a bridge whose TLS handshake then hangs keeps Mosquitto 2.0.11 busy at
+about half a core until the link is back, as found here. Network namespaces with a link set
+down would give the true dead line.) Restored, the connections held through the cut are
+dropped (the line's state is gone) and new ones go through."""
 
 import asyncio
 import contextlib
@@ -21,8 +25,10 @@ class WanLink:
         self.cuts = 0
 
     async def start(self) -> None:
-        for port, target in zip(self.ports, self.targets, strict=True):
-            self._servers.append(await asyncio.start_server(self._relay(target), "127.0.0.1", port))
+        self._servers = [
+            await asyncio.start_server(self._relay(target), "127.0.0.1", port)
+            for port, target in zip(self.ports, self.targets, strict=True)
+        ]
 
     def _relay(self, target: int):  # type: ignore[no-untyped-def]
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -65,20 +71,30 @@ class WanLink:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    def cut(self) -> None:
+    async def cut(self) -> None:
         self.up = False
         self.cuts += 1
+        await self._close_servers()
 
-    def restore(self) -> None:
+    async def restore(self) -> None:
         """The line back: what was held through the cut is gone."""
         for writer in list(self._held):
             with contextlib.suppress(Exception):
                 writer.transport.abort()
         self._held.clear()
         self.up = True
+        if not self._servers:
+            await self.start()
 
-    async def stop(self) -> None:
-        self.restore()
+    async def _close_servers(self) -> None:
         for server in self._servers:
             server.close()
             await server.wait_closed()
+        self._servers = []
+
+    async def stop(self) -> None:
+        self.up = True
+        for writer in list(self._held):
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
+        await self._close_servers()
