@@ -57,7 +57,14 @@ def _filters(request: Request) -> dict[str, Any]:
         raise BadQuery("from must be before to, at most 400 days apart")
     sites = [s for s in request.query_params.getlist("site") if s] or None
     kinds = [k for k in request.query_params.getlist("kind") if k] or None
-    return {"start": start, "end": end, "sites": sites, "kinds": kinds}
+    bbox = None
+    if request.query_params.get("bbox"):
+        try:
+            west, south, east, north = (float(v) for v in request.query_params["bbox"].split(","))
+        except ValueError:
+            raise BadQuery("bbox: expected W,S,E,N in degrees") from None
+        bbox = (west, south, east, north)
+    return {"start": start, "end": end, "sites": sites, "kinds": kinds, "bbox": bbox}
 
 
 class Analysts(BaseHTTPMiddleware):
@@ -114,7 +121,7 @@ def app(dsn: str, accounts_file: Path, tiles: str = "") -> Starlette:
         except BadQuery as exc:
             return PlainTextResponse(str(exc), 400)
         async with (await db()).acquire() as conn:
-            found = await export.window(conn, f["start"], f["end"], f["sites"], f["kinds"])
+            found = await export.window(conn, f["start"], f["end"], f["sites"], f["kinds"], f["bbox"])
         return JSONResponse(export.geojson(found))
 
     async def download(request: Request) -> Response:
@@ -123,7 +130,7 @@ def app(dsn: str, accounts_file: Path, tiles: str = "") -> Starlette:
         except BadQuery as exc:
             return PlainTextResponse(str(exc), 400)
         async with (await db()).acquire() as conn:
-            found = await export.window(conn, f["start"], f["end"], f["sites"], f["kinds"])
+            found = await export.window(conn, f["start"], f["end"], f["sites"], f["kinds"], f["bbox"])
         fmt = request.path_params["fmt"]
         if fmt not in ("csv", "geojson"):
             return PlainTextResponse("export.geojson or export.csv", 404)

@@ -26,6 +26,10 @@ function query() {
   if (to) params.set("to", new Date(to).toISOString());
   for (const o of form.elements.site.selectedOptions) params.append("site", o.value);
   for (const box of document.querySelectorAll("#kinds input:checked")) params.append("kind", box.value);
+  if (document.getElementById("area").checked) {  // the police's area: what the map shows now
+    const b = map.getBounds();
+    params.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(","));
+  }
   return params.toString();
 }
 
@@ -126,7 +130,7 @@ async function refresh() {
   const [collection, pattern] = await Promise.all([getJSON("/api/incidents?" + q), getJSON("/api/pattern?" + q)]);
   const bounds = drawIncidents(collection);
   drawPattern(pattern);
-  if (bounds.length) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
+  if (bounds.length && !document.getElementById("area").checked) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
   document.body.dataset.ready = "1";
 }
 

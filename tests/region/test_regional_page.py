@@ -144,10 +144,20 @@ async def test_an_analyst_sees_the_regions_prisons_incidents_and_pattern_and_exp
     exported = json.loads(Path(await (await info.value).path()).read_text())
     ids = [f["id"] for f in exported["features"] if f["properties"]["feature"] == "incident"]
     assert ids == ["hmp-south:1"] and exported["features"][0]["properties"]["incident"]["proof"]["hash"]
-    # A month back: the hostile kind is drawn as text; nothing ran.
-    await page.fill("#from", (NOW - timedelta(days=60)).strftime("%Y-%m-%dT%H:%M"))
+    # The police's area: the map on hmp-north alone, exported as shown.
     await page.select_option("#site", [])
     await page.uncheck("#kinds input[value='drone']")
+    await page.evaluate("window.regionMap.fitBounds([[53.399, -2.201], [53.402, -2.195]])")
+    await page.check("#area")
+    await page.click("#filters button")
+    await page.wait_for_function("window.regionStats.incidents === 3")  # its two drones and the drop
+    async with page.expect_download() as info:
+        await page.click("#export-csv")
+    rows = Path(await (await info.value).path()).read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == ["hmp-north:1", "hmp-north:2", "hmp-north:3"]
+    await page.uncheck("#area")
+    # A month back: the hostile kind is drawn as text; nothing ran.
+    await page.fill("#from", (NOW - timedelta(days=60)).strftime("%Y-%m-%dT%H:%M"))
     await page.click("#filters button")
     await page.wait_for_function("window.regionStats.incidents === 7")
     await page.hover("path.incident", force=True)
