@@ -38,11 +38,9 @@ sys.path.insert(0, str(ROOT))
 import aiomqtt  # noqa: E402
 import asyncpg  # noqa: E402
 
-from region import pki, rabbit  # noqa: E402
 from region.consumer import Consumer, prepare  # noqa: E402
 from region.store import HOUR_OF_WEEK_SQL, SESSION, UPSERT_SQL, row_args  # noqa: E402
-from simulators.region_services import REGION_PASSWORD, Postgis, RabbitCluster  # noqa: E402
-from simulators.regional import outage_drill  # noqa: E402
+from simulators.regional import Region, outage_drill  # noqa: E402
 
 KINDS = ("intrusion", "throw_over", "drone_drop", "tamper")
 
@@ -103,7 +101,7 @@ async def query_times(dsn: str, end: datetime) -> tuple[float, float]:
 
 
 async def prison(site: str, index: int, port: int, certs: Path, rate: float, until: float, sent: list[int]) -> None:
-    context = ssl.create_default_context(cafile=str(certs / "ca" / "ca.pem"))
+    context = ssl.create_default_context(cafile=str(certs / "ca" / "ca.pem"))  # as Region.start wrote them
     context.load_cert_chain(str(certs / "sites" / (site + ".pem")), str(certs / "sites" / (site + ".key")))
     lon0, lat0 = origin(index)
     rng = random.Random(index)
@@ -137,19 +135,12 @@ async def prison(site: str, index: int, port: int, certs: Path, rate: float, unt
 async def load(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="perimeter-region-bench-"))
     sites = ["prison-%03d" % i for i in range(args.prisons)]
-    ca, _ = pki.new_ca(work / "ca")
-    server = pki.issue(work / "ca", work / "server", "region-broker", ["127.0.0.1"])
-    for site in sites:
-        pki.issue(work / "ca", work / "sites" / site, site)
-    definitions = work / "definitions.json"
-    definitions.write_text(json.dumps(rabbit.definitions(sites, REGION_PASSWORD)))
-    cluster = RabbitCluster(work / "cluster", 3, (ca, *server), definitions)
-    db = Postgis.start()
+    t = time.time()
+    region = Region.start(work, sites)  # its CA, a certificate per prison, the cluster, PostGIS
+    cluster, db = region.cluster, region.db
     consumers: list[Consumer] = []
     try:
-        t = time.time()
-        cluster.start()
-        print("cluster of %d nodes formed in %.1f s" % (len(cluster.nodes), time.time() - t))
+        print("cluster of %d nodes formed, PostGIS started, in %.1f s" % (len(cluster.nodes), time.time() - t))
         await prepare(db.dsn(), cluster.amqp_urls, 3)
         end = datetime.now(UTC) - timedelta(hours=1)
         t = time.time()
@@ -189,8 +180,7 @@ async def load(args: argparse.Namespace) -> None:
             c.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        cluster.stop()
-        db.stop()
+        region.stop()
 
 
 def main() -> None:

@@ -29,6 +29,11 @@ def warnings(config: GatewayConfig) -> list[str]:
             "no witness off this host, by the site's choice ([witness] off_host = false): whoever administers "
             "this host can rewrite the journal and its checkpoints together"
         )
+    if config.region.incidents and config.region.origin is None and not config.perimeter.geographic:
+        found.append(
+            "[region] incidents are on but the plan is not on the map: set [region] origin_lon and origin_lat "
+            "(where the plan's (0, 0) lies), or the region sees this site's incidents without a place"
+        )
     found += _site_derived(config)
     return found
 

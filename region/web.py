@@ -115,22 +115,24 @@ def app(dsn: str, accounts_file: Path, tiles: str = "") -> Starlette:
         name, role = request.state.analyst
         return JSONResponse({"analyst": name, "role": role, "tiles": tiles})
 
+    async def shown(request: Request) -> tuple[dict[str, Any], list[Any]]:
+        """The filters asked for and the incidents they select (BadQuery for bad ones)."""
+        f = _filters(request)
+        async with (await db()).acquire() as conn:
+            return f, await export.window(conn, f["start"], f["end"], f["sites"], f["kinds"], f["bbox"])
+
     async def incidents(request: Request) -> Response:
         try:
-            f = _filters(request)
+            _, found = await shown(request)
         except BadQuery as exc:
             return PlainTextResponse(str(exc), 400)
-        async with (await db()).acquire() as conn:
-            found = await export.window(conn, f["start"], f["end"], f["sites"], f["kinds"], f["bbox"])
         return JSONResponse(export.geojson(found))
 
     async def download(request: Request) -> Response:
         try:
-            f = _filters(request)
+            f, found = await shown(request)
         except BadQuery as exc:
             return PlainTextResponse(str(exc), 400)
-        async with (await db()).acquire() as conn:
-            found = await export.window(conn, f["start"], f["end"], f["sites"], f["kinds"], f["bbox"])
         fmt = request.path_params["fmt"]
         if fmt not in ("csv", "geojson"):
             return PlainTextResponse("export.geojson or export.csv", 404)

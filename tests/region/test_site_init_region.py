@@ -63,3 +63,12 @@ def test_another_sites_certificate_or_a_missing_file_is_refused_and_nothing_is_w
     assert "--region-key: cannot read" in capsys.readouterr().err
     assert init(tmp_path, region_files, "--region-origin", "53.4") == 2
     assert "--region-origin: expected LON,LAT" in capsys.readouterr().err
+
+
+def test_check_config_says_when_the_regions_incidents_would_have_no_place(
+    tmp_path: Path, region_files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert init(tmp_path, region_files) == 0  # no --region-origin, a plan in metres
+    capsys.readouterr()
+    main(["gateway", "check-config", "--config", str(tmp_path / "etc" / "gateway.toml")])
+    assert "the plan is not on the map: set [region] origin_lon and origin_lat" in capsys.readouterr().out
