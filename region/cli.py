@@ -87,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
     except RegionUsageError as exc:
         print("perimeter region %s: %s" % (args.action, exc), file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # a site's gateway installs without the region's libraries
+        if exc.name not in ("aio_pika", "asyncpg"):
+            raise
+        print("perimeter region %s: the region needs %s: pip install 'perimeter[region]' (or scripts/setup.sh)"
+              % (args.action, exc.name), file=sys.stderr)  # fmt: skip
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ def perimeter_without_numpy(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_console_script_is_the_gateways_with_the_simulators_plugged_in() -> None:
     scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
     assert scripts["perimeter"] == "gateway.cli:main"
-    assert {e.value for e in entry_points(group="perimeter.commands")} == {"simulators.cli:add_commands"}
+    plugged = {e.value for e in entry_points(group="perimeter.commands")}
+    assert plugged == {"simulators.cli:add_commands", "region.cli:add_commands"}
 
 
 def test_the_gateway_commands_work_without_numpy(tmp_path: Path) -> None:
@@ -53,3 +54,14 @@ def test_a_simulation_without_the_sim_extra_names_the_extra_to_install() -> None
     )
     demo = perimeter_without_numpy("demo")
     assert demo.returncode == 2 and demo.stdout == "" and demo.stderr == ran.stderr
+
+
+def test_the_regions_commands_without_the_region_extra_name_the_extra_to_install() -> None:
+    without = "import sys; sys.modules['asyncpg'] = None; from gateway.cli import main; sys.exit(main(sys.argv[1:]))"
+    ran = subprocess.run([sys.executable, "-c", without, "region", "pattern", "--db", "postgresql://x@127.0.0.1/x",
+                          "--from", "2026-11-01T00:00Z", "--to", "2026-12-01T00:00Z"], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert ran.returncode == 2
+    assert ran.stderr.strip() == (
+        "perimeter region pattern: the region needs asyncpg: pip install 'perimeter[region]' (or scripts/setup.sh)"
+    )
