@@ -169,7 +169,7 @@ class IncidentStream:
         alarm_id = alarm["alarm_id"]
         track: list[list[Any]] = []
         if alarm["category"] == DRONE:
-            if alarm_id not in self.tracks:  # after a restart: the track so far, from the chain
+            if alarm_id not in self.tracks and action != "raised":  # after a restart: the track so far, from the chain
                 for _, _, data in alarm_rows(self.journal, alarm_id, seq - 1):
                     extend(self.tracks.setdefault(alarm_id, []), self.source.track_point(data["alarm"]))
             track = self.tracks.setdefault(alarm_id, [])
