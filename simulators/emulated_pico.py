@@ -19,6 +19,7 @@ from types import TracebackType
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "simulators" / "rp2040" / "board.mjs"
 BOOTROM = "rp2040-bootrom-b1.bin"
+REPORT_EVERY_S = 5.0  # board.mjs prints "speed S" every 5 simulated seconds
 
 
 class PicoError(Exception):
@@ -113,6 +114,13 @@ class EmulatedPico:
         if self._control_write is not None:
             os.close(self._control_write)
             self._control_write = None
+
+    @property
+    def simulated_s(self) -> float:
+        """How far the board's clock has run, to within 5 s: the harness reports its pace
+        every 5 simulated seconds. Waits on a board are measured in its time, not the host's:
+        the emulator's pace differs from one machine to the next by two times and more."""
+        return REPORT_EVERY_S * len(self.speeds)
 
     def _speed(self, stream: "object") -> None:
         for line in iter(stream.readline, b""):  # type: ignore[attr-defined]
