@@ -45,7 +45,6 @@ from device.detect.kernels import (
     flux,
     harmonic_search,
     log2_q4,
-    low_envelope,
     slide,
     spectral_frame,
     window_features,
@@ -53,7 +52,14 @@ from device.detect.kernels import (
 )
 
 try:  # only in the RP2040 image
-    from device.detect.kernels_thumb import decimate_windowed, dense, dft_magnitudes, dft_table, frame_stats
+    from device.detect.kernels_thumb import (
+        decimate_windowed,
+        dense,
+        dft_magnitudes,
+        dft_table,
+        frame_stats,
+        low_envelope,
+    )
 except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another architecture
     from device.detect.kernels import (  # type: ignore[assignment]  # the same contracts
         decimate_windowed,
@@ -61,6 +67,7 @@ except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another 
         dft_magnitudes,
         dft_table,
         frame_stats,
+        low_envelope,
     )
 
 SAMPLE_RATE = 8000

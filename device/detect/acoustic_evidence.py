@@ -48,7 +48,6 @@ from device.detect.kernels import (
     dot,
     harmonic_search,
     log2_q4,
-    low_envelope,
     zeros,
 )
 
@@ -58,13 +57,20 @@ except ImportError:  # CPython: the kernels below run as plain Python, with kern
     from device.detect.kernels import micropython, ptr8, ptr32  # type: ignore[attr-defined]
 
 try:  # only in the RP2040 image
-    from device.detect.kernels_thumb import decimate_windowed, dft_magnitudes, dft_table, frame_stats
+    from device.detect.kernels_thumb import (
+        decimate_windowed,
+        dft_magnitudes,
+        dft_table,
+        frame_stats,
+        low_envelope,
+    )
 except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another architecture
     from device.detect.kernels import (  # type: ignore[assignment]  # the same contracts
         decimate_windowed,
         dft_magnitudes,
         dft_table,
         frame_stats,
+        low_envelope,
     )
 
 

@@ -71,6 +71,19 @@ def audio(trial, limit, constant=None):
     print("audio %d %s" % (trial, "same" if same else "DIFFERENT %d %d %s %s" % (ra, rb, list(a), list(b))))
 
 
+def envelope(trial, limit, frames):
+    # Frames in a row, so the filters' state is carried as on a node.
+    a, b = zeros("i", 3), zeros("i", 3)
+    results = []
+    for _ in range(frames):
+        samples = zeros("h", 512)
+        for i in range(512):
+            samples[i] = rnd(limit)
+        results.append((kernels.low_envelope(samples, a), kernels_thumb.low_envelope(samples, b)))
+    same = all(ra == rb for ra, rb in results) and list(a) == list(b)
+    print("envelope %d %s" % (trial, "same" if same else "DIFFERENT %s %s %s" % (results[:3], list(a), list(b))))
+
+
 def halving(trial, limit, shift):
     samples, window = zeros("h", 512), zeros("H", 256)
     for i in range(512):
@@ -115,6 +128,8 @@ for trial, (limit, n, blocks, mu) in enumerate(
     whitening(trial, limit, n, blocks, mu)
 for trial, (limit, constant) in enumerate(((1, None), (300, None), (32767, None), (0, 0), (0, -1234), (0, 32767))):
     audio(trial, limit, constant)
+for trial, (limit, frames) in enumerate(((1, 3), (300, 5), (32767, 5), (0, 2))):
+    envelope(trial, limit, frames)
 for trial, (limit, shift) in enumerate(((300, 0), (32767, 5), (2047, 0), (32767, 0))):
     halving(trial, limit, shift)
 for trial, (n, m, shift, limit) in enumerate(
@@ -135,6 +150,9 @@ cost("audio-thumb", kernels_thumb.frame_stats, samples, stats)
 hidden, weights, params = zeros("i", 24), zeros("h", 28 * 24), zeros("i", 27)
 params[0], params[1] = 28, 24
 window = zeros("H", 256)
+state = zeros("i", 3)
+cost("envelope-viper", kernels.low_envelope, samples, state)
+cost("envelope-thumb", kernels_thumb.low_envelope, samples, state)
 cost("halve-viper", kernels.decimate_windowed, samples, x, window, 0)
 cost("halve-thumb", kernels_thumb.decimate_windowed, samples, x, window, 0)
 cost("dense-viper", kernels.dense, x, weights, params, hidden)
