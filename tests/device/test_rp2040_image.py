@@ -24,7 +24,8 @@ def test_the_thumb_kernels_give_the_viper_kernels_integers_on_the_emulated_rp204
     assert len(checks) == 35 and all(line.endswith(" same") for line in checks), report
     costs = {line.split()[1]: int(line.split()[2]) for line in report.splitlines() if line.startswith("cost ")}
     assert costs["dft-thumb"] * 4 < costs["dft-viper"] and costs["fence-thumb"] * 2 < costs["fence-viper"], costs
-    for kernel in ("whiten", "audio", "envelope", "halve", "dense"):  # (each call's own overhead is a good part of these)
+    # (each call's own overhead is a good part of these)
+    for kernel in ("whiten", "audio", "envelope", "halve", "dense"):
         assert costs[kernel + "-thumb"] * 2 < costs[kernel + "-viper"], costs
 
 
