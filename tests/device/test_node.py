@@ -3,6 +3,8 @@ HELLO at boot, alarms delivered and retransmitted until acked, heartbeats, the c
 across a reboot, CONFIG and COMMAND obeyed, replays and forgeries refused, the watchdog
 starved by a dead task. Runs on CPython and MicroPython."""
 
+import sys
+
 from device.keyslot import MemoryBlocks, read_key
 from device.node import FAULT_ACCELEROMETER, FAULT_MICROPHONE
 from protocol import x25519
@@ -300,3 +302,29 @@ def test_the_watchdog_is_fed_while_every_task_lives_and_starves_when_one_dies():
     simulate(node, peer, 12)
     assert node.board.watchdog.starved()
     assert "fence" in node.board.logged[-1], node.board.logged
+
+
+class _Allocating:
+    """A detector with a bug: it allocates on every block (a new bytearray)."""
+
+    def __init__(self):
+        self.blocks = 0
+
+    def process(self, samples):
+        self.blocks += 1
+        return len(bytearray(8)) - 8  # NONE, after allocating
+
+
+def test_detectors_run_with_the_heap_locked_and_one_that_allocates_loses_only_its_blocks():
+    # On MicroPython each block runs with the heap locked (device/node.py, _unlocked): an
+    # allocation raises MemoryError there, which costs that block and is counted, while the
+    # node and its other detectors go on (the watchdog fed, a climb still delivered). CPython
+    # has no heap lock: the same detector just runs.
+    node, peer = booted(fence=FenceSignal(6).climb(3.0))
+    node.impact = _Allocating()
+    simulate(node, peer, 10)
+    assert node.impact.blocks >= 150, node.impact.blocks
+    locked = sys.implementation.name == "micropython"
+    assert node.heap_misses == (node.impact.blocks if locked else 0), (node.heap_misses, node.impact.blocks)
+    assert [f[1]["class"] for f in peer.of("FENCE")] == [1], peer.received
+    assert not node.board.watchdog.starved()
