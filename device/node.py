@@ -31,7 +31,7 @@ except ImportError:  # CPython (the simulators' hosts): nothing to lock
 
     heap_unlock = heap_lock
 
-FIRMWARE = (0, 7, 1)
+FIRMWARE = (0, 7, 2)
 _T = {
     name: BY_NAME[name].type_id
     for name in ("HELLO", "HEARTBEAT", "FENCE", "ACOUSTIC", "IMPACT", "THUD", "TAMPER", "FAULT", "KEYX")
