@@ -402,7 +402,8 @@ class Node:
         VM_MAX_STATE_ON_STACK), and on a node's crowded, fragmented heap finding that room
         cost more than the detectors' own work (the three together 6.8x real time on the
         emulated RP2040 with 40 KB free, 11.9x with the heap locked, whatever is free): with
-        the heap locked the frame goes on the C stack instead."""
+        the heap locked the frame goes on the C stack instead. The lock is written out in each
+        task, not in a helper: a helper's own frame would come from the heap."""
         self.heap_misses += 1
         return 0
 
