@@ -297,11 +297,11 @@ def _bias_for(model: Model, negatives: list[Heard], target: float) -> Model:
     return m
 
 
-def train_on(heard: list[Heard]) -> Model:
+def train_on(heard: list[Heard], target: float = TARGET_FP) -> Model:
     pos = np.concatenate([h.frames for h in heard if h.drone and len(h.frames)])
     neg = np.concatenate([h.frames for h in heard if not h.drone and len(h.frames)])
     model = fit(pos, neg)
-    return _bias_for(model, [h for h in heard if not h.drone], TARGET_FP)
+    return _bias_for(model, [h for h in heard if not h.drone], target)
 
 
 @dataclass
@@ -315,12 +315,12 @@ class Validation:
     longer: dict[str, tuple[int, int]]  # class: (seconds with a drone, seconds) of five clips back to back
 
 
-def validate(heard: list[Heard]) -> Validation:
+def validate(heard: list[Heard], target: float = TARGET_FP) -> Validation:
     """Leave one source out: each drone model's recordings heard by a model fitted without
     them; each ESC-50 fold's clips by a model fitted without that fold."""
     drones: dict[str, tuple[float, float, int]] = {}
     for group in sorted({h.group for h in heard if h.drone}):
-        model = train_on([h for h in heard if h.group != group])
+        model = train_on([h for h in heard if h.group != group], target)
         held = [h for h in heard if h.group == group]
         secs, raised = [], []
         for h in held:
@@ -334,13 +334,13 @@ def validate(heard: list[Heard]) -> Validation:
     longer: dict[str, list[bool]] = defaultdict(list)
     folds = sorted({h.group for h in heard if not h.drone and h.group.startswith("fold")})
     for fold in folds:
-        model = train_on([h for h in heard if h.group != fold])
+        model = train_on([h for h in heard if h.group != fold], target)
         for h in heard:
             if h.group == fold and h.seconds == 1:
                 (everyday if h.everyday else aircraft)[h.kind].append(bool(evidence(model.scores(h.frames)).any()))
             elif h.group == fold:
                 longer[h.kind] += reported_seconds(h, evidence(model.scores(h.frames)))
-    model = train_on([h for h in heard if h.group != "synthetic"])
+    model = train_on([h for h in heard if h.group != "synthetic"], target)
     for h in heard:
         if h.group == "synthetic":
             synthetic[h.kind] = float(np.mean(reported_seconds(h, evidence(model.scores(h.frames)))))
