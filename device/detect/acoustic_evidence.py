@@ -153,7 +153,7 @@ def prominence_ema(mags: ptr32, top: int, logs: ptr32, ema: ptr32):  # type: ign
 
 
 @micropython.viper
-def harmonic_comb(ema: ptr32, top: int, low: int, high: int, cost: ptr8, out: ptr32):  # type: ignore[valid-type]
+def harmonic_comb(ema: ptr32, params: ptr32, cost: ptr8, out: ptr32):  # type: ignore[valid-type]
     """The fundamental bin c in low..high whose harmonics stand out most in `ema`
     (prominence_ema's, eight times sixteenths of log2). Each harmonic h <= 8 below the top
     is a cluster: one line per rotor, each turning at its own speed, so its search window
@@ -162,7 +162,12 @@ def harmonic_comb(ema: ptr32, top: int, low: int, high: int, cost: ptr8, out: pt
     alone scores there, and a little more, so a half fundamental (which pays twice the
     windows for the same lines) never wins. out[0] = c (0 if none scores above 0),
     out[1] = its score (sixteenths), out[2] = the harmonics 4 dB or more over their
-    neighbourhood, out[3] = the harmonics its comb had below the top."""
+    neighbourhood, out[3] = the harmonics its comb had below the top. params holds top, low,
+    high, then scratch for the RP2040's Thumb version (kernels_thumb.harmonic_comb, the same
+    integers in a quarter of the time): four arguments at most reach Thumb code."""
+    top = params[0]
+    low = params[1]
+    high = params[2]
     best = 0
     best_c = 0
     best_teeth = 0
@@ -211,6 +216,12 @@ def harmonic_comb(ema: ptr32, top: int, low: int, high: int, cost: ptr8, out: pt
     out[1] = best
     out[2] = best_teeth
     out[3] = best_n
+
+
+try:  # the same integers in Thumb code, on the RP2040 image only
+    from device.detect.kernels_thumb import harmonic_comb as _comb
+except (ImportError, SyntaxError):
+    _comb = harmonic_comb  # type: ignore[assignment]  # the same contract
 
 
 @micropython.viper
@@ -310,6 +321,10 @@ class AcousticDetector:
         self._last_logs = zeros("i", TOP_BIN + 2)
         self._flutter = 0
         self._comb = zeros("i", 4)
+        self._comb_params = zeros("i", 4 + (TOP_BIN + 2 + 3) // 4)  # top, low, high, 0, then scratch
+        self._comb_params[0] = TOP_BIN
+        self._comb_params[1] = COMB_LOW
+        self._comb_params[2] = COMB_HIGH
         self._stats = zeros("i", 4)
         self._sums2 = zeros("i", 2)
         self._level = zeros("i", 1)
@@ -426,7 +441,7 @@ class AcousticDetector:
         copy_bins(m, logs, TOP_BIN + 1)
         log2_q4(logs, TOP_BIN + 1, 0)
         prominence_ema(m, TOP_BIN, logs, self._ema)
-        harmonic_comb(self._ema, TOP_BIN, COMB_LOW, COMB_HIGH, _COMB_COST, self._comb)
+        _comb(self._ema, self._comb_params, _COMB_COST, self._comb)
         self._flutter = harmonic_flutter(logs, self._last_logs, self._ema, self._comb[0], TOP_BIN)
         level = self._level
         level[0] = st[0] >> shift

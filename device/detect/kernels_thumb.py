@@ -729,3 +729,153 @@ def whitened_peak(r0, r1, r2, r3):  # type: ignore[no-untyped-def]
     mov(r9, r5)
     mov(r10, r6)
     mov(r11, r7)
+
+
+@micropython.asm_thumb
+def harmonic_comb(r0, r1, r2, r3):  # type: ignore[no-untyped-def]
+    # acoustic_evidence.harmonic_comb, the same integers: r0: ema (int32, bins 0..top+1), r1:
+    # params (int32: top, low, high, 0, then scratch bytes), r2: cost (bytes by half-width),
+    # r3: out (int32 x 4). Two passes: each bin's score as a window's peak would give it
+    # (a local peak's ema >> 3, clipped to 0..48; 0 for other bins) into the scratch bytes,
+    # then each candidate's comb over them, a window's largest such byte per harmonic.
+    mov(r4, r8)
+    mov(r5, r9)
+    mov(r6, r10)
+    mov(r7, r11)
+    push({r4, r5, r6, r7})
+    mov(r4, r12)
+    push({r4})
+    mov(r10, r2)  # cost
+    mov(r12, r3)  # out
+    ldr(r4, [r1, 0])
+    mov(r8, r4)  # top
+    ldr(r4, [r1, 8])
+    mov(r9, r4)  # high
+    # -- pass 1: scratch[k] for k = 1..top (scratch[0] and scratch[top + 1] unused)
+    mov(r2, r1)  # the scratch bytes
+    add(r2, 16)
+    mov(r5, 1)  # k
+    label(PEAKS)
+    lsl(r6, r5, 2)
+    add(r6, r6, r0)  # &ema[k]
+    ldr(r7, [r6, 0])  # v
+    mov(r4, 0)  # its byte: 0 unless a positive local peak
+    cmp(r7, 0)
+    ble(STORE)
+    sub(r6, 4)
+    ldr(r3, [r6, 0])  # ema[k - 1]
+    cmp(r7, r3)
+    blt(STORE)
+    ldr(r3, [r6, 8])  # ema[k + 1]
+    cmp(r7, r3)
+    blt(STORE)
+    asr(r4, r7, 3)
+    cmp(r4, 48)
+    ble(STORE)
+    mov(r4, 48)
+    label(STORE)
+    add(r6, r2, r5)
+    strb(r4, [r6, 0])
+    add(r5, 1)
+    mov(r6, r8)
+    cmp(r5, r6)
+    ble(PEAKS)
+    # -- pass 2: the comb. r0: scratch, r1: c, r2: centre = h c, r3: score, r4: end of the
+    # window, r5: the window's byte, r6: a byte, r7: the window's largest; r11: the harmonics
+    # counted (<< 8) and the teeth (low byte).
+    mov(r0, r1)
+    add(r0, 16)
+    ldr(r1, [r1, 4])  # c = low
+    mov(r4, r12)  # out[] = 0, 0, 0, 0: a candidate must score above 0
+    mov(r5, 0)
+    str(r5, [r4, 0])
+    str(r5, [r4, 4])
+    str(r5, [r4, 8])
+    str(r5, [r4, 12])
+    label(CANDIDATE)
+    mov(r3, 0)  # score
+    mov(r11, r3)  # harmonics, teeth
+    mov(r2, r1)  # centre = c (h = 1)
+    label(HARMONIC)
+    lsl(r6, r1, 3)  # h <= 8: centre <= 8 c
+    cmp(r2, r6)
+    bgt(COMBED)
+    mov(r6, r8)  # h c + 1 <= top: centre < top
+    cmp(r2, r6)
+    bge(COMBED)
+    mov(r6, 13)  # w = 1 + (centre 13 >> 8)
+    mul(r6, r2)
+    asr(r6, r6, 8)
+    add(r6, 1)
+    mov(r7, r10)  # score -= cost[w]
+    add(r7, r7, r6)
+    ldrb(r7, [r7, 0])
+    sub(r3, r3, r7)
+    add(r4, r2, r6)  # hi = min(centre + w, top)
+    mov(r7, r8)
+    cmp(r4, r7)
+    ble(HI_SET)
+    mov(r4, r7)
+    label(HI_SET)
+    sub(r5, r2, r6)  # lo = max(centre - w, 1)
+    cmp(r5, 1)
+    bge(LO_SET)
+    mov(r5, 1)
+    label(LO_SET)
+    add(r5, r5, r0)
+    add(r4, r4, r0)
+    mov(r7, 0)
+    label(WINDOW)
+    ldrb(r6, [r5, 0])
+    cmp(r6, r7)
+    ble(NOT_HIGHER)
+    mov(r7, r6)
+    label(NOT_HIGHER)
+    add(r5, 1)
+    cmp(r5, r4)
+    ble(WINDOW)
+    add(r3, r3, r7)  # score += the window's largest
+    mov(r6, r11)  # one harmonic more, a tooth if 4 dB out
+    add(r6, 255)
+    add(r6, 1)
+    cmp(r7, 11)
+    blt(NO_TOOTH)
+    add(r6, 1)
+    mov(r11, r6)
+    b(NEXT_HARMONIC)
+    label(NO_TOOTH)
+    mov(r11, r6)
+    cmp(r2, r1)  # h = 1 without its line: most likely half the true fundamental
+    bne(NEXT_HARMONIC)
+    sub(r3, 32)
+    label(NEXT_HARMONIC)
+    add(r2, r2, r1)
+    b(HARMONIC)
+    label(COMBED)
+    mov(r6, r11)  # h > 2: at least two harmonics combed
+    asr(r6, r6, 8)
+    cmp(r6, 2)
+    blt(NEXT_CANDIDATE)
+    mov(r4, r12)
+    ldr(r5, [r4, 4])
+    cmp(r3, r5)
+    ble(NEXT_CANDIDATE)
+    str(r1, [r4, 0])
+    str(r3, [r4, 4])
+    str(r6, [r4, 12])
+    mov(r6, r11)
+    mov(r5, 255)
+    and_(r6, r5)
+    str(r6, [r4, 8])
+    label(NEXT_CANDIDATE)
+    add(r1, 1)
+    mov(r6, r9)
+    cmp(r1, r6)
+    ble(CANDIDATE)
+    pop({r4})
+    mov(r12, r4)
+    pop({r4, r5, r6, r7})
+    mov(r8, r4)
+    mov(r9, r5)
+    mov(r10, r6)
+    mov(r11, r7)

@@ -6,7 +6,9 @@ Prints one line per check, `same` or `DIFFERENT ...`, then the timings."""
 
 import time
 
-from device.detect import kernels, kernels_thumb
+import micropython
+
+from device.detect import acoustic_evidence, kernels, kernels_thumb
 from device.detect.kernels import zeros
 
 _state = [11]
@@ -84,6 +86,20 @@ def envelope(trial, limit, frames):
     print("envelope %d %s" % (trial, "same" if same else "DIFFERENT %s %s %s" % (results[:3], list(a), list(b))))
 
 
+def comb(trial, limit, bias):
+    # The physics-first detector's comb on random prominences, and on its own parameters.
+    top = acoustic_evidence.TOP_BIN
+    ema = zeros("i", top + 2)
+    for k in range(top + 2):
+        ema[k] = rnd(limit) + bias
+    params = zeros("i", 4 + (top + 5) // 4)
+    params[0], params[1], params[2] = top, acoustic_evidence.COMB_LOW, acoustic_evidence.COMB_HIGH
+    a, b = zeros("i", 4), zeros("i", 4)
+    acoustic_evidence.harmonic_comb(ema, params, acoustic_evidence._COMB_COST, a)
+    kernels_thumb.harmonic_comb(ema, params, acoustic_evidence._COMB_COST, b)
+    print("comb %d %s" % (trial, "same" if list(a) == list(b) else "DIFFERENT %s %s" % (list(a), list(b))))
+
+
 def halving(trial, limit, shift):
     samples, window = zeros("h", 512), zeros("H", 256)
     for i in range(512):
@@ -111,11 +127,24 @@ def layer(trial, n, m, shift, limit):
     print("dense %d %s" % (trial, "same" if list(a) == list(b) else "DIFFERENT %s %s" % (list(a), list(b))))
 
 
-def cost(label, function, *args):
-    start = time.ticks_us()
-    for _ in range(5):
-        function(*args)
-    print("cost %s %d us" % (label, time.ticks_diff(time.ticks_us(), start) // 5))
+def cost(label, function, a, b, c=None, d=None):
+    # With the heap locked, as the node runs its detectors, so that what is timed is the
+    # kernel and not the allocator (and no *args: that call allocates).
+    n = 2 if c is None else (3 if d is None else 4)
+    micropython.heap_lock()
+    try:
+        start = time.ticks_us()
+        for _ in range(5):
+            if n == 2:
+                function(a, b)
+            elif n == 3:
+                function(a, b, c)
+            else:
+                function(a, b, c, d)
+        spent = time.ticks_diff(time.ticks_us(), start)
+    finally:
+        micropython.heap_unlock()
+    print("cost %s %d us" % (label, spent // 5))
 
 
 for trial, limit in enumerate((1, 300, 2047, 2047)):
@@ -130,6 +159,8 @@ for trial, (limit, constant) in enumerate(((1, None), (300, None), (32767, None)
     audio(trial, limit, constant)
 for trial, (limit, frames) in enumerate(((1, 3), (300, 5), (32767, 5), (0, 2))):
     envelope(trial, limit, frames)
+for trial, (limit, bias) in enumerate(((0, 0), (100, 0), (400, 100), (400, -300), (2000, 200), (30, 200))):
+    comb(trial, limit, bias)
 for trial, (limit, shift) in enumerate(((300, 0), (32767, 5), (2047, 0), (32767, 0))):
     halving(trial, limit, shift)
 for trial, (n, m, shift, limit) in enumerate(
@@ -150,6 +181,12 @@ cost("audio-thumb", kernels_thumb.frame_stats, samples, stats)
 hidden, weights, params = zeros("i", 24), zeros("h", 28 * 24), zeros("i", 27)
 params[0], params[1] = 28, 24
 window = zeros("H", 256)
+ema, params, out = zeros("i", 122), zeros("i", 34), zeros("i", 4)
+params[0], params[1], params[2] = 120, 5, 45
+for k in range(122):
+    ema[k] = rnd(400) + 50
+cost("comb-viper", acoustic_evidence.harmonic_comb, ema, params, acoustic_evidence._COMB_COST, out)
+cost("comb-thumb", kernels_thumb.harmonic_comb, ema, params, acoustic_evidence._COMB_COST, out)
 state = zeros("i", 3)
 cost("envelope-viper", kernels.low_envelope, samples, state)
 cost("envelope-thumb", kernels_thumb.low_envelope, samples, state)
