@@ -44,7 +44,6 @@ from device.detect.kernels import (
     dot,
     flux,
     harmonic_search,
-    log2_q4,
     slide,
     spectral_frame,
     window_features,
@@ -58,6 +57,7 @@ try:  # only in the RP2040 image
         dft_magnitudes,
         dft_table,
         frame_stats,
+        log2_q4,
         low_envelope,
     )
 except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another architecture
@@ -67,6 +67,7 @@ except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another 
         dft_magnitudes,
         dft_table,
         frame_stats,
+        log2_q4,
         low_envelope,
     )
 

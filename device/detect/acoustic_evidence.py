@@ -47,7 +47,6 @@ from device.detect.kernels import (
     clipped_sums,
     dot,
     harmonic_search,
-    log2_q4,
     zeros,
 )
 
@@ -62,6 +61,7 @@ try:  # only in the RP2040 image
         dft_magnitudes,
         dft_table,
         frame_stats,
+        log2_q4,
         low_envelope,
     )
 except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another architecture
@@ -70,6 +70,7 @@ except (ImportError, SyntaxError):  # SyntaxError: Thumb source read by another 
         dft_magnitudes,
         dft_table,
         frame_stats,
+        log2_q4,
         low_envelope,
     )
 

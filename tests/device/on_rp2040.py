@@ -100,6 +100,18 @@ def comb(trial, limit, bias):
     print("comb %d %s" % (trial, "same" if list(a) == list(b) else "DIFFERENT %s %s" % (list(a), list(b))))
 
 
+def logarithm(trial, limit, n, offset):
+    values = zeros("i", n)
+    for i in range(n):
+        values[i] = (rnd(limit) + limit) >> (i % 31) if limit else 0
+    a, b = zeros("i", n), zeros("i", n)
+    for i in range(n):
+        a[i] = b[i] = values[i]
+    kernels.log2_q4(a, n, offset)
+    kernels_thumb.log2_q4(b, n, offset)
+    print("log2 %d %s" % (trial, "same" if list(a) == list(b) else "DIFFERENT %s %s" % (list(a[:6]), list(b[:6]))))
+
+
 def halving(trial, limit, shift):
     samples, window = zeros("h", 512), zeros("H", 256)
     for i in range(512):
@@ -161,6 +173,10 @@ for trial, (limit, frames) in enumerate(((1, 3), (300, 5), (32767, 5), (0, 2))):
     envelope(trial, limit, frames)
 for trial, (limit, bias) in enumerate(((0, 0), (100, 0), (400, 100), (400, -300), (2000, 200), (30, 200))):
     comb(trial, limit, bias)
+for trial, (limit, n, offset) in enumerate(
+    ((0, 8, 0), (1, 40, 0), (300, 121, 0), (1 << 29, 121, 0), ((1 << 29) - 1, 64, -320), (70000, 1, 96), (5, 0, 0))
+):
+    logarithm(trial, limit, n, offset)
 for trial, (limit, shift) in enumerate(((300, 0), (32767, 5), (2047, 0), (32767, 0))):
     halving(trial, limit, shift)
 for trial, (n, m, shift, limit) in enumerate(
@@ -187,6 +203,10 @@ for k in range(122):
     ema[k] = rnd(400) + 50
 cost("comb-viper", acoustic_evidence.harmonic_comb, ema, params, acoustic_evidence._COMB_COST, out)
 cost("comb-thumb", kernels_thumb.harmonic_comb, ema, params, acoustic_evidence._COMB_COST, out)
+for k in range(122):
+    ema[k] = rnd(1 << 20) + (1 << 20)
+cost("log2-viper", kernels.log2_q4, ema, 121, 0)
+cost("log2-thumb", kernels_thumb.log2_q4, ema, 121, 0)
 state = zeros("i", 3)
 cost("envelope-viper", kernels.low_envelope, samples, state)
 cost("envelope-thumb", kernels_thumb.low_envelope, samples, state)
