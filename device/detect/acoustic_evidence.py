@@ -126,13 +126,14 @@ def window_stats(fundamentals: ptr8, levels: ptr32, slot: int, out: ptr32):  # t
 
 
 @micropython.viper
-def prominence_ema(mags: ptr32, top: int, logs: ptr32, ema: ptr32):  # type: ignore[valid-type]
+def prominence_ema(reciprocals: ptr32, top: int, logs: ptr32, ema: ptr32):  # type: ignore[valid-type]
     """How far each bin 1..top of a spectrum stands over its neighbourhood, averaged over
     the last half-second: logs[k] holds log2(mags[k] + 1) in sixteenths (log2_q4 of a copy,
     done by the caller), and ema[k] (eight times the average, so the shift keeps its
     fraction) moves an eighth of the way towards logs[k] less the mean of logs over the 13
     bins k-6..k+6 that exist. A drone's harmonics hold their place and build up; a voice,
-    a bird or a siren glides and smears out."""
+    a bird or a siren glides and smears out. `reciprocals` (RECIPROCALS) is for the RP2040's
+    Thumb version, which has no divide instruction: the same integers."""
     total = 0
     count = 0
     k = 1
@@ -219,10 +220,19 @@ def harmonic_comb(ema: ptr32, params: ptr32, cost: ptr8, out: ptr32):  # type: i
     out[3] = best_n
 
 
+# floor(2^20 / n) + 1 for the 7 to 13 bins a neighbourhood holds: (total * it) >> 20 is
+# total // n exactly for every total under 80,000 (13 logarithms of magnitudes under 2^30
+# are under 6,300), and fits 31 bits.
+RECIPROCALS = zeros("i", 14)
+for _n in range(7, 14):
+    RECIPROCALS[_n] = (1 << 20) // _n + 1
+
 try:  # the same integers in Thumb code, on the RP2040 image only
     from device.detect.kernels_thumb import harmonic_comb as _comb
+    from device.detect.kernels_thumb import prominence_ema as _prominence
 except (ImportError, SyntaxError):
     _comb = harmonic_comb  # type: ignore[assignment]  # the same contract
+    _prominence = prominence_ema  # type: ignore[assignment]  # the same contract
 
 
 @micropython.viper
@@ -441,7 +451,7 @@ class AcousticDetector:
         logs = self._logs
         copy_bins(m, logs, TOP_BIN + 1)
         log2_q4(logs, TOP_BIN + 1, 0)
-        prominence_ema(m, TOP_BIN, logs, self._ema)
+        _prominence(RECIPROCALS, TOP_BIN, logs, self._ema)
         _comb(self._ema, self._comb_params, _COMB_COST, self._comb)
         self._flutter = harmonic_flutter(logs, self._last_logs, self._ema, self._comb[0], TOP_BIN)
         level = self._level

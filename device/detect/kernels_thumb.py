@@ -945,3 +945,79 @@ def log2_q4(r0, r1, r2):  # type: ignore[no-untyped-def]
     cmp(r0, r1)
     blt(VALUE)
     label(DONE)
+
+
+@micropython.asm_thumb
+def prominence_ema(r0, r1, r2, r3):  # type: ignore[no-untyped-def]
+    # acoustic_evidence.prominence_ema, the same integers: r0: reciprocals (int32, n -> floor(
+    # 2^20 / n) + 1 for n = 7..13), r1: top, r2: logs (int32, 0..479), r3: ema (int32).
+    # ema[k] += logs[k] - mean(logs[k-6..k+6] that exist) - ema[k] >> 3, for k = 1..top; the
+    # mean's division is a multiply by the reciprocal (exact for these sums).
+    mov(r4, r8)
+    mov(r5, r9)
+    push({r4, r5})
+    mov(r8, r0)  # reciprocals
+    mov(r9, r1)  # top
+    mov(r0, 0)  # total
+    mov(r1, 0)  # count
+    mov(r4, 1)  # k
+    label(FIRST)  # the first neighbourhood: logs[1..7] (those under the top)
+    cmp(r4, 7)
+    bgt(FIRST_DONE)
+    mov(r5, r9)
+    cmp(r4, r5)
+    bgt(FIRST_DONE)
+    lsl(r5, r4, 2)
+    add(r5, r5, r2)
+    ldr(r5, [r5, 0])
+    add(r0, r0, r5)
+    add(r1, 1)
+    add(r4, 1)
+    b(FIRST)
+    label(FIRST_DONE)
+    mov(r4, 1)
+    label(BIN)
+    mov(r5, r8)  # mean = total * reciprocals[count] >> 20
+    lsl(r6, r1, 2)
+    add(r5, r5, r6)
+    ldr(r5, [r5, 0])
+    mul(r5, r0)
+    asr(r5, r5, 20)
+    lsl(r6, r4, 2)  # p = logs[k] - mean
+    add(r7, r2, r6)
+    ldr(r7, [r7, 0])
+    sub(r7, r7, r5)
+    add(r6, r3, r6)  # ema[k] = e + p - (e >> 3)
+    ldr(r5, [r6, 0])
+    add(r7, r7, r5)
+    asr(r5, r5, 3)
+    sub(r7, r7, r5)
+    str(r7, [r6, 0])
+    mov(r5, r4)  # the bin 7 up joins the neighbourhood, if under the top
+    add(r5, 7)
+    mov(r6, r9)
+    cmp(r5, r6)
+    bgt(NO_JOIN)
+    lsl(r5, r5, 2)
+    add(r5, r5, r2)
+    ldr(r5, [r5, 0])
+    add(r0, r0, r5)
+    add(r1, 1)
+    label(NO_JOIN)
+    cmp(r4, 7)  # the bin 6 down leaves it, if there is one
+    blt(NO_LEAVE)
+    mov(r5, r4)
+    sub(r5, 6)
+    lsl(r5, r5, 2)
+    add(r5, r5, r2)
+    ldr(r5, [r5, 0])
+    sub(r0, r0, r5)
+    sub(r1, 1)
+    label(NO_LEAVE)
+    add(r4, 1)
+    mov(r6, r9)
+    cmp(r4, r6)
+    ble(BIN)
+    pop({r4, r5})
+    mov(r8, r4)
+    mov(r9, r5)

@@ -100,6 +100,20 @@ def comb(trial, limit, bias):
     print("comb %d %s" % (trial, "same" if list(a) == list(b) else "DIFFERENT %s %s" % (list(a), list(b))))
 
 
+def prominence(trial, frames, limit):
+    # Several spectra in a row, so the average is carried as on a node.
+    top = acoustic_evidence.TOP_BIN
+    a, b = zeros("i", top + 2), zeros("i", top + 2)
+    for _ in range(frames):
+        logs = zeros("i", top + 2)
+        for k in range(top + 2):
+            logs[k] = (rnd(limit) + limit) >> 1
+        acoustic_evidence.prominence_ema(acoustic_evidence.RECIPROCALS, top, logs, a)
+        kernels_thumb.prominence_ema(acoustic_evidence.RECIPROCALS, top, logs, b)
+    same = list(a) == list(b)
+    print("prominence %d %s" % (trial, "same" if same else "DIFFERENT %s %s" % (list(a[:6]), list(b[:6]))))
+
+
 def logarithm(trial, limit, n, offset):
     values = zeros("i", n)
     for i in range(n):
@@ -173,6 +187,8 @@ for trial, (limit, frames) in enumerate(((1, 3), (300, 5), (32767, 5), (0, 2))):
     envelope(trial, limit, frames)
 for trial, (limit, bias) in enumerate(((0, 0), (100, 0), (400, 100), (400, -300), (2000, 200), (30, 200))):
     comb(trial, limit, bias)
+for trial, (frames, limit) in enumerate(((1, 0), (3, 100), (8, 479), (20, 479), (5, 1))):
+    prominence(trial, frames, limit)
 for trial, (limit, n, offset) in enumerate(
     ((0, 8, 0), (1, 40, 0), (300, 121, 0), (1 << 29, 121, 0), ((1 << 29) - 1, 64, -320), (70000, 1, 96), (5, 0, 0))
 ):
@@ -207,6 +223,11 @@ for k in range(122):
     ema[k] = rnd(1 << 20) + (1 << 20)
 cost("log2-viper", kernels.log2_q4, ema, 121, 0)
 cost("log2-thumb", kernels_thumb.log2_q4, ema, 121, 0)
+logs = zeros("i", 122)
+for k in range(122):
+    logs[k] = (rnd(479) + 479) >> 1
+cost("prominence-viper", acoustic_evidence.prominence_ema, acoustic_evidence.RECIPROCALS, 120, logs, ema)
+cost("prominence-thumb", kernels_thumb.prominence_ema, acoustic_evidence.RECIPROCALS, 120, logs, ema)
 state = zeros("i", 3)
 cost("envelope-viper", kernels.low_envelope, samples, state)
 cost("envelope-thumb", kernels_thumb.low_envelope, samples, state)

@@ -19,13 +19,14 @@ def test_the_thumb_kernels_give_the_viper_kernels_integers_on_the_emulated_rp204
         report = pico.run("import on_rp2040", timeout=600)
     print(report)
     assert b"no identity.json" in booted
-    kernels = ("dft ", "fence ", "whitening ", "audio ", "envelope ", "comb ", "log2 ", "halve ", "dense ")
+    kernels = ("dft ", "fence ", "whitening ", "audio ", "envelope ", "comb ", "prominence ", "log2 ")
+    kernels += ("halve ", "dense ")
     checks = [line for line in report.splitlines() if line.startswith(kernels)]
-    assert len(checks) == 48 and all(line.endswith(" same") for line in checks), report
+    assert len(checks) == 53 and all(line.endswith(" same") for line in checks), report
     costs = {line.split()[1]: int(line.split()[2]) for line in report.splitlines() if line.startswith("cost ")}
     assert costs["dft-thumb"] * 4 < costs["dft-viper"] and costs["fence-thumb"] * 2 < costs["fence-viper"], costs
     # (each call's own overhead is a good part of these)
-    for kernel in ("whiten", "audio", "envelope", "comb", "log2", "halve", "dense"):
+    for kernel in ("whiten", "audio", "envelope", "comb", "prominence", "log2", "halve", "dense"):
         assert costs[kernel + "-thumb"] * 2 < costs[kernel + "-viper"], costs
 
 
